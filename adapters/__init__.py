@@ -1,0 +1,95 @@
+"""The adapter factory: one place decides between the local and the AWS set.
+
+`get_adapters()` reads the settings once and returns an `Adapters` whose
+members are built on first use, so importing the app (or answering a health
+check) never imports sqlalchemy or boto3. Nothing outside `adapters/` knows
+which side it runs on; it asks for `records`, `storage`, `tts`, `identity`.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from adapters.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from adapters.ports import AudioStorage, Identity, Records, TextToSpeech
+
+__all__ = ["Adapters", "get_adapters", "reset_adapters"]
+
+
+class Adapters:
+    """The adapter set for one process (one Lambda container, one uvicorn)."""
+
+    def __init__(self, settings: Settings) -> None:
+        settings.validate_backend()
+        self.settings = settings
+
+    @property
+    def backend(self) -> str:
+        return self.settings.backend
+
+    @cached_property
+    def records(self) -> Records:
+        if self.settings.use_aws:
+            from adapters.aws.dynamo_records import DynamoRecords
+
+            return DynamoRecords(self.settings)
+        from adapters.local.sql_records import SqlRecords
+
+        return SqlRecords(self.settings)
+
+    @cached_property
+    def storage(self) -> AudioStorage:
+        if self.settings.use_aws:
+            from adapters.aws.s3_storage import S3Storage
+
+            return S3Storage(self.settings)
+        from adapters.local.file_storage import FileStorage
+
+        return FileStorage(self.settings)
+
+    @cached_property
+    def tts(self) -> TextToSpeech:
+        if self.settings.use_aws:
+            from adapters.aws.polly_tts import PollyTTS
+
+            return PollyTTS(self.settings)
+        from adapters.local.tts import LocalTTS
+
+        return LocalTTS(self.settings)
+
+    @cached_property
+    def identity(self) -> Identity:
+        if self.settings.use_aws:
+            from adapters.aws.cognito_identity import CognitoIdentity
+
+            return CognitoIdentity(self.settings)
+        from adapters.local.identity import LocalIdentity
+
+        return LocalIdentity(self.settings, self.records)
+
+
+_lock = threading.Lock()
+_current: Adapters | None = None
+
+
+def get_adapters(settings: Settings | None = None) -> Adapters:
+    """The process-wide adapter set, created once (thread-safe)."""
+    global _current
+    if settings is not None:
+        return Adapters(settings)
+    if _current is None:
+        with _lock:
+            if _current is None:
+                _current = Adapters(load_settings())
+    return _current
+
+
+def reset_adapters() -> None:
+    """Forget the process-wide set (tests, and a CLI that changes settings)."""
+    global _current
+    with _lock:
+        _current = None

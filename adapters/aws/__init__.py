@@ -1,0 +1,1 @@
+"""AWS implementations: DynamoDB, S3, Polly, Cognito. Only these import boto3."""

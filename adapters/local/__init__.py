@@ -1,0 +1,1 @@
+"""Local implementations: SQLite (SQLAlchemy), files, gTTS/espeak-ng, argon2."""

@@ -1,0 +1,414 @@
+"""The ports: small interfaces the app talks to, and the records they carry.
+
+Each port has a local implementation (`adapters/local/`) and an AWS one
+(`adapters/aws/`); one contract suite in `tests/contract/` runs against both.
+Records are plain dataclasses so neither side leaks its ORM or item format.
+
+Conventions shared by every implementation:
+- times are timezone-aware UTC `datetime`s; ids are opaque strings chosen by
+  the app (`new_id()`), never by the backend;
+- a missing record raises `errors.NotFound`, a duplicate `errors.AlreadyExists`,
+  a lost compare-and-swap `errors.VersionConflict`;
+- list methods page with an opaque `cursor` string: pass `Page.next_cursor`
+  back to continue, `None` when there is nothing more.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(nbytes: int = 12) -> str:
+    """A URL-safe random id; sortable ids are not needed, records carry created_at."""
+    return secrets.token_urlsafe(nbytes)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    is_admin: bool = False
+    disabled: bool = False
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class AudioItem:
+    """One normalised MP3 in the family library.
+
+    `storage_key` names the object in audio storage. `stream_key` is the
+    per-item secret the player stream token is signed with; rotating it revokes
+    every URL handed out for the item.
+    """
+
+    id: str
+    owner: str
+    title: str
+    storage_key: str
+    size_bytes: int
+    duration_s: float
+    format: str = "mp3"
+    stream_key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    source: str = "upload"  # upload | tts
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """A signed upload target handed to a client, waiting for its complete call."""
+
+    id: str
+    owner: str
+    storage_key: str
+    title: str | None
+    filename: str | None
+    max_bytes: int
+    created_at: datetime = field(default_factory=utcnow)
+    expires_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Playlist:
+    """A live playlist: an ordered list of audio item ids a card streams."""
+
+    id: str
+    owner: str
+    name: str
+    audio_ids: tuple[str, ...] = ()
+    version: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Card:
+    """A MYO card we made on the Yoto cloud, and what its tracks point at."""
+
+    id: str
+    owner: str
+    title: str
+    yoto_card_id: str | None = None
+    playlist_id: str | None = None
+    audio_ids: tuple[str, ...] = ()
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class YotoTokens:
+    """The Yoto OAuth tokens of one linked account.
+
+    `version` starts at 1 and grows by one with every successful
+    compare-and-swap, so two processes refreshing at once cannot both win.
+    """
+
+    account: str
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    version: int = 1
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class PlayerState:
+    """The merged last-known state of one Yoto player (events are partial)."""
+
+    player_id: str
+    state: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class PlayerEvent:
+    player_id: str
+    at: datetime
+    kind: str  # events | status | response | presence
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A login session; the cookie carries only the signed id."""
+
+    id: str
+    username: str
+    created_at: datetime
+    expires_at: datetime
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class AudioRepository(Protocol):
+    def add(self, item: AudioItem) -> None:
+        """Store a new item; `AlreadyExists` if the id is taken."""
+
+    def get(self, item_id: str) -> AudioItem: ...
+
+    def list(
+        self,
+        *,
+        owner: str | None = None,
+        query: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[AudioItem]:
+        """Newest first. `owner` narrows to one user's items; `query` is a
+        case-insensitive substring match on the title."""
+
+    def update(self, item_id: str, *, title: str | None = None, stream_key: str | None = None) -> AudioItem:
+        """Change the title and/or rotate the stream key; returns the new record."""
+
+    def delete(self, item_id: str) -> None: ...
+
+
+class UploadRepository(Protocol):
+    def add(self, upload: PendingUpload) -> None: ...
+
+    def get(self, upload_id: str) -> PendingUpload:
+        """`NotFound` also for an upload whose `expires_at` has passed."""
+
+    def delete(self, upload_id: str) -> None:
+        """Idempotent: deleting a missing upload is not an error."""
+
+
+class PlaylistRepository(Protocol):
+    def add(self, playlist: Playlist) -> None: ...
+
+    def get(self, playlist_id: str) -> Playlist: ...
+
+    def list(self, *, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[Playlist]:
+        """Newest first."""
+
+    def save(self, playlist: Playlist, *, expected_version: int) -> Playlist:
+        """Replace name/audio_ids if the stored version is `expected_version`;
+        the returned record has version + 1. Else `VersionConflict`."""
+
+    def delete(self, playlist_id: str) -> None: ...
+
+    def using_audio(self, audio_id: str) -> list[str]:
+        """Ids of playlists that contain the audio item."""
+
+
+class CardRepository(Protocol):
+    def add(self, card: Card) -> None: ...
+
+    def get(self, card_id: str) -> Card: ...
+
+    def list(self, *, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[Card]:
+        """Newest first."""
+
+    def update(self, card: Card) -> Card:
+        """Replace every field but id/owner/created_at; sets updated_at."""
+
+    def delete(self, card_id: str) -> None: ...
+
+    def using_audio(self, audio_id: str) -> list[str]:
+        """Ids of cards whose tracks point at the audio item directly."""
+
+
+class TokenRepository(Protocol):
+    def get(self, account: str) -> YotoTokens: ...
+
+    def create(self, tokens: YotoTokens) -> None:
+        """`AlreadyExists` if the account already has tokens."""
+
+    def compare_and_swap(self, tokens: YotoTokens, *, expected_version: int) -> YotoTokens:
+        """Store `tokens` (with version = expected_version + 1) only if the stored
+        version is `expected_version`; else `VersionConflict`."""
+
+    def delete(self, account: str) -> None: ...
+
+
+class PlayerRepository(Protocol):
+    def merge_state(self, player_id: str, changes: dict[str, Any]) -> PlayerState:
+        """Merge partial state into the player's record (created on first use)."""
+
+    def get_state(self, player_id: str) -> PlayerState: ...
+
+    def list_states(self) -> list[PlayerState]: ...
+
+    def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
+        """Append an event that expires after `keep_s` seconds."""
+
+    def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
+        """Newest first, expired ones left out."""
+
+
+class SettingsRepository(Protocol):
+    """Small JSON values by key (feature flags, linked-account choice, ...)."""
+
+    def get(self, key: str) -> Any: ...
+
+    def put(self, key: str, value: Any) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class SessionRepository(Protocol):
+    def add(self, session: Session) -> None: ...
+
+    def get(self, session_id: str) -> Session:
+        """`NotFound` also for an expired session."""
+
+    def delete(self, session_id: str) -> None:
+        """Idempotent."""
+
+    def delete_for_user(self, username: str) -> int:
+        """Revoke every session of a user; returns how many were removed."""
+
+
+class CounterRepository(Protocol):
+    """Atomic counters in fixed windows: login throttling and TTS quotas.
+
+    A counter is created at its first `add` and vanishes `ttl_s` seconds later
+    (the window does not slide when it grows)."""
+
+    def add(self, key: str, amount: int, *, ttl_s: int) -> int:
+        """Add `amount` atomically and return the new total."""
+
+    def get(self, key: str) -> int:
+        """0 for a missing or expired counter."""
+
+    def reset(self, key: str) -> None: ...
+
+
+class Records(Protocol):
+    """All repositories over one database."""
+
+    audio: AudioRepository
+    uploads: UploadRepository
+    playlists: PlaylistRepository
+    cards: CardRepository
+    tokens: TokenRepository
+    players: PlayerRepository
+    settings: SettingsRepository
+    sessions: SessionRepository
+    counters: CounterRepository
+
+
+# --------------------------------------------------------------------------- storage
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where and how a client sends the bytes of a two-step upload.
+
+    `method` is POST (multipart form: `fields` first, then the file under
+    `file_field`) or PUT (raw body with `headers`)."""
+
+    url: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    file_field: str = "file"
+    expires_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str
+
+
+class AudioStorage(Protocol):
+    """Objects by key. Writes are atomic: a failed write leaves nothing."""
+
+    def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo: ...
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo: ...
+
+    def head(self, key: str) -> ObjectInfo: ...
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes start..end inclusive; `InvalidRange` when start is past the end."""
+
+    def download_to(self, key: str, path: Path) -> None: ...
+
+    def delete(self, key: str) -> None:
+        """Idempotent."""
+
+    def download_url(self, key: str, *, expires_s: int) -> str:
+        """A URL that returns the object's bytes without cookies, for at most
+        `expires_s` seconds (capped at 900)."""
+
+    def upload_target(self, key: str, *, max_bytes: int, expires_s: int) -> UploadTarget:
+        """A signed target a client can send at most `max_bytes` to."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The file behind the key when the bytes live on this machine, else None."""
+
+
+# --------------------------------------------------------------------------- TTS
+
+
+@dataclass(frozen=True)
+class Voice:
+    id: str
+    name: str
+    language: str
+    engine: str
+
+
+@dataclass(frozen=True)
+class Speech:
+    audio: bytes
+    format: str  # "mp3"
+    voice: str
+    engine: str
+    characters: int
+
+
+class TextToSpeech(Protocol):
+    def voices(self) -> list[Voice]: ...
+
+    def synthesize(self, text: str, *, voice: str | None = None, language: str | None = None) -> Speech:
+        """MP3 audio of `text`. `BackendUnavailable` when the engine cannot be reached."""
+
+
+# --------------------------------------------------------------------------- identity
+
+
+class Identity(Protocol):
+    """Family users and their passwords (argon2 in the records DB, or Cognito)."""
+
+    def create_user(self, username: str, password: str, *, is_admin: bool = False) -> User: ...
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The user when the password is right and the user is enabled, else None.
+        Must not reveal whether the user exists (same answer, similar time)."""
+
+    def get_user(self, username: str) -> User: ...
+
+    def list_users(self) -> list[User]: ...
+
+    def update_user(
+        self,
+        username: str,
+        *,
+        password: str | None = None,
+        is_admin: bool | None = None,
+        disabled: bool | None = None,
+    ) -> User: ...
+
+    def delete_user(self, username: str) -> None: ...

@@ -1,0 +1,1 @@
+"""yoto-smart-stream: the FastAPI app (local uvicorn or AWS Lambda)."""
