@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from adapters.aws.clients import client
 from adapters.aws.schema import TTL_ATTRIBUTE, create_table_kwargs
+from adapters.password_policy import MIN_LENGTH
 from adapters.settings import Settings
 
 
@@ -40,7 +41,7 @@ def create_resources(settings: Settings, *, prefix: str = "yss") -> AwsResources
         AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
         Policies={
             "PasswordPolicy": {
-                "MinimumLength": 12,
+                "MinimumLength": MIN_LENGTH,
                 "RequireUppercase": False,
                 "RequireLowercase": False,
                 "RequireNumbers": False,

@@ -1,0 +1,36 @@
+"""Every AWS API action the adapters call, per service.
+
+The Pulumi program grants exactly these (least privilege) and a test checks
+that the contract suites call nothing outside them. An adapter that starts
+calling a new action adds it here in the same change.
+"""
+
+from __future__ import annotations
+
+DYNAMODB_ACTIONS: tuple[str, ...] = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:TransactWriteItems",
+    "dynamodb:ConditionCheckItem",
+)
+S3_OBJECT_ACTIONS: tuple[str, ...] = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+S3_BUCKET_ACTIONS: tuple[str, ...] = ("s3:ListBucket",)
+COGNITO_ACTIONS: tuple[str, ...] = (
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminSetUserPassword",
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminDeleteUser",
+    "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminEnableUser",
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminRemoveUserFromGroup",
+    "cognito-idp:AdminListGroupsForUser",
+    "cognito-idp:ListUsers",
+    "cognito-idp:ListUsersInGroup",
+)
+# Polly has no resource-level permissions: the one documented Resource "*" exception.
+POLLY_ACTIONS: tuple[str, ...] = ("polly:SynthesizeSpeech", "polly:DescribeVoices")
