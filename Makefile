@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PY       ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+PORT     ?= 8000
+DATA_DIR ?= ./data
+
+.PHONY: run test lint fmt bench system-deps clean
+
+$(BIN)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(BIN)/.dev: requirements-dev.txt $(BIN)/.runtime
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+## Start the local service on 127.0.0.1:$(PORT) with the data dir $(DATA_DIR).
+run: $(BIN)/.runtime
+	@DATA_DIR=$(DATA_DIR) $(BIN)/python -m app first-run-hint
+	DATA_DIR=$(DATA_DIR) PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} \
+		$(BIN)/uvicorn app.main:app --host 127.0.0.1 --port $(PORT)
+
+## Install everything the tests need (apt packages too, when root) and run the whole suite.
+test: $(BIN)/.dev system-deps lint
+	$(BIN)/python -m pytest
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+lint: $(BIN)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(BIN)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(BIN)/.dev system-deps
+	$(BIN)/python bench/import_cost.py
+
+clean:
+	rm -rf $(VENV) .build .pytest_cache .ruff_cache
