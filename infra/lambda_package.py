@@ -1,0 +1,249 @@
+"""The one Lambda package builder, shared by the Pulumi program, the package
+test and `scripts/build_lambda.py`, so what the test runs is what gets deployed.
+
+The zip holds the project's own sources (`app/`, `adapters/`) next to the
+third-party wheels of `requirements.txt` minus the local-only packages, fetched
+for Lambda's platform (manylinux, the function's architecture and CPython
+version) rather than for this machine. Builds are deterministic: sorted
+entries, one fixed timestamp and normalised permissions, so unchanged inputs
+give the same `source_code_hash` and Pulumi sees no diff.
+
+boto3/botocore are shipped although Lambda's runtime provides them: the
+runtime's copy changes whenever AWS updates it, and the package test can only
+vouch for the versions it ran. `scripts/build_lambda.py --without-boto3` shows
+what this costs (figures in bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE_DIR = ROOT / ".build" / "lambda"
+
+# Bumped whenever the build recipe changes, so cached packages are not reused.
+RECIPE_VERSION = "1"
+
+SOURCE_PACKAGES: tuple[str, ...] = ("app", "adapters")
+# Needed only by the local (uvicorn + SQLite + gTTS + argon2) side; never shipped.
+LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset({"uvicorn", "sqlalchemy", "argon2-cffi", "gtts"})
+# Provided by the Lambda runtime, shipped anyway (see the module docstring).
+RUNTIME_PROVIDED_PACKAGES: frozenset[str] = frozenset({"boto3", "botocore", "s3transfer", "jmespath"})
+
+ARCHES: dict[str, str] = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+# Lambda's 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34). Naming the
+# newer tag as well stops pip from settling for old manylinux2014-only releases.
+PLATFORM_TAGS: tuple[str, ...] = ("manylinux_2_28_{arch}", "manylinux2014_{arch}")
+
+# Lambda never reads these; every one is dropped from the installed tree.
+_DROP_DIRS = frozenset({"__pycache__", "tests", "test"})
+_DROP_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+class PackageBuildError(RuntimeError):
+    """pip could not provide a wheel for Lambda's platform, or the inputs are wrong."""
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    zip_path: Path
+    sha256_b64: str  # base64 SHA-256 of the zip: Lambda's `source_code_hash`
+    zipped_bytes: int
+    unzipped_bytes: int
+    arch: str = "x86_64"
+    python_version: str = "3.12"
+    files: int = 0
+
+
+def normalise_arch(arch: str) -> str:
+    """`arm64`/`aarch64` -> aarch64, `x86_64`/`amd64` -> x86_64 (pip's spelling)."""
+    try:
+        return ARCHES[arch.lower()]
+    except KeyError:
+        raise PackageBuildError(f"unknown architecture {arch!r}; use one of {', '.join(sorted(ARCHES))}") from None
+
+
+def requirement_name(line: str) -> str | None:
+    """The normalised project name of one requirements line, None for blanks/comments."""
+    text = line.split("#", 1)[0].strip()
+    if not text:
+        return None
+    if text.startswith("-"):
+        raise PackageBuildError(f"requirements.txt option not supported in the Lambda build: {text!r}")
+    match = _NAME.match(text)
+    if not match:
+        raise PackageBuildError(f"cannot read requirement {text!r}")
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+
+
+def lambda_requirements(requirements: Path | None = None, *, include_boto3: bool = True) -> list[str]:
+    """The requirement specifiers to install for Lambda, in file order."""
+    path = requirements or ROOT / "requirements.txt"
+    skip = set(LOCAL_ONLY_PACKAGES) | (set() if include_boto3 else set(RUNTIME_PROVIDED_PACKAGES))
+    specs: list[str] = []
+    for line in path.read_text().splitlines():
+        name = requirement_name(line)
+        if name is not None and name not in skip:
+            specs.append(line.split("#", 1)[0].strip())
+    return specs
+
+
+def _source_files() -> list[tuple[str, Path]]:
+    """(archive name, file) for every project source file that ships."""
+    out: list[tuple[str, Path]] = []
+    for package in SOURCE_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*")):
+            rel = path.relative_to(ROOT)
+            if path.is_file() and not _dropped(rel) and path.suffix != ".pyc":
+                out.append((rel.as_posix(), path))
+    return out
+
+
+def _dropped(rel: Path) -> bool:
+    parts = rel.parts
+    if any(p == "__pycache__" for p in parts):
+        return True
+    # A `tests` dir inside an installed package (depth >= 2) is test data; a
+    # top-level one would be a real (if oddly named) package, so it stays.
+    if any(p in _DROP_DIRS for p in parts[1:-1]):
+        return True
+    if len(parts) >= 2 and parts[-2].endswith(".dist-info") and parts[-1] in _DROP_DIST_INFO_FILES:
+        return True
+    return parts[0] == "bin"  # console scripts with a shebang for the build machine
+
+
+def _digest(*chunks: bytes) -> str:
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(len(chunk).to_bytes(8, "big"))
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _deps_key(specs: list[str], arch: str, python_version: str) -> str:
+    return _digest(RECIPE_VERSION.encode(), arch.encode(), python_version.encode(), "\n".join(specs).encode())
+
+
+def _install_deps(specs: list[str], arch: str, python_version: str) -> Path:
+    """pip-install the wheels for Lambda's platform once per input set (cached)."""
+    target = CACHE_DIR / f"deps-{arch}-py{python_version}-{_deps_key(specs, arch, python_version)[:16]}"
+    if (target / ".complete").exists():
+        return target
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="deps-", dir=CACHE_DIR))
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
+    cmd += ["--no-compile", "--implementation", "cp", "--python-version", python_version, "--only-binary=:all:"]
+    for tag in PLATFORM_TAGS:
+        cmd += ["--platform", tag.format(arch=arch)]
+    cmd += ["--target", str(work), *specs]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        shutil.rmtree(work, ignore_errors=True)
+        raise PackageBuildError(
+            f"pip could not install the Lambda dependencies for {arch}/cp{python_version}:\n{proc.stderr.strip()}"
+        )
+    (work / ".complete").write_text(json.dumps(specs))
+    try:
+        os.replace(work, target)
+    except OSError:  # another build finished first; its tree is equivalent
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _dependency_files(deps: Path) -> list[tuple[str, Path]]:
+    out: list[tuple[str, Path]] = []
+    for path in deps.rglob("*"):
+        rel = path.relative_to(deps)
+        if path.is_file() and rel.name != ".complete" and not _dropped(rel) and path.suffix != ".pyc":
+            out.append((rel.as_posix(), path))
+    return out
+
+
+def _write_zip(entries: list[tuple[str, Path]], dest: Path) -> int:
+    """A reproducible zip: sorted names, fixed time, 0644/0755 only. Returns unzipped bytes."""
+    total = 0
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for name, path in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            mode = 0o755 if os.stat(path).st_mode & 0o111 else 0o644
+            info.external_attr = (0o100000 | mode) << 16
+            info.create_system = 3
+            info.compress_type = zipfile.ZIP_DEFLATED
+            data = path.read_bytes()
+            total += len(data)
+            zf.writestr(info, data, compresslevel=6)
+    return total
+
+
+def build_lambda_package(
+    arch: str,
+    python_version: str = "3.12",
+    out_dir: Path | None = None,
+    *,
+    include_boto3: bool = True,
+) -> PackageResult:
+    """Build (or reuse) the Lambda zip for `arch` (x86_64/arm64) and CPython `python_version`.
+
+    The result is cached under `.build/lambda/` by the hash of every input
+    (recipe, requirement specifiers, architecture, version, source files), so a
+    second call with nothing changed costs one hash of the sources. With
+    `out_dir` the zip is copied there as `yoto-smart-stream-<arch>-py<ver>.zip`.
+    """
+    arch = normalise_arch(arch)
+    if not re.fullmatch(r"3\.\d{1,2}", python_version):
+        raise PackageBuildError(f"python_version must look like '3.12', got {python_version!r}")
+    specs = lambda_requirements(include_boto3=include_boto3)
+    sources = _source_files()
+    source_digest = _digest(*(chunk for name, path in sources for chunk in (name.encode(), path.read_bytes())))
+    key = _digest(_deps_key(specs, arch, python_version).encode(), source_digest.encode())[:24]
+    cached_zip = CACHE_DIR / f"pkg-{arch}-py{python_version}-{key}.zip"
+    meta_path = cached_zip.with_suffix(".json")
+    if cached_zip.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        result = PackageResult(**{**meta, "zip_path": cached_zip})
+    else:
+        deps = _install_deps(specs, arch, python_version)
+        entries = _dependency_files(deps) + sources
+        clash = [name for name, count in Counter(n for n, _ in entries).items() if count > 1]
+        if clash:
+            raise PackageBuildError(f"a dependency ships files that clash with project sources: {sorted(clash)[:5]}")
+        fd, tmp_name = tempfile.mkstemp(prefix="pkg-", suffix=".zip", dir=CACHE_DIR)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            unzipped = _write_zip(entries, tmp)
+            data = tmp.read_bytes()
+            result = PackageResult(
+                zip_path=cached_zip,
+                sha256_b64=base64.b64encode(hashlib.sha256(data).digest()).decode(),
+                zipped_bytes=len(data),
+                unzipped_bytes=unzipped,
+                arch=arch,
+                python_version=python_version,
+                files=len(entries),
+            )
+            os.replace(tmp, cached_zip)
+        finally:
+            tmp.unlink(missing_ok=True)
+        meta = {k: v for k, v in asdict(result).items() if k != "zip_path"}
+        meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dest = out_dir / f"yoto-smart-stream-{arch}-py{python_version}.zip"
+        shutil.copyfile(result.zip_path, dest)
+        result = PackageResult(**{**asdict(result), "zip_path": dest})
+    return result
