@@ -26,6 +26,19 @@ AWS_ENV = {
 TEST_SECRET = "test-session-secret-not-for-production-0123456789"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _aws_actions_within_iam_policy() -> Iterator[None]:
+    """Fails the run if an adapter called an AWS action the IAM policy lacks."""
+    from tests.aws_calls import allowed_actions, install_recorder
+
+    seen: set[str] = set()
+    undo = install_recorder(seen)
+    yield
+    undo()
+    outside = sorted(seen - allowed_actions())
+    assert not outside, f"adapters called AWS actions missing from adapters/aws/permissions.py: {outside}"
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with moto_server(tmp_path_factory.mktemp("moto")) as url:
