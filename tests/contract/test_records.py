@@ -1,0 +1,722 @@
+"""The records contract: every repository of `Records`, run on SQLite and on DynamoDB (moto).
+
+Both implementations must pass the same tests, so the app can switch with
+`USE_AWS` and see the same behaviour. Where `adapters/ports.py` leaves a
+detail open, the choice made here is the contract:
+
+- `get`/`update`/`save`/`compare_and_swap`/`delete` of a missing audio item,
+  playlist or card (and CAS of a missing account) raise `NotFound`; only
+  uploads and sessions delete idempotently, as their docstrings say;
+- a malformed paging cursor raises `ValueError`;
+- a value `settings.put` cannot store as JSON raises `TypeError`/`ValueError`
+  and stores nothing;
+- expiry (uploads, sessions, counters, events) is checked at sub-second
+  precision: a counter with `ttl_s=2` is still there after 1 s and gone after
+  2.3 s, whatever second its window started in.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import pytest
+
+from adapters import Adapters
+from adapters.errors import AlreadyExists, NotFound, VersionConflict
+from adapters.ports import (
+    AudioItem,
+    Card,
+    Page,
+    PendingUpload,
+    PlayerEvent,
+    Playlist,
+    Records,
+    Session,
+    YotoTokens,
+    new_id,
+    utcnow,
+)
+from adapters.settings import Settings
+
+T = TypeVar("T")
+T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+PLUS_TWO = timezone(timedelta(hours=2))
+
+
+@pytest.fixture
+def records(backend_settings: Settings) -> Records:
+    return Adapters(backend_settings).records
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def make_audio(*, owner: str = "anna", title: str = "A story", created_at: datetime = T0, **kw: Any) -> AudioItem:
+    item_id = kw.pop("id", None) or new_id()
+    return AudioItem(
+        id=item_id,
+        owner=owner,
+        title=title,
+        storage_key=f"audio/{item_id}.mp3",
+        size_bytes=123_456,
+        duration_s=61.25,
+        created_at=created_at,
+        **kw,
+    )
+
+
+def make_playlist(*, owner: str = "anna", audio_ids: tuple[str, ...] = (), created_at: datetime = T0) -> Playlist:
+    return Playlist(
+        id=new_id(), owner=owner, name="Car trip", audio_ids=audio_ids, created_at=created_at, updated_at=created_at
+    )
+
+
+def make_card(*, owner: str = "anna", audio_ids: tuple[str, ...] = (), created_at: datetime = T0) -> Card:
+    return Card(
+        id=new_id(),
+        owner=owner,
+        title="Bedtime card",
+        yoto_card_id=None,
+        playlist_id=None,
+        audio_ids=audio_ids,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+
+
+def make_tokens(account: str = "family") -> YotoTokens:
+    return YotoTokens(
+        account=account,
+        access_token="access-0",
+        refresh_token="refresh-0",
+        expires_at=T0 + timedelta(hours=1),
+        updated_at=T0,
+    )
+
+
+def walk(fetch: Callable[[str | None], Page[T]], *, limit: int, max_pages: int = 100) -> list[list[T]]:
+    """Every page of a listing, following `next_cursor` until it is None."""
+    pages: list[list[T]] = []
+    cursor: str | None = None
+    for _ in range(max_pages):
+        page = fetch(cursor)
+        assert len(page.items) <= limit
+        pages.append(page.items)
+        if page.next_cursor is None:
+            return pages
+        assert isinstance(page.next_cursor, str) and page.next_cursor
+        cursor = page.next_cursor
+    raise AssertionError(f"listing did not end within {max_pages} pages")
+
+
+def flat(pages: list[list[T]]) -> list[T]:
+    return [item for page in pages for item in page]
+
+
+def race(n: int, fn: Callable[[int], T]) -> list[T | Exception]:
+    """Run `fn(0..n-1)` in n threads released together; return results or raised exceptions."""
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> T | Exception:
+        barrier.wait()
+        try:
+            return fn(i)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def assert_utc(moment: datetime) -> None:
+    assert moment.tzinfo is not None and moment.utcoffset() == timedelta(0)
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def test_audio_round_trips_every_field(records: Records) -> None:
+    item = make_audio(title="Gruffalo – read by Grandma", source="tts", created_at=T0.astimezone(PLUS_TWO))
+    records.audio.add(item)
+    got = records.audio.get(item.id)
+    assert got == item
+    assert got.stream_key == item.stream_key and got.source == "tts" and got.duration_s == 61.25
+    assert_utc(got.created_at)
+
+
+def test_audio_duplicate_id_raises_already_exists_and_keeps_the_original(records: Records) -> None:
+    item = make_audio(title="First")
+    records.audio.add(item)
+    with pytest.raises(AlreadyExists):
+        records.audio.add(replace(item, title="Second"))
+    assert records.audio.get(item.id).title == "First"
+
+
+def test_audio_missing_item_raises_not_found(records: Records) -> None:
+    with pytest.raises(NotFound):
+        records.audio.get("no-such-item")
+    with pytest.raises(NotFound):
+        records.audio.update("no-such-item", title="x")
+    with pytest.raises(NotFound):
+        records.audio.delete("no-such-item")
+
+
+def test_audio_update_changes_title_and_rotates_stream_key(records: Records) -> None:
+    item = make_audio(title="Old title")
+    records.audio.add(item)
+
+    renamed = records.audio.update(item.id, title="New title")
+    assert renamed == replace(item, title="New title")
+    assert records.audio.get(item.id) == renamed
+
+    rotated = records.audio.update(item.id, stream_key="fresh-key")
+    assert rotated == replace(item, title="New title", stream_key="fresh-key")
+    assert records.audio.get(item.id).stream_key == "fresh-key"
+
+    assert records.audio.update(item.id) == rotated
+
+
+def test_audio_delete_removes_the_item_from_get_and_list(records: Records) -> None:
+    keep, gone = make_audio(), make_audio()
+    records.audio.add(keep)
+    records.audio.add(gone)
+    records.audio.delete(gone.id)
+    with pytest.raises(NotFound):
+        records.audio.get(gone.id)
+    assert [i.id for i in records.audio.list().items] == [keep.id]
+
+
+def test_audio_list_is_newest_first_in_pages_without_gaps(records: Records) -> None:
+    items = [make_audio(title=f"Track {i}", created_at=T0 + timedelta(seconds=i)) for i in range(120)]
+    for item in random.Random(7).sample(items, len(items)):
+        records.audio.add(item)
+
+    pages = walk(lambda c: records.audio.list(limit=50, cursor=c), limit=50)
+
+    assert [len(p) for p in pages] == [50, 50, 20]
+    assert [i.id for i in flat(pages)] == [i.id for i in reversed(items)]
+    assert flat(pages)[0] == items[-1]
+
+
+def test_audio_cursor_is_stable_under_inserts_and_ties(records: Records) -> None:
+    # groups of three share a created_at, so page boundaries fall inside ties
+    items = [make_audio(created_at=T0 + timedelta(seconds=i // 3)) for i in range(30)]
+    for item in items:
+        records.audio.add(item)
+
+    first = records.audio.list(limit=4)
+    assert first.next_cursor is not None
+    newer = make_audio(title="newer", created_at=T0 + timedelta(days=1))
+    older = make_audio(title="older", created_at=T0 - timedelta(days=1))
+    records.audio.add(newer)
+    records.audio.add(older)
+
+    rest = flat(walk(lambda c: records.audio.list(limit=4, cursor=c or first.next_cursor), limit=4))
+    seen = first.items + rest
+    ids = [i.id for i in seen]
+    assert len(ids) == len(set(ids)) == 31
+    assert set(ids) == {i.id for i in items} | {older.id}
+    assert ids[-1] == older.id
+    stamps = [i.created_at for i in seen]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def test_audio_list_filters_by_owner(records: Records) -> None:
+    items = [make_audio(owner="ben" if i % 3 == 0 else "anna", created_at=T0 + timedelta(seconds=i)) for i in range(36)]
+    for item in items:
+        records.audio.add(item)
+
+    bens = flat(walk(lambda c: records.audio.list(owner="ben", limit=5, cursor=c), limit=5))
+    assert [i.id for i in bens] == [i.id for i in reversed(items) if i.owner == "ben"]
+    annas = flat(walk(lambda c: records.audio.list(owner="anna", limit=50, cursor=c), limit=50))
+    assert len(annas) == 24 and {i.owner for i in annas} == {"anna"}
+    assert records.audio.list(owner="nobody") == Page(items=[], next_cursor=None)
+
+
+def test_audio_query_is_case_insensitive_and_pages(records: Records) -> None:
+    titles = ["Bedtime STORY {}", "story of the day {}", "Song {}", "Éléphant {}"]
+    items = [
+        make_audio(
+            owner="anna" if i % 2 else "ben",
+            title=titles[i % 4].format(i),
+            created_at=T0 + timedelta(seconds=i),
+        )
+        for i in range(60)
+    ]
+    for item in items:
+        records.audio.add(item)
+
+    stories = flat(walk(lambda c: records.audio.list(query="sToRy", limit=7, cursor=c), limit=7))
+    assert [i.id for i in stories] == [i.id for i in reversed(items) if "story" in i.title.lower()]
+    assert len(stories) == 30
+
+    elephants = flat(walk(lambda c: records.audio.list(query="éLÉ", limit=4, cursor=c), limit=4))
+    assert len(elephants) == 15 and all(i.title.startswith("Éléphant") for i in elephants)
+
+    anna_stories = flat(walk(lambda c: records.audio.list(owner="anna", query="STORY", limit=3, cursor=c), limit=3))
+    assert [i.id for i in anna_stories] == [
+        i.id for i in reversed(items) if i.owner == "anna" and "story" in i.title.lower()
+    ]
+    assert records.audio.list(query="no such title").items == []
+
+
+def test_audio_query_treats_wildcards_literally(records: Records) -> None:
+    percent = make_audio(title="100% fun")
+    underscore = make_audio(title="snake_case song")
+    plain = make_audio(title="Plain title")
+    for item in (percent, underscore, plain):
+        records.audio.add(item)
+    assert [i.id for i in records.audio.list(query="%").items] == [percent.id]
+    assert [i.id for i in records.audio.list(query="_").items] == [underscore.id]
+
+
+def test_audio_list_rejects_a_malformed_cursor(records: Records) -> None:
+    records.audio.add(make_audio())
+    with pytest.raises(ValueError):
+        records.audio.list(cursor="definitely-not-a-cursor")
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def test_upload_round_trip_and_idempotent_delete(records: Records) -> None:
+    now = utcnow()
+    upload = PendingUpload(
+        id=new_id(),
+        owner="anna",
+        storage_key="incoming/abc",
+        title=None,
+        filename="Song.mp3",
+        max_bytes=200 * 1024 * 1024,
+        created_at=now,
+        expires_at=now + timedelta(minutes=15),
+    )
+    records.uploads.add(upload)
+    got = records.uploads.get(upload.id)
+    assert got == upload
+    assert_utc(got.expires_at)
+    with pytest.raises(AlreadyExists):
+        records.uploads.add(replace(upload, title="again"))
+
+    records.uploads.delete(upload.id)
+    with pytest.raises(NotFound):
+        records.uploads.get(upload.id)
+    records.uploads.delete(upload.id)  # a second delete is not an error
+
+
+def test_expired_upload_reads_as_not_found(records: Records) -> None:
+    now = utcnow()
+    stale = PendingUpload(
+        id=new_id(),
+        owner="anna",
+        storage_key="incoming/old",
+        title="Old",
+        filename=None,
+        max_bytes=10,
+        created_at=now - timedelta(hours=1),
+        expires_at=now - timedelta(seconds=1),
+    )
+    records.uploads.add(stale)
+    with pytest.raises(NotFound):
+        records.uploads.get(stale.id)
+    with pytest.raises(NotFound):
+        records.uploads.get("never-existed")
+
+
+# --------------------------------------------------------------------------- playlists
+
+
+def test_playlist_round_trip_keeps_order_as_a_tuple(records: Records) -> None:
+    playlist = make_playlist(audio_ids=("c", "a", "b", "a"))
+    records.playlists.add(playlist)
+    got = records.playlists.get(playlist.id)
+    assert got == playlist
+    assert got.audio_ids == ("c", "a", "b", "a") and isinstance(got.audio_ids, tuple)
+    assert got.version == 1
+    with pytest.raises(AlreadyExists):
+        records.playlists.add(replace(playlist, name="dup"))
+
+
+def test_playlist_missing_raises_not_found(records: Records) -> None:
+    ghost = make_playlist()
+    with pytest.raises(NotFound):
+        records.playlists.get(ghost.id)
+    with pytest.raises(NotFound):
+        records.playlists.save(ghost, expected_version=1)
+    with pytest.raises(NotFound):
+        records.playlists.delete(ghost.id)
+
+
+def test_playlist_save_replaces_content_and_bumps_version(records: Records) -> None:
+    playlist = make_playlist(audio_ids=("a",))
+    records.playlists.add(playlist)
+
+    edited = replace(playlist, name="Renamed", audio_ids=("b", "a"), owner="mallory", created_at=T0 + timedelta(days=9))
+    saved = records.playlists.save(edited, expected_version=1)
+    assert (saved.name, saved.audio_ids, saved.version) == ("Renamed", ("b", "a"), 2)
+    assert (saved.owner, saved.created_at) == ("anna", T0)
+    assert saved.updated_at > playlist.updated_at
+    assert_utc(saved.updated_at)
+    assert records.playlists.get(playlist.id) == saved
+
+    with pytest.raises(VersionConflict):
+        records.playlists.save(replace(saved, name="Stale"), expected_version=1)
+    assert records.playlists.get(playlist.id) == saved
+
+    records.playlists.delete(playlist.id)
+    with pytest.raises(NotFound):
+        records.playlists.get(playlist.id)
+
+
+def test_playlist_save_lets_exactly_one_racer_win(records: Records) -> None:
+    playlist = make_playlist()
+    records.playlists.add(playlist)
+    rounds, racers = 3, 25
+    for r in range(rounds):
+        current = records.playlists.get(playlist.id)
+
+        def attempt(i: int, current: Playlist = current, r: int = r) -> Playlist:
+            return records.playlists.save(
+                replace(current, name=f"round {r} racer {i}", audio_ids=(f"{r}-{i}",)),
+                expected_version=current.version,
+            )
+
+        results = race(racers, attempt)
+        winners = [x for x in results if isinstance(x, Playlist)]
+        assert len(winners) == 1, results
+        assert all(isinstance(x, VersionConflict) for x in results if not isinstance(x, Playlist)), results
+        stored = records.playlists.get(playlist.id)
+        assert stored == winners[0]
+        assert stored.version == current.version + 1
+    assert records.playlists.get(playlist.id).version == rounds + 1
+
+
+def test_playlist_list_newest_first_by_owner(records: Records) -> None:
+    lists = [make_playlist(owner="ben" if i % 2 else "anna", created_at=T0 + timedelta(minutes=i)) for i in range(9)]
+    for p in lists:
+        records.playlists.add(p)
+    everything = walk(lambda c: records.playlists.list(limit=4, cursor=c), limit=4)
+    assert [len(p) for p in everything] == [4, 4, 1]
+    assert flat(everything) == list(reversed(lists))
+    bens = flat(walk(lambda c: records.playlists.list(owner="ben", limit=2, cursor=c), limit=2))
+    assert bens == [p for p in reversed(lists) if p.owner == "ben"]
+
+
+def test_playlists_using_audio_match_whole_ids_and_follow_saves(records: Records) -> None:
+    both = make_playlist(audio_ids=("abc", "xyz"))
+    other = make_playlist(audio_ids=("abcd",))
+    also = make_playlist(audio_ids=("q", "abc"))
+    for p in (both, other, also):
+        records.playlists.add(p)
+    assert sorted(records.playlists.using_audio("abc")) == sorted([both.id, also.id])
+    assert records.playlists.using_audio("abcd") == [other.id]
+    assert records.playlists.using_audio("ab") == []
+
+    records.playlists.save(replace(both, audio_ids=("xyz",)), expected_version=1)
+    records.playlists.delete(also.id)
+    assert records.playlists.using_audio("abc") == []
+    assert records.playlists.using_audio("xyz") == [both.id]
+
+
+# --------------------------------------------------------------------------- cards
+
+
+def test_card_round_trip_update_and_delete(records: Records) -> None:
+    card = make_card(audio_ids=("a1", "a2"))
+    records.cards.add(card)
+    assert records.cards.get(card.id) == card
+    with pytest.raises(AlreadyExists):
+        records.cards.add(replace(card, title="dup"))
+
+    changed = replace(
+        card,
+        title="Linked card",
+        yoto_card_id="yoto-123",
+        playlist_id="pl-1",
+        audio_ids=("a2",),
+        owner="mallory",
+        created_at=T0 + timedelta(days=3),
+    )
+    updated = records.cards.update(changed)
+    assert (updated.title, updated.yoto_card_id, updated.playlist_id, updated.audio_ids) == (
+        "Linked card",
+        "yoto-123",
+        "pl-1",
+        ("a2",),
+    )
+    assert (updated.id, updated.owner, updated.created_at) == (card.id, "anna", T0)
+    assert updated.updated_at > card.updated_at
+    assert_utc(updated.updated_at)
+    assert records.cards.get(card.id) == updated
+
+    records.cards.delete(card.id)
+    with pytest.raises(NotFound):
+        records.cards.get(card.id)
+
+
+def test_card_missing_raises_not_found(records: Records) -> None:
+    ghost = make_card()
+    with pytest.raises(NotFound):
+        records.cards.get(ghost.id)
+    with pytest.raises(NotFound):
+        records.cards.update(ghost)
+    with pytest.raises(NotFound):
+        records.cards.delete(ghost.id)
+
+
+def test_card_list_newest_first_by_owner(records: Records) -> None:
+    cards = [make_card(owner="ben" if i % 3 == 0 else "anna", created_at=T0 + timedelta(hours=i)) for i in range(8)]
+    for c in random.Random(3).sample(cards, len(cards)):
+        records.cards.add(c)
+    everything = flat(walk(lambda c: records.cards.list(limit=3, cursor=c), limit=3))
+    assert everything == list(reversed(cards))
+    annas = flat(walk(lambda c: records.cards.list(owner="anna", limit=2, cursor=c), limit=2))
+    assert annas == [c for c in reversed(cards) if c.owner == "anna"]
+
+
+def test_cards_using_audio_match_whole_ids(records: Records) -> None:
+    direct = make_card(audio_ids=("abc",))
+    longer = make_card(audio_ids=("abcd", "zz"))
+    via_playlist = replace(make_card(), playlist_id="abc")
+    for c in (direct, longer, via_playlist):
+        records.cards.add(c)
+    assert records.cards.using_audio("abc") == [direct.id]
+    assert records.cards.using_audio("zz") == [longer.id]
+    records.cards.update(replace(direct, audio_ids=()))
+    assert records.cards.using_audio("abc") == []
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def test_tokens_create_get_and_duplicate(records: Records) -> None:
+    tokens = make_tokens()
+    records.tokens.create(tokens)
+    got = records.tokens.get("family")
+    assert got == tokens and got.version == 1
+    assert_utc(got.expires_at)
+    with pytest.raises(AlreadyExists):
+        records.tokens.create(replace(tokens, access_token="other"))
+    assert records.tokens.get("family").access_token == "access-0"
+    with pytest.raises(NotFound):
+        records.tokens.get("nobody")
+
+
+def test_tokens_compare_and_swap(records: Records) -> None:
+    records.tokens.create(make_tokens())
+    fresh = replace(make_tokens(), access_token="access-1", expires_at=T0 + timedelta(hours=2), version=77)
+    stored = records.tokens.compare_and_swap(fresh, expected_version=1)
+    assert stored.version == 2 and stored.access_token == "access-1"
+    assert records.tokens.get("family") == stored
+
+    with pytest.raises(VersionConflict):
+        records.tokens.compare_and_swap(replace(fresh, access_token="late"), expected_version=1)
+    assert records.tokens.get("family") == stored
+    with pytest.raises(NotFound):
+        records.tokens.compare_and_swap(make_tokens("nobody"), expected_version=1)
+
+    records.tokens.delete("family")
+    with pytest.raises(NotFound):
+        records.tokens.get("family")
+
+
+def test_tokens_compare_and_swap_has_one_winner_per_round(records: Records) -> None:
+    records.tokens.create(make_tokens())
+    rounds, racers = 4, 50
+    for r in range(rounds):
+        current = records.tokens.get("family")
+
+        def attempt(i: int, current: YotoTokens = current, r: int = r) -> YotoTokens:
+            mine = replace(current, access_token=f"access-{r}-{i}", refresh_token=f"refresh-{r}-{i}")
+            return records.tokens.compare_and_swap(mine, expected_version=current.version)
+
+        results = race(racers, attempt)
+        winners = [x for x in results if isinstance(x, YotoTokens)]
+        losers = [x for x in results if not isinstance(x, YotoTokens)]
+        assert len(winners) == 1, losers
+        assert len(losers) == racers - 1 and all(isinstance(x, VersionConflict) for x in losers), losers
+        stored = records.tokens.get("family")
+        assert stored == winners[0]
+        assert stored.version == current.version + 1
+        assert stored.refresh_token == stored.access_token.replace("access", "refresh")
+    assert records.tokens.get("family").version == rounds + 1
+
+
+# --------------------------------------------------------------------------- players
+
+
+def test_player_merge_state_merges_partial_dicts(records: Records) -> None:
+    with pytest.raises(NotFound):
+        records.players.get_state("p1")
+
+    first = records.players.merge_state("p1", {"volume": 5, "playing": True, "card": {"id": "c1"}})
+    assert first.player_id == "p1"
+    assert first.state == {"volume": 5, "playing": True, "card": {"id": "c1"}}
+    assert_utc(first.updated_at)
+
+    second = records.players.merge_state("p1", {"volume": 7, "battery": 88.5})
+    assert second.state == {"volume": 7, "playing": True, "card": {"id": "c1"}, "battery": 88.5}
+    assert second.updated_at >= first.updated_at
+    assert records.players.get_state("p1") == second
+
+    records.players.merge_state("p2", {"online": False})
+    states = {s.player_id: s.state for s in records.players.list_states()}
+    assert states == {"p1": second.state, "p2": {"online": False}}
+
+
+def test_player_events_newest_first_limited_and_expired_left_out(records: Records) -> None:
+    now = utcnow()
+    live = [
+        PlayerEvent(player_id="p1", at=now - timedelta(minutes=10 - i), kind="status", payload={"n": i})
+        for i in range(6)
+    ]
+    for event in random.Random(1).sample(live, len(live)):
+        records.players.add_event(event)
+    expired = PlayerEvent(player_id="p1", at=now - timedelta(seconds=1), kind="events", payload={"gone": True})
+    records.players.add_event(expired, keep_s=0)
+    records.players.add_event(PlayerEvent(player_id="p2", at=now, kind="presence", payload={"up": 1}))
+
+    got = records.players.recent_events("p1")
+    assert got == list(reversed(live))
+    assert_utc(got[0].at)
+    assert records.players.recent_events("p1", limit=3) == list(reversed(live))[:3]
+    assert [e.payload for e in records.players.recent_events("p2")] == [{"up": 1}]
+    assert records.players.recent_events("nobody") == []
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"flags": {"tts": True, "beta": False}, "ids": [1, 2, 3], "ratio": 0.125, "none": None},
+        [1, -2, 3.5, 2**53 + 1, "zwölf", {"emoji": "🦒"}, [[]]],
+        "Grüße, 世界",
+        42,
+        True,
+        None,
+    ],
+    ids=["nested-dict", "list", "unicode-str", "int", "bool", "null"],
+)
+def test_settings_round_trip_json_values(records: Records, value: Any) -> None:
+    records.settings.put("feature", value)
+    got = records.settings.get("feature")
+    assert got == value
+    assert type(got) is type(value)
+
+
+def test_settings_overwrite_delete_and_reject(records: Records) -> None:
+    with pytest.raises(NotFound):
+        records.settings.get("linked_account")
+    records.settings.put("linked_account", {"account": "family", "n": 1})
+    records.settings.put("linked_account", {"account": "other"})
+    assert records.settings.get("linked_account") == {"account": "other"}
+    records.settings.delete("linked_account")
+    with pytest.raises(NotFound):
+        records.settings.get("linked_account")
+
+    with pytest.raises((TypeError, ValueError)):
+        records.settings.put("bad", {"when": {1, 2}})
+    with pytest.raises(NotFound):
+        records.settings.get("bad")
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def make_session(username: str, *, expires_in: timedelta = timedelta(hours=1)) -> Session:
+    now = utcnow()
+    return Session(id=new_id(), username=username, created_at=now, expires_at=now + expires_in)
+
+
+def test_session_round_trip_and_idempotent_delete(records: Records) -> None:
+    session = make_session("anna")
+    records.sessions.add(session)
+    got = records.sessions.get(session.id)
+    assert got == session
+    assert_utc(got.expires_at)
+    records.sessions.delete(session.id)
+    with pytest.raises(NotFound):
+        records.sessions.get(session.id)
+    records.sessions.delete(session.id)
+
+
+def test_expired_session_reads_as_not_found(records: Records) -> None:
+    stale = make_session("anna", expires_in=timedelta(seconds=-1))
+    records.sessions.add(stale)
+    with pytest.raises(NotFound):
+        records.sessions.get(stale.id)
+
+
+def test_sessions_delete_for_user_removes_only_theirs(records: Records) -> None:
+    annas = [make_session("anna") for _ in range(3)]
+    bens = [make_session("ben") for _ in range(2)]
+    for s in annas + bens:
+        records.sessions.add(s)
+    assert records.sessions.delete_for_user("anna") == 3
+    for s in annas:
+        with pytest.raises(NotFound):
+            records.sessions.get(s.id)
+    assert [records.sessions.get(s.id) for s in bens] == bens
+    assert records.sessions.delete_for_user("anna") == 0
+    assert records.sessions.delete_for_user("nobody") == 0
+
+
+# --------------------------------------------------------------------------- counters
+
+
+def test_counter_add_get_reset(records: Records) -> None:
+    assert records.counters.get("login:anna") == 0
+    assert records.counters.add("login:anna", 1, ttl_s=60) == 1
+    assert records.counters.add("login:anna", 4, ttl_s=60) == 5
+    assert records.counters.add("login:ben", 2, ttl_s=60) == 2
+    assert records.counters.get("login:anna") == 5
+    records.counters.reset("login:anna")
+    assert records.counters.get("login:anna") == 0
+    assert records.counters.get("login:ben") == 2
+    assert records.counters.add("login:anna", 3, ttl_s=60) == 3
+    records.counters.reset("never-used")
+
+
+def test_counter_adds_from_many_threads_sum_exactly(records: Records) -> None:
+    threads, adds = 20, 10
+
+    def hammer(i: int) -> list[int]:
+        return [records.counters.add("tts:chars", i + 1, ttl_s=300) for _ in range(adds)]
+
+    results = race(threads, hammer)
+    totals = [t for r in results if isinstance(r, list) for t in r]
+    assert len(totals) == threads * adds, [r for r in results if isinstance(r, Exception)]
+    expected = adds * sum(range(1, threads + 1))
+    assert records.counters.get("tts:chars") == expected
+    assert max(totals) == expected
+    assert len(set(totals)) == len(totals)  # every add saw a distinct running total
+
+
+def test_counter_window_is_fixed_and_starts_afresh(records: Records) -> None:
+    started = time.monotonic()
+    assert records.counters.add("quota", 1, ttl_s=2) == 1
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+    assert records.counters.add("quota", 1, ttl_s=2) == 2  # same window: 1 s < 2 s
+    assert records.counters.get("quota") == 2
+    time.sleep(max(0.0, 2.3 - (time.monotonic() - started)))
+    assert records.counters.get("quota") == 0  # the window did not slide with the second add
+    assert records.counters.add("quota", 5, ttl_s=2) == 5  # an expired window starts afresh
+    assert records.counters.get("quota") == 5
+
+
+# --------------------------------------------------------------------------- the set
+
+
+def test_records_expose_every_repository(records: Records) -> None:
+    names = ["audio", "uploads", "playlists", "cards", "tokens", "players", "settings", "sessions", "counters"]
+    missing = [n for n in names if getattr(records, n, None) is None]
+    assert missing == []
