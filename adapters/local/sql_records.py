@@ -1,0 +1,48 @@
+"""The local `Records`: every repository over one SQLite file, `DATA_DIR/yoto.db`.
+
+The tables live in `sql_tables`, the engine and its transaction rules in
+`sql_engine`, the repositories in `sql_library` (audio, uploads, playlists,
+cards) and `sql_state` (tokens, players, settings, sessions, counters).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from adapters.local.sql_engine import Database, create_sqlite_engine
+from adapters.local.sql_library import SqlAudio, SqlCards, SqlPlaylists, SqlUploads
+from adapters.local.sql_state import SqlCounters, SqlPlayers, SqlSessions, SqlSettings, SqlTokens
+from adapters.local.sql_tables import metadata
+from adapters.settings import Settings
+
+DB_FILENAME = "yoto.db"
+
+
+class SqlRecords:
+    """All repositories over one SQLite database; one instance serves every thread.
+
+    `engine` is public so the local identity adapter can keep its `users`
+    table in the same file.
+    """
+
+    engine: sa.Engine
+
+    def __init__(self, settings: Settings) -> None:
+        self.path = settings.data_dir / DB_FILENAME
+        self.engine = create_sqlite_engine(self.path)
+        db = Database(self.engine)
+        with db.write() as conn:  # the write lock makes two processes starting at once take turns
+            metadata.create_all(conn, checkfirst=True)
+        self.audio = SqlAudio(db)
+        self.uploads = SqlUploads(db)
+        self.playlists = SqlPlaylists(db)
+        self.cards = SqlCards(db)
+        self.tokens = SqlTokens(db)
+        self.players = SqlPlayers(db)
+        self.settings = SqlSettings(db)
+        self.sessions = SqlSessions(db)
+        self.counters = SqlCounters(db)
+
+    def close(self) -> None:
+        """Release pooled connections (tests and CLI tools that open many databases)."""
+        self.engine.dispose()

@@ -1,0 +1,268 @@
+"""SQLite repositories for service state: Yoto tokens, players, settings, sessions, counters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from adapters.errors import AlreadyExists, NotFound, VersionConflict
+from adapters.local import sql_tables as t
+from adapters.local.sql_engine import Database
+from adapters.ports import PlayerEvent, PlayerState, Session, YotoTokens
+
+# --------------------------------------------------------------------------- tokens
+
+
+def _tokens(row: sa.Row[Any]) -> YotoTokens:
+    return YotoTokens(
+        account=row.account,
+        access_token=row.access_token,
+        refresh_token=row.refresh_token,
+        expires_at=t.from_us(row.expires_at),
+        version=row.version,
+        updated_at=t.from_us(row.updated_at),
+    )
+
+
+class SqlTokens:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, account: str) -> YotoTokens:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(t.tokens).where(t.tokens.c.account == account)).first()
+        if row is None:
+            raise NotFound(f"no Yoto tokens for account {account!r}")
+        return _tokens(row)
+
+    def create(self, tokens: YotoTokens) -> None:
+        row = {
+            "account": tokens.account,
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": t.to_us(tokens.expires_at),
+            "version": tokens.version,
+            "updated_at": t.to_us(tokens.updated_at),
+        }
+        try:
+            with self._db.write() as conn:
+                conn.execute(sa.insert(t.tokens).values(**row))
+        except sa.exc.IntegrityError as exc:
+            raise AlreadyExists(f"account {tokens.account!r} already has tokens") from exc
+
+    def compare_and_swap(self, tokens: YotoTokens, *, expected_version: int) -> YotoTokens:
+        values = {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": t.to_us(tokens.expires_at),
+            "version": expected_version + 1,
+            "updated_at": t.now_us(),
+        }
+        table = t.tokens
+        with self._db.write() as conn:
+            stmt = (
+                sa.update(table)
+                .where(table.c.account == tokens.account, table.c.version == expected_version)
+                .values(**values)
+                .returning(*table.c)
+            )
+            row = conn.execute(stmt).first()
+            if row is None:
+                stored = conn.execute(sa.select(table.c.version).where(table.c.account == tokens.account)).scalar()
+                if stored is None:
+                    raise NotFound(f"no Yoto tokens for account {tokens.account!r}")
+                raise VersionConflict(
+                    f"tokens of {tokens.account!r} are at version {stored}, not the expected {expected_version}"
+                )
+        return _tokens(row)
+
+    def delete(self, account: str) -> None:
+        with self._db.write() as conn:
+            if conn.execute(sa.delete(t.tokens).where(t.tokens.c.account == account)).rowcount == 0:
+                raise NotFound(f"no Yoto tokens for account {account!r}")
+
+
+# --------------------------------------------------------------------------- players
+
+
+def _state(row: sa.Row[Any]) -> PlayerState:
+    return PlayerState(player_id=row.player_id, state=json.loads(row.state), updated_at=t.from_us(row.updated_at))
+
+
+class SqlPlayers:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def merge_state(self, player_id: str, changes: dict[str, Any]) -> PlayerState:
+        """Top-level keys of `changes` replace the stored ones; the rest is kept.
+        Read and write happen under one write lock, so concurrent merges all land."""
+        if not isinstance(changes, dict):
+            raise TypeError(f"player state changes must be a dict, got {type(changes).__name__}")
+        t.dump_json(changes)
+        table = t.player_states
+        with self._db.write() as conn:
+            current = conn.execute(sa.select(table.c.state).where(table.c.player_id == player_id)).scalar()
+            merged = {**(json.loads(current) if current is not None else {}), **changes}
+            row = {"player_id": player_id, "state": t.dump_json(merged), "updated_at": t.now_us()}
+            stmt = sqlite_insert(table).values(**row)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[table.c.player_id],
+                set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
+            )
+            conn.execute(stmt)
+        return PlayerState(player_id=player_id, state=merged, updated_at=t.from_us(row["updated_at"]))
+
+    def get_state(self, player_id: str) -> PlayerState:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(t.player_states).where(t.player_states.c.player_id == player_id)).first()
+        if row is None:
+            raise NotFound(f"no state for player {player_id!r}")
+        return _state(row)
+
+    def list_states(self) -> list[PlayerState]:
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(t.player_states).order_by(t.player_states.c.player_id)).all()
+        return [_state(r) for r in rows]
+
+    def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
+        """The event expires `keep_s` seconds after it is stored."""
+        row = {
+            "player_id": event.player_id,
+            "at": t.to_us(event.at),
+            "kind": event.kind,
+            "payload": t.dump_json(event.payload),
+            "expires_at": t.now_us() + keep_s * 1_000_000,
+        }
+        with self._db.write() as conn:
+            conn.execute(sa.insert(t.player_events).values(**row))
+
+    def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        table = t.player_events
+        stmt = (
+            sa.select(table)
+            .where(table.c.player_id == player_id, table.c.expires_at > t.now_us())
+            .order_by(table.c.at.desc(), table.c.seq.desc())
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            PlayerEvent(player_id=r.player_id, at=t.from_us(r.at), kind=r.kind, payload=json.loads(r.payload))
+            for r in rows
+        ]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class SqlSettings:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, key: str) -> Any:
+        with self._db.read() as conn:
+            text = conn.execute(sa.select(t.app_settings.c.value).where(t.app_settings.c.key == key)).scalar()
+        if text is None:
+            raise NotFound(f"no setting {key!r}")
+        return json.loads(text)
+
+    def put(self, key: str, value: Any) -> None:
+        stmt = sqlite_insert(t.app_settings).values(key=key, value=t.dump_json(value))
+        stmt = stmt.on_conflict_do_update(index_elements=[t.app_settings.c.key], set_={"value": stmt.excluded.value})
+        with self._db.write() as conn:
+            conn.execute(stmt)
+
+    def delete(self, key: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(sa.delete(t.app_settings).where(t.app_settings.c.key == key))
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+class SqlSessions:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, session: Session) -> None:
+        row = {
+            "id": session.id,
+            "username": session.username,
+            "created_at": t.to_us(session.created_at),
+            "expires_at": t.to_us(session.expires_at),
+        }
+        try:
+            with self._db.write() as conn:
+                conn.execute(sa.insert(t.sessions).values(**row))
+        except sa.exc.IntegrityError as exc:
+            raise AlreadyExists(f"session {session.id[:6]}… already exists") from exc
+
+    def get(self, session_id: str) -> Session:
+        table = t.sessions
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(table).where(table.c.id == session_id, table.c.expires_at > t.now_us())
+            ).first()
+        if row is None:
+            raise NotFound("no such session, or it has expired")
+        return Session(
+            id=row.id,
+            username=row.username,
+            created_at=t.from_us(row.created_at),
+            expires_at=t.from_us(row.expires_at),
+        )
+
+    def delete(self, session_id: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(sa.delete(t.sessions).where(t.sessions.c.id == session_id))
+
+    def delete_for_user(self, username: str) -> int:
+        with self._db.write() as conn:
+            return conn.execute(sa.delete(t.sessions).where(t.sessions.c.username == username)).rowcount
+
+
+# --------------------------------------------------------------------------- counters
+
+# One statement, so concurrent adds serialise inside SQLite: a live window grows,
+# an expired one (still on disk until someone overwrites it) starts again at `amount`.
+_COUNTER_ADD = sa.text(
+    """
+    INSERT INTO counters (key, total, expires_at) VALUES (:key, :amount, :expires_at)
+    ON CONFLICT (key) DO UPDATE SET
+        total = CASE WHEN counters.expires_at <= :now THEN excluded.total
+                     ELSE counters.total + excluded.total END,
+        expires_at = CASE WHEN counters.expires_at <= :now THEN excluded.expires_at
+                          ELSE counters.expires_at END
+    RETURNING total
+    """
+)
+
+
+class SqlCounters:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, key: str, amount: int, *, ttl_s: int) -> int:
+        if ttl_s <= 0:
+            raise ValueError(f"ttl_s must be positive, got {ttl_s}")
+        now = t.now_us()
+        params = {"key": key, "amount": amount, "expires_at": now + int(ttl_s * 1_000_000), "now": now}
+        with self._db.write() as conn:
+            return int(conn.execute(_COUNTER_ADD, params).scalar_one())
+
+    def get(self, key: str) -> int:
+        table = t.counters
+        with self._db.read() as conn:
+            total = conn.execute(
+                sa.select(table.c.total).where(table.c.key == key, table.c.expires_at > t.now_us())
+            ).scalar()
+        return int(total or 0)
+
+    def reset(self, key: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(sa.delete(t.counters).where(t.counters.c.key == key))
