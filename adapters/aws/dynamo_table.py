@@ -12,7 +12,9 @@ import base64
 import binascii
 import json
 import math
+import random
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +32,8 @@ SK = SORT_KEY
 EXPIRY_MS = "exp_ms"
 # A transaction holds at most this many actions (DynamoDB's limit).
 MAX_TRANSACTION_ITEMS = 100
+# Tries of a transaction that another transaction on the same items cancelled.
+_CONFLICT_ATTEMPTS = 5
 _INDEX_KEYS = {name: (pk, sk) for name, pk, sk in GSIS}
 
 
@@ -253,15 +257,24 @@ class Table:
 
         if len(actions) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} writes, not {len(actions)}")
-        try:
-            self.client.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            if not reasons:
-                reasons = _reasons_from_message(str(exc), len(actions))
-            raise TransactionCancelled(reasons) from exc
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=actions)
+                return
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                if not reasons:
+                    reasons = _reasons_from_message(str(exc), len(actions))
+                cancelled = TransactionCancelled(reasons)
+                # A clash with another transaction on the same item says nothing about our
+                # conditions: try again, and the conditions decide on fresh data.
+                clash = "TransactionConflict" in reasons and not cancelled.condition_failed
+                if clash and attempt + 1 < _CONFLICT_ATTEMPTS:
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                    continue
+                raise cancelled from exc
 
     # ---------------------------------------------------------------- queries
 
