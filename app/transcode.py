@@ -89,8 +89,9 @@ def sniff_bytes(head: bytes) -> str | None:
     """The format the leading bytes announce, or None.
 
     Answers one of mp3, aac (raw ADTS), m4a (any ISO-BMFF/MP4 that is not a
-    picture), wav, flac, ogg. An ID3v2 tag is skipped when `head` holds what
-    follows it; when it does not (a big cover picture), the file is taken as MP3.
+    picture), wav, flac, ogg. An ID3v2 tag is skipped and what follows it
+    decides; when `head` ends inside the tag (a big cover picture) the answer
+    is "mp3" (`sniff` on a file reads on past the tag instead).
     """
     if len(head) >= 12 and head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
         return "wav"
@@ -104,7 +105,7 @@ def sniff_bytes(head: bytes) -> str | None:
         end = 10 + _syncsafe(head[6:10]) + (10 if head[5] & 0x10 else 0)
         if end >= len(head):
             return "mp3"
-        return sniff_bytes(head[end:]) or "mp3"
+        return sniff_bytes(head[end:])
     return _sniff_frames(head.lstrip(b"\x00"))
 
 
@@ -118,7 +119,7 @@ def sniff(path: Path) -> str | None:
             if end >= len(head):
                 fh.seek(end)
                 rest = fh.read(_HEAD_BYTES)
-                return (sniff_bytes(rest) or "mp3") if rest else None
+                return sniff_bytes(rest)
     return sniff_bytes(head)
 
 
@@ -321,7 +322,8 @@ def _check_complete(
         raise UnreadableAudio(f"no sound could be decoded from the {kind} file")
     if promised is not None and seconds < promised - max(0.5, 0.02 * promised):
         raise UnreadableAudio(
-            f"the {kind} file is cut short: its header promises {promised:.1f} s, only {seconds:.1f} s are there"
+            f"the {kind} file is cut short or damaged: its header promises {promised:.1f} s,"
+            f" only {seconds:.1f} s could be decoded"
         )
     if last_failed:
         raise UnreadableAudio(f"the {kind} file is cut short: its last frame is incomplete")

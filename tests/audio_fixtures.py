@@ -132,3 +132,37 @@ def corrupt(src: Path, dst: Path, *, header_bytes: int = 64, seed: int = 7) -> P
 def text_file(path: Path) -> Path:
     path.write_text("This is not audio, whatever its name says.\n" * 20)
     return path
+
+
+def write_video_only(path: Path, *, frames: int = 10) -> Path:
+    """An MP4 with one grey video stream and no sound: the container sniffs as
+    M4A, yet there is nothing to play."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame(32, 32, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes([128]) * plane.buffer_size)
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def mp3_frames(data: bytes) -> list[bytes]:
+    """The 4-byte headers of every MPEG audio frame in `data`, walking frame by
+    frame from the start; raises if the bytes between frames are not frames."""
+    from app.transcode import mpeg_frame_length
+
+    headers: list[bytes] = []
+    at = 0
+    while at < len(data):
+        length = mpeg_frame_length(data[at : at + 4])
+        if length is None:
+            raise ValueError(f"no MPEG frame header at byte {at} of {len(data)}")
+        headers.append(data[at : at + 4])
+        at += length
+    return headers
