@@ -193,6 +193,24 @@ def test_audio_delete_removes_the_item_from_get_and_list(records: Records) -> No
     assert [i.id for i in records.audio.list().items] == [keep.id]
 
 
+def test_naive_datetime_is_refused_and_nothing_is_stored(records: Records) -> None:
+    item = make_audio(created_at=datetime(2026, 3, 1, 12, 0))  # no tzinfo
+    with pytest.raises(ValueError):
+        records.audio.add(item)
+    with pytest.raises(NotFound):
+        records.audio.get(item.id)
+
+
+def test_a_second_instance_sees_the_same_records(records: Records, backend_settings: Settings) -> None:
+    item = make_audio(title="Persisted")
+    records.audio.add(item)
+    records.settings.put("k", {"v": 1})
+    again = Adapters(backend_settings).records
+    assert again is not records
+    assert again.audio.get(item.id) == item
+    assert again.settings.get("k") == {"v": 1}
+
+
 def test_audio_list_is_newest_first_in_pages_without_gaps(records: Records) -> None:
     items = [make_audio(title=f"Track {i}", created_at=T0 + timedelta(seconds=i)) for i in range(120)]
     for item in random.Random(7).sample(items, len(items)):
@@ -569,6 +587,13 @@ def test_player_merge_state_merges_partial_dicts(records: Records) -> None:
     records.players.merge_state("p2", {"online": False})
     states = {s.player_id: s.state for s in records.players.list_states()}
     assert states == {"p1": second.state, "p2": {"online": False}}
+
+
+def test_player_merges_from_many_threads_all_land(records: Records) -> None:
+    records.players.merge_state("p1", {"base": 0})
+    results = race(12, lambda i: records.players.merge_state("p1", {f"k{i}": i}))
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert records.players.get_state("p1").state == {"base": 0, **{f"k{i}": i for i in range(12)}}
 
 
 def test_player_events_newest_first_limited_and_expired_left_out(records: Records) -> None:
