@@ -102,14 +102,15 @@ def lambda_requirements(requirements: Path | None = None, *, include_boto3: bool
     return specs
 
 
-def _source_files() -> list[tuple[str, Path]]:
-    """(archive name, file) for every project source file that ships."""
-    out: list[tuple[str, Path]] = []
+def _source_files(root: Path) -> list[tuple[str, bytes]]:
+    """(archive name, content) of every project source file that ships, read
+    once so the cache key and the zip cannot disagree while someone edits."""
+    out: list[tuple[str, bytes]] = []
     for package in SOURCE_PACKAGES:
-        for path in sorted((ROOT / package).rglob("*")):
-            rel = path.relative_to(ROOT)
+        for path in sorted((root / package).rglob("*")):
+            rel = path.relative_to(root)
             if path.is_file() and not _dropped(rel) and path.suffix != ".pyc":
-                out.append((rel.as_posix(), path))
+                out.append((rel.as_posix(), path.read_bytes()))
     return out
 
 
@@ -173,20 +174,30 @@ def _dependency_files(deps: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def _write_zip(entries: list[tuple[str, Path]], dest: Path) -> int:
+def _write_zip(entries: list[tuple[str, Path | bytes]], dest: Path) -> int:
     """A reproducible zip: sorted names, fixed time, 0644/0755 only. Returns unzipped bytes."""
     total = 0
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        for name, path in sorted(entries):
+        for name, source in sorted(entries, key=lambda e: e[0]):
             info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-            mode = 0o755 if os.stat(path).st_mode & 0o111 else 0o644
+            executable = isinstance(source, Path) and os.stat(source).st_mode & 0o111
+            mode = 0o755 if executable else 0o644
             info.external_attr = (0o100000 | mode) << 16
             info.create_system = 3
             info.compress_type = zipfile.ZIP_DEFLATED
-            data = path.read_bytes()
+            data = source.read_bytes() if isinstance(source, Path) else source
             total += len(data)
             zf.writestr(info, data, compresslevel=6)
     return total
+
+
+def _prune(prefix: str, *, keep: int) -> None:
+    """Drop all but the `keep` newest cached zips of one arch/version (each is ~60 MB);
+    a few stay because a test or a deploy may still be reading a recent one."""
+    zips = sorted(CACHE_DIR.glob(f"{prefix}*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in zips[keep:]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".json").unlink(missing_ok=True)
 
 
 def build_lambda_package(
@@ -195,6 +206,7 @@ def build_lambda_package(
     out_dir: Path | None = None,
     *,
     include_boto3: bool = True,
+    project_root: Path | None = None,
 ) -> PackageResult:
     """Build (or reuse) the Lambda zip for `arch` (x86_64/arm64) and CPython `python_version`.
 
@@ -202,13 +214,16 @@ def build_lambda_package(
     (recipe, requirement specifiers, architecture, version, source files), so a
     second call with nothing changed costs one hash of the sources. With
     `out_dir` the zip is copied there as `yoto-smart-stream-<arch>-py<ver>.zip`.
+    `project_root` (default: this checkout) is where `app/`, `adapters/` and
+    `requirements.txt` are read from.
     """
+    root = project_root or ROOT
     arch = normalise_arch(arch)
     if not re.fullmatch(r"3\.\d{1,2}", python_version):
         raise PackageBuildError(f"python_version must look like '3.12', got {python_version!r}")
-    specs = lambda_requirements(include_boto3=include_boto3)
-    sources = _source_files()
-    source_digest = _digest(*(chunk for name, path in sources for chunk in (name.encode(), path.read_bytes())))
+    specs = lambda_requirements(root / "requirements.txt", include_boto3=include_boto3)
+    sources = _source_files(root)
+    source_digest = _digest(*(chunk for name, data in sources for chunk in (name.encode(), data)))
     key = _digest(_deps_key(specs, arch, python_version).encode(), source_digest.encode())[:24]
     cached_zip = CACHE_DIR / f"pkg-{arch}-py{python_version}-{key}.zip"
     meta_path = cached_zip.with_suffix(".json")
@@ -217,7 +232,7 @@ def build_lambda_package(
         result = PackageResult(**{**meta, "zip_path": cached_zip})
     else:
         deps = _install_deps(specs, arch, python_version)
-        entries = _dependency_files(deps) + sources
+        entries: list[tuple[str, Path | bytes]] = [*_dependency_files(deps), *sources]
         clash = [name for name, count in Counter(n for n, _ in entries).items() if count > 1]
         if clash:
             raise PackageBuildError(f"a dependency ships files that clash with project sources: {sorted(clash)[:5]}")
@@ -241,6 +256,7 @@ def build_lambda_package(
             tmp.unlink(missing_ok=True)
         meta = {k: v for k, v in asdict(result).items() if k != "zip_path"}
         meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True))
+        _prune(f"pkg-{arch}-py{python_version}-", keep=3)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         dest = out_dir / f"yoto-smart-stream-{arch}-py{python_version}.zip"

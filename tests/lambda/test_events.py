@@ -63,9 +63,10 @@ def shape_app() -> FastAPI:
         return RedirectResponse(PRESIGNED, status_code=302)
 
     @app.post("/api/upload")
-    async def upload(title: str = Form(...), file: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B008
+    async def upload(title: str = Form(...), file: UploadFile = File(...)) -> dict[str, Any]:
         data = await file.read()
-        return {"title": title, "filename": file.filename, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        digest = hashlib.sha256(data).hexdigest()
+        return {"title": title, "filename": file.filename, "size": len(data), "sha256": digest}
 
     @app.get("/api/boom")
     def boom() -> None:
