@@ -15,6 +15,8 @@ reference against the record before it reports it.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Generic, TypeVar
@@ -246,7 +248,7 @@ class DynamoCards(_Collection[Card]):
 
     kind = "CARD"
     label = "card"
-    _RETRIES = 5
+    _RETRIES = 20
 
     def _to_item(self, record: Card, rev: int) -> dict[str, Any]:
         return {
@@ -275,7 +277,7 @@ class DynamoCards(_Collection[Card]):
         self._add(self._to_item(card, 1))
 
     def update(self, card: Card) -> Card:
-        for _ in range(self._RETRIES):
+        for attempt in range(self._RETRIES):
             raw = self._read(card.id)
             stored = self._from_item(raw)
             rev = int(raw.get("rev", 0))
@@ -296,6 +298,8 @@ class DynamoCards(_Collection[Card]):
                     on_condition_failed=_Raced,
                 )
             except _Raced:
+                # someone else's update won this round; back off a little so racers spread out
+                time.sleep(random.uniform(0.0, 0.02) * (attempt + 1))
                 continue
             return new
         raise VersionConflict(f"card {card.id!r} kept changing during the update; try again")
