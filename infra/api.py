@@ -1,0 +1,241 @@
+"""The API: an HTTP API in front of one Lambda function running the FastAPI app through Mangum.
+
+Two components, created in this order by `__main__.py` so `PUBLIC_URL` needs
+no cycle: `HttpGateway` (the API, its `$default` stage and access log) comes
+first and gives the API URL; the UI's CloudFront distribution (if any) is
+built on that URL; `ApiFunction` then gets the final public URL in its
+environment and plugs itself into the gateway.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from adapters.settings import Settings
+from infra import iam
+from infra.config import (
+    LAMBDA_PYTHON_VERSION,
+    LAMBDA_RUNTIME,
+    LAMBDA_TIMEOUT_S,
+    StackConfig,
+    log_group_name,
+)
+from infra.data import PrivateBucket
+
+HANDLER = "app.lambda_handler.handler"
+# Above this a zip cannot go straight into CreateFunction/UpdateFunctionCode.
+DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
+
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "method": "$context.httpMethod",
+        "path": "$context.path",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "latencyMs": "$context.responseLatency",
+        "integrationError": "$context.integrationErrorMessage",
+    },
+    separators=(",", ":"),
+)
+
+
+@dataclass(frozen=True)
+class LambdaCode:
+    zip_path: Path
+    sha256_b64: str
+    zipped_bytes: int
+
+
+def lambda_code(config: StackConfig) -> LambdaCode:
+    """The deployment package: a prebuilt zip from config, else built by `infra/lambda_package.py`."""
+    if config.lambda_package_zip is not None:
+        data = config.lambda_package_zip.read_bytes()
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        return LambdaCode(config.lambda_package_zip, digest, len(data))
+    from infra.lambda_package import build_lambda_package
+
+    built = build_lambda_package(config.lambda_architecture, LAMBDA_PYTHON_VERSION)
+    return LambdaCode(built.zip_path, built.sha256_b64, built.zipped_bytes)
+
+
+def _setting(name: str) -> str:
+    return str(Settings.model_fields[name].default)
+
+
+class HttpGateway(pulumi.ComponentResource):
+    """HTTP API with a `$default` auto-deploy stage, route throttling, JSON access logs and CORS."""
+
+    def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("yss:api:HttpGateway", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cors = None
+        if config.allowed_origins:
+            # Same-origin calls (UI served by the app or by CloudFront) need no CORS at all.
+            cors = {
+                "allow_origins": list(config.allowed_origins),
+                "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+                "allow_headers": ["content-type", "x-csrf-token"],
+                "allow_credentials": True,
+                "max_age": 600,
+            }
+        self.api = aws.apigatewayv2.Api(name, protocol_type="HTTP", cors_configuration=cors, opts=child)
+        self.access_log = aws.cloudwatch.LogGroup(
+            f"{name}-access-log",
+            name=log_group_name(config, "api-access"),
+            retention_in_days=config.log_retention_days,
+            opts=child,
+        )
+        self.stage = aws.apigatewayv2.Stage(
+            f"{name}-default",
+            api_id=self.api.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings={
+                "throttling_rate_limit": config.api_throttle_rate,
+                "throttling_burst_limit": config.api_throttle_burst,
+            },
+            access_log_settings={"destination_arn": self.access_log.arn, "format": ACCESS_LOG_FORMAT},
+            opts=child,
+        )
+        # With the `$default` stage the API's own endpoint is the invoke URL.
+        self.url: pulumi.Output[str] = self.api.api_endpoint
+        self.register_outputs({"url": self.url})
+
+
+class ApiFunction(pulumi.ComponentResource):
+    """The Lambda function, its role and log group, and its wiring into the gateway."""
+
+    def __init__(
+        self,
+        name: str,
+        config: StackConfig,
+        *,
+        gateway: HttpGateway,
+        table: aws.dynamodb.Table,
+        audio_bucket: aws.s3.Bucket,
+        user_pool: aws.cognito.UserPool,
+        user_pool_client: aws.cognito.UserPoolClient,
+        public_url: pulumi.Input[str],
+        session_secret: pulumi.Input[str],
+        code: LambdaCode,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("yss:api:ApiFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-log",
+            name=log_group_name(config, "lambda"),
+            retention_in_days=config.log_retention_days,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role", assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"), opts=child
+        )
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=pulumi.Output.all(table.arn, audio_bucket.arn, user_pool.arn, self.log_group.arn).apply(
+                lambda a: iam.lambda_policy(table_arn=a[0], bucket_arn=a[1], user_pool_arn=a[2], log_group_arn=a[3])
+            ),
+            opts=child,
+        )
+        environment = pulumi.Output.all(
+            public_url=public_url,
+            table=table.name,
+            bucket=audio_bucket.bucket,
+            pool=user_pool.id,
+            client=user_pool_client.id,
+            secret=pulumi.Output.secret(session_secret),
+        ).apply(lambda v: lambda_environment(config, v))
+        self.package_bucket: PrivateBucket | None = None
+        code_args: dict[str, object]
+        if code.zipped_bytes > DIRECT_UPLOAD_LIMIT:
+            # Too big for a direct upload: stage the zip in a private artifact bucket.
+            self.package_bucket = PrivateBucket(f"{name}-artifacts", config, opts=child)
+            obj = aws.s3.BucketObject(
+                f"{name}-package",
+                bucket=self.package_bucket.bucket.id,
+                key=f"lambda/{code.sha256_b64.rstrip('=').replace('/', '_').replace('+', '-')}.zip",
+                source=pulumi.FileAsset(str(code.zip_path)),
+                opts=child,
+            )
+            code_args = {"s3_bucket": obj.bucket, "s3_key": obj.key}
+        else:
+            code_args = {"code": pulumi.FileArchive(str(code.zip_path))}
+        self.function = aws.lambda_.Function(
+            name,
+            runtime=LAMBDA_RUNTIME,
+            handler=HANDLER,
+            architectures=[config.lambda_architecture],
+            memory_size=config.lambda_memory_mb,
+            timeout=LAMBDA_TIMEOUT_S,
+            role=self.role.arn,
+            source_code_hash=code.sha256_b64,
+            environment={"variables": environment},
+            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
+            **code_args,  # type: ignore[arg-type]
+        )
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-integration",
+            api_id=gateway.api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=self.function.invoke_arn,
+            payload_format_version="2.0",
+            timeout_milliseconds=LAMBDA_TIMEOUT_S * 1000,
+            opts=child,
+        )
+        aws.apigatewayv2.Route(
+            f"{name}-route",
+            api_id=gateway.api.id,
+            route_key="$default",
+            target=integration.id.apply(lambda i: f"integrations/{i}"),
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=gateway.api.execution_arn.apply(lambda arn: f"{arn}/*/*"),
+            opts=child,
+        )
+        self.register_outputs({"function_name": self.function.name})
+
+
+def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]:
+    """The app's settings as environment variables (names = upper-cased `Settings` fields).
+
+    AWS_REGION is left out on purpose: Lambda sets it and reserves the name.
+    """
+    env = {
+        "USE_AWS": "true",
+        "PUBLIC_URL": v["public_url"],
+        "ALLOWED_ORIGINS": json.dumps(list(config.allowed_origins)),
+        "SESSION_SECRET": v["secret"],
+        "DYNAMODB_TABLE": v["table"],
+        "S3_AUDIO_BUCKET": v["bucket"],
+        "COGNITO_USER_POOL_ID": v["pool"],
+        "COGNITO_CLIENT_ID": v["client"],
+        "MQTT_HOST": config.mqtt_host,
+        "MQTT_PORT": str(config.mqtt_port),
+        "MQTT_TRANSPORT": config.mqtt_transport,
+        "MQTT_PATH": config.mqtt_path,
+        "MAX_UPLOAD_MB": _setting("max_upload_mb"),
+        "DOWNLOAD_URL_TTL_S": _setting("download_url_ttl_s"),
+        "TTS_MAX_CHARS": _setting("tts_max_chars"),
+        "TTS_DAILY_CHARS": _setting("tts_daily_chars"),
+    }
+    if config.yoto_client_id:
+        env["YOTO_CLIENT_ID"] = config.yoto_client_id
+    return env
