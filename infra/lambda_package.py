@@ -10,8 +10,9 @@ give the same `source_code_hash` and Pulumi sees no diff.
 
 boto3/botocore are shipped although Lambda's runtime provides them: the
 runtime's copy changes whenever AWS updates it, and the package test can only
-vouch for the versions it ran. `scripts/build_lambda.py --without-boto3` shows
-what this costs (figures in bench/RESULTS.md).
+vouch for the versions it ran. Only the API models of the services the IAM
+policy grants are kept, which makes that cheap; `scripts/build_lambda.py
+--compare-boto3` shows what it costs (figures in bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / ".build" / "lambda"
 
 # Bumped whenever the build recipe changes, so cached packages are not reused.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 
 SOURCE_PACKAGES: tuple[str, ...] = ("app", "adapters")
 # Needed only by the local (uvicorn + SQLite + gTTS + argon2) side; never shipped.
@@ -46,6 +47,11 @@ ARCHES: dict[str, str] = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "aarch
 # Lambda's 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34). Naming the
 # newer tag as well stops pip from settling for old manylinux2014-only releases.
 PLATFORM_TAGS: tuple[str, ...] = ("manylinux_2_28_{arch}", "manylinux2014_{arch}")
+
+# botocore ships the API models of ~450 services (about 15 MB zipped). The
+# function's IAM role allows only the services in adapters/aws/permissions.py,
+# so only their models ship (plus STS, which the credential chain may use).
+EXTRA_BOTOCORE_SERVICES: frozenset[str] = frozenset({"sts"})
 
 # Lambda never reads these; every one is dropped from the installed tree.
 _DROP_DIRS = frozenset({"__pycache__", "tests", "test"})
@@ -165,12 +171,25 @@ def _install_deps(specs: list[str], arch: str, python_version: str) -> Path:
     return target
 
 
+def botocore_services() -> frozenset[str]:
+    """The botocore model directories the function can use: those its IAM policy grants."""
+    from adapters.aws import permissions
+
+    actions = [a for name in dir(permissions) if name.endswith("_ACTIONS") for a in getattr(permissions, name)]
+    return frozenset(a.split(":", 1)[0] for a in actions) | EXTRA_BOTOCORE_SERVICES
+
+
 def _dependency_files(deps: Path) -> list[tuple[str, Path]]:
+    services = botocore_services()
     out: list[tuple[str, Path]] = []
     for path in deps.rglob("*"):
         rel = path.relative_to(deps)
-        if path.is_file() and rel.name != ".complete" and not _dropped(rel) and path.suffix != ".pyc":
-            out.append((rel.as_posix(), path))
+        if not path.is_file() or rel.name == ".complete" or _dropped(rel) or path.suffix == ".pyc":
+            continue
+        parts = rel.parts
+        if parts[:2] == ("botocore", "data") and len(parts) > 3 and parts[2] not in services:
+            continue
+        out.append((rel.as_posix(), path))
     return out
 
 
@@ -224,7 +243,8 @@ def build_lambda_package(
     specs = lambda_requirements(root / "requirements.txt", include_boto3=include_boto3)
     sources = _source_files(root)
     source_digest = _digest(*(chunk for name, data in sources for chunk in (name.encode(), data)))
-    key = _digest(_deps_key(specs, arch, python_version).encode(), source_digest.encode())[:24]
+    services = ",".join(sorted(botocore_services())).encode()
+    key = _digest(_deps_key(specs, arch, python_version).encode(), source_digest.encode(), services)[:24]
     cached_zip = CACHE_DIR / f"pkg-{arch}-py{python_version}-{key}.zip"
     meta_path = cached_zip.with_suffix(".json")
     if cached_zip.exists() and meta_path.exists():
