@@ -140,24 +140,11 @@ class _Collection(Generic[R]):
                     raise on_condition_failed() from None
                 raise
             return
-        self._put_many([self._ref_item(a, record_id) for a in added])
+        self._t.put_many([self._ref_item(a, record_id) for a in added])
         try:
             self._t.put(item, **condition)
         except ConditionFailed:
             raise on_condition_failed() from None
-
-    def _put_many(self, items: list[dict[str, Any]]) -> None:
-        pending = [{"PutRequest": {"Item": self._t.serialize(i)}} for i in items]
-        client = self._t.client
-        while pending:
-            batch, pending = pending[:25], pending[25:]
-            for _ in range(8):
-                out = client.batch_write_item(RequestItems={self._t.name: batch})
-                batch = out.get("UnprocessedItems", {}).get(self._t.name, [])
-                if not batch:
-                    break
-            if batch:
-                pending = batch + pending
 
     def _add(self, item: dict[str, Any]) -> None:
         record_id = item["id"]

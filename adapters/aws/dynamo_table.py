@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.aws.schema import GSIS, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from adapters.errors import ConfigError
+from adapters.errors import BackendUnavailable, ConfigError
 from adapters.settings import Settings
 
 PK = PARTITION_KEY
@@ -34,6 +34,8 @@ EXPIRY_MS = "exp_ms"
 MAX_TRANSACTION_ITEMS = 100
 # Tries of a transaction that another transaction on the same items cancelled.
 _CONFLICT_ATTEMPTS = 5
+# Tries of a BatchWriteItem chunk that DynamoDB (throttled) left partly unprocessed.
+_BATCH_ATTEMPTS = 8
 _INDEX_KEYS = {name: (pk, sk) for name, pk, sk in GSIS}
 
 
@@ -56,11 +58,16 @@ class TransactionCancelled(Exception):
 # --------------------------------------------------------------------------- time
 
 
+def _aware(dt: datetime) -> datetime:
+    """Refuse a naive datetime: guessing its zone would silently shift the record in time."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"datetime {dt.isoformat()} has no time zone; records take timezone-aware UTC times")
+    return dt
+
+
 def iso(dt: datetime) -> str:
     """Fixed-width UTC ISO text, so that string order is time order (sort keys)."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+    return _aware(dt).astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse_iso(text: str) -> datetime:
@@ -68,9 +75,7 @@ def parse_iso(text: str) -> datetime:
 
 
 def epoch_ms(dt: datetime) -> int:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return math.floor(dt.timestamp() * 1000)
+    return math.floor(_aware(dt).timestamp() * 1000)
 
 
 def now_ms() -> int:
@@ -215,18 +220,26 @@ class Table:
         old = out.get("Attributes")
         return self.deserialize(old) if old else None
 
+    def put_many(self, items: Iterable[dict[str, Any]]) -> None:
+        """Unconditional puts (BatchWriteItem); not atomic, so only for items that may lag or linger."""
+        self._batch_write([{"PutRequest": {"Item": self.serialize(i)}} for i in items])
+
     def delete_many(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Unconditional deletes in batches of 25, retrying what DynamoDB left unprocessed."""
-        pending = [{"DeleteRequest": {"Key": self.key(pk, sk)}} for pk, sk in dict.fromkeys(keys)]
-        while pending:
-            batch, pending = pending[:25], pending[25:]
-            for _ in range(8):
+        """Unconditional deletes (BatchWriteItem)."""
+        self._batch_write([{"DeleteRequest": {"Key": self.key(pk, sk)}} for pk, sk in dict.fromkeys(keys)])
+
+    def _batch_write(self, pending: list[dict[str, Any]]) -> None:
+        """Writes in batches of 25, sending again whatever DynamoDB left unprocessed."""
+        for start in range(0, len(pending), 25):
+            batch = pending[start : start + 25]
+            for attempt in range(_BATCH_ATTEMPTS):
                 out = self.client.batch_write_item(RequestItems={self.name: batch})
                 batch = out.get("UnprocessedItems", {}).get(self.name, [])
                 if not batch:
                     break
+                time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
             if batch:
-                pending = batch + pending
+                raise BackendUnavailable(f"DynamoDB left {len(batch)} batched writes unprocessed; try again")
 
     def _expr(
         self,
