@@ -127,8 +127,9 @@ class _Collection(Generic[R]):
         """Write the record and bring its references in line, atomically when it fits one transaction."""
         record_id = item["id"]
         new_ids = list(dict.fromkeys(item.get("audio_ids", [])))
-        added = [a for a in new_ids if a not in set(old_ids)]
-        removed = [a for a in dict.fromkeys(old_ids) if a not in set(new_ids)]
+        old_set, new_set = set(old_ids), set(new_ids)
+        added = [a for a in new_ids if a not in old_set]
+        removed = [a for a in dict.fromkeys(old_ids) if a not in new_set]
         if 1 + len(added) + len(removed) <= MAX_TRANSACTION_ITEMS:
             actions = [self._t.put_action(item, **condition)]
             actions += [self._t.put_action(self._ref_item(a, record_id)) for a in added]
