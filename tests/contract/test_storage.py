@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -335,6 +337,19 @@ def test_upload_refusals_leave_nothing(local_served: AudioStorage, local_setting
     assert ok.status_code == 201 and ok.json() == {"key": "uploads/small", "size": 1000, "content_type": MP3}
 
 
+def test_oversized_body_is_refused_before_it_is_read(local_settings: Settings) -> None:
+    """A Content-Length past MAX_UPLOAD_MB gets 413 at once, whatever the signed form allows."""
+    from fastapi.testclient import TestClient
+
+    settings = local_settings.model_copy(update={"max_upload_mb": 1})
+    adapters = Adapters(settings)
+    target = adapters.storage.upload_target("uploads/huge", max_bytes=50 * 1024 * 1024, expires_s=60)
+    client = TestClient(_storage_app(adapters))
+    answer = client.post(target.url, data=target.fields, files={"file": ("a.mp3", b"z" * (1024 * 1024 + 70_000), MP3)})
+    assert answer.status_code == 413 and "1048576" in answer.json()["detail"]
+    assert files_under(Path(settings.data_dir) / "audio") == []
+
+
 def test_expired_upload_target_is_refused(local_served: AudioStorage, local_settings: Settings) -> None:
     target = local_served.upload_target("uploads/late", max_bytes=1000, expires_s=1)
     time.sleep(max(0.0, int(target.fields["exp"]) - time.time()) + 1.05)
@@ -392,6 +407,22 @@ def test_local_secret_is_generated_once_private_and_reused(tmp_path: Path) -> No
     assert session_secret(Settings(data_dir=tmp_path / "d")) == first
     assert [p.name for p in path.parent.iterdir()] == ["session_secret"]
     assert session_secret(settings.model_copy(update={"session_secret": "from-the-environment" * 3})) != first
+
+
+def test_processes_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
+    code = (
+        "from adapters.secret import session_secret; from adapters.settings import Settings;"
+        "print(session_secret(Settings()))"
+    )
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "d"), "USE_AWS": "false"}
+    env.pop("SESSION_SECRET", None)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env) for _ in range(4)
+    ]
+    secrets_seen = {proc.communicate(timeout=60)[0].strip() for proc in procs}
+    assert len(secrets_seen) == 1
+    assert secrets_seen == {(tmp_path / "d" / "session_secret").read_text().strip()}
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["session_secret"]
 
 
 def test_urls_signed_before_a_restart_still_verify(local_settings: Settings) -> None:
