@@ -91,7 +91,7 @@ def main() -> None:
         if after_health:
             raise SystemExit(f"{name}: importing the app loaded {after_health}")
         print(
-            f"{name:5}: import app + health {imp * 1000:4.0f} ms ({imp / baseline:.2f}x baseline); "
+            f"{name:5}: import app.main {imp * 1000:4.0f} ms ({imp / baseline:.2f}x baseline); "
             f"first records use +{rec * 1000:.0f} ms loads {results[0]['loaded_after_records']}; "
             f"loaded after health: none of {', '.join(HEAVY)}"
         )
