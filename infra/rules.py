@@ -61,6 +61,8 @@ class Resource:
     protect: bool = False
     # The physical id (from the mock runtime; CrossGuard props carry `bucket` instead).
     id: str | None = None
+    # URNs the resource's properties depend on (CrossGuard knows them even while names are unknown).
+    depends_on: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -216,16 +218,22 @@ def check_cloudfront_https(res: Resource, ctx: RuleContext) -> list[str]:
 
 
 def _bucket_refs(bucket: Resource) -> set[str]:
-    refs = {bucket.urn}
+    refs: set[str] = set()
     for value in (bucket.id, bucket.props.get("bucket"), bucket.props.get("id")):
         if isinstance(value, str) and value:
             refs.add(value)
     return refs
 
 
+def _points_at(sub: Resource, bucket: Resource) -> bool:
+    # Dependencies first: during a preview a new bucket's name is still unknown.
+    if bucket.urn and bucket.urn in sub.depends_on:
+        return True
+    return sub.props.get("bucket") in _bucket_refs(bucket)
+
+
 def _attached(resources: Sequence[Resource], bucket: Resource, type_: str) -> list[Resource]:
-    refs = _bucket_refs(bucket)
-    return [r for r in resources if r.type == type_ and r.props.get("bucket") in refs]
+    return [r for r in resources if r.type == type_ and _points_at(r, bucket)]
 
 
 def _each_bucket(
