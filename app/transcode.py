@@ -200,7 +200,7 @@ def normalize(
     renamed); on any error nothing is left behind. Frames are streamed, so
     memory does not grow with the length of the file.
     """
-    kind = sniff(src) if src.is_file() and src.stat().st_size else None
+    kind = sniff(src) if src.stat().st_size else None  # a missing src raises FileNotFoundError
     if kind is None:
         raise UnsupportedAudio("not an audio file we accept (MP3, M4A/AAC, WAV, FLAC, Ogg Vorbis/Opus)")
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +229,7 @@ def normalize(
 
 def probe(path: Path) -> AudioFacts:
     """What the headers of an audio file say, without decoding it."""
-    kind = sniff(path) if path.is_file() and path.stat().st_size else None
+    kind = sniff(path) if path.stat().st_size else None
     if kind is None:
         raise UnsupportedAudio("not an audio file we accept")
     import av

@@ -289,3 +289,9 @@ def test_importing_the_module_does_not_import_av() -> None:
     code = "import sys, app.transcode; print('av' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_missing_source_is_an_error_not_a_format_question(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        normalize(tmp_path / "gone.wav", tmp_path / "out.mp3")
+    assert list(tmp_path.iterdir()) == []
