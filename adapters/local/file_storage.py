@@ -96,7 +96,12 @@ class AtomicWriter:
         self.target = target
         self.max_bytes = max_bytes
         self.size = 0
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir():
+            raise ValueError(f"{target.name!r} is a folder of other objects, it cannot also be an object")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ValueError(f"a parent of {target.name!r} is an object, it cannot also be a folder") from None
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         self._tmp = Path(tmp)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")

@@ -210,6 +210,18 @@ def test_bad_keys_are_refused_with_a_reason(storage: AudioStorage, key: str) -> 
         storage.download_url(key, expires_s=60)
 
 
+def test_object_and_folder_names_cannot_clash_locally(local_settings: Settings) -> None:
+    """S3 keys are flat, a disk is not: locally `a` cannot be both an object and a folder."""
+    storage = Adapters(local_settings).storage
+    storage.put_bytes("audio/x/inner.mp3", b"1", MP3)
+    with pytest.raises(ValueError, match="folder"):
+        storage.put_bytes("audio/x", b"2", MP3)
+    storage.put_bytes("audio/y", b"3", MP3)
+    with pytest.raises(ValueError, match="folder"):
+        storage.put_bytes("audio/y/inner.mp3", b"4", MP3)
+    assert storage.read_range("audio/y", 0, 0) == b"3"
+
+
 def test_a_write_that_fails_midway_leaves_no_object(storage: AudioStorage, backend_settings: Settings) -> None:
     put_fileobj = storage.put_fileobj  # type: ignore[attr-defined]
     kwargs = {"size": len(CONTENT)} if backend_settings.use_aws else {}
