@@ -24,11 +24,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from adapters import Adapters
+from adapters.aws.clients import client
+from adapters.aws.schema import TTL_ATTRIBUTE, create_table_kwargs
 from adapters.errors import AlreadyExists, NotFound, VersionConflict
 from adapters.ports import (
     AudioItem,
@@ -44,10 +47,39 @@ from adapters.ports import (
     utcnow,
 )
 from adapters.settings import Settings
+from tests.conftest import AWS_ENV, TEST_SECRET
+from tests.servers import moto_reset
 
 T = TypeVar("T")
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 PLUS_TWO = timezone(timedelta(hours=2))
+
+
+@pytest.fixture
+def aws_settings(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    """This module's `aws` side: a freshly reset moto server with only the DynamoDB
+    table (key schema and TTL as the Pulumi program declares them). The records
+    port touches nothing else, and the shared fixture's Cognito pool costs most
+    of a second per test under moto; the bucket and pool names below exist only
+    to satisfy start-up validation and are never called."""
+    for key, value in AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    moto_reset(moto_endpoint)
+    base = Settings(use_aws=True, aws_region=AWS_ENV["AWS_REGION"], data_dir=tmp_path)
+    table = "yss-records"
+    ddb = client(base, "dynamodb")
+    ddb.create_table(**create_table_kwargs(table))
+    ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    return base.model_copy(
+        update={
+            "dynamodb_table": table,
+            "s3_audio_bucket": "unused-by-records",
+            "cognito_user_pool_id": "unused-by-records",
+            "cognito_client_id": "unused-by-records",
+            "session_secret": TEST_SECRET,
+        }
+    )
 
 
 @pytest.fixture
@@ -789,7 +821,6 @@ def test_local_processes_sharing_the_file_lose_no_update(local_settings: Setting
     locks and busy timeout: no 'database is locked', no lost add or swap."""
     import subprocess
     import sys
-    from pathlib import Path
 
     records = Adapters(local_settings).records
     records.tokens.create(make_tokens())
