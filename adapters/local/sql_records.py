@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database, create_sqlite_engine
 from adapters.local.sql_library import SqlAudio, SqlCards, SqlPlaylists, SqlUploads
 from adapters.local.sql_state import SqlCounters, SqlPlayers, SqlSessions, SqlSettings, SqlTokens
@@ -31,8 +32,10 @@ class SqlRecords:
         self.path = settings.data_dir / DB_FILENAME
         self.engine = create_sqlite_engine(self.path)
         db = Database(self.engine)
+        self._db = db
         with db.write() as conn:  # the write lock makes two processes starting at once take turns
             metadata.create_all(conn, checkfirst=True)
+        self.purge_expired()
         self.audio = SqlAudio(db)
         self.uploads = SqlUploads(db)
         self.playlists = SqlPlaylists(db)
@@ -42,6 +45,21 @@ class SqlRecords:
         self.settings = SqlSettings(db)
         self.sessions = SqlSessions(db)
         self.counters = SqlCounters(db)
+
+    def purge_expired(self) -> int:
+        """Delete expired uploads, sessions, counters and player events; returns how many.
+
+        SQLite has no TTL like DynamoDB's, so expired rows would otherwise stay
+        for ever. Reads never depend on this having run (they filter by
+        expiry themselves); it only keeps the file small. Runs at start-up and
+        whenever the app's housekeeping calls it.
+        """
+        now = t.now_us()
+        removed = 0
+        with self._db.write() as conn:
+            for table in (t.uploads, t.sessions, t.counters, t.player_events):
+                removed += conn.execute(sa.delete(table).where(table.c.expires_at <= now)).rowcount
+        return removed
 
     def close(self) -> None:
         """Release pooled connections (tests and CLI tools that open many databases)."""

@@ -796,6 +796,27 @@ def test_local_sqlite_database_is_one_wal_file_with_a_busy_timeout(local_setting
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
 
 
+def test_local_purge_removes_only_expired_rows(local_settings: Settings) -> None:
+    records = Adapters(local_settings).records
+    now = utcnow()
+    live, stale = make_session("anna"), make_session("anna", expires_in=timedelta(seconds=-5))
+    records.sessions.add(live)
+    records.sessions.add(stale)
+    records.players.add_event(PlayerEvent(player_id="p1", at=now, kind="status"), keep_s=0)
+    records.players.add_event(PlayerEvent(player_id="p1", at=now, kind="presence"))
+    records.counters.add("live", 1, ttl_s=600)
+    time.sleep(0.01)  # the keep_s=0 event expires at the microsecond it was stored
+
+    assert records.purge_expired() == 2  # type: ignore[attr-defined]
+    assert records.sessions.get(live.id) == live
+    assert [e.kind for e in records.players.recent_events("p1")] == ["presence"]
+    assert records.counters.get("live") == 1
+    with records.engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.exec_driver_sql("SELECT count(*) FROM sessions").scalar() == 1
+        assert conn.exec_driver_sql("SELECT count(*) FROM player_events").scalar() == 1
+    assert records.purge_expired() == 0  # type: ignore[attr-defined]
+
+
 _ADD_IN_ANOTHER_PROCESS = """
 import sys
 from pathlib import Path
