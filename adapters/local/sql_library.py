@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -255,7 +256,7 @@ class SqlPlaylists:
     def delete(self, playlist_id: str) -> None:
         delete_existing(self._db, t.playlists, playlist_id, "playlist")
 
-    def using_audio(self, audio_id: str) -> list[str]:
+    def using_audio(self, audio_id: str) -> builtins.list[str]:
         return ids_containing(self._db, t.playlists, audio_id)
 
 
@@ -317,5 +318,5 @@ class SqlCards:
     def delete(self, card_id: str) -> None:
         delete_existing(self._db, t.cards, card_id, "card")
 
-    def using_audio(self, audio_id: str) -> list[str]:
+    def using_audio(self, audio_id: str) -> builtins.list[str]:
         return ids_containing(self._db, t.cards, audio_id)

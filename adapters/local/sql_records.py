@@ -14,6 +14,17 @@ from adapters.local.sql_engine import Database, create_sqlite_engine
 from adapters.local.sql_library import SqlAudio, SqlCards, SqlPlaylists, SqlUploads
 from adapters.local.sql_state import SqlCounters, SqlPlayers, SqlSessions, SqlSettings, SqlTokens
 from adapters.local.sql_tables import metadata
+from adapters.ports import (
+    AudioRepository,
+    CardRepository,
+    CounterRepository,
+    PlayerRepository,
+    PlaylistRepository,
+    SessionRepository,
+    SettingsRepository,
+    TokenRepository,
+    UploadRepository,
+)
 from adapters.settings import Settings
 
 DB_FILENAME = "yoto.db"
@@ -36,15 +47,15 @@ class SqlRecords:
         with db.write() as conn:  # the write lock makes two processes starting at once take turns
             metadata.create_all(conn, checkfirst=True)
         self.purge_expired()
-        self.audio = SqlAudio(db)
-        self.uploads = SqlUploads(db)
-        self.playlists = SqlPlaylists(db)
-        self.cards = SqlCards(db)
-        self.tokens = SqlTokens(db)
-        self.players = SqlPlayers(db)
-        self.settings = SqlSettings(db)
-        self.sessions = SqlSessions(db)
-        self.counters = SqlCounters(db)
+        self.audio: AudioRepository = SqlAudio(db)
+        self.uploads: UploadRepository = SqlUploads(db)
+        self.playlists: PlaylistRepository = SqlPlaylists(db)
+        self.cards: CardRepository = SqlCards(db)
+        self.tokens: TokenRepository = SqlTokens(db)
+        self.players: PlayerRepository = SqlPlayers(db)
+        self.settings: SettingsRepository = SqlSettings(db)
+        self.sessions: SessionRepository = SqlSessions(db)
+        self.counters: CounterRepository = SqlCounters(db)
 
     def purge_expired(self) -> int:
         """Delete expired uploads, sessions, counters and player events; returns how many.

@@ -106,14 +106,15 @@ class SqlPlayers:
         with self._db.write() as conn:
             current = conn.execute(sa.select(table.c.state).where(table.c.player_id == player_id)).scalar()
             merged = {**(json.loads(current) if current is not None else {}), **changes}
-            row = {"player_id": player_id, "state": t.dump_json(merged), "updated_at": t.now_us()}
+            updated_us = t.now_us()
+            row = {"player_id": player_id, "state": t.dump_json(merged), "updated_at": updated_us}
             stmt = sqlite_insert(table).values(**row)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[table.c.player_id],
                 set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
             )
             conn.execute(stmt)
-        return PlayerState(player_id=player_id, state=merged, updated_at=t.from_us(row["updated_at"]))
+        return PlayerState(player_id=player_id, state=merged, updated_at=t.from_us(updated_us))
 
     def get_state(self, player_id: str) -> PlayerState:
         with self._db.read() as conn:
