@@ -231,6 +231,7 @@ def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]
         "MQTT_PORT": str(config.mqtt_port),
         "MQTT_TRANSPORT": config.mqtt_transport,
         "MQTT_PATH": config.mqtt_path,
+        "POLLY_ENGINE": config.polly_engine,
         "MAX_UPLOAD_MB": _setting("max_upload_mb"),
         "DOWNLOAD_URL_TTL_S": _setting("download_url_ttl_s"),
         "TTS_MAX_CHARS": _setting("tts_max_chars"),

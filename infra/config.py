@@ -36,6 +36,7 @@ VALID_RETENTION_DAYS = frozenset(
 ARCHITECTURES = ("arm64", "x86_64")
 CAPACITY_PROVIDERS = ("FARGATE_SPOT", "FARGATE")
 MQTT_TRANSPORTS = ("websockets", "tcp")
+POLLY_ENGINES = ("auto", "neural", "standard")
 
 
 class StackConfigError(ValueError):
@@ -72,6 +73,7 @@ class StackConfig:
     mqtt_port: int = field(default_factory=lambda: _setting_default("mqtt_port"))
     mqtt_transport: str = field(default_factory=lambda: _setting_default("mqtt_transport"))
     mqtt_path: str = field(default_factory=lambda: _setting_default("mqtt_path"))
+    polly_engine: str = field(default_factory=lambda: _setting_default("polly_engine"))
     api_throttle_rate: int = 20
     api_throttle_burst: int = 40
     noncurrent_version_days: int = 30
@@ -195,6 +197,7 @@ def parse_stack_config(
             "mqttTransport", get("mqttTransport"), _setting_default("mqtt_transport"), MQTT_TRANSPORTS
         ),
         mqtt_path=(get("mqttPath") or "").strip() or _setting_default("mqtt_path"),
+        polly_engine=_choice("pollyEngine", get("pollyEngine"), _setting_default("polly_engine"), POLLY_ENGINES),
         api_throttle_rate=_int("apiThrottleRateLimit", get("apiThrottleRateLimit"), 20, low=1, high=10000),
         api_throttle_burst=_int("apiThrottleBurstLimit", get("apiThrottleBurstLimit"), 40, low=1, high=5000),
         noncurrent_version_days=_int(
@@ -222,6 +225,7 @@ KEYS: tuple[str, ...] = (
     "mqttPort",
     "mqttTransport",
     "mqttPath",
+    "pollyEngine",
     "apiThrottleRateLimit",
     "apiThrottleBurstLimit",
     "noncurrentVersionExpiryDays",

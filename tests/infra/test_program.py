@@ -229,6 +229,7 @@ def test_lambda_environment(run: ProgramRun, monkeypatch: pytest.MonkeyPatch) ->
     assert env["COGNITO_USER_POOL_ID"] == run.outputs["user_pool_id"]
     assert env["COGNITO_CLIENT_ID"] == run.outputs["user_pool_client_id"]
     assert json.loads(env["ALLOWED_ORIGINS"]) == []
+    assert env["POLLY_ENGINE"] == ("auto" if production(run) else "standard")
     assert env["PUBLIC_URL"] == run.outputs["ui_url"]
     expected_public = "https://" + run.outputs["cloudfront_domain"] if cloudfront_on(run) else run.outputs["api_url"]
     assert env["PUBLIC_URL"] == expected_public

@@ -1,0 +1,95 @@
+"""The cost model: lines add up, the MQTT handler's share is exactly its own lines, goals hold."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from infra.cost import FAMILY, HOURS_PER_MONTH, PRICES, estimate, main, stack_config, total
+
+
+def by_service(lines: list) -> dict[str, float]:
+    return {line.service: line.usd for line in lines}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_total_is_the_sum_of_the_lines(stack: str) -> None:
+    lines = estimate(stack_config(stack))
+    assert total(lines) == pytest.approx(sum(line.usd for line in lines))
+    assert all(line.usd >= 0 for line in lines)
+    assert len({line.service for line in lines}) == len(lines)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_mqtt_difference_is_exactly_its_own_lines(stack: str) -> None:
+    config = stack_config(stack)
+    on = estimate(replace(config, enable_mqtt_handler=True))
+    off = estimate(replace(config, enable_mqtt_handler=False))
+    mqtt_lines = [line for line in on if line.mqtt]
+    assert {line.service for line in mqtt_lines} >= {
+        "Fargate (MQTT handler)",
+        "Public IPv4 (MQTT task)",
+        "CloudWatch Logs (MQTT)",
+    }
+    assert total(on) - total(off) == pytest.approx(sum(line.usd for line in mqtt_lines))
+    assert [line for line in on if not line.mqtt] == off
+
+
+def test_public_ipv4_and_fargate_prices() -> None:
+    lines = by_service(estimate(replace(stack_config("dev"), enable_mqtt_handler=True)))
+    assert lines["Public IPv4 (MQTT task)"] == pytest.approx(HOURS_PER_MONTH * 0.005)  # ~$3.65
+    on_demand = HOURS_PER_MONTH * (0.25 * PRICES.fargate_vcpu_h + 0.5 * PRICES.fargate_gb_h)
+    assert lines["Fargate (MQTT handler)"] == pytest.approx(on_demand * (1 - PRICES.fargate_spot_discount))
+    fallback = by_service(estimate(replace(stack_config("dev"), mqtt_capacity_provider="FARGATE")))
+    assert fallback["Fargate (MQTT handler)"] == pytest.approx(on_demand)
+
+
+def test_dev_without_mqtt_stays_under_one_dollar() -> None:
+    config = replace(stack_config("dev"), enable_mqtt_handler=False)
+    assert config.polly_engine == "standard"
+    assert total(estimate(config)) <= 1.00
+    # Neural voices cost 4x per character; the model says so rather than hiding it.
+    neural = by_service(estimate(config, polly_engine="neural"))["Polly"]
+    standard = by_service(estimate(config))["Polly"]
+    assert neural == pytest.approx(4 * standard) == pytest.approx(FAMILY.tts_characters / 1e6 * 16)
+
+
+def test_prod_pays_for_what_protects_data() -> None:
+    dev = by_service(estimate(replace(stack_config("dev"), polly_engine="auto")))
+    prod = by_service(estimate(stack_config("prod")))
+    assert prod["DynamoDB storage"] > dev["DynamoDB storage"]  # PITR
+    assert prod["S3 storage"] > dev["S3 storage"]  # non-current versions
+    assert prod["CloudWatch Logs (API)"] > dev["CloudWatch Logs (API)"]  # 30 days kept, not 7
+    assert "CloudFront" in prod and "CloudFront" not in dev
+
+
+def test_free_tiers_apply_only_up_to_their_limit() -> None:
+    config = stack_config("dev")
+    small = by_service(estimate(config))
+    assert small["Lambda"] == 0.0 and small["Data transfer out"] == 0.0
+    busy = replace(FAMILY, api_requests=3_000_000, audio_gb_streamed=150.0)
+    arm = by_service(estimate(config, busy))
+    x86 = by_service(estimate(replace(config, lambda_architecture="x86_64"), busy))
+    assert arm["Lambda"] > 0 and x86["Lambda"] > arm["Lambda"]
+    assert arm["Data transfer out"] == pytest.approx(50 * PRICES.data_out_gb)
+
+
+def test_cli_prints_lines_and_total(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prod"]) == 0
+    out = capsys.readouterr().out
+    expected = total(estimate(stack_config("prod")))
+    assert f"${expected:7.2f}" in out.split("Total", 1)[1].splitlines()[0]
+    assert "Public IPv4 (MQTT task)" in out and "of which MQTT handler" in out
+    with pytest.raises(SystemExit):
+        main(["staging"])
+
+
+def test_module_entry_point_runs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.cost", "dev", "--mqtt", "off"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "MQTT handler off" in proc.stdout and "Fargate" not in proc.stdout
