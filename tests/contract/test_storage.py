@@ -396,7 +396,7 @@ def test_storage_routes_do_not_exist_on_aws(aws_settings: Settings) -> None:
     assert client.post("/api/storage/upload", files={"file": ("a", b"z")}).status_code == 404
 
 
-def test_bad_key_in_blob_url_is_400_not_a_file_read(local_served: AudioStorage, local_settings: Settings) -> None:
+def test_dotdot_in_blob_url_reads_nothing_outside(local_served: AudioStorage, local_settings: Settings) -> None:
     from fastapi.testclient import TestClient
 
     (Path(local_settings.data_dir) / "outside.txt").write_text("private")
