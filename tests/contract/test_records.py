@@ -213,6 +213,8 @@ def test_audio_update_changes_title_and_rotates_stream_key(records: Records) -> 
     assert records.audio.get(item.id).stream_key == "fresh-key"
 
     assert records.audio.update(item.id) == rotated
+    assert [i.id for i in records.audio.list(query="NEW").items] == [item.id]  # search follows the rename
+    assert records.audio.list(query="old").items == []
 
 
 def test_audio_delete_removes_the_item_from_get_and_list(records: Records) -> None:
