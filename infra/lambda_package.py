@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / ".build" / "lambda"
 
 # Bumped whenever the build recipe changes, so cached packages are not reused.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 
 SOURCE_PACKAGES: tuple[str, ...] = ("app", "adapters")
 # Needed only by the local (uvicorn + SQLite + gTTS + argon2) side; never shipped.
@@ -73,6 +73,7 @@ class PackageResult:
     arch: str = "x86_64"
     python_version: str = "3.12"
     files: int = 0
+    precompiled: bool = False  # .pyc for the target CPython shipped next to the sources
 
 
 def normalise_arch(arch: str) -> str:
@@ -210,6 +211,58 @@ def _write_zip(entries: list[tuple[str, Path | bytes]], dest: Path) -> int:
     return total
 
 
+def lambda_python(python_version: str) -> Path | None:
+    """A CPython of exactly `python_version` on this machine, to compile the .pyc with
+    (a pyenv install first: pyenv's `python3.X` shim may point elsewhere)."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version:
+        return Path(sys.executable)
+    candidates = sorted(Path.home().glob(f".pyenv/versions/{python_version}.*/bin/python{python_version}"))[::-1]
+    found = shutil.which(f"python{python_version}")
+    for candidate in [*candidates, *([Path(found)] if found else [])]:
+        if _compiler_version(candidate).startswith(f"{python_version}."):
+            return candidate
+    return None
+
+
+def _compiler_version(python: Path) -> str:
+    try:
+        proc = subprocess.run([str(python), "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
+    except OSError:
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _precompile(entries: list[tuple[str, Path | bytes]], python: Path) -> list[tuple[str, Path | bytes]]:
+    """The `__pycache__/*.pyc` of every module, compiled by the target CPython.
+
+    /var/task is read-only, so a package without bytecode is compiled from
+    source at every cold start (half of it, measured: bench/RESULTS.md).
+    `unchecked-hash` pycs never look at mtimes (the zip has none), a fixed
+    hash seed and embedded path `/var/task` make them reproducible.
+    """
+    staging = Path(tempfile.mkdtemp(prefix="pyc-", dir=CACHE_DIR))
+    try:
+        for name, source in entries:
+            if not name.endswith(".py"):
+                continue
+            dest = staging / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(source, Path):
+                os.link(source, dest)
+            else:
+                dest.write_bytes(source)
+        cmd = [str(python), "-s", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+        cmd += ["-s", str(staging), "-p", "/var/task", str(staging)]
+        # A file that does not compile (rare, e.g. templates named .py) just ships without bytecode.
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        pycs = [(p.relative_to(staging).as_posix(), p.read_bytes()) for p in staging.rglob("__pycache__/*.pyc")]
+        if not pycs:
+            raise PackageBuildError(f"{python} compiled nothing:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        return pycs
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _prune(prefix: str, *, keep: int) -> None:
     """Drop all but the `keep` newest cached zips of one arch/version (each is ~60 MB);
     a few stay because a test or a deploy may still be reading a recent one."""
@@ -226,6 +279,7 @@ def build_lambda_package(
     *,
     include_boto3: bool = True,
     project_root: Path | None = None,
+    precompile: bool | None = None,
 ) -> PackageResult:
     """Build (or reuse) the Lambda zip for `arch` (x86_64/arm64) and CPython `python_version`.
 
@@ -234,7 +288,8 @@ def build_lambda_package(
     second call with nothing changed costs one hash of the sources. With
     `out_dir` the zip is copied there as `yoto-smart-stream-<arch>-py<ver>.zip`.
     `project_root` (default: this checkout) is where `app/`, `adapters/` and
-    `requirements.txt` are read from.
+    `requirements.txt` are read from. `precompile` ships .pyc made by a local
+    CPython of `python_version` (None: when one is found; True: required).
     """
     root = project_root or ROOT
     arch = normalise_arch(arch)
@@ -244,7 +299,12 @@ def build_lambda_package(
     sources = _source_files(root)
     source_digest = _digest(*(chunk for name, data in sources for chunk in (name.encode(), data)))
     services = ",".join(sorted(botocore_services())).encode()
-    key = _digest(_deps_key(specs, arch, python_version).encode(), source_digest.encode(), services)[:24]
+    compiler = lambda_python(python_version) if precompile is not False else None
+    if precompile and compiler is None:
+        raise PackageBuildError(f"precompile needs a CPython {python_version} on this machine; none was found")
+    compiler_id = _compiler_version(compiler).encode() if compiler else b"no-pyc"
+    key = _digest(_deps_key(specs, arch, python_version).encode(), source_digest.encode(), services, compiler_id)
+    key = key[:24]
     cached_zip = CACHE_DIR / f"pkg-{arch}-py{python_version}-{key}.zip"
     meta_path = cached_zip.with_suffix(".json")
     if cached_zip.exists() and meta_path.exists():
@@ -256,6 +316,8 @@ def build_lambda_package(
         clash = [name for name, count in Counter(n for n, _ in entries).items() if count > 1]
         if clash:
             raise PackageBuildError(f"a dependency ships files that clash with project sources: {sorted(clash)[:5]}")
+        if compiler is not None:
+            entries += _precompile(entries, compiler)
         fd, tmp_name = tempfile.mkstemp(prefix="pkg-", suffix=".zip", dir=CACHE_DIR)
         os.close(fd)
         tmp = Path(tmp_name)
@@ -270,6 +332,7 @@ def build_lambda_package(
                 arch=arch,
                 python_version=python_version,
                 files=len(entries),
+                precompiled=compiler is not None,
             )
             os.replace(tmp, cached_zip)
         finally:

@@ -200,7 +200,16 @@ def test_package_has_sources_and_no_dev_or_local_only_code(built: Built) -> None
     tops = {n.split("/", 1)[0] for n in names}
     assert {"app", "adapters", "fastapi", "pydantic_core", "mangum", "boto3", "av"} <= tops
     assert not tops & {"tests", "infra", "bench", "docs", "policy", "mqtt", "scripts"}
-    assert not [n for n in names if "/__pycache__/" in n or n.endswith(".pyc")]
+    # Bytecode only as compiled for the target CPython, each next to its source.
+    tag = f"cpython-{built.version.replace('.', '')}"
+    pycs = [n for n in names if n.endswith(".pyc")]
+    assert all("/__pycache__/" in f"/{n}" and n.endswith(f".{tag}.pyc") for n in pycs)
+    assert built.result.precompiled == bool(pycs)
+    if built.result.precompiled:
+        assert f"app/__pycache__/lambda_handler.{tag}.pyc" in names
+        sources = set(names)
+        orphans = [n for n in pycs if n.replace("__pycache__/", "").replace(f".{tag}.pyc", ".py") not in sources]
+        assert orphans == []
     dists = {n.split("/", 1)[0].split("-", 1)[0].lower().replace("_", "-") for n in names if ".dist-info/" in n}
     assert not dists & LOCAL_ONLY_PACKAGES, dists & LOCAL_ONLY_PACKAGES
     assert not tops & {"uvicorn", "sqlalchemy", "argon2", "gtts"}
