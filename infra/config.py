@@ -130,13 +130,14 @@ def _origins(raw: str | None) -> tuple[str, ...]:
         value = [part.strip() for part in str(raw).split(",") if part.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise StackConfigError(f"{PROJECT}:allowedOrigins must be a list of origins, got {raw!r}")
+    value = [origin.rstrip("/") for origin in value]
     for origin in value:
         if not origin.startswith(("https://", "http://localhost", "http://127.0.0.1")) or origin.count("/") != 2:
             raise StackConfigError(
                 f"{PROJECT}:allowedOrigins entry {origin!r} must be an origin like https://example.org "
                 "(https, no path; http only for localhost)"
             )
-    return tuple(o.rstrip("/") for o in value)
+    return tuple(value)
 
 
 def parse_stack_config(

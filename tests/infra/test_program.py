@@ -471,3 +471,18 @@ def test_stack_files_set_region_and_default_tags() -> None:
         tags = json.loads(config["aws:defaultTags"])["tags"]
         assert tags == {"Project": "yoto-smart-stream", "Environment": stack, "ManagedBy": "pulumi"}
     assert stack_file_config("prod")["yoto-smart-stream:logRetentionDays"] == "30"
+
+
+def test_program_builds_the_real_lambda_package_deterministically() -> None:
+    """Without `lambdaPackageZip` the program builds the package itself (cached under .build/lambda)."""
+    from infra.lambda_package import build_lambda_package
+
+    first = run_program("dev", {"enableMqttHandler": "false"})
+    second = run_program("dev", {"enableMqttHandler": "false"})
+    fn = first.one(FUNCTION).inputs
+    built = build_lambda_package("arm64", "3.12")
+    assert fn["sourceCodeHash"] == built.sha256_b64 == second.one(FUNCTION).inputs["sourceCodeHash"]
+    if built.zipped_bytes <= 50 * 1024 * 1024:
+        assert Path(fn["code"].path).read_bytes() == built.zip_path.read_bytes()
+    else:
+        assert first.one("aws:s3/bucketObject:BucketObject").inputs["source"].path == str(built.zip_path)
