@@ -141,7 +141,7 @@ class ApiFunction(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role", assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"), opts=child
         )
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
             policy=pulumi.Output.all(table.arn, audio_bucket.arn, user_pool.arn, self.log_group.arn).apply(
@@ -183,7 +183,8 @@ class ApiFunction(pulumi.ComponentResource):
             source_code_hash=code.sha256_b64,
             environment={"variables": environment},
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
+            # The policy first, so the first invocations can already write logs.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, policy]),
             **code_args,  # type: ignore[arg-type]
         )
         integration = aws.apigatewayv2.Integration(

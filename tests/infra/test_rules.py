@@ -267,6 +267,18 @@ def prod_run(runs: dict[str, ProgramRun]) -> ProgramRun:
     return runs["prod-mqtt-on-cf-on"]
 
 
+def test_dev_program_fails_the_prod_rules(runs: dict[str, ProgramRun]) -> None:
+    """The prod rules are wired to the real resources: the dev stack, judged as prod, breaks exactly them."""
+    found = evaluate(runs["dev-mqtt-on-cf-off"].rule_resources(), PROD)
+    assert set(found) == {
+        "prod-table-pitr",
+        "prod-table-deletion-protection",
+        "prod-user-pool-deletion-protection",
+        "prod-data-protected",
+    }
+    assert len(found["prod-data-protected"]) == 4  # table, user pool, audio and UI buckets
+
+
 @pytest.mark.parametrize("rule_name", list(STACK_BREAKERS))
 def test_stack_rule_catches_broken_bucket(rule_name: str, prod_run: ProgramRun) -> None:
     good = prod_run.rule_resources()
