@@ -63,8 +63,9 @@ class Prices:
 
 PRICES = Prices(
     as_of="2026-11-25",
-    source="/work/shared/aws-notes.md (AWS price pages, us-east-1, late 2026); PITR, CloudFront free tier "
-    "and ECR storage from the AWS pricing pages the same day",
+    source="/work/shared/aws-notes.md (AWS price pages, us-east-1, late 2026); PITR ($0.20/GB-month), "
+    "CloudFront's always-free tier and ECR storage ($0.10/GB-month) are not in those notes: AWS's published "
+    "list prices, not re-checked on this machine",
     lambda_per_million_requests=0.20,
     lambda_gb_s_x86_64=0.0000166667,
     lambda_gb_s_arm64=0.0000133334,
