@@ -23,7 +23,8 @@ router = APIRouter(tags=["stream"])
 FORBIDDEN = "invalid or revoked stream link"
 
 
-@router.api_route("/s/{token}.mp3", methods=["GET", "HEAD"], response_class=Response)
+@router.get("/s/{token}.mp3", response_class=Response, responses={302: {"description": "to a presigned S3 URL"}})
+@router.head("/s/{token}.mp3", response_class=Response, include_in_schema=False)
 def stream(token: str, adapters: AdaptersDep) -> Response:
     parts = split_token(token)
     if parts is None:

@@ -174,6 +174,8 @@ def test_list_newest_first_paged_and_searched(api: Api) -> None:
     mine = c.get("/api/audio", params={"mine": "true"}).json()["items"]
     assert len(mine) == 2 and {i["owner"] for i in mine} == {MEMBER[0]}
     assert c.get("/api/audio", params={"limit": 0}).status_code == 422
+    r = c.get("/api/audio", params={"cursor": "not-a-cursor!"})
+    assert r.status_code == 400 and r.json() == {"detail": "invalid cursor"}
     assert api.client().get("/api/audio").status_code == 401
 
 
@@ -221,3 +223,28 @@ def test_delete_unused_item(api: Api) -> None:
     kid = api.login(MEMBER)
     assert kid.delete(f"/api/audio/{item.id}").status_code == 204
     assert_nothing_left(api)
+
+
+def test_openapi_documents_the_public_paths(api: Api) -> None:
+    paths = api.client().get("/api/openapi.json").json()["paths"]
+    for path, method in (
+        ("/api/auth/login", "post"),
+        ("/api/auth/logout", "post"),
+        ("/api/auth/me", "get"),
+        ("/api/users", "get"),
+        ("/api/users", "post"),
+        ("/api/users/{username}", "patch"),
+        ("/api/users/{username}", "delete"),
+        ("/api/audio", "post"),
+        ("/api/audio", "get"),
+        ("/api/audio/{item_id}", "get"),
+        ("/api/audio/{item_id}", "patch"),
+        ("/api/audio/{item_id}", "delete"),
+        ("/api/audio/uploads", "post"),
+        ("/api/audio/uploads/{upload_id}/complete", "post"),
+        ("/api/audio/{item_id}/stream-url", "get"),
+        ("/api/audio/tts", "post"),
+        ("/api/tts/voices", "get"),
+        ("/s/{token}.mp3", "get"),
+    ):
+        assert method in paths.get(path, {}), (method, path)
