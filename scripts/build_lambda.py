@@ -21,12 +21,13 @@ from infra.lambda_package import (
     build_lambda_package,
 )
 
-LAMBDA_ZIP_LIMIT = 50 * 1024 * 1024  # direct upload; larger zips must go through S3
+# Direct upload limit, read conservatively as decimal megabytes; larger zips must go through S3.
+LAMBDA_ZIP_LIMIT = 50_000_000
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function + layers, unzipped
 
 
 def mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
+    return f"{n / 1024 / 1024:.1f} MiB"
 
 
 def row(label: str, result: PackageResult) -> str:
@@ -34,7 +35,7 @@ def row(label: str, result: PackageResult) -> str:
     if result.zipped_bytes > LAMBDA_ZIP_LIMIT:
         notes.append("over 50 MB zipped: upload via S3")
     if result.unzipped_bytes > LAMBDA_UNZIPPED_LIMIT:
-        notes.append("OVER Lambda's 250 MB unzipped limit")
+        notes.append("OVER Lambda's 250 MiB unzipped limit")
     return (
         f"{label:<22} {mb(result.zipped_bytes):>10} {mb(result.unzipped_bytes):>11} {result.files:>6}  "
         f"{result.sha256_b64}  {'; '.join(notes)}"
