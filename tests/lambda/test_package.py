@@ -76,6 +76,7 @@ class Built:
     python: str
     version: str
     root: Path
+    names: list[str]  # read once: later builds may prune the cached zip
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("var-task")
     with zipfile.ZipFile(result.zip_path) as zf:
         zf.extractall(root)
-    return Built(result, python, version, root)
+        names = zf.namelist()
+    return Built(result, python, version, root, names)
 
 
 @dataclass
@@ -196,7 +198,7 @@ def container(built: Built, moto: Moto, tmp_path_factory: pytest.TempPathFactory
 
 
 def test_package_has_sources_and_no_dev_or_local_only_code(built: Built) -> None:
-    names = zipfile.ZipFile(built.result.zip_path).namelist()
+    names = built.names
     tops = {n.split("/", 1)[0] for n in names}
     assert {"app", "adapters", "fastapi", "pydantic_core", "mangum", "boto3", "av"} <= tops
     assert not tops & {"tests", "infra", "bench", "docs", "policy", "mqtt", "scripts"}
@@ -312,7 +314,7 @@ def test_package_run_wrote_nothing_into_the_task_root(container: Container, buil
     """Lambda's /var/task is read-only; the app must write only under /tmp."""
     container.request("GET", "/api/health")
     on_disk = {p.relative_to(built.root).as_posix() for p in built.root.rglob("*") if p.is_file()}
-    shipped = {n for n in zipfile.ZipFile(built.result.zip_path).namelist() if not n.endswith("/")}
+    shipped = {n for n in built.names if not n.endswith("/")}
     assert on_disk - shipped == set()
 
 
