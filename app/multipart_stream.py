@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from fastapi import HTTPException, Request
 
@@ -47,8 +48,7 @@ class _Collector:
         self._name: str | None = None
         self._is_file = False
         self._buf = bytearray()
-        self._fh = None  # type: ignore[var-annotated]
-        self.error: Exception | None = None
+        self._fh: BinaryIO | None = None
 
     # python-multipart callbacks -------------------------------------------------------
     def on_part_begin(self) -> None:
@@ -90,8 +90,8 @@ class _Collector:
             self.out.size += len(chunk)
             if self.out.size > self.max_bytes:
                 raise _TooLarge
-            assert self._fh is not None
-            self._fh.write(chunk)
+            if self._fh is not None:
+                self._fh.write(chunk)
         else:
             self._buf += chunk
             if len(self._buf) > MAX_FIELD_BYTES:
