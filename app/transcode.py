@@ -31,6 +31,7 @@ import os
 import struct
 import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -347,6 +348,7 @@ class _Encoder:
         self._out = out
         self._stream = ostream
         self._fifo = av.AudioFifo()
+        self._time_base = Fraction(1, TARGET_RATE)
         self._resampler: Any = None
         self._signature: tuple[str, str, int] | None = None
         self.samples = 0
@@ -370,7 +372,10 @@ class _Encoder:
 
     def _push(self, frames: list[Any]) -> None:
         for frame in frames:
+            # Resampled frames keep their input's time base, which the FIFO
+            # would take for a change of stream; they are all 1/44100 now.
             frame.pts = None
+            frame.time_base = self._time_base
             self._fifo.write(frame)
 
     def _drain(self, *, partial: bool) -> None:

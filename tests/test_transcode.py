@@ -111,6 +111,27 @@ def test_output_is_bare_frames_of_one_layout_so_items_join(tmp_path: Path) -> No
     assert samples / rate == pytest.approx(a.duration_s + b.duration_s, abs=0.1)
 
 
+@pytest.mark.parametrize(("fmt", "rates"), [("aac", (32000, 48000)), ("mp3", (22050, 44100))])
+def test_rate_and_layout_changing_mid_stream(fmt: str, rates: tuple[int, int], tmp_path: Path) -> None:
+    """Two streams joined byte-wise (a mono low-rate part, then a stereo
+    full-rate part), as happens with podcasts cut together: the decoder's
+    frames change shape half-way and the output must not."""
+    spec = FORMATS[fmt]
+    first = write_tone(tmp_path / f"a{spec.suffix}", fmt, seconds=1.5, channels=1, rate=rates[0], freq=500)
+    second = write_tone(tmp_path / f"b{spec.suffix}", fmt, seconds=2.0, channels=2, rate=rates[1], freq=500)
+    joined = tmp_path / f"joined{spec.suffix}"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+
+    facts = normalize(joined, tmp_path / "out.mp3")
+
+    # raw ADTS keeps each part's encoder priming (no edit list to trim it)
+    assert facts.duration_s == pytest.approx(3.5, abs=0.1)
+    rate, samples, crossings = decode_mono(tmp_path / "out.mp3")
+    # each joined part brings its own codec priming, hence "about" the sum
+    assert (rate, samples / rate) == (44100, pytest.approx(facts.duration_s, abs=0.1))
+    assert crossings == pytest.approx(3500, rel=0.02)
+
+
 def test_real_speech_keeps_its_length(tmp_path: Path) -> None:
     speech = write_speech(tmp_path / "speech.wav", "The quick brown fox jumps over the lazy dog, twice.")
     rate, samples, _ = decode_mono(speech)
