@@ -34,8 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / ".build" / "lambda"
 
-# Bumped whenever the build recipe changes, so cached packages are not reused.
-RECIPE_VERSION = "3"
+# Bumped whenever the build recipe changes, so cached packages are not reused
+# (DEPS_RECIPE only when the pip step changes: it keys the installed wheels).
+RECIPE_VERSION = "4"
+DEPS_RECIPE = "1"
 
 SOURCE_PACKAGES: tuple[str, ...] = ("app", "adapters")
 # Needed only by the local (uvicorn + SQLite + gTTS + argon2) side; never shipped.
@@ -143,13 +145,15 @@ def _digest(*chunks: bytes) -> str:
 
 
 def _deps_key(specs: list[str], arch: str, python_version: str) -> str:
-    return _digest(RECIPE_VERSION.encode(), arch.encode(), python_version.encode(), "\n".join(specs).encode())
+    tags = ",".join(PLATFORM_TAGS).encode()
+    return _digest(DEPS_RECIPE.encode(), tags, arch.encode(), python_version.encode(), "\n".join(specs).encode())
 
 
 def _install_deps(specs: list[str], arch: str, python_version: str) -> Path:
     """pip-install the wheels for Lambda's platform once per input set (cached)."""
     target = CACHE_DIR / f"deps-{arch}-py{python_version}-{_deps_key(specs, arch, python_version)[:16]}"
     if (target / ".complete").exists():
+        os.utime(target)  # recently used: kept by _prune_deps
         return target
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="deps-", dir=CACHE_DIR))
@@ -169,7 +173,15 @@ def _install_deps(specs: list[str], arch: str, python_version: str) -> Path:
         os.replace(work, target)
     except OSError:  # another build finished first; its tree is equivalent
         shutil.rmtree(work, ignore_errors=True)
+    _prune_deps(f"deps-{arch}-py{python_version}-", keep=2, current=target)
     return target
+
+
+def _prune_deps(prefix: str, *, keep: int, current: Path) -> None:
+    """Installed trees of older requirement sets (~170 MB each): keep the newest few."""
+    trees = sorted(CACHE_DIR.glob(f"{prefix}*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [t for t in trees if t != current][keep - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def botocore_services() -> frozenset[str]:
@@ -237,8 +249,8 @@ def _precompile(entries: list[tuple[str, Path | bytes]], python: Path) -> list[t
 
     /var/task is read-only, so a package without bytecode is compiled from
     source at every cold start (half of it, measured: bench/RESULTS.md).
-    `unchecked-hash` pycs never look at mtimes (the zip has none), a fixed
-    hash seed and embedded path `/var/task` make them reproducible.
+    `unchecked-hash` pycs never look at mtimes (the zip has none); a fixed
+    hash seed, one worker and the embedded path `/var/task` make them reproducible.
     """
     staging = Path(tempfile.mkdtemp(prefix="pyc-", dir=CACHE_DIR))
     try:
@@ -251,7 +263,10 @@ def _precompile(entries: list[tuple[str, Path | bytes]], python: Path) -> list[t
                 os.link(source, dest)
             else:
                 dest.write_bytes(source)
-        cmd = [str(python), "-s", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+        # One worker: marshal marks objects by refcount, so the bytes of a .pyc
+        # depend on what the same process compiled before; parallel workers
+        # share files out differently every run and break reproducibility.
+        cmd = [str(python), "-s", "-m", "compileall", "-q", "-j", "1", "--invalidation-mode", "unchecked-hash"]
         cmd += ["-s", str(staging), "-p", "/var/task", str(staging)]
         # A file that does not compile (rare, e.g. templates named .py) just ships without bytecode.
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
@@ -303,7 +318,8 @@ def build_lambda_package(
     if precompile and compiler is None:
         raise PackageBuildError(f"precompile needs a CPython {python_version} on this machine; none was found")
     compiler_id = _compiler_version(compiler).encode() if compiler else b"no-pyc"
-    key = _digest(_deps_key(specs, arch, python_version).encode(), source_digest.encode(), services, compiler_id)
+    deps_key = _deps_key(specs, arch, python_version).encode()
+    key = _digest(RECIPE_VERSION.encode(), deps_key, source_digest.encode(), services, compiler_id)
     key = key[:24]
     cached_zip = CACHE_DIR / f"pkg-{arch}-py{python_version}-{key}.zip"
     meta_path = cached_zip.with_suffix(".json")
