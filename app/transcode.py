@@ -243,7 +243,7 @@ def probe(path: Path) -> AudioFacts:
             size_bytes=path.stat().st_size,
             sample_rate=stream.rate,
             channels=stream.channels,
-            bitrate=int(container.bit_rate or stream.bit_rate or 0),
+            bitrate=int(stream.bit_rate or container.bit_rate or 0),  # the codec's own figure first
             format=kind,
             source_format=kind,
         )

@@ -306,6 +306,15 @@ def test_probe_reports_the_source_as_it_is(tmp_path: Path) -> None:
         probe(text_file(tmp_path / "t.txt"))
 
 
+def test_probe_of_a_normalised_item_agrees_with_normalise(tmp_path: Path) -> None:
+    """Stored items carry no Info frame; their CBR length still reads exactly."""
+    made = normalize(write_tone(tmp_path / "t.ogg", "ogg-vorbis", seconds=4.0), tmp_path / "item.mp3")
+    facts = probe(tmp_path / "item.mp3")
+    assert (facts.format, facts.sample_rate, facts.channels, facts.bitrate) == ("mp3", 44100, 2, 128000)
+    assert facts.duration_s == pytest.approx(made.duration_s, abs=0.1)
+    assert facts.size_bytes == made.size_bytes
+
+
 def test_importing_the_module_does_not_import_av() -> None:
     code = "import sys, app.transcode; print('av' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

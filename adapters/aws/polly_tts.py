@@ -118,9 +118,17 @@ class PollyTTS:
         for group in (exact, near):
             if not group:
                 continue
-            preferred = [v for v in group if _PREFERRED.get(v["LanguageCode"]) == v["Id"]]
-            neural = [v for v in group if self._engine_for(v) == "neural"]
-            return (preferred or neural or sorted(group, key=lambda v: v["Id"]))[0]
+            # Deterministic: the house voice of the region, then neural ones, then by id;
+            # a bare "en" prefers the default region (en-GB) over the others.
+            return min(
+                group,
+                key=lambda v: (
+                    _PREFERRED.get(v["LanguageCode"]) != v["Id"],
+                    v["LanguageCode"].lower() != DEFAULT_LANGUAGE.lower(),
+                    self._engine_for(v) != "neural",
+                    v["Id"],
+                ),
+            )
         raise ValueError(f"no Polly voice speaks {language!r}")
 
     # ---------------------------------------------------------------- calling

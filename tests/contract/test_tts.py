@@ -240,6 +240,14 @@ def test_polly_engine_follows_voice_and_setting(polly_settings: Settings) -> Non
         forced.synthesize("Hi.", voice="Danielle")  # neural and long-form only
 
 
+def test_polly_language_choice_is_deterministic(polly_settings: Settings) -> None:
+    tts = make_polly(polly_settings)
+    assert tts.synthesize("Hi.", language="en").voice == "Amy"  # bare "en": the en-GB house voice
+    assert tts.synthesize("Hi.", language="en-US").voice == "Joanna"
+    assert tts.synthesize("Salut.", language="fr-CA").voice == "Gabrielle"  # neural before standard, then by id
+    assert tts.synthesize("Hi.").voice == "Amy"
+
+
 def test_polly_voices_are_described_once(polly_settings: Settings) -> None:
     tts = make_polly(polly_settings)
     described: list[dict[str, Any]] = []
