@@ -15,7 +15,9 @@ from app.csrf import UNSAFE_METHODS, check_origin
 from app.sessions import live_session, session_id_from
 
 
-def adapters() -> Adapters:
+async def adapters() -> Adapters:
+    """Async on purpose: FastAPI runs a sync dependency in a worker thread, and
+    this one only returns the process-wide set (built once, cheaply)."""
     return get_adapters()
 
 
