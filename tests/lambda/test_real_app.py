@@ -139,3 +139,28 @@ def test_signed_upload_listing_and_stream_redirect(
 
     response, body = client.send("GET", urlsplit(out["url"]).path.replace(item["id"], "nope"))
     assert response["statusCode"] == 403, body
+
+
+def test_clients_are_built_once_per_container(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first authenticated request builds the adapters and their boto3 clients;
+    later invocations of the same container reuse them."""
+    from botocore.client import ClientCreator
+
+    created: list[str] = []
+    original = ClientCreator.create_client
+
+    def counting(self: ClientCreator, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        created.append(service_name)
+        return original(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(ClientCreator, "create_client", counting)
+    client.login()
+    response, _ = client.send("GET", "/api/audio")
+    assert response["statusCode"] == 200
+    first = list(created)
+    assert first, "the first requests should have created the clients they use"
+    for _ in range(3):
+        response, _ = client.send("GET", "/api/audio")
+        assert response["statusCode"] == 200
+    response, _ = client.send("GET", "/api/health")
+    assert created == first  # nothing new per invocation
