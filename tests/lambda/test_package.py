@@ -27,6 +27,7 @@ import importlib
 import json
 import os
 import platform
+import select
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,7 @@ LAMBDA_PYTHON = Path("/root/.pyenv/versions/3.12.1/bin/python3.12")
 DRIVER = Path(__file__).with_name("package_driver.py")
 USERNAME = "mum"
 PASSWORD = "correct horse battery staple"
+INVOKE_TIMEOUT_S = 120  # Lambda's own limit would be the function timeout
 
 apigw: ModuleType = importlib.import_module("tests.lambda.apigw")
 ORIGIN = f"https://{apigw.DOMAIN}"
@@ -146,6 +148,9 @@ class Container:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(json.dumps({"event": event}) + "\n")
         self.proc.stdin.flush()
+        # One line in, one line out, so nothing waits in the pipe's buffer: select is reliable.
+        ready, _, _ = select.select([self.proc.stdout], [], [], INVOKE_TIMEOUT_S)
+        assert ready, f"no answer from the package process within {INVOKE_TIMEOUT_S} s"
         line = self.proc.stdout.readline()
         assert line, "the package process died; see its stderr log"
         reply = json.loads(line)
