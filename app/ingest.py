@@ -17,6 +17,7 @@ from fastapi import HTTPException
 
 from adapters import Adapters
 from adapters.ports import AudioItem, new_id
+from app.schemas import TITLE_MAX
 
 ACCEPTED = "MP3, M4A/AAC, WAV, FLAC or OGG"
 
@@ -84,8 +85,9 @@ def ingest(adapters: Adapters, src: Path, *, owner: str, title: str, source: str
 
 
 def title_from(title: str | None, filename: str | None) -> str:
-    """The given title, else the file name without extension, else 'Untitled'."""
+    """The given title, else the file name without extension, else 'Untitled'
+    (cut to the longest title the API accepts)."""
     for candidate in (title, Path(filename).stem if filename else None):
         if candidate and candidate.strip():
-            return candidate.strip()[:200]
+            return candidate.strip()[:TITLE_MAX]
     return "Untitled"

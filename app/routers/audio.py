@@ -22,7 +22,7 @@ from app.deps import AdaptersDep, UserDep
 from app.ingest import ingest, scratch_dir, title_from
 from app.keys import keys_for
 from app.multipart_stream import receive_file
-from app.schemas import TITLE_MAX, AudioOut, AudioPage, AudioPatch, StreamUrlOut
+from app.schemas import AudioOut, AudioPage, AudioPatch, StreamUrlOut
 from app.stream_tokens import make_token, stream_url
 
 router = APIRouter(prefix="/api/audio", tags=["audio"])
@@ -66,8 +66,6 @@ async def upload(request: Request, adapters: AdaptersDep, user: UserDep) -> Audi
         src = work / "upload"
         got = await receive_file(request, src, max_bytes=adapters.settings.max_upload_bytes)
         title = title_from(got.fields.get("title"), got.filename)
-        if len(title) > TITLE_MAX:
-            raise HTTPException(422, f"title longer than {TITLE_MAX} characters")
         item = await run_in_threadpool(ingest, adapters, src, owner=user.username, title=title)
     return AudioOut.of(item)
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from tests.api.conftest import ADMIN, MEMBER, ORIGIN, Api
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.settings import Settings
+from tests.api.conftest import ADMIN, MEMBER, ORIGIN, Api, make_api
 
 COOKIE = "yss_session"
 
 
-def _login(c, who: tuple[str, str]):  # type: ignore[no-untyped-def]
+def _login(c: TestClient, who: tuple[str, str]) -> httpx.Response:
     return c.post("/api/auth/login", json={"username": who[0], "password": who[1]})
 
 
@@ -161,9 +167,7 @@ def test_cookie_requests_that_change_state_need_a_matching_origin(api: Api) -> N
     assert c.get("/api/auth/me").status_code == 200  # the forged logouts did nothing
 
 
-def test_allowed_origins_are_accepted(api_settings, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.api.conftest import make_api
-
+def test_allowed_origins_are_accepted(api_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     settings = api_settings.model_copy(update={"allowed_origins": ["https://ui.example"]})
     other = make_api(settings, monkeypatch, tmp_path)
     try:
