@@ -83,6 +83,19 @@ def _discard(adapters: Adapters, pending: PendingUpload) -> None:
 
 
 def _complete(adapters: Adapters, pending: PendingUpload, title: str | None) -> AudioItem:
+    """Claim the upload (an atomic counter, so two calls at once, even in two
+    Lambda containers, cannot both make an item), then validate and ingest."""
+    claim = f"upload-complete:{pending.id}"
+    counters = adapters.records.counters
+    if counters.add(claim, 1, ttl_s=adapters.settings.upload_url_ttl_s + 600) > 1:
+        raise HTTPException(409, "this upload is already being completed")
+    try:
+        return _validate_and_ingest(adapters, pending, title)
+    finally:
+        counters.reset(claim)
+
+
+def _validate_and_ingest(adapters: Adapters, pending: PendingUpload, title: str | None) -> AudioItem:
     try:
         info = adapters.storage.head(pending.storage_key)
     except NotFound:

@@ -128,3 +128,20 @@ def test_cancel_upload(api: Api, audio_dir: Path) -> None:
     assert api.login(MEMBER).delete(f"/api/audio/uploads/{started['id']}").status_code == 404
     assert c.delete(f"/api/audio/uploads/{started['id']}").status_code == 204
     assert_nothing_left(api)
+
+
+def test_two_completes_at_once_make_one_item(api: Api, audio_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = api.login(ADMIN)
+    started = _start(c)
+    assert _send(api, started["target"], tone(audio_dir, "flac", seconds=4.0).read_bytes()) in (200, 201, 204)
+    url = f"/api/audio/uploads/{started['id']}/complete"
+    clients = [api.client(), api.client()]
+    for other in clients:
+        other.cookies.update(c.cookies)
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda cl: cl.post(url).status_code, clients))
+    assert statuses[0] == 201 and statuses[1] in (404, 409), statuses
+    assert len(api.adapters.records.audio.list(limit=10).items) == 1
+    assert len(stored_keys(api.adapters)) == 1
