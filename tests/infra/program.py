@@ -9,6 +9,7 @@ config, and `__main__.py` runs as `pulumi up` would run it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from collections.abc import Iterator, Mapping
@@ -213,6 +214,9 @@ def run_program(
     region = config.get("aws:region", "eu-west-2")
     mocks = RecordingMocks(region)
     monitor = RecordingMonitor(mocks)
+    # Pulumi's mocks create futures on the current event loop; tests that ran
+    # asyncio.run() before us leave none set, so give the program a fresh one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_all_config(dict(config), secret_keys)
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
