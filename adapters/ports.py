@@ -16,6 +16,7 @@ Conventions shared by every implementation:
 from __future__ import annotations
 
 import secrets
+import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +29,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def new_id(nbytes: int = 12) -> str:
-    """A URL-safe random id; sortable ids are not needed, records carry created_at."""
-    return secrets.token_urlsafe(nbytes)
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id(length: int = 16) -> str:
+    """A random id of letters and digits (about 95 bits at the default length).
+
+    Letters and digits only, so an id can name a storage object, sit in a URL
+    path or a DynamoDB key without escaping. Records carry created_at for order.
+    """
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
 
 
 @dataclass(frozen=True)

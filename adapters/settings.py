@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     tts_max_chars: int = 3000
     tts_daily_chars: int = 20000
 
-    login_max_failures: int = 5
+    login_max_failures: int = 5  # per username
+    login_max_failures_per_address: int = 20  # a family may share one address
     login_window_s: int = 900
 
     # AWS side

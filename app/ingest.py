@@ -22,15 +22,6 @@ from app.schemas import TITLE_MAX
 ACCEPTED = "MP3, M4A/AAC, WAV, FLAC or OGG"
 
 
-def object_id() -> str:
-    """A new id that can name a storage object: `new_id()` may start with '-'
-    or '_', which storage keys refuse as the first character of a segment."""
-    while True:
-        candidate = new_id()
-        if candidate[0].isalnum():
-            return candidate
-
-
 def audio_key(item_id: str) -> str:
     return f"audio/{item_id}.mp3"
 
@@ -56,7 +47,7 @@ def ingest(adapters: Adapters, src: Path, *, owner: str, title: str, source: str
 
     if transcode.sniff(src) is None:
         raise HTTPException(415, f"this is not an audio file we accept ({ACCEPTED})")
-    item_id = object_id()
+    item_id = new_id()
     dst = src.parent / f"{item_id}.mp3"
     try:
         facts = transcode.normalize(src, dst)

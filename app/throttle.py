@@ -2,7 +2,8 @@
 Lambda container (or uvicorn worker) sees the same counts.
 
 Failures are counted per username and per client address. Once either
-reaches `login_max_failures` the login answers 429 until the window that
+reaches its limit (`login_max_failures`, or the larger
+`login_max_failures_per_address`, since a family shares one address) the login answers 429 until the window that
 started with the first failure runs out, so a guesser is slowed down while
 the real user is only ever locked out for one window. A successful login
 clears the username's counter.
@@ -28,7 +29,7 @@ def check_allowed(adapters: Adapters, username: str, address: str) -> None:
     counters = adapters.records.counters
     if (
         counters.get(_user_key(username)) >= settings.login_max_failures
-        or counters.get(_addr_key(address)) >= settings.login_max_failures
+        or counters.get(_addr_key(address)) >= settings.login_max_failures_per_address
     ):
         raise HTTPException(
             429,

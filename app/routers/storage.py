@@ -51,7 +51,8 @@ def _local_storage(adapters: Adapters) -> FileStorage:
     return storage
 
 
-@router.api_route("/blob/{key:path}", methods=["GET", "HEAD"], response_class=FileResponse)
+@router.head("/blob/{key:path}", response_class=FileResponse, include_in_schema=False)
+@router.get("/blob/{key:path}", response_class=FileResponse)
 def blob(key: str, adapters: AdaptersDep, exp: str | None = None, sig: str | None = None) -> Response:
     storage = _local_storage(adapters)
     try:

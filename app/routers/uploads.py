@@ -16,9 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from adapters import Adapters
 from adapters.errors import NotFound
-from adapters.ports import AudioItem, PendingUpload, User, utcnow
+from adapters.ports import AudioItem, PendingUpload, User, new_id, utcnow
 from app.deps import AdaptersDep, UserDep
-from app.ingest import ingest, object_id, scratch_dir, title_from
+from app.ingest import ingest, scratch_dir, title_from
 from app.multipart_stream import too_large
 from app.schemas import AudioOut, UploadComplete, UploadCreate, UploadOut, UploadTargetOut
 
@@ -35,7 +35,7 @@ def start_upload(body: UploadCreate, adapters: AdaptersDep, user: UserDep) -> Up
     cap = settings.max_upload_bytes
     if body.size_bytes is not None and body.size_bytes > cap:
         raise too_large(cap)
-    upload_id = object_id()
+    upload_id = new_id()
     key = staging_key(upload_id)
     ttl = min(settings.upload_url_ttl_s, 900)
     target = adapters.storage.upload_target(key, max_bytes=cap, expires_s=ttl)

@@ -17,9 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters import Adapters
-from adapters.ports import AudioItem, utcnow
+from adapters.ports import AudioItem, new_id, utcnow
 from adapters.settings import Settings
-from app.ingest import object_id
 
 BASE_URL = "http://127.0.0.1:8000"
 ORIGIN = BASE_URL
@@ -30,6 +29,7 @@ MEMBER = ("kid", "purple monkey dishwasher")
 # wait out in a test.
 TEST_LIMITS: dict[str, Any] = {
     "login_max_failures": 3,
+    "login_max_failures_per_address": 4,
     "login_window_s": 2,
     "tts_max_chars": 200,
     "tts_daily_chars": 300,
@@ -65,7 +65,7 @@ class Api:
     def add_item(self, *, owner: str = ADMIN[0], title: str = "a song", data: bytes | None = None) -> AudioItem:
         """An item placed straight into storage + records (for tests of what
         happens after ingest: listing, streaming, deleting)."""
-        item_id = object_id()
+        item_id = new_id()
         key = f"audio/{item_id}.mp3"
         payload = data if data is not None else b"\xff\xfb\x90\x00" + bytes(range(256)) * 40
         info = self.adapters.storage.put_bytes(key, payload, "audio/mpeg")

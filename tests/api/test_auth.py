@@ -107,7 +107,7 @@ def test_throttle_per_username_then_recovery(api: Api) -> None:
 
 
 def test_throttle_per_client_address(api: Api) -> None:
-    limit = api.settings.login_max_failures
+    limit = api.settings.login_max_failures_per_address
     for i in range(limit):
         assert _login(api.client(address="10.2.0.9"), (f"guess{i}", "wrong wrong wrong")).status_code == 401
     r = _login(api.client(address="10.2.0.9"), MEMBER)

@@ -21,7 +21,7 @@ import pytest
 from adapters import Adapters
 from adapters.ports import AudioItem
 from adapters.settings import Settings
-from app.ingest import object_id
+from adapters.ports import new_id
 from app.keys import keys_for
 from app.stream_tokens import make_token
 from tests.conftest import TEST_SECRET
@@ -39,7 +39,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, bytes]]:
     settings = Settings(use_aws=False, data_dir=tmp_path / "data", session_secret=TEST_SECRET, public_url=base)
     adapters = Adapters(settings)
     data = os.urandom(SIZE)
-    item_id = object_id()
+    item_id = new_id()
     key = f"audio/{item_id}.mp3"
     info = adapters.storage.put_bytes(key, data, "audio/mpeg")
     item = AudioItem(id=item_id, owner="mum", title="big", storage_key=key, size_bytes=info.size, duration_s=1966.0)
