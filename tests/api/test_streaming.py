@@ -19,9 +19,8 @@ import httpx
 import pytest
 
 from adapters import Adapters
-from adapters.ports import AudioItem
+from adapters.ports import AudioItem, new_id
 from adapters.settings import Settings
-from adapters.ports import new_id
 from app.keys import keys_for
 from app.stream_tokens import make_token
 from tests.conftest import TEST_SECRET
