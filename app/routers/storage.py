@@ -14,12 +14,16 @@ Range header or a unit other than `bytes` gets 400 instead of being ignored.
 The upload is parsed as it streams in: the signed fields must come before the
 file (as S3 requires), so a bad signature is refused before any file byte is
 kept, and the size cap stops the upload as soon as it is passed.
+
+`adapters.local.file_storage` is imported inside the functions that use it:
+these routes only ever serve the local backend, and Lambda should not pay for
+importing it on a cold start.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
@@ -27,15 +31,10 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters import Adapters
 from adapters.errors import NotFound
-from adapters.local.file_storage import (
-    DEFAULT_CONTENT_TYPE,
-    AtomicWriter,
-    FileStorage,
-    SignatureInvalid,
-    TooLarge,
-    check_content_type,
-)
 from app.deps import AdaptersDep
+
+if TYPE_CHECKING:
+    from adapters.local.file_storage import AtomicWriter, FileStorage
 
 router = APIRouter(prefix="/api/storage", tags=["storage"])
 
@@ -45,7 +44,11 @@ MAX_FIELD_BYTES = 4096
 
 
 def _local_storage(adapters: Adapters) -> FileStorage:
-    storage = adapters.storage if adapters.backend == "local" else None
+    if adapters.backend != "local":
+        raise HTTPException(404, "Not Found")
+    from adapters.local.file_storage import FileStorage
+
+    storage = adapters.storage
     if not isinstance(storage, FileStorage):
         raise HTTPException(404, "Not Found")
     return storage
@@ -55,6 +58,8 @@ def _local_storage(adapters: Adapters) -> FileStorage:
 @router.get("/blob/{key:path}", response_class=FileResponse)
 def blob(key: str, adapters: AdaptersDep, exp: str | None = None, sig: str | None = None) -> Response:
     storage = _local_storage(adapters)
+    from adapters.local.file_storage import SignatureInvalid
+
     try:
         storage.verify_download(key, exp, sig)
         info = storage.head(key)
@@ -112,6 +117,8 @@ class _StreamedForm:
     """
 
     def __init__(self, storage: FileStorage) -> None:
+        from adapters.local.file_storage import DEFAULT_CONTENT_TYPE
+
         self.storage = storage
         self.fields: dict[str, str] = {}
         self.key = ""
@@ -184,6 +191,8 @@ class _StreamedForm:
             self._part, self._field_name, self._field_value = "field", name, bytearray()
 
     def _start_file(self, content_type: str) -> None:
+        from adapters.local.file_storage import SignatureInvalid, check_content_type
+
         try:
             self.key, max_bytes = self.storage.verify_upload(self.fields)
         except SignatureInvalid as exc:
@@ -199,6 +208,8 @@ class _StreamedForm:
         self._part = "file"
 
     def _data(self, data: bytes) -> None:
+        from adapters.local.file_storage import TooLarge
+
         if self._part == "field":
             self._field_value += data
             if len(self._field_value) > MAX_FIELD_BYTES:
