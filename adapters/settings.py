@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     session_max_age_s: int = 14 * 24 * 3600
 
     max_upload_mb: int = 200
+    # Longest audio an upload may hold. Normalising runs inside the request, so
+    # on Lambda (API Gateway's 30 s limit) the Pulumi program sets it lower.
+    max_audio_minutes: float = 360.0
     upload_url_ttl_s: int = 900
     download_url_ttl_s: int = 900
 

@@ -50,7 +50,7 @@ def ingest(adapters: Adapters, src: Path, *, owner: str, title: str, source: str
     item_id = new_id()
     dst = src.parent / f"{item_id}.mp3"
     try:
-        facts = transcode.normalize(src, dst)
+        facts = transcode.normalize(src, dst, max_duration_s=adapters.settings.max_audio_minutes * 60)
     except transcode.UnsupportedAudio as exc:
         raise HTTPException(415, f"this is not an audio file we accept ({ACCEPTED}): {exc}") from None
     except transcode.UnreadableAudio as exc:

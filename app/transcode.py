@@ -271,17 +271,25 @@ def _why(exc: Exception) -> str:
     return str(getattr(exc, "strerror", None) or exc).rstrip(".").lower()
 
 
+def _duration_text(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.1f} s"
+
+
 def _transcode(src: Path, tmp: Path, kind: str, *, max_duration_s: float, bitrate: int) -> float:
     """Decode, resample and encode; returns the seconds written. Raises on damage."""
     import av
 
     cap_samples = int(max_duration_s * TARGET_RATE)
-    limit = f"{max_duration_s / 3600:g} h" if max_duration_s >= 3600 else f"{max_duration_s:g} s"
+    limit = _duration_text(max_duration_s)
     with _open_input(src, kind) as inp:
         stream = _audio_stream(inp)
         promised = _promised_seconds(src, kind, inp)
         if promised is not None and promised > max_duration_s:
-            raise AudioTooLong(f"the audio lasts {promised / 3600:.1f} h, more than the {limit} limit")
+            raise AudioTooLong(f"the audio is too long: {_duration_text(promised)}, more than the {limit} limit")
         # No tag and no Info frame: see the module docstring (items get joined).
         with av.open(str(tmp), "w", format="mp3", options={"id3v2_version": "0", "write_xing": "0"}) as out:
             ostream = out.add_stream("libmp3lame", rate=TARGET_RATE, layout=TARGET_LAYOUT)
@@ -306,7 +314,7 @@ def _transcode(src: Path, tmp: Path, kind: str, *, max_duration_s: float, bitrat
                     for frame in frames:
                         encoder.add(frame)
                         if encoder.samples > cap_samples:
-                            raise AudioTooLong(f"the audio is longer than the {limit} limit")
+                            raise AudioTooLong(f"the audio is too long: more than the {limit} limit")
                 encoder.finish()
             except av.error.FFmpegError as exc:
                 at = encoder.samples / TARGET_RATE

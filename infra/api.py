@@ -214,6 +214,13 @@ class ApiFunction(pulumi.ComponentResource):
         self.register_outputs({"function_name": self.function.name})
 
 
+# Uploads are normalised inside the request, which API Gateway cuts off at
+# 30 s. PyAV encodes at roughly 250x real time per vCPU (bench/RESULTS.md,
+# "Audio codecs") and 1024 MB of Lambda is ~0.6 vCPU: 45 minutes of audio
+# is ~18 s of work, leaving room for the S3 transfers.
+LAMBDA_MAX_AUDIO_MINUTES = 45
+
+
 def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]:
     """The app's settings as environment variables (names = upper-cased `Settings` fields).
 
@@ -234,6 +241,7 @@ def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]
         "MQTT_PATH": config.mqtt_path,
         "POLLY_ENGINE": config.polly_engine,
         "MAX_UPLOAD_MB": _setting("max_upload_mb"),
+        "MAX_AUDIO_MINUTES": str(LAMBDA_MAX_AUDIO_MINUTES),
         "DOWNLOAD_URL_TTL_S": _setting("download_url_ttl_s"),
         "TTS_MAX_CHARS": _setting("tts_max_chars"),
         "TTS_DAILY_CHARS": _setting("tts_daily_chars"),

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from adapters.ports import AudioItem, Card, Playlist, new_id, utcnow
+from adapters.settings import Settings
 from tests.api.audio_files import TONE_SECONDS, cut_short, damaged, not_audio, tone
-from tests.api.conftest import ADMIN, MEMBER, Api, assert_nothing_left, stored_keys
+from tests.api.conftest import ADMIN, MEMBER, Api, assert_nothing_left, make_api, stored_keys
 
 FORMATS = ["mp3", "m4a", "aac", "wav", "flac", "ogg-vorbis", "ogg-opus"]
 
@@ -246,3 +247,21 @@ def test_openapi_documents_the_public_paths(api: Api) -> None:
         ("/s/{token}.mp3", "get"),
     ):
         assert method in paths.get(path, {}), (method, path)
+
+
+def test_audio_longer_than_the_cap_is_422_and_leaves_nothing(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, audio_dir: Path
+) -> None:
+    """MAX_AUDIO_MINUTES bounds the work one upload request does (on Lambda it
+    must finish inside API Gateway's 30 s)."""
+    api = make_api(api_settings.model_copy(update={"max_audio_minutes": 0.02}), monkeypatch, tmp_path)
+    c = api.login(ADMIN)
+    short = tone(audio_dir, "wav", seconds=1.0)
+    assert c.post("/api/audio", files={"file": ("ok.wav", short.read_bytes())}).status_code == 201
+    before = stored_keys(api.adapters)
+    long = tone(audio_dir, "wav", seconds=2.0)
+    r = c.post("/api/audio", files={"file": ("long.wav", long.read_bytes())})
+    assert r.status_code == 422, r.text
+    assert "too long" in r.json()["detail"]
+    assert stored_keys(api.adapters) == before
+    assert len(api.adapters.records.audio.list().items) == 1

@@ -243,6 +243,8 @@ def test_lambda_environment(run: ProgramRun, monkeypatch: pytest.MonkeyPatch) ->
     settings = settings_from_env(env, monkeypatch)
     settings.validate_backend()
     assert settings.use_aws and settings.public_url == env["PUBLIC_URL"]
+    # Normalising runs inside the request: the audio length is capped to fit API Gateway's 30 s.
+    assert 0 < settings.max_audio_minutes <= 60 < Settings.model_fields["max_audio_minutes"].default
 
 
 def test_http_api_gateway(run: ProgramRun) -> None:
