@@ -1,12 +1,13 @@
 """Text to speech into the library, with a per-request cap and a per-user
 daily quota.
 
-Answers: 422 for empty or whitespace-only text; 413 when one request is over
-`TTS_MAX_CHARS`; 429 (with the characters left today in the reason and in
-`X-TTS-Remaining`) when the request would pass `TTS_DAILY_CHARS` for the UTC
-day. The quota is charged before synthesis, atomically through
-`records.counters`, so two requests at once cannot both squeeze past it; a
-request that fails gets its characters back.
+Answers: 422 for empty or whitespace-only text; 429 with the characters left
+today (in the reason and in `X-TTS-Remaining`) when one request is over
+`TTS_MAX_CHARS` or would pass `TTS_DAILY_CHARS` for the UTC day (only the
+latter carries `Retry-After`: a text over the per-request cap must be split).
+The quota is charged before synthesis, atomically through `records.counters`,
+so two requests at once cannot both squeeze past it; a request that fails
+gets its characters back.
 """
 
 from __future__ import annotations
@@ -66,9 +67,15 @@ def text_to_speech(body: TtsIn, adapters: AdaptersDep, user: UserDep) -> AudioOu
     text = body.text.strip()
     if not text:
         raise HTTPException(422, "text is empty")
-    if len(text) > adapters.settings.tts_max_chars:
+    settings = adapters.settings
+    if len(text) > settings.tts_max_chars:
+        key, _ = _quota_key(user.username, datetime.now(UTC))
+        remaining = max(0, settings.tts_daily_chars - adapters.records.counters.get(key))
         raise HTTPException(
-            413, f"text has {len(text)} characters; one request may have at most {adapters.settings.tts_max_chars}"
+            429,
+            f"text has {len(text)} characters; one request may have at most {settings.tts_max_chars} "
+            f"({remaining} characters left today)",
+            headers={"X-TTS-Remaining": str(remaining)},
         )
     if not body.title.strip():
         raise HTTPException(422, "title must not be empty")

@@ -76,11 +76,13 @@ def test_empty_text_is_422(api: Api, spoken: list[str], text: str) -> None:
     assert_nothing_left(api)
 
 
-def test_text_over_the_request_cap_is_413(api: Api, spoken: list[str]) -> None:
+def test_text_over_the_request_cap_is_429_with_the_quota_left(api: Api, spoken: list[str]) -> None:
     cap = api.settings.tts_max_chars
     r = api.login(ADMIN).post("/api/audio/tts", json={"text": "a" * (cap + 1), "title": "Long"})
-    assert r.status_code == 413
+    assert r.status_code == 429
     assert str(cap) in r.json()["detail"]
+    assert r.headers["X-TTS-Remaining"] == str(api.settings.tts_daily_chars)
+    assert f"{api.settings.tts_daily_chars} characters left today" in r.json()["detail"]
     assert spoken == []
     assert api.adapters.records.counters.get(_today(ADMIN[0])) == 0
 
