@@ -87,16 +87,7 @@ def aws_env(tmp: Path) -> Iterator[Any]:
 
             base = Settings(use_aws=True, aws_region=AWS_ENV["AWS_REGION"], data_dir=tmp)
             res = create_resources(base)
-            yield base.model_copy(
-                update={
-                    "dynamodb_table": res.table,
-                    "s3_audio_bucket": res.audio_bucket,
-                    "cognito_user_pool_id": res.user_pool_id,
-                    "cognito_client_id": res.client_id,
-                    "session_secret": TEST_SECRET,
-                    "public_url": ORIGIN,
-                }
-            )
+            yield res.settings_for(base, session_secret=TEST_SECRET, public_url=ORIGIN)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -106,8 +97,7 @@ def seeded_app(settings: Any) -> tuple[Any, dict[str, str]]:
     """The real app over `settings`, a user, 200 items and a session cookie."""
     import app.deps
     from adapters import Adapters
-    from adapters.ports import AudioItem, utcnow
-    from app.ingest import object_id
+    from adapters.ports import AudioItem, new_id, utcnow
     from app.main import create_app
     from app.sessions import COOKIE_NAME, start_session
 
@@ -116,7 +106,7 @@ def seeded_app(settings: Any) -> tuple[Any, dict[str, str]]:
     adapters.identity.create_user(USER[0], USER[1], is_admin=True)
     now = utcnow()
     for i in range(ITEMS):
-        item_id = object_id()
+        item_id = new_id()
         adapters.records.audio.add(
             AudioItem(
                 id=item_id,

@@ -67,16 +67,7 @@ def seeded_moto(items: int = ITEMS) -> Iterator[Seeded]:
             os.environ["AWS_ENDPOINT_URL"] = url
             base = Settings(use_aws=True, aws_region=AWS_ENV["AWS_REGION"], data_dir=Path(tmp))
             res = create_resources(base, prefix="bench")
-            settings = base.model_copy(
-                update={
-                    "dynamodb_table": res.table,
-                    "s3_audio_bucket": res.audio_bucket,
-                    "cognito_user_pool_id": res.user_pool_id,
-                    "cognito_client_id": res.client_id,
-                    "session_secret": TEST_SECRET,
-                    "public_url": f"https://{apigw.DOMAIN}",
-                }
-            )
+            settings = res.settings_for(base, session_secret=TEST_SECRET, public_url=f"https://{apigw.DOMAIN}")
             env = {**AWS_ENV, **settings_env(settings), "AWS_ENDPOINT_URL": url}
             os.environ.update(env)
             adapters = Adapters(settings)

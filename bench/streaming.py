@@ -133,9 +133,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from adapters import Adapters
-    from adapters.ports import AudioItem
+    from adapters.ports import AudioItem, new_id
     from adapters.settings import Settings
-    from app.ingest import object_id
     from app.keys import keys_for
     from app.stream_tokens import make_token
     from tests.servers import free_port, stop
@@ -148,7 +147,7 @@ def main() -> None:
         )
         adapters = Adapters(settings)
         data = os.urandom(SIZE)
-        item_id = object_id()
+        item_id = new_id()
         key = f"audio/{item_id}.mp3"
         adapters.storage.put_bytes(key, data, "audio/mpeg")
         item = AudioItem(id=item_id, owner="mum", title="big", storage_key=key, size_bytes=SIZE, duration_s=1966.0)

@@ -57,16 +57,7 @@ def aws_settings(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     moto_reset(moto_endpoint)
     base = Settings(use_aws=True, aws_region=AWS_ENV["AWS_REGION"], data_dir=tmp_path)
     res = create_resources(base)
-    return base.model_copy(
-        update={
-            "dynamodb_table": res.table,
-            "s3_audio_bucket": res.audio_bucket,
-            "cognito_user_pool_id": res.user_pool_id,
-            "cognito_client_id": res.client_id,
-            "session_secret": TEST_SECRET,
-            "public_url": "http://127.0.0.1:8000",
-        }
-    )
+    return res.settings_for(base, session_secret=TEST_SECRET, public_url="http://127.0.0.1:8000")
 
 
 @pytest.fixture

@@ -23,6 +23,17 @@ class AwsResources:
     user_pool_id: str
     client_id: str
 
+    def settings_for(self, base: Settings, **overrides: object) -> Settings:
+        """`base` pointed at these resources (plus any other field overrides)."""
+        update = {
+            "dynamodb_table": self.table,
+            "s3_audio_bucket": self.audio_bucket,
+            "cognito_user_pool_id": self.user_pool_id,
+            "cognito_client_id": self.client_id,
+            **overrides,
+        }
+        return base.model_copy(update=update)
+
 
 def create_resources(settings: Settings, *, prefix: str = "yss") -> AwsResources:
     table = f"{prefix}-records"

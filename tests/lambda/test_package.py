@@ -111,16 +111,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
         mp.setenv("AWS_ENDPOINT_URL", url)
         base = Settings(use_aws=True, aws_region=AWS_ENV["AWS_REGION"], data_dir=log_dir)
         res = create_resources(base, prefix="pkg")
-        settings = base.model_copy(
-            update={
-                "dynamodb_table": res.table,
-                "s3_audio_bucket": res.audio_bucket,
-                "cognito_user_pool_id": res.user_pool_id,
-                "cognito_client_id": res.client_id,
-                "session_secret": TEST_SECRET,
-                "public_url": ORIGIN,
-            }
-        )
+        settings = res.settings_for(base, session_secret=TEST_SECRET, public_url=ORIGIN)
         (log,) = log_dir.glob("moto-*.log")
         yield Moto(url, log, settings)
 
