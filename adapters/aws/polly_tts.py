@@ -14,6 +14,7 @@ and engine, so joined answers play as one file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from adapters.aws.clients import client
@@ -165,37 +166,28 @@ def split_text(text: str, limit: int) -> list[str]:
     """Pieces of at most `limit` characters, cut at sentence ends where possible,
     else at spaces, else anywhere; every character of `text` except the
     whitespace at the cuts is kept, in order."""
-    pieces: list[str] = []
-    current = ""
-    for sentence in _SENTENCE_END.split(text):
-        for part in _fit(sentence, limit):
-            if current and len(current) + 1 + len(part) > limit:
-                pieces.append(current)
-                current = part
-            else:
-                current = f"{current} {part}" if current else part
-    if current:
-        pieces.append(current)
-    return pieces
+    return _pack((part for sentence in _SENTENCE_END.split(text) for part in _fit(sentence, limit)), limit)
 
 
 def _fit(sentence: str, limit: int) -> list[str]:
+    """A sentence as pieces of at most `limit`: whole when it fits, else cut at
+    spaces, and a word longer than `limit` cut anywhere."""
     if len(sentence) <= limit:
         return [sentence]
+    words = [word[i : i + limit] for word in sentence.split() for i in range(0, len(word), limit)]
+    return _pack(words, limit)
+
+
+def _pack(parts: Iterable[str], limit: int) -> list[str]:
+    """Join consecutive parts with a space while the result stays within `limit`."""
     out: list[str] = []
     current = ""
-    for word in sentence.split():
-        while len(word) > limit:
-            if current:
-                out.append(current)
-                current = ""
-            out.append(word[:limit])
-            word = word[limit:]
-        if current and len(current) + 1 + len(word) > limit:
+    for part in parts:
+        if current and len(current) + 1 + len(part) > limit:
             out.append(current)
-            current = word
+            current = part
         else:
-            current = f"{current} {word}" if current else word
+            current = f"{current} {part}" if current else part
     if current:
         out.append(current)
     return out

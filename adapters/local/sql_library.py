@@ -24,6 +24,29 @@ def insert_new(db: Database, table: sa.Table, row: dict[str, Any], what: str) ->
         raise AlreadyExists(f"{what} {row.get('id')!r} already exists") from exc
 
 
+def swap_version(
+    db: Database, key: sa.Column[Any], key_value: str, expected_version: int, values: dict[str, Any], what: str
+) -> sa.Row[Any]:
+    """Compare-and-swap: apply `values` (with version = expected + 1) to the row
+    whose `key` is `key_value`, only while it is at `expected_version`.
+    `NotFound` when there is no such row, `VersionConflict` when it moved on."""
+    table = key.table
+    with db.write() as conn:
+        stmt = (
+            sa.update(table)
+            .where(key == key_value, table.c.version == expected_version)
+            .values(**values, version=expected_version + 1)
+            .returning(*table.c)
+        )
+        row = conn.execute(stmt).first()
+        if row is None:
+            stored = conn.execute(sa.select(table.c.version).where(key == key_value)).scalar()
+            if stored is None:
+                raise NotFound(f"no {what} {key_value!r}")
+            raise VersionConflict(f"{what} {key_value!r} is at version {stored}, not the expected {expected_version}")
+    return row
+
+
 def delete_existing(db: Database, table: sa.Table, record_id: str, what: str) -> None:
     with db.write() as conn:
         if conn.execute(sa.delete(table).where(table.c.id == record_id)).rowcount == 0:
@@ -229,28 +252,8 @@ class SqlPlaylists:
         return page_newest_first(self._db, t.playlists, filters, limit=limit, cursor=cursor, to_record=_playlist)
 
     def save(self, playlist: Playlist, *, expected_version: int) -> Playlist:
-        values = {
-            "name": playlist.name,
-            "audio_ids": t.dump_ids(playlist.audio_ids),
-            "version": expected_version + 1,
-            "updated_at": t.now_us(),
-        }
-        table = t.playlists
-        with self._db.write() as conn:
-            stmt = (
-                sa.update(table)
-                .where(table.c.id == playlist.id, table.c.version == expected_version)
-                .values(**values)
-                .returning(*table.c)
-            )
-            row = conn.execute(stmt).first()
-            if row is None:
-                stored = conn.execute(sa.select(table.c.version).where(table.c.id == playlist.id)).scalar()
-                if stored is None:
-                    raise NotFound(f"no playlist {playlist.id!r}")
-                raise VersionConflict(
-                    f"playlist {playlist.id!r} is at version {stored}, not the expected {expected_version}"
-                )
+        values = {"name": playlist.name, "audio_ids": t.dump_ids(playlist.audio_ids), "updated_at": t.now_us()}
+        row = swap_version(self._db, t.playlists.c.id, playlist.id, expected_version, values, "playlist")
         return _playlist(row)
 
     def delete(self, playlist_id: str) -> None:

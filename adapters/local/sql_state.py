@@ -8,9 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from adapters.errors import AlreadyExists, NotFound, VersionConflict
+from adapters.errors import AlreadyExists, NotFound
 from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
+from adapters.local.sql_library import swap_version
 from adapters.ports import PlayerEvent, PlayerState, Session, YotoTokens
 
 # --------------------------------------------------------------------------- tokens
@@ -58,25 +59,9 @@ class SqlTokens:
             "access_token": tokens.access_token,
             "refresh_token": tokens.refresh_token,
             "expires_at": t.to_us(tokens.expires_at),
-            "version": expected_version + 1,
             "updated_at": t.now_us(),
         }
-        table = t.tokens
-        with self._db.write() as conn:
-            stmt = (
-                sa.update(table)
-                .where(table.c.account == tokens.account, table.c.version == expected_version)
-                .values(**values)
-                .returning(*table.c)
-            )
-            row = conn.execute(stmt).first()
-            if row is None:
-                stored = conn.execute(sa.select(table.c.version).where(table.c.account == tokens.account)).scalar()
-                if stored is None:
-                    raise NotFound(f"no Yoto tokens for account {tokens.account!r}")
-                raise VersionConflict(
-                    f"tokens of {tokens.account!r} are at version {stored}, not the expected {expected_version}"
-                )
+        row = swap_version(self._db, t.tokens.c.account, tokens.account, expected_version, values, "Yoto tokens of")
         return _tokens(row)
 
     def delete(self, account: str) -> None:
