@@ -12,10 +12,10 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from adapters.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from adapters.ports import AudioStorage, Identity, Records, TextToSpeech
+    from core.ports import AudioStorage, Identity, Records, TextToSpeech
 
 __all__ = ["Adapters", "get_adapters", "reset_adapters"]
 

@@ -20,8 +20,8 @@ import os
 import secrets
 from pathlib import Path
 
-from adapters.errors import ConfigError
-from adapters.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 
 SECRET_FILE = "session_secret"
 MIN_SECRET_CHARS = 32

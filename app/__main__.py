@@ -19,7 +19,7 @@ import sys
 from typing import TextIO
 
 from adapters import get_adapters
-from adapters.errors import AlreadyExists, BackendUnavailable, ConfigError
+from core.errors import AlreadyExists, BackendUnavailable, ConfigError
 
 EXIT_REFUSED = 1
 EXIT_CONFIG = 2

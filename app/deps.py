@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from adapters import Adapters, get_adapters
-from adapters.errors import NotFound
-from adapters.ports import User
 from app.csrf import UNSAFE_METHODS, check_origin
 from app.sessions import live_session, session_id_from
+from core.errors import NotFound
+from core.records import User
 
 
 async def adapters() -> Adapters:

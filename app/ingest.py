@@ -16,8 +16,8 @@ from pathlib import Path
 from fastapi import HTTPException
 
 from adapters import Adapters
-from adapters.ports import AudioItem, new_id
 from app.schemas import TITLE_MAX
+from core.records import AudioItem, new_id
 
 ACCEPTED = "MP3, M4A/AAC, WAV, FLAC or OGG"
 

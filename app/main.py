@@ -10,10 +10,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from adapters.errors import AlreadyExists, BackendUnavailable, InvalidRange, NotFound, VersionConflict
-from adapters.settings import VERSION
 from app.errors import install_error_handling
 from app.routers import audio, auth, health, storage, stream, tts, uploads, users
+from core.errors import AlreadyExists, BackendUnavailable, InvalidRange, NotFound, VersionConflict
+from core.settings import VERSION
 
 # Adapter errors that escape a router become the JSON error a client expects.
 _STATUS: dict[type[Exception], tuple[int, str]] = {

@@ -1,5 +1,5 @@
 """Request and response bodies of the JSON API (pydantic), separate from the
-records in `adapters.ports` so the wire format can differ from storage."""
+records in `core.records` so the wire format can differ from storage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from adapters.ports import AudioItem, User, Voice
+from core.records import AudioItem, User, Voice
 
 TITLE_MAX = 200
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 from fastapi import Request, Response
 
 from adapters import Adapters
-from adapters.errors import NotFound
-from adapters.ports import Session, new_id, utcnow
 from app.keys import keys_for
 from app.signing import sign, verify
+from core.errors import NotFound
+from core.records import Session, new_id, utcnow
 
 COOKIE_NAME = "yss_session"
 _PLAIN_HTTP_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from adapters.ports import AudioItem
 from app.signing import sign, verify
+from core.records import AudioItem
 
 
 def _item_key(stream_key: bytes, item: AudioItem) -> bytes:

@@ -83,7 +83,7 @@ def aws_env(tmp: Path) -> Iterator[Any]:
             os.environ.update(AWS_ENV)
             os.environ["AWS_ENDPOINT_URL"] = url
             from adapters.aws.bootstrap import create_resources
-            from adapters.settings import Settings
+            from core.settings import Settings
 
             base = Settings(use_aws=True, aws_region=AWS_ENV["AWS_REGION"], data_dir=tmp)
             res = create_resources(base)
@@ -97,9 +97,9 @@ def seeded_app(settings: Any) -> tuple[Any, dict[str, str]]:
     """The real app over `settings`, a user, 200 items and a session cookie."""
     import app.deps
     from adapters import Adapters
-    from adapters.ports import AudioItem, new_id, utcnow
     from app.main import create_app
     from app.sessions import COOKIE_NAME, start_session
+    from core.records import AudioItem, new_id, utcnow
 
     adapters = Adapters(settings)
     app.deps.get_adapters = lambda: adapters  # type: ignore[assignment]
@@ -137,7 +137,7 @@ def main() -> None:
     rows: list[tuple[str, list[float]]] = [("baseline: trivial FastAPI endpoint", [])]
     rows[0] = (rows[0][0], asyncio.run(timed(baseline_app(), "/ping", args.runs)))
     with tempfile.TemporaryDirectory() as tmp:
-        from adapters.settings import Settings
+        from core.settings import Settings
         from tests.conftest import TEST_SECRET
 
         local = Settings(use_aws=False, data_dir=Path(tmp) / "data", session_secret=TEST_SECRET, public_url=ORIGIN)

@@ -53,8 +53,8 @@ def seeded_moto(items: int = ITEMS) -> Iterator[Seeded]:
     and a session cookie; the process environment points at it meanwhile."""
     from adapters import Adapters, reset_adapters
     from adapters.aws.bootstrap import create_resources
-    from adapters.ports import AudioItem, new_id
-    from adapters.settings import Settings
+    from core.records import AudioItem, new_id
+    from core.settings import Settings
     from tests.conftest import AWS_ENV, TEST_SECRET
     from tests.servers import moto_server
 

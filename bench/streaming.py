@@ -133,10 +133,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from adapters import Adapters
-    from adapters.ports import AudioItem, new_id
-    from adapters.settings import Settings
     from app.keys import keys_for
     from app.stream_tokens import make_token
+    from core.records import AudioItem, new_id
+    from core.settings import Settings
     from tests.servers import free_port, stop
 
     with tempfile.TemporaryDirectory() as tmp_name:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from adapters.settings import Settings
+from core.settings import Settings
 from infra import iam
 from infra.config import (
     LAMBDA_PYTHON_VERSION,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
     import pulumi

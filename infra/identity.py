@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from adapters.password_policy import MIN_LENGTH
+from core.password_policy import MIN_LENGTH
 from infra.config import StackConfig, resource_options
 
 # The flows the identity adapter uses: password login and token refresh. No SRP, no hosted UI.

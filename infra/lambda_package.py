@@ -1,7 +1,7 @@
 """The one Lambda package builder, shared by the Pulumi program, the package
 test and `scripts/build_lambda.py`, so what the test runs is what gets deployed.
 
-The zip holds the project's own sources (`app/`, `adapters/`) next to the
+The zip holds the project's own sources (`app/`, `core/`, `services/`, `adapters/`) next to the
 third-party wheels of `requirements.txt` minus the local-only packages, fetched
 for Lambda's platform (manylinux, the function's architecture and CPython
 version) rather than for this machine. Builds are deterministic: sorted
@@ -39,7 +39,7 @@ CACHE_DIR = ROOT / ".build" / "lambda"
 RECIPE_VERSION = "4"
 DEPS_RECIPE = "1"
 
-SOURCE_PACKAGES: tuple[str, ...] = ("app", "adapters")
+SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters")
 # Needed only by the local (uvicorn + SQLite + gTTS + argon2) side; never shipped.
 LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset({"uvicorn", "sqlalchemy", "argon2-cffi", "gtts"})
 # Provided by the Lambda runtime, shipped anyway (see the module docstring).

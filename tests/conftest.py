@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from adapters import reset_adapters
-from adapters.settings import Settings
+from core.settings import Settings
 from tests.servers import moto_reset, moto_server
 
 AWS_ENV = {

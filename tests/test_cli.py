@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters import Adapters
-from adapters.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a long family passphrase"

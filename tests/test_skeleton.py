@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from adapters import Adapters
-from adapters.errors import ConfigError
-from adapters.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 
 
 def test_health_reports_backend(backend_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

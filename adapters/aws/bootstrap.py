@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from adapters.aws.clients import client
 from adapters.aws.schema import TTL_ATTRIBUTE, create_table_kwargs
-from adapters.password_policy import MIN_LENGTH
-from adapters.settings import Settings
+from core.password_policy import MIN_LENGTH
+from core.settings import Settings
 
 
 @dataclass(frozen=True)

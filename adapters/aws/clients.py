@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.settings import Settings
+from core.settings import Settings
 
 
 def client(settings: Settings, service: str, **kwargs: Any) -> Any:

@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.aws.clients import client
-from adapters.errors import AdapterError, AlreadyExists, BackendUnavailable, ConfigError, NotFound
 from adapters.local.identity import canonical_username, check_password
-from adapters.password_policy import MAX_LENGTH
-from adapters.ports import User, utcnow
-from adapters.settings import Settings
+from core.errors import AdapterError, AlreadyExists, BackendUnavailable, ConfigError, NotFound
+from core.password_policy import MAX_LENGTH
+from core.records import User, utcnow
+from core.settings import Settings
 
 ADMIN_GROUP = "admin"
 _LOGIN_REFUSED = {

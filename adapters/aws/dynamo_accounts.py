@@ -25,8 +25,8 @@ from adapters.aws.dynamo_table import (
     now_ms,
     parse_iso,
 )
-from adapters.errors import AlreadyExists, NotFound, VersionConflict
-from adapters.ports import Session, YotoTokens, utcnow
+from core.errors import AlreadyExists, NotFound, VersionConflict
+from core.records import Session, YotoTokens, utcnow
 
 _NEW = "attribute_not_exists(PK)"
 _EXISTS = "attribute_exists(PK)"

@@ -31,8 +31,8 @@ from adapters.aws.dynamo_table import (
     iso,
     parse_iso,
 )
-from adapters.errors import AlreadyExists, NotFound, VersionConflict
-from adapters.ports import Card, Page, Playlist, utcnow
+from core.errors import AlreadyExists, NotFound, VersionConflict
+from core.records import Card, Page, Playlist, utcnow
 
 R = TypeVar("R", Playlist, Card)
 

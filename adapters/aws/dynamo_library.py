@@ -21,8 +21,8 @@ from adapters.aws.dynamo_table import (
     now_ms,
     parse_iso,
 )
-from adapters.errors import AlreadyExists, NotFound
-from adapters.ports import AudioItem, Page, PendingUpload
+from core.errors import AlreadyExists, NotFound
+from core.records import AudioItem, Page, PendingUpload
 
 AUDIO_ALL = "AUDIO"
 _NEW = "attribute_not_exists(PK)"

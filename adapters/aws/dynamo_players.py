@@ -15,8 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 from adapters.aws.dynamo_table import EXPIRY_MS, PK, SK, Table, epoch_ms, expiry_attrs, iso, now_ms, parse_iso
-from adapters.errors import NotFound
-from adapters.ports import PlayerEvent, PlayerState, utcnow
+from core.errors import NotFound
+from core.records import PlayerEvent, PlayerState, utcnow
 
 STATE_PREFIX = "st:"
 PLAYERS_PARTITION = "PLAYERS"

@@ -12,7 +12,7 @@ from adapters.aws.dynamo_collections import DynamoCards, DynamoPlaylists
 from adapters.aws.dynamo_library import DynamoAudio, DynamoUploads
 from adapters.aws.dynamo_players import DynamoPlayers
 from adapters.aws.dynamo_table import Table
-from adapters.settings import Settings
+from core.settings import Settings
 
 
 class DynamoRecords:

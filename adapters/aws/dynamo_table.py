@@ -1,7 +1,7 @@
 """The single DynamoDB table as the record repositories see it.
 
 A thin layer over the low-level client: typed (de)serialisation, the
-condition-failure exceptions the repositories map onto `adapters.errors`, and
+condition-failure exceptions the repositories map onto `core.errors`, and
 one paging loop that yields exact, opaque cursors even when a filter drops
 items. Item layout and access patterns: docs/dynamodb.md.
 """
@@ -22,8 +22,8 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.aws.schema import GSIS, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from adapters.errors import BackendUnavailable, ConfigError
-from adapters.settings import Settings
+from core.errors import BackendUnavailable, ConfigError
+from core.settings import Settings
 
 PK = PARTITION_KEY
 SK = SORT_KEY

@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from adapters.aws.clients import client
-from adapters.errors import BackendUnavailable
-from adapters.ports import Speech, Voice
-from adapters.settings import Settings
+from core.errors import BackendUnavailable
+from core.records import Speech, Voice
+from core.settings import Settings
 
 # Polly's limit is 3,000 billed characters a request; stay a little under.
 MAX_REQUEST_CHARS = 2900

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from adapters.aws.clients import client
-from adapters.errors import BackendUnavailable, ConfigError, InvalidRange, NotFound
 from adapters.local.file_storage import check_content_type, check_key, url_ttl
-from adapters.ports import ObjectInfo, UploadTarget
-from adapters.settings import Settings
+from core.errors import BackendUnavailable, ConfigError, InvalidRange, NotFound
+from core.records import ObjectInfo, UploadTarget
+from core.settings import Settings
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 

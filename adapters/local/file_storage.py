@@ -26,10 +26,10 @@ from types import TracebackType
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
-from adapters.errors import AdapterError, InvalidRange, NotFound
-from adapters.ports import ObjectInfo, UploadTarget
 from adapters.secret import derive_key, session_secret
-from adapters.settings import Settings
+from core.errors import AdapterError, InvalidRange, NotFound
+from core.records import ObjectInfo, UploadTarget
+from core.settings import Settings
 
 MAX_URL_TTL_S = 900
 MAX_KEY_LENGTH = 512

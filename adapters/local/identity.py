@@ -14,15 +14,15 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from adapters.errors import AlreadyExists, NotFound
-from adapters.password_policy import MAX_LENGTH, password_problem
-from adapters.ports import User, utcnow
-from adapters.settings import Settings
+from core.errors import AlreadyExists, NotFound
+from core.password_policy import MAX_LENGTH, password_problem
+from core.records import User, utcnow
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
-    from adapters.ports import Records
+    from core.ports import Records
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from adapters.errors import AlreadyExists, NotFound, VersionConflict
 from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
-from adapters.ports import AudioItem, Card, Page, PendingUpload, Playlist
+from core.errors import AlreadyExists, NotFound, VersionConflict
+from core.records import AudioItem, Card, Page, PendingUpload, Playlist
 
 R = TypeVar("R")
 

@@ -14,7 +14,7 @@ from adapters.local.sql_engine import Database, create_sqlite_engine
 from adapters.local.sql_library import SqlAudio, SqlCards, SqlPlaylists, SqlUploads
 from adapters.local.sql_state import SqlCounters, SqlPlayers, SqlSessions, SqlSettings, SqlTokens
 from adapters.local.sql_tables import metadata
-from adapters.ports import (
+from core.ports import (
     AudioRepository,
     CardRepository,
     CounterRepository,
@@ -25,7 +25,7 @@ from adapters.ports import (
     TokenRepository,
     UploadRepository,
 )
-from adapters.settings import Settings
+from core.settings import Settings
 
 DB_FILENAME = "yoto.db"
 

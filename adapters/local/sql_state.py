@@ -8,11 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from adapters.errors import AlreadyExists, NotFound
 from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
 from adapters.local.sql_library import swap_version
-from adapters.ports import PlayerEvent, PlayerState, Session, YotoTokens
+from core.errors import AlreadyExists, NotFound
+from core.records import PlayerEvent, PlayerState, Session, YotoTokens
 
 # --------------------------------------------------------------------------- tokens
 

@@ -22,9 +22,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from adapters.errors import BackendUnavailable
-from adapters.ports import Speech, Voice
-from adapters.settings import Settings
+from core.errors import BackendUnavailable
+from core.records import Speech, Voice
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from adapters import Adapters
-from adapters.errors import NotFound
-from adapters.ports import AudioItem, User
 from app.deps import AdaptersDep, UserDep
 from app.ingest import ingest, scratch_dir, title_from
 from app.keys import keys_for
 from app.multipart_stream import receive_file
 from app.schemas import AudioOut, AudioPage, AudioPatch, StreamUrlOut
 from app.stream_tokens import make_token, stream_url
+from core.errors import NotFound
+from core.records import AudioItem, User
 
 router = APIRouter(prefix="/api/audio", tags=["audio"])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from adapters.settings import VERSION
 from app.deps import AdaptersDep
+from core.settings import VERSION
 
 router = APIRouter(prefix="/api", tags=["health"])
 

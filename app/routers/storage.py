@@ -31,9 +31,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from adapters import Adapters
-from adapters.errors import NotFound
 from app.deps import AdaptersDep
 from app.multipart_stream import FilePart, FileSink, read_form
+from core.errors import NotFound
 
 if TYPE_CHECKING:
     from adapters.local.file_storage import AtomicWriter, FileStorage

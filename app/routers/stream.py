@@ -13,10 +13,10 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
 
-from adapters.errors import NotFound
 from app.deps import AdaptersDep
 from app.keys import keys_for
 from app.stream_tokens import split_token, token_matches
+from core.errors import NotFound
 
 router = APIRouter(tags=["stream"])
 

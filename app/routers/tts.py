@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, HTTPException
 
 from adapters import Adapters
-from adapters.errors import BackendUnavailable
-from adapters.ports import AudioItem, User
 from app.deps import AdaptersDep, UserDep
 from app.ingest import ingest, scratch_dir
 from app.schemas import AudioOut, TtsIn, VoiceOut
+from core.errors import BackendUnavailable
+from core.records import AudioItem, User
 
 router = APIRouter(tags=["tts"])
 

@@ -15,12 +15,12 @@ from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from adapters import Adapters
-from adapters.errors import NotFound
-from adapters.ports import AudioItem, PendingUpload, User, new_id, utcnow
 from app.deps import AdaptersDep, UserDep
 from app.ingest import ingest, scratch_dir, title_from
 from app.multipart_stream import too_large
 from app.schemas import AudioOut, UploadComplete, UploadCreate, UploadOut, UploadTargetOut
+from core.errors import NotFound
+from core.records import AudioItem, PendingUpload, User, new_id, utcnow
 
 router = APIRouter(prefix="/api/audio/uploads", tags=["audio"])
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response
 
 from adapters import Adapters
-from adapters.errors import AlreadyExists, NotFound
-from adapters.password_policy import password_problem
 from app.deps import AdaptersDep, AdminDep
 from app.schemas import UserCreate, UserOut, UserPatch
+from core.errors import AlreadyExists, NotFound
+from core.password_policy import password_problem
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters import Adapters
-from adapters.ports import AudioItem, new_id, utcnow
-from adapters.settings import Settings
+from core.records import AudioItem, new_id, utcnow
+from core.settings import Settings
 
 BASE_URL = "http://127.0.0.1:8000"
 ORIGIN = BASE_URL

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.ports import AudioItem, Card, Playlist, new_id, utcnow
-from adapters.settings import Settings
+from core.records import AudioItem, Card, Playlist, new_id, utcnow
+from core.settings import Settings
 from tests.api.audio_files import TONE_SECONDS, cut_short, damaged, not_audio, tone
 from tests.api.conftest import ADMIN, MEMBER, Api, assert_nothing_left, make_api, stored_keys
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.settings import Settings
+from core.settings import Settings
 from tests.api.conftest import ADMIN, MEMBER, ORIGIN, Api, make_api
 
 COOKIE = "yss_session"

@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from adapters import Adapters
-from adapters.ports import AudioItem, new_id
-from adapters.settings import Settings
 from app.keys import keys_for
 from app.stream_tokens import make_token
+from core.records import AudioItem, new_id
+from core.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.servers import free_port, stop, wait_http
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from adapters.errors import BackendUnavailable
+from core.errors import BackendUnavailable
 from tests.api.audio_files import tone
 from tests.api.conftest import ADMIN, MEMBER, Api, assert_nothing_left
 

@@ -80,7 +80,7 @@ def test_expired_upload_is_404(api: Api, audio_dir: Path) -> None:
     from dataclasses import replace
     from datetime import timedelta
 
-    from adapters.ports import utcnow
+    from core.records import utcnow
 
     c = api.login(ADMIN)
     started = _start(c)

@@ -19,9 +19,9 @@ from adapters.aws.clients import client
 from adapters.aws.dynamo_records import DynamoRecords
 from adapters.aws.dynamo_table import ConditionFailed, Table, TransactionCancelled, encode_cursor
 from adapters.aws.schema import TTL_ATTRIBUTE
-from adapters.errors import NotFound
-from adapters.ports import AudioItem, Card, PendingUpload, PlayerEvent, Playlist, Session, new_id, utcnow
-from adapters.settings import Settings
+from core.errors import NotFound
+from core.records import AudioItem, Card, PendingUpload, PlayerEvent, Playlist, Session, new_id, utcnow
+from core.settings import Settings
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ import pytest
 from argon2 import PasswordHasher
 
 from adapters import Adapters
-from adapters.errors import AlreadyExists, NotFound
-from adapters.ports import Identity
-from adapters.settings import Settings
+from core.errors import AlreadyExists, NotFound
+from core.ports import Identity
+from core.settings import Settings
 
 PASSWORD = "correct horse battery"
 OTHER = "another long passphrase"

@@ -1,7 +1,7 @@
 """The records contract: every repository of `Records`, run on SQLite and on DynamoDB (moto).
 
 Both implementations must pass the same tests, so the app can switch with
-`USE_AWS` and see the same behaviour. Where `adapters/ports.py` leaves a
+`USE_AWS` and see the same behaviour. Where `core/ports.py` leaves a
 detail open, the choice made here is the contract:
 
 - `get`/`update`/`save`/`compare_and_swap`/`delete` of a missing audio item,
@@ -32,21 +32,21 @@ import pytest
 from adapters import Adapters
 from adapters.aws.clients import client
 from adapters.aws.schema import TTL_ATTRIBUTE, create_table_kwargs
-from adapters.errors import AlreadyExists, NotFound, VersionConflict
-from adapters.ports import (
+from core.errors import AlreadyExists, NotFound, VersionConflict
+from core.ports import Records
+from core.records import (
     AudioItem,
     Card,
     Page,
     PendingUpload,
     PlayerEvent,
     Playlist,
-    Records,
     Session,
     YotoTokens,
     new_id,
     utcnow,
 )
-from adapters.settings import Settings
+from core.settings import Settings
 from tests.conftest import AWS_ENV, TEST_SECRET
 from tests.servers import moto_reset
 
@@ -823,7 +823,7 @@ _ADD_IN_ANOTHER_PROCESS = """
 import sys
 from pathlib import Path
 from adapters.local.sql_records import SqlRecords
-from adapters.settings import Settings
+from core.settings import Settings
 records = SqlRecords(Settings(data_dir=Path(sys.argv[1])))
 wins = 0
 for _ in range(int(sys.argv[2])):

@@ -29,10 +29,10 @@ import httpx
 import pytest
 
 from adapters import Adapters
-from adapters.errors import ConfigError, InvalidRange, NotFound
-from adapters.ports import AudioStorage
 from adapters.secret import derive_key, session_secret
-from adapters.settings import Settings
+from core.errors import ConfigError, InvalidRange, NotFound
+from core.ports import AudioStorage
+from core.settings import Settings
 from tests.servers import free_port
 
 CONTENT = bytes(range(256)) * 40 + b"tail"  # 10 244 bytes, every byte value, distinct ends
@@ -423,7 +423,7 @@ def test_local_secret_is_generated_once_private_and_reused(tmp_path: Path) -> No
 
 def test_processes_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
     code = (
-        "from adapters.secret import session_secret; from adapters.settings import Settings;"
+        "from adapters.secret import session_secret; from core.settings import Settings;"
         "print(session_secret(Settings()))"
     )
     env = {**os.environ, "DATA_DIR": str(tmp_path / "d"), "USE_AWS": "false"}

@@ -28,9 +28,10 @@ import pytest
 
 from adapters import get_adapters
 from adapters.aws.polly_tts import PollyTTS
-from adapters.errors import BackendUnavailable
-from adapters.ports import Speech, TextToSpeech
-from adapters.settings import Settings
+from core.errors import BackendUnavailable
+from core.ports import TextToSpeech
+from core.records import Speech
+from core.settings import Settings
 from tests.audio_fixtures import mp3_frames, write_tone
 from tests.conftest import AWS_ENV
 from tests.servers import free_port

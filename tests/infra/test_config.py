@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.settings import Settings
+from core.settings import Settings
 from infra.config import KEYS, StackConfigError, is_production_stack, parse_stack_config
 from tests.infra.program import run_program
 

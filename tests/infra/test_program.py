@@ -18,8 +18,8 @@ from adapters.aws.permissions import (
     S3_OBJECT_ACTIONS,
 )
 from adapters.aws.schema import GSIS, TTL_ATTRIBUTE, attribute_definitions
-from adapters.password_policy import MIN_LENGTH
-from adapters.settings import Settings
+from core.password_policy import MIN_LENGTH
+from core.settings import Settings
 from infra.rules import RuleContext, evaluate
 from tests.infra.program import ProgramRun, Registered, run_program, stack_file_config
 

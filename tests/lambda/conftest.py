@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 
-from adapters.settings import Settings
+from core.settings import Settings
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -22,9 +22,9 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from mangum import Mangum
 
-from adapters.settings import Settings
 from app.errors import install_error_handling
 from app.logging import JsonFormatter
+from core.settings import Settings
 
 PRESIGNED = "https://yss-audio.s3.eu-west-2.amazonaws.com/audio/a1.mp3?X-Amz-Signature=abc&X-Amz-Expires=900"
 MP3_BYTES = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 4

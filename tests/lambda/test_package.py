@@ -45,7 +45,7 @@ import httpx
 import pytest
 
 from adapters import Adapters
-from adapters.settings import Settings
+from core.settings import Settings
 from infra.lambda_package import LOCAL_ONLY_PACKAGES, ROOT, PackageResult, build_lambda_package
 from tests.conftest import AWS_ENV, TEST_SECRET
 from tests.servers import moto_server
@@ -328,7 +328,7 @@ def test_package_run_wrote_nothing_into_the_task_root(container: Container, buil
 def test_same_sources_give_the_same_hash(built: Built, tmp_path: Path) -> None:
     """A snapshot of the sources (others edit the tree meanwhile) built, rebuilt
     from scratch with fresh mtimes, then changed by one byte."""
-    for name in ("app", "adapters"):
+    for name in ("app", "core", "services", "adapters"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "requirements.txt", tmp_path / "requirements.txt")
     first = build_lambda_package(platform.machine(), python_version=built.version, project_root=tmp_path)

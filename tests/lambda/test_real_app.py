@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from adapters import Adapters
-from adapters.settings import Settings
+from core.settings import Settings
 from tests.audio_fixtures import write_tone
 
 USERNAME = "dad"

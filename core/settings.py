@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.errors import ConfigError
+from core.errors import ConfigError
 
 VERSION = "0.1.0"
 

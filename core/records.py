@@ -1,0 +1,195 @@
+"""The records the app and its ports carry: plain, frozen dataclasses.
+
+They are the domain's types, not an adapter's: neither side leaks its ORM or
+item format through them, and `services/`, `app/`, `infra/` and `mqtt/` import
+them from here without pulling in any adapter.
+
+Conventions: times are timezone-aware UTC `datetime`s; ids are opaque strings
+chosen by the app (`new_id()`), never by the backend.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id(length: int = 16) -> str:
+    """A random id of letters and digits (about 95 bits at the default length).
+
+    Letters and digits only, so an id can name a storage object, sit in a URL
+    path or a DynamoDB key without escaping. Records carry created_at for order.
+    """
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    is_admin: bool = False
+    disabled: bool = False
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class AudioItem:
+    """One normalised MP3 in the family library.
+
+    `storage_key` names the object in audio storage. `stream_key` is the
+    per-item secret the player stream token is signed with; rotating it revokes
+    every URL handed out for the item.
+    """
+
+    id: str
+    owner: str
+    title: str
+    storage_key: str
+    size_bytes: int
+    duration_s: float
+    format: str = "mp3"
+    stream_key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    source: str = "upload"  # upload | tts
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """A signed upload target handed to a client, waiting for its complete call."""
+
+    id: str
+    owner: str
+    storage_key: str
+    title: str | None
+    filename: str | None
+    max_bytes: int
+    created_at: datetime = field(default_factory=utcnow)
+    expires_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Playlist:
+    """A live playlist: an ordered list of audio item ids a card streams."""
+
+    id: str
+    owner: str
+    name: str
+    audio_ids: tuple[str, ...] = ()
+    version: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Card:
+    """A MYO card we made on the Yoto cloud, and what its tracks point at."""
+
+    id: str
+    owner: str
+    title: str
+    yoto_card_id: str | None = None
+    playlist_id: str | None = None
+    audio_ids: tuple[str, ...] = ()
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class YotoTokens:
+    """The Yoto OAuth tokens of one linked account.
+
+    `version` starts at 1 and grows by one with every successful
+    compare-and-swap, so two processes refreshing at once cannot both win.
+    """
+
+    account: str
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    version: int = 1
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class PlayerState:
+    """The merged last-known state of one Yoto player (events are partial)."""
+
+    player_id: str
+    state: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class PlayerEvent:
+    player_id: str
+    at: datetime
+    kind: str  # events | status | response | presence
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A login session; the cookie carries only the signed id."""
+
+    id: str
+    username: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where and how a client sends the bytes of a two-step upload.
+
+    `method` is POST (multipart form: `fields` first, then the file under
+    `file_field`) or PUT (raw body with `headers`)."""
+
+    url: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    file_field: str = "file"
+    expires_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Voice:
+    id: str
+    name: str
+    language: str
+    engine: str
+
+
+@dataclass(frozen=True)
+class Speech:
+    audio: bytes
+    format: str  # "mp3"
+    voice: str
+    engine: str
+    characters: int
