@@ -4,6 +4,13 @@ A thin layer over the low-level client: typed (de)serialisation, the
 condition-failure exceptions the repositories map onto `core.errors`, and
 one paging loop that yields exact, opaque cursors even when a filter drops
 items. Item layout and access patterns: docs/dynamodb.md.
+
+Outages never reach a repository as botocore errors: the client
+(`adapters.aws.clients`) raises `BackendUnavailable` for throttling, 5xx
+answers, lost connections and timeouts on every call, and this wrapper does
+the same for the two ways DynamoDB reports them inside a successful-looking
+answer: a batch left unprocessed, and a transaction cancelled only because it
+was throttled or kept clashing with others.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from adapters.aws.clients import unavailable
 from adapters.aws.schema import GSIS, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from core.errors import BackendUnavailable, ConfigError
+from core.errors import ConfigError
 from core.settings import Settings
 
 PK = PARTITION_KEY
@@ -37,6 +45,8 @@ _CONFLICT_ATTEMPTS = 5
 # Tries of a BatchWriteItem chunk that DynamoDB (throttled) left partly unprocessed.
 _BATCH_ATTEMPTS = 8
 _INDEX_KEYS = {name: (pk, sk) for name, pk, sk in GSIS}
+# Cancellation reasons that say nothing about the request: the same transaction may succeed later.
+_TRANSIENT_REASONS = frozenset({"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 class ConditionFailed(Exception):
@@ -239,7 +249,7 @@ class Table:
                     break
                 time.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
             if batch:
-                raise BackendUnavailable(f"DynamoDB left {len(batch)} batched writes unprocessed; try again")
+                raise unavailable("DynamoDB", "BatchWriteItem", f"left {len(batch)} writes unprocessed (throttled)")
 
     def _expr(
         self,
@@ -280,14 +290,15 @@ class Table:
                 reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
                 if not reasons:
                     reasons = _reasons_from_message(str(exc), len(actions))
-                cancelled = TransactionCancelled(reasons)
-                # A clash with another transaction on the same item says nothing about our
-                # conditions: try again, and the conditions decide on fresh data.
-                clash = "TransactionConflict" in reasons and not cancelled.condition_failed
-                if clash and attempt + 1 < _CONFLICT_ATTEMPTS:
-                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-                    continue
-                raise cancelled from exc
+                # A clash with another transaction on the same item, or throttling, says
+                # nothing about our conditions: try again, and the conditions decide on fresh data.
+                if set(reasons) > {"None"} and set(reasons) <= _TRANSIENT_REASONS:
+                    if attempt + 1 < _CONFLICT_ATTEMPTS:
+                        time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                        continue
+                    why = "kept being cancelled (" + ", ".join(sorted(set(reasons) - {"None"})) + ")"
+                    raise unavailable("DynamoDB", "TransactWriteItems", why) from exc
+                raise TransactionCancelled(reasons) from exc
 
     # ---------------------------------------------------------------- queries
 
