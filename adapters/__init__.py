@@ -4,6 +4,10 @@
 members are built on first use, so importing the app (or answering a health
 check) never imports sqlalchemy or boto3. Nothing outside `adapters/` knows
 which side it runs on; it asks for `records`, `storage`, `tts`, `identity`.
+
+Each workload (`"api"`, `"mqtt"`) is validated for the settings it uses and
+is handed only the adapters it is configured for: the MQTT handler gets the
+records and nothing that needs a bucket, a user pool or Polly.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from core.settings import Settings, load_settings
+from core.errors import ConfigError
+from core.settings import Settings, Workload, load_settings
 
 if TYPE_CHECKING:
     from core.ports import AudioStorage, Identity, Records, TextToSpeech
@@ -23,9 +28,14 @@ __all__ = ["Adapters", "get_adapters", "reset_adapters"]
 class Adapters:
     """The adapter set for one process (one Lambda container, one uvicorn)."""
 
-    def __init__(self, settings: Settings) -> None:
-        settings.validate_backend()
+    def __init__(self, settings: Settings, workload: Workload = "api") -> None:
+        settings.validate_for(workload)
         self.settings = settings
+        self.workload = workload
+
+    def _api_only(self, what: str) -> None:
+        if self.workload != "api":
+            raise ConfigError(f"the {self.workload} workload is not configured for {what}; only the API is")
 
     @property
     def backend(self) -> str:
@@ -43,6 +53,7 @@ class Adapters:
 
     @cached_property
     def storage(self) -> AudioStorage:
+        self._api_only("audio storage")
         if self.settings.use_aws:
             from adapters.aws.s3_storage import S3Storage
 
@@ -53,6 +64,7 @@ class Adapters:
 
     @cached_property
     def tts(self) -> TextToSpeech:
+        self._api_only("text to speech")
         if self.settings.use_aws:
             from adapters.aws.polly_tts import PollyTTS
 
@@ -63,6 +75,7 @@ class Adapters:
 
     @cached_property
     def identity(self) -> Identity:
+        self._api_only("user identity")
         if self.settings.use_aws:
             from adapters.aws.cognito_identity import CognitoIdentity
 
@@ -76,15 +89,17 @@ _lock = threading.Lock()
 _current: Adapters | None = None
 
 
-def get_adapters(settings: Settings | None = None) -> Adapters:
-    """The process-wide adapter set, created once (thread-safe)."""
+def get_adapters(settings: Settings | None = None, workload: Workload = "api") -> Adapters:
+    """The process-wide adapter set, created once (thread-safe); a process runs one workload."""
     global _current
     if settings is not None:
-        return Adapters(settings)
+        return Adapters(settings, workload)
     if _current is None:
         with _lock:
             if _current is None:
-                _current = Adapters(load_settings())
+                _current = Adapters(load_settings(), workload)
+    if _current.workload != workload:
+        raise ConfigError(f"this process already runs the {_current.workload} workload, not {workload}")
     return _current
 
 

@@ -6,6 +6,7 @@ Lambda environment, the ECS task, `make run`) has one list to fill in.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -76,19 +77,28 @@ class Settings(BaseSettings):
         return frozenset([scheme_host, *(o.rstrip("/") for o in self.allowed_origins)])
 
     def validate_backend(self) -> None:
-        """Fail at start-up with one message naming the variable that is missing or wrong."""
-        if self.use_aws:
-            required = {
-                "DYNAMODB_TABLE": self.dynamodb_table,
-                "S3_AUDIO_BUCKET": self.s3_audio_bucket,
-                "COGNITO_USER_POOL_ID": self.cognito_user_pool_id,
-                "COGNITO_CLIENT_ID": self.cognito_client_id,
-                "SESSION_SECRET": self.session_secret,
-            }
-            missing = [name for name, value in required.items() if not value]
-            if missing:
-                raise ConfigError(f"USE_AWS=true needs {', '.join(missing)} to be set")
-            return
+        """The API's start-up check (kept under its old name)."""
+        self.validate_for("api")
+
+    def validate_for(self, workload: Workload) -> None:
+        """Fail at start-up with one message naming every variable `workload` needs and lacks.
+
+        Each workload is checked for what it uses and nothing else: the MQTT
+        handler runs without a bucket, a user pool or a session secret, and the
+        API without Yoto settings until it links accounts.
+        """
+        if workload not in WORKLOADS:
+            raise ConfigError(f"unknown workload {workload!r}; one of {', '.join(WORKLOADS)}")
+        needs = WORKLOADS[workload]
+        required = needs.aws if self.use_aws else needs.local
+        missing = [env_name(f) for f in required if not getattr(self, f)]
+        if missing:
+            side = "USE_AWS=true" if self.use_aws else "USE_AWS=false"
+            raise ConfigError(f"the {workload} workload with {side} needs {', '.join(missing)} to be set")
+        if not self.use_aws:
+            self._check_data_dir()
+
+    def _check_data_dir(self) -> None:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             probe = self.data_dir / ".write-probe"
@@ -96,6 +106,49 @@ class Settings(BaseSettings):
             probe.unlink()
         except OSError as exc:
             raise ConfigError(f"DATA_DIR={self.data_dir} is not writable: {exc.strerror or exc}") from exc
+
+
+Workload = Literal["api", "mqtt"]
+
+
+@dataclass(frozen=True)
+class WorkloadNeeds:
+    """The settings (field names) a workload cannot start without, per side, and
+    every setting it reads at all: a deployment hands it `uses` and no more."""
+
+    aws: tuple[str, ...]
+    local: tuple[str, ...]
+    uses: frozenset[str]
+
+
+_SHARED = frozenset({"use_aws", "aws_region", "data_dir", "dynamodb_table"})
+_YOTO = frozenset({"yoto_client_id", "yoto_api_url", "yoto_auth_url"})
+_MQTT = frozenset({"mqtt_host", "mqtt_port", "mqtt_transport", "mqtt_path"})
+
+WORKLOADS: dict[str, WorkloadNeeds] = {
+    # The HTTP API (Lambda, uvicorn): every setting but the MQTT connection's.
+    "api": WorkloadNeeds(
+        aws=("dynamodb_table", "s3_audio_bucket", "cognito_user_pool_id", "cognito_client_id", "session_secret"),
+        local=(),
+        uses=frozenset(Settings.model_fields) - _MQTT,
+    ),
+    # The MQTT handler (ECS task, or a local process): records, the Yoto cloud, the broker.
+    "mqtt": WorkloadNeeds(
+        aws=("dynamodb_table", "yoto_client_id"),
+        local=("yoto_client_id",),
+        uses=_SHARED | _YOTO | _MQTT,
+    ),
+}
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field` (pydantic-settings' default mapping)."""
+    return field.upper()
+
+
+def env_names_for(workload: Workload) -> frozenset[str]:
+    """Every environment variable `workload` reads: what its deployment may set."""
+    return frozenset(env_name(f) for f in WORKLOADS[workload].uses)
 
 
 def load_settings(**overrides: object) -> Settings:
