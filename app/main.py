@@ -27,7 +27,8 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
 
 def _adapter_error(request: Request, exc: Exception) -> JSONResponse:
     status, reason = next(v for t, v in _STATUS.items() if isinstance(exc, t))
-    return JSONResponse(status_code=status, content={"detail": f"{reason}: {exc}" if str(exc) else reason})
+    detail = f"{reason}: {exc}" if str(exc) else reason
+    return JSONResponse(status_code=status, content={"detail": detail}, headers=getattr(exc, "headers", None) or None)
 
 
 def create_app() -> FastAPI:
