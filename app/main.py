@@ -7,16 +7,48 @@ request needs them (see `adapters.get_adapters`).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from app import deps
 from app.errors import install_error_handling
 from app.problems import install_domain_errors
 from app.routers import audio, auth, health, storage, stream, tts, uploads, users
 from core.settings import VERSION
 
+log = logging.getLogger("yss.app")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """A long-running server (`make run`) sweeps what abandoned uploads left
+    when it starts. Lambda runs with lifespan off: S3's lifecycle rule does it there."""
+    from services import uploads
+
+    adapters = deps.get_adapters()
+    try:
+        swept = await asyncio.to_thread(
+            uploads.sweep_stale, adapters.storage, ttl_s=adapters.settings.upload_url_ttl_s, force=True
+        )
+        if swept:
+            log.info("removed %d staged upload(s) nobody completed", swept)
+    except Exception:
+        log.exception("sweeping abandoned uploads failed; the server starts anyway")
+    yield
+
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="yoto-smart-stream", version=VERSION, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="yoto-smart-stream",
+        version=VERSION,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
     install_domain_errors(app)
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -11,8 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import Match
 
 from core import errors as e
 
@@ -63,10 +67,33 @@ def _handler(request: Request, exc: Exception) -> JSONResponse:
     return answer(exc)
 
 
+def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
+    """Every method some route serves at this path. Starlette answers a 405
+    from the first route whose path matches, naming only that route's methods,
+    while GET, PATCH and DELETE of one path are separate routes here."""
+    allowed = []
+    for method in _METHODS:
+        probe = {**scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allow = ", ".join(allowed_methods(request.app, request.scope))
+        exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allow})
+    return await http_exception_handler(request, exc)
+
+
 def install_domain_errors(app: Any) -> None:
     app.add_exception_handler(e.DomainError, _handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     install_validation_errors(app)
 
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 # --------------------------------------------------------------------------- validation
 
