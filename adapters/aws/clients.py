@@ -25,7 +25,7 @@ from typing import Any
 from core.errors import BackendUnavailable
 from core.settings import Settings
 
-# Seconds a client may wait for the service to answer before it retries the request.
+# What an outage tells the caller (as Retry-After, in seconds): wait about this long, then try again.
 RETRY_AFTER_S = "1"
 
 
