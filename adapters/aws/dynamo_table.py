@@ -292,11 +292,12 @@ class Table:
                     reasons = _reasons_from_message(str(exc), len(actions))
                 # A clash with another transaction on the same item, or throttling, says
                 # nothing about our conditions: try again, and the conditions decide on fresh data.
-                if set(reasons) > {"None"} and set(reasons) <= _TRANSIENT_REASONS:
+                causes = set(reasons) - {"None"}
+                if causes and causes <= _TRANSIENT_REASONS:
                     if attempt + 1 < _CONFLICT_ATTEMPTS:
                         time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
                         continue
-                    why = "kept being cancelled (" + ", ".join(sorted(set(reasons) - {"None"})) + ")"
+                    why = "kept being cancelled (" + ", ".join(sorted(causes)) + ")"
                     raise unavailable("DynamoDB", "TransactWriteItems", why) from exc
                 raise TransactionCancelled(reasons) from exc
 

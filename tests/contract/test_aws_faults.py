@@ -285,6 +285,13 @@ def test_a_transaction_cancelled_by_throttling_is_retried_then_unavailable(recor
     assert records.playlists.get(playlist.id).audio_ids == (seed.id,)
     assert proxy.count("TransactWriteItems", "forwarded") == forwarded + 1
 
+    # A one-action transaction (an empty playlist) throttled once, then through.
+    empty = Playlist(id=new_id(), owner="mum", name="empty")
+    proxy.cancel_transaction(["ThrottlingError"], n=1)
+    records.playlists.add(empty)
+    assert records.playlists.get(empty.id).audio_ids == ()
+    assert proxy.count("TransactWriteItems", "forwarded") == forwarded + 2
+
 
 def test_a_failed_condition_beside_throttling_keeps_its_meaning(records: Records, proxy: FaultProxy) -> None:
     seed = _seed(records)
