@@ -7,6 +7,7 @@ docs/simulator.md describes what it fakes and what is a guess.
 from simulator.cloud.config import API_AUDIENCE, DEFAULT_ACCOUNT, DEFAULT_CLIENT_ID, DEFAULT_SCOPE, CloudConfig
 from simulator.cloud.devices import DEFAULT_DEVICES, FIRMWARE_DEFAULT_CONFIG
 from simulator.cloud.faults import Fault
+from simulator.cloud.remote import RemoteCloud, RemoteError
 from simulator.cloud.running import RunningCloud, start_cloud
 from simulator.cloud.state import RecordedRequest
 
@@ -20,6 +21,8 @@ __all__ = [
     "CloudConfig",
     "Fault",
     "RecordedRequest",
+    "RemoteCloud",
+    "RemoteError",
     "RunningCloud",
     "start_cloud",
 ]

@@ -72,3 +72,35 @@ class FaultQueue:
     def clear(self) -> None:
         with self._lock:
             self._pending.clear()
+
+
+class FaultShortcuts:
+    """One-line fault helpers for anything with a `fail_next` (the in-process and the remote handle)."""
+
+    def fail_next(self, kind: str, count: int = 1, **options: Any) -> Fault:
+        raise NotImplementedError
+
+    def rate_limit_next(
+        self, count: int = 1, retry_after: float = 1, path_prefix: str | None = None, method: str | None = None
+    ) -> Fault:
+        """429 with Retry-After."""
+        return self.fail_next("rate_limit", count, retry_after=retry_after, path_prefix=path_prefix, method=method)
+
+    def server_error_next(
+        self, count: int = 1, status: int = 500, path_prefix: str | None = None, method: str | None = None
+    ) -> Fault:
+        return self.fail_next("server_error", count, status=status, path_prefix=path_prefix, method=method)
+
+    def slow_next(
+        self, count: int = 1, delay_s: float = 1.0, path_prefix: str | None = None, method: str | None = None
+    ) -> Fault:
+        """Wait delay_s, then answer normally (for client timeouts)."""
+        return self.fail_next("slow", count, delay_s=delay_s, path_prefix=path_prefix, method=method)
+
+    def unauthorized_next(self, count: int = 1, path_prefix: str | None = None, method: str | None = None) -> Fault:
+        """401 whatever the token."""
+        return self.fail_next("unauthorized", count, path_prefix=path_prefix, method=method)
+
+    def disconnect_next(self, count: int = 1, path_prefix: str | None = None, method: str | None = None) -> Fault:
+        """Close the connection without an answer."""
+        return self.fail_next("disconnect", count, path_prefix=path_prefix, method=method)

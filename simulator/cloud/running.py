@@ -9,18 +9,18 @@ from typing import Any
 from simulator.cloud.app import CloudApp
 from simulator.cloud.config import DEFAULT_CLIENT_ID, DEFAULT_SCOPE, CloudConfig
 from simulator.cloud.devices import Device
-from simulator.cloud.faults import Fault
+from simulator.cloud.faults import Fault, FaultShortcuts
 from simulator.cloud.server import CloudServer
 from simulator.cloud.state import Cloud, RecordedRequest
 
 
-class RunningCloud:
+class RunningCloud(FaultShortcuts):
     """A started fake cloud. One URL serves both the auth host and the API host."""
 
     def __init__(self, cloud: Cloud, server: CloudServer) -> None:
         self.state = cloud
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="yoto-sim", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), name="yoto-sim", daemon=True)
         self._thread.start()
 
     # ---- where it is
@@ -64,6 +64,11 @@ class RunningCloud:
 
     def reset(self) -> None:
         self.state.reset()
+
+    def configure(self, **changes: Any) -> dict[str, object]:
+        """Change runtime settings (CloudConfig.RUNTIME_KEYS); answers the whole snapshot."""
+        self.state.config.update(changes)
+        return self.state.config.snapshot()
 
     # ---- what it was sent
 
@@ -176,27 +181,6 @@ class RunningCloud:
         """Queue a fault: kind is rate_limit, server_error, slow, unauthorized or disconnect;
         options are path_prefix, method, status, retry_after, delay_s."""
         return self.state.faults.add(Fault(kind, count, **options))
-
-    def rate_limit_next(
-        self, count: int = 1, retry_after: float = 1, path_prefix: str | None = None, method: str | None = None
-    ) -> Fault:
-        return self.fail_next("rate_limit", count, retry_after=retry_after, path_prefix=path_prefix, method=method)
-
-    def server_error_next(
-        self, count: int = 1, status: int = 500, path_prefix: str | None = None, method: str | None = None
-    ) -> Fault:
-        return self.fail_next("server_error", count, status=status, path_prefix=path_prefix, method=method)
-
-    def slow_next(
-        self, count: int = 1, delay_s: float = 1.0, path_prefix: str | None = None, method: str | None = None
-    ) -> Fault:
-        return self.fail_next("slow", count, delay_s=delay_s, path_prefix=path_prefix, method=method)
-
-    def unauthorized_next(self, count: int = 1, path_prefix: str | None = None, method: str | None = None) -> Fault:
-        return self.fail_next("unauthorized", count, path_prefix=path_prefix, method=method)
-
-    def disconnect_next(self, count: int = 1, path_prefix: str | None = None, method: str | None = None) -> Fault:
-        return self.fail_next("disconnect", count, path_prefix=path_prefix, method=method)
 
     def pending_faults(self) -> list[Fault]:
         return self.state.faults.pending()
