@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -180,3 +181,17 @@ def test_stale_reads_when_asked_for(yoto_cloud: RunningCloud, http: httpx.Client
     assert http.get(f"/content/{card['cardId']}", headers=auth).json()["card"]["title"] == "First"
     yoto_cloud.advance(1.5)
     assert http.get(f"/content/{card['cardId']}", headers=auth).json()["card"]["title"] == "Second"
+
+
+def test_60_concurrent_card_writes(yoto_cloud: RunningCloud, auth: dict[str, str]) -> None:
+    limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
+    with (
+        httpx.Client(base_url=yoto_cloud.url, timeout=10, limits=limits, verify=False) as client,
+        ThreadPoolExecutor(max_workers=60) as pool,
+    ):
+        answers = list(
+            pool.map(lambda n: client.post("/content", json=card_body(f"Card {n}"), headers=auth), range(60))
+        )
+    assert [a.status_code for a in answers] == [200] * 60
+    assert len({a.json()["card"]["cardId"] for a in answers}) == 60
+    assert len(yoto_cloud.cards()) == 60

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
 
 from simulator.cloud import RemoteCloud, RunningCloud
@@ -107,3 +109,9 @@ def test_python_m_simulator_driven_from_another_process(yoto_cloud_process: Remo
     assert cloud.remove_device("yoto-remote-77") is False
     cloud.advance(90_000)
     assert cloud.token_info(tokens["access_token"])["active"] is False
+
+
+def test_env_fixture_points_the_service_at_the_cloud(yoto_cloud_env: RunningCloud) -> None:
+    assert os.environ["YOTO_API_URL"] == yoto_cloud_env.url
+    assert os.environ["YOTO_AUTH_URL"] == yoto_cloud_env.url
+    assert os.environ["YOTO_CLIENT_ID"] == yoto_cloud_env.client_id
