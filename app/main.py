@@ -10,8 +10,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from app.api_docs import install_api_docs
+from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
+from app.http_limits import install_http_limits
 from app.routers import audio, auth, health, storage, stream, tts, uploads, users
+from app.security_headers import install_security_headers
 from core.errors import AlreadyExists, BackendUnavailable, InvalidRange, NotFound, VersionConflict
 from core.settings import VERSION
 
@@ -31,7 +35,10 @@ def _adapter_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="yoto-smart-stream", version=VERSION, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    # /api/docs comes from app.api_docs (no CDN); ReDoc is off.
+    app = FastAPI(
+        title="yoto-smart-stream", version=VERSION, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json"
+    )
     for exc_type in _STATUS:
         app.add_exception_handler(exc_type, _adapter_error)
     app.include_router(health.router)
@@ -43,7 +50,11 @@ def create_app() -> FastAPI:
     app.include_router(audio.router)
     app.include_router(stream.router)
     app.include_router(storage.router)
+    install_api_docs(app)
+    install_error_bodies(app)
+    install_http_limits(app)
     install_error_handling(app)
+    install_security_headers(app)  # outermost: also on the request-context 500
     return app
 
 
