@@ -65,6 +65,7 @@ class Mosquitto:
             "per_listener_settings false",
             f"user {getpass.getuser()}",  # as root, mosquitto would switch to a user who cannot read tmp files
             "persistence false",
+            "set_tcp_nodelay true",
             "log_dest stderr",
             "log_type error",
             "log_type warning",
