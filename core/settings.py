@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     mqtt_port: int = 443
     mqtt_transport: Literal["websockets", "tcp"] = "websockets"
     mqtt_path: str = "/mqtt"
+    mqtt_tls: bool = True
+    mqtt_ca_file: str | None = None  # None: the system's CA bundle
+    mqtt_alpn: str | None = None  # e.g. x-amzn-mqtt-ca for MQTT over TLS on 443
+    yoto_mqtt_authorizer: str = "PublicJWTAuthorizer"
+    mqtt_enabled: bool = True  # the in-process listener of `make run`
 
     @property
     def backend(self) -> str:
