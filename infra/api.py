@@ -21,6 +21,7 @@ import pulumi_aws as aws
 from core.settings import Settings
 from infra import iam
 from infra.config import (
+    LAMBDA_HANDLER,
     LAMBDA_PYTHON_VERSION,
     LAMBDA_RUNTIME,
     LAMBDA_TIMEOUT_S,
@@ -29,7 +30,6 @@ from infra.config import (
 )
 from infra.data import PrivateBucket
 
-HANDLER = "app.lambda_handler.handler"
 # Above this a zip cannot go straight into CreateFunction/UpdateFunctionCode.
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
 
@@ -175,7 +175,7 @@ class ApiFunction(pulumi.ComponentResource):
         self.function = aws.lambda_.Function(
             name,
             runtime=LAMBDA_RUNTIME,
-            handler=HANDLER,
+            handler=LAMBDA_HANDLER,
             architectures=[config.lambda_architecture],
             memory_size=config.lambda_memory_mb,
             timeout=LAMBDA_TIMEOUT_S,

@@ -43,7 +43,8 @@ def test_public_ipv4_and_fargate_prices() -> None:
     assert lines["Public IPv4 (MQTT task)"] == pytest.approx(HOURS_PER_MONTH * 0.005)  # ~$3.65
     on_demand = HOURS_PER_MONTH * (0.25 * PRICES.fargate_vcpu_h + 0.5 * PRICES.fargate_gb_h)
     assert lines["Fargate (MQTT handler)"] == pytest.approx(on_demand * (1 - PRICES.fargate_spot_discount))
-    fallback = by_service(estimate(replace(stack_config("dev"), mqtt_capacity_provider="FARGATE")))
+    fallback_config = replace(stack_config("dev"), enable_mqtt_handler=True, mqtt_capacity_provider="FARGATE")
+    fallback = by_service(estimate(fallback_config))
     assert fallback["Fargate (MQTT handler)"] == pytest.approx(on_demand)
 
 
@@ -78,11 +79,16 @@ def test_free_tiers_apply_only_up_to_their_limit() -> None:
 
 
 def test_cli_prints_lines_and_total(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prod"]) == 0
+    assert main(["prod", "--mqtt", "on"]) == 0
     out = capsys.readouterr().out
-    expected = total(estimate(stack_config("prod")))
+    expected = total(estimate(replace(stack_config("prod"), enable_mqtt_handler=True)))
     assert f"${expected:7.2f}" in out.split("Total", 1)[1].splitlines()[0]
     assert "Public IPv4 (MQTT task)" in out and "of which MQTT handler" in out
+    # As the stack file stands (handler off until it lands), no MQTT line is charged.
+    assert main(["prod"]) == 0
+    out = capsys.readouterr().out
+    assert "MQTT handler off" in out and "Fargate" not in out
+    assert f"${total(estimate(stack_config('prod'))):7.2f}" in out.split("Total", 1)[1].splitlines()[0]
     with pytest.raises(SystemExit):
         main(["staging"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -412,6 +413,7 @@ def test_optional_settings(small_zip: Path) -> None:
         "dev",
         {
             "lambdaPackageZip": str(small_zip),
+            "enableMqttHandler": "true",
             "allowedOrigins": json.dumps(["https://family.example.org"]),
             "monthlyBudgetUsd": "5",
             "alertEmail": "parent@example.org",
@@ -455,6 +457,8 @@ def test_large_package_goes_through_a_private_artifact_bucket(tmp_path: Path) ->
     big = tmp_path / "big.zip"
     with big.open("wb") as f:
         f.truncate(51 * 1024 * 1024)  # sparse: over the 50 MB direct-upload limit, no real bytes written
+    with zipfile.ZipFile(big, "a") as zf:  # a zip appended to the padding: a package the program accepts
+        zf.writestr("app/lambda_handler.py", "def handler(event, context):\n    return {}\n")
     run = run_program("dev", {"lambdaPackageZip": str(big), "enableMqttHandler": "false"})
     fn = run.one(FUNCTION).inputs
     assert "code" not in fn
