@@ -11,7 +11,7 @@ import pulumi_random as random
 from infra.api import ApiFunction, HttpGateway, lambda_code
 from infra.budget import BudgetAlert
 from infra.config import load_stack_config
-from infra.data import PrivateBucket, RecordsTable, upload_cors_rules
+from infra.data import STAGING_PREFIX, PrivateBucket, RecordsTable, upload_cors_rules
 from infra.identity import UserDirectory
 from infra.mqtt_service import MqttService
 from infra.ui import UiSite
@@ -31,6 +31,7 @@ audio = PrivateBucket(
     f"{prefix}-audio",
     config,
     versioned=config.production,
+    staging_prefix=STAGING_PREFIX,
     cors_rules=upload_cors_rules(ui.url.apply(lambda url: [url, *config.allowed_origins])),
 )
 shared = {

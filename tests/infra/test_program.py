@@ -21,6 +21,7 @@ from adapters.aws.permissions import (
 from adapters.aws.schema import GSIS, TTL_ATTRIBUTE, attribute_definitions
 from core.password_policy import MIN_LENGTH
 from core.settings import Settings
+from infra.data import STAGING_PREFIX
 from infra.rules import RuleContext, evaluate
 from tests.infra.program import ProgramRun, Registered, run_program, stack_file_config
 
@@ -190,6 +191,32 @@ def test_audio_bucket_versioning_and_cors(run: ProgramRun) -> None:
     assert rule["allowedOrigins"] == [run.outputs["ui_url"]]
     ui = run.one(BUCKET, "-ui")
     assert bucket_parts(run, ui, "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration") == []
+
+
+def test_staged_uploads_expire_and_nothing_else_does(run: ProgramRun) -> None:
+    """Abandoned staged uploads (issue 9) are deleted by S3 after a day; the audio itself never expires."""
+    from app.routers.uploads import staging_key
+
+    assert staging_key("abc123").startswith(STAGING_PREFIX)  # the prefix the app stages under
+    audio = run.one(BUCKET, "-audio")
+    (life,) = bucket_parts(run, audio, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    rules = {r["id"]: r for r in life.inputs["rules"]}
+    staged = rules["expire-staged-uploads"]
+    assert staged["status"] == "Enabled"
+    assert staged["filter"] == {"prefix": "uploads/"}
+    assert staged["expiration"] == {"days": 1}
+    if production(run):  # versioned: expiry leaves the bytes as a non-current version, gone a day later
+        assert staged["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+    else:
+        assert "noncurrentVersionExpiration" not in staged
+    abort = rules["abort-incomplete-uploads"]
+    assert abort["filter"] == {"prefix": ""} and abort["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 1
+    expiring = [(r["id"], r["filter"]["prefix"]) for r in life.inputs["rules"] if "expiration" in r]
+    assert expiring == [("expire-staged-uploads", "uploads/")]
+    for other in run.of_type(BUCKET):
+        if other.id != audio.id:
+            for lc in bucket_parts(run, other, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"):
+                assert not [r for r in lc.inputs["rules"] if "expiration" in r], other.name
 
 
 def test_user_pool_and_client(run: ProgramRun) -> None:
