@@ -33,6 +33,14 @@ LAMBDA_TIMEOUT_S = 30
 LAMBDA_HANDLER = "app.lambda_handler.handler"
 # The file the Lambda handler is imported from, inside the package (and this tree).
 LAMBDA_HANDLER_FILE = LAMBDA_HANDLER.rsplit(".", 1)[0].replace(".", "/") + ".py"
+# The client-address rule (docs/infra.md, "Client address"): which source the app
+# takes a request's client address from, per deployment. CloudFront passes the
+# viewer's address in VIEWER_ADDRESS_HEADER and proves a request came through it
+# with ORIGIN_VERIFY_HEADER (a generated secret, ORIGIN_SECRET for the app).
+CLIENT_ADDRESS_FROM_CLOUDFRONT = "cloudfront"
+CLIENT_ADDRESS_FROM_APIGW = "apigw"
+VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
+ORIGIN_VERIFY_HEADER = "x-origin-verify"
 # What the MQTT task runs: `python -m mqtt` (the CMD of mqtt/Dockerfile).
 MQTT_ENTRY_MODULE = "mqtt"
 MQTT_ENTRY_FILE = ROOT / MQTT_ENTRY_MODULE / "__main__.py"
