@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -99,3 +100,20 @@ def test_module_entry_point_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "MQTT handler off" in proc.stdout and "Fargate" not in proc.stdout
+
+
+def test_prices_cite_aws_price_pages_and_their_date(capsys: pytest.CaptureFixture[str]) -> None:
+    """A user has only the repository: every price comes from a public AWS page, with the day it was read."""
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", PRICES.as_of)
+    for url in PRICES.pages.values():
+        assert re.fullmatch(r"https://aws\.amazon\.com/[a-z0-9-]+/pricing/([a-z-]+/)?", url), url
+    lines = estimate(replace(stack_config("prod"), enable_mqtt_handler=True))
+    assert {line.page for line in lines} == set(PRICES.pages)  # every page is used, every line has one
+    assert main(["prod", "--mqtt", "on"]) == 0
+    out = capsys.readouterr().out
+    assert f"as read on {PRICES.as_of}" in out
+    assert all(url in out for url in PRICES.pages.values())
+    assert "/work/" not in out and "aws-notes" not in out
+    assert main(["dev", "--mqtt", "off"]) == 0  # only the pages of the lines it prints
+    out = capsys.readouterr().out
+    assert PRICES.pages["lambda"] in out and PRICES.pages["fargate"] not in out
