@@ -6,6 +6,7 @@ import ast
 import importlib.metadata
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 from infra.lambda_package import (
@@ -78,3 +79,15 @@ def test_filter_reads_every_spelling_of_a_name(tmp_path: Path) -> None:
     )
     # Not named in DEPLOY_ONLY_PACKAGES, but no `pulumi-*` package ever ships.
     assert lambda_requirements(req) == ["fastapi>=0.115"]
+
+
+def test_built_package_ships_none_of_the_program_packages() -> None:
+    """The real Lambda zip (cached under .build/lambda, shared with test_program.py)."""
+    from infra.lambda_package import build_lambda_package
+
+    built = build_lambda_package("arm64", "3.12")
+    with zipfile.ZipFile(built.zip_path) as zf:
+        tops = {name.split("/", 1)[0].lower() for name in zf.namelist()}
+    assert {"fastapi", "mangum", "app"} <= tops
+    shipped = {t for t in tops if t.startswith(("pulumi", "yaml", "_yaml", "pyyaml", "grpc"))}
+    assert shipped == set()
