@@ -18,12 +18,14 @@ import pulumi_aws as aws
 from adapters.aws.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, create_table_kwargs
 from infra import iam
 from infra.config import StackConfig, resource_options
+from services.uploads import STAGING_PREFIX
 
-# Where the app stages an upload before it is checked and normalised (the key
-# `staging_key()` in app/routers/uploads.py builds). A staged object is either
-# consumed within the upload's lifetime (minutes) or abandoned: after a day
-# S3 deletes it, so abandoned uploads cost nothing for long.
-STAGING_PREFIX = "uploads/"
+__all__ = ["STAGING_PREFIX", "PrivateBucket", "RecordsTable", "staging_rule", "upload_cors_rules"]
+
+# The app stages an upload under STAGING_PREFIX before it is checked and
+# normalised. A staged object is consumed within the upload's lifetime
+# (minutes) or abandoned: after a day S3 deletes it, so abandoned uploads
+# cost nothing for long (the app's own sweep removes them sooner).
 STAGING_EXPIRY_DAYS = 1
 
 
