@@ -5,8 +5,9 @@ private UI bucket (through an origin access control), `/api/*` and the player
 stream path `/s/*` go to the HTTP API uncached, with the viewer's address
 (`CloudFront-Viewer-Address`) and a secret origin header (`x-origin-verify`)
 that the app requires, so the API's own execute-api URL cannot be used to go
-around CloudFront (and its client-address rule). See docs/infra.md. Without CloudFront the app
-serves the UI itself and the bucket just waits for the deploy step.
+around CloudFront and its client-address rule (docs/infra.md, "Client
+address"). Without CloudFront the app serves the UI itself and the bucket
+just waits for the deploy step.
 
 The built UI is copied into the bucket by the deploy step (`aws s3 sync`,
 then an invalidation), not declared as Pulumi assets: a file per resource
