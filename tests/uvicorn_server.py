@@ -33,6 +33,9 @@ def make_run_uvicorn_args(port: int) -> list[str]:
             break
         recipe.append(line.strip())
     command = " ".join(recipe).replace("\\ ", " ")
+    # Make's own variable for the proxy flags: its value when FORWARDED_ALLOW_IPS is unset.
+    default_proxy = next(line for line in lines if line.startswith("PROXY_FLAGS :="))
+    command = command.replace("$(PROXY_FLAGS)", default_proxy.split(":=", 1)[1].strip())
     words = shlex.split(command.replace("$$", "$"))
     at = next(i for i, w in enumerate(words) if w.endswith("/uvicorn"))
     args = [w.replace("$(PORT)", str(port)) for w in words[at + 1 :]]
