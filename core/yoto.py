@@ -130,7 +130,7 @@ class DeviceCodeStart:
     verification_uri: str
     verification_uri_complete: str | None
     expires_in: int
-    interval: int
+    interval: float
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class DevicePoll:
 
     status: Literal["pending", "slow_down", "expired", "denied", "linked"]
     grant: TokenGrant | None = None
-    interval: int | None = None
+    interval: float | None = None
 
 
 # --------------------------------------------------------------------------- players
@@ -292,7 +292,7 @@ class YotoCloud(Protocol):
 
     def start_device_login(self) -> DeviceCodeStart: ...
 
-    def poll_device_login(self, device_code: str, *, interval: int | None = None) -> DevicePoll: ...
+    def poll_device_login(self, device_code: str, *, interval: float | None = None) -> DevicePoll: ...
 
     def refresh(self, refresh_token: str) -> TokenGrant:
         """Never retried after a request may have reached Yoto without an answer:

@@ -339,12 +339,12 @@ class YotoClient:
                 verification_uri=str(body["verification_uri"]),
                 verification_uri_complete=body.get("verification_uri_complete"),
                 expires_in=int(body.get("expires_in") or 900),
-                interval=int(body.get("interval") or 5),
+                interval=float(body.get("interval") or 5),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UpstreamError(f"Yoto's device login answer lacks {exc}") from exc
 
-    def poll_device_login(self, device_code: str, *, interval: int | None = None) -> DevicePoll:
+    def poll_device_login(self, device_code: str, *, interval: float | None = None) -> DevicePoll:
         what = "poll the device login"
         resp = self._token_call(
             {"grant_type": DEVICE_GRANT, "client_id": self._client_id(), "device_code": device_code}, what=what
@@ -354,7 +354,7 @@ class YotoClient:
             if error == "authorization_pending":
                 return DevicePoll("pending", interval=interval)
             if error == "slow_down":
-                return DevicePoll("slow_down", interval=(interval or 5) + 5)
+                return DevicePoll("slow_down", interval=(5.0 if interval is None else interval) + 5)
             if error in ("expired_token", "invalid_grant"):
                 return DevicePoll("expired")
             if error == "access_denied":
@@ -443,7 +443,8 @@ class YotoClient:
     def save_card(self, token: str, card: YotoCard) -> YotoCard:
         sent = cards.card_json(card)
         what = "update the card" if card.card_id else "create the card"
-        body = self._api("POST", "/content", token, what=what, json=sent)
+        missing = f"Yoto has no card {card.card_id!r}" if card.card_id else None
+        body = self._api("POST", "/content", token, what=what, missing=missing, json=sent)
         stored = cards.unwrap_card(body)
         if not isinstance(stored.get("content"), dict):
             # An answer that names the card but does not echo it: what we sent is what it holds.
