@@ -115,7 +115,7 @@ class YotoTokenService:
         `RelinkNeeded` when nothing is linked or Yoto refuses the refresh token."""
         stored = self._read(account)
         # Ahead by at most half the token's life, so short-lived tokens are not renewed on every call.
-        ahead = min(self._ahead, (stored.expires_at - stored.updated_at) / 2)
+        ahead = max(timedelta(0), min(self._ahead, (stored.expires_at - stored.updated_at) / 2))
         if stored.expires_at - ahead > self._now():
             return stored.access_token
         return self._renew(account, stored, rejected=False).access_token

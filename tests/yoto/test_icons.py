@@ -7,9 +7,11 @@ import time
 
 import pytest
 
+from adapters.yoto.client import YotoClient
 from core.errors import UpstreamError
 from core.yoto import Icon
 from services.icons import IconCatalog, IconIndex, forms, words
+from simulator.cloud import RunningCloud
 
 
 def _icon(media_id: str, title: str, *tags: str) -> Icon:
@@ -194,3 +196,15 @@ def test_concurrent_first_requests_load_the_list_once() -> None:
     for t in threads:
         t.join()
     assert results == ["fox"] * 10 and cloud.calls == 1
+
+
+def test_catalogue_on_the_simulator_loads_once_and_chooses(yoto_cloud: RunningCloud, client: YotoClient) -> None:
+    token = str(yoto_cloud.issue_tokens()["access_token"])
+    catalogue = IconCatalog(client)
+    assert catalogue.choose(token, "The Owl Who Was Afraid of the Dark").title == "Owl"  # type: ignore[union-attr]
+    assert catalogue.choose(token, "Twinkle twinkle").title == "Star"  # type: ignore[union-attr]  (a tag)
+    assert catalogue.choose(token, "Chapter 1", "Rabbits and robots").title == "Rabbit"  # type: ignore[union-attr]
+    assert [i.title for i in catalogue.search(token, "rock")][:1] == ["Rocket"]
+    chosen = catalogue.choose(token, "Qwerty zxcv")
+    assert chosen is not None and "music" in " ".join((chosen.title, *chosen.tags)).lower()
+    assert len(yoto_cloud.requests("GET", "/media/displayIcons/user/yoto")) == 1
