@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from core.records import (
     AudioItem,
     Card,
+    LocalBlob,
     ObjectInfo,
     Page,
     PendingUpload,
@@ -30,6 +31,7 @@ from core.records import (
     Session,
     Speech,
     UploadTarget,
+    Usage,
     User,
     Voice,
     YotoTokens,
@@ -53,10 +55,22 @@ class AudioRepository(Protocol):
         """Newest first. `owner` narrows to one user's items; `query` is a
         case-insensitive substring match on the title."""
 
-    def update(self, item_id: str, *, title: str | None = None, stream_key: str | None = None) -> AudioItem:
-        """Change the title and/or rotate the stream key; returns the new record."""
+    def update(
+        self,
+        item_id: str,
+        *,
+        title: str | None = None,
+        stream_key: str | None = None,
+        owner: str | None = None,
+    ) -> AudioItem:
+        """Change the title, rotate the stream key and/or give the item to another
+        owner (it moves to their listing and usage); returns the new record."""
 
     def delete(self, item_id: str) -> None: ...
+
+    def usage(self, owner: str) -> Usage:
+        """How many items `owner` has and their total `size_bytes` (0, 0 for nobody).
+        On DynamoDB it reads an index, so an item added a moment ago may be missing."""
 
 
 class UploadRepository(Protocol):
@@ -184,6 +198,21 @@ class Records(Protocol):
     counters: CounterRepository
 
 
+class UploadSink(Protocol):
+    """The bytes of one signed upload on their way to its object (see `AudioStorage.signed_upload`)."""
+
+    key: str
+
+    def write(self, chunk: bytes) -> None:
+        """Append bytes; `TooLarge` (and nothing kept) past the size the form allows."""
+
+    def commit(self) -> ObjectInfo:
+        """Make the bytes the object, atomically; the form is then used up."""
+
+    def abort(self) -> None:
+        """Drop what was written; the form may be used again while it is valid."""
+
+
 class AudioStorage(Protocol):
     """Objects by key. Writes are atomic: a failed write leaves nothing."""
 
@@ -210,6 +239,22 @@ class AudioStorage(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """The file behind the key when the bytes live on this machine, else None."""
+
+    def delete_stale(self, prefix: str, older_than_s: int) -> int:
+        """Delete the objects whose key starts with `prefix` and that were last
+        written more than `older_than_s` seconds ago; returns how many went."""
+
+    def signed_blob(self, key: str, query: dict[str, str]) -> LocalBlob:
+        """The object a `download_url` (its key and query parameters) grants.
+        `Forbidden` for a bad or expired signature, `Invalid` for a bad key,
+        `NotFound` when there is no object, `NotSupportedHere` where the storage
+        answers its URLs itself (S3) or has none to answer (memory)."""
+
+    def signed_upload(self, fields: dict[str, str], content_type: str | None) -> UploadSink:
+        """A sink for the file of an `upload_target` form whose `fields` arrived
+        before the file. `Forbidden` for a bad or expired signature, `Conflict`
+        when the form has already been used (a form is single-use), `Invalid`
+        for bad fields or content type, `NotSupportedHere` as for `signed_blob`."""
 
 
 class TextToSpeech(Protocol):

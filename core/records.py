@@ -14,9 +14,8 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Generic, TypeVar
-
-T = TypeVar("T")
 
 T = TypeVar("T")
 
@@ -70,6 +69,14 @@ class AudioItem:
     stream_key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     source: str = "upload"  # upload | tts
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one member keeps in the library: how many items and their stored bytes (the storage quota)."""
+
+    items: int
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,17 @@ class ObjectInfo:
     key: str
     size: int
     content_type: str
+
+
+@dataclass(frozen=True)
+class LocalBlob:
+    """An object a signed blob URL may read, as a file on this machine.
+
+    `max_age_s` is how long the URL stays valid: the longest a client may cache it."""
+
+    path: Path
+    content_type: str
+    max_age_s: int
 
 
 @dataclass(frozen=True)

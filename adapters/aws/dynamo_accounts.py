@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from adapters.aws import dynamo_codecs as codecs
 from adapters.aws.dynamo_table import (
     EXPIRY_MS,
     PK,
@@ -23,7 +24,6 @@ from adapters.aws.dynamo_table import (
     expiry_attrs,
     iso,
     now_ms,
-    parse_iso,
 )
 from core.errors import AlreadyExists, NotFound, VersionConflict
 from core.records import Session, YotoTokens, utcnow
@@ -43,30 +43,13 @@ class DynamoTokens:
         return f"TOKENS#{account}"
 
     def _item(self, tokens: YotoTokens) -> dict[str, Any]:
-        return {
-            PK: self._pk(tokens.account),
-            SK: "TOKENS",
-            "entity": "tokens",
-            "account": tokens.account,
-            "access_token": tokens.access_token,
-            "refresh_token": tokens.refresh_token,
-            "expires_at": iso(tokens.expires_at),
-            "version": tokens.version,
-            "updated_at": iso(tokens.updated_at),
-        }
+        return {PK: self._pk(tokens.account), SK: "TOKENS", "entity": "tokens", **codecs.TOKENS.dump(tokens)}
 
     def get(self, account: str) -> YotoTokens:
         i = self._t.get(self._pk(account), "TOKENS")
         if i is None:
             raise NotFound(f"no Yoto tokens for account {account!r}")
-        return YotoTokens(
-            account=i["account"],
-            access_token=i["access_token"],
-            refresh_token=i["refresh_token"],
-            expires_at=parse_iso(i["expires_at"]),
-            version=int(i["version"]),
-            updated_at=parse_iso(i["updated_at"]),
-        )
+        return codecs.TOKENS.load(i)
 
     def create(self, tokens: YotoTokens) -> None:
         try:
@@ -137,16 +120,7 @@ class DynamoSessions:
 
     def add(self, session: Session) -> None:
         expiry = expiry_attrs(epoch_ms(session.expires_at))
-        main = {
-            PK: self._pk(session.id),
-            SK: "SESSION",
-            "entity": "session",
-            "id": session.id,
-            "username": session.username,
-            "created_at": iso(session.created_at),
-            "expires_at": iso(session.expires_at),
-            **expiry,
-        }
+        main = {PK: self._pk(session.id), SK: "SESSION", "entity": "session", **codecs.SESSIONS.dump(session), **expiry}
         upk, usk = self._user_key(session.username, session.id)
         by_user = {PK: upk, SK: usk, "entity": "user_session", "id": session.id, **expiry}
         try:
@@ -160,12 +134,7 @@ class DynamoSessions:
         i = self._t.get(self._pk(session_id), "SESSION")
         if i is None or int(i[EXPIRY_MS]) <= now_ms():
             raise NotFound("session not found or expired")
-        return Session(
-            id=i["id"],
-            username=i["username"],
-            created_at=parse_iso(i["created_at"]),
-            expires_at=parse_iso(i["expires_at"]),
-        )
+        return codecs.SESSIONS.load(i)
 
     def _remove(self, session_id: str) -> bool:
         """Delete one session and its user-partition entry; True if a live session went."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
+from adapters.aws import dynamo_codecs as codecs
 from adapters.aws.dynamo_table import (
     MAX_TRANSACTION_ITEMS,
     PK,
@@ -29,7 +30,6 @@ from adapters.aws.dynamo_table import (
     Table,
     TransactionCancelled,
     iso,
-    parse_iso,
 )
 from core.errors import AlreadyExists, NotFound, VersionConflict
 from core.records import Card, Page, Playlist, utcnow
@@ -67,19 +67,17 @@ class _Collection(Generic[R]):
     def _pk(self, record_id: str) -> str:
         return f"{self.kind}#{record_id}"
 
-    def _base(self, record_id: str, owner: str, created: str) -> dict[str, Any]:
-        order = f"{created}#{record_id}"
+    def _keys(self, record: R) -> dict[str, Any]:
+        """The record's key, index keys and entity; the fields come from its codec."""
+        order = f"{iso(record.created_at)}#{record.id}"
         return {
-            PK: self._pk(record_id),
+            PK: self._pk(record.id),
             SK: self.kind,
             "GSI1PK": self.kind,
             "GSI1SK": order,
-            "GSI2PK": f"OWNER#{owner}#{self.kind}",
+            "GSI2PK": f"OWNER#{record.owner}#{self.kind}",
             "GSI2SK": order,
             "entity": self.kind.lower(),
-            "id": record_id,
-            "owner": owner,
-            "created_at": created,
         }
 
     def _ref_key(self, audio_id: str, record_id: str) -> tuple[str, str]:
@@ -182,24 +180,10 @@ class DynamoPlaylists(_Collection[Playlist]):
     label = "playlist"
 
     def _to_item(self, record: Playlist, rev: int) -> dict[str, Any]:
-        return {
-            **self._base(record.id, record.owner, iso(record.created_at)),
-            "name": record.name,
-            "audio_ids": list(record.audio_ids),
-            "version": record.version,
-            "updated_at": iso(record.updated_at),
-        }
+        return {**self._keys(record), **codecs.PLAYLISTS.dump(record)}
 
     def _from_item(self, item: dict[str, Any]) -> Playlist:
-        return Playlist(
-            id=item["id"],
-            owner=item["owner"],
-            name=item["name"],
-            audio_ids=tuple(item.get("audio_ids", [])),
-            version=int(item["version"]),
-            created_at=parse_iso(item["created_at"]),
-            updated_at=parse_iso(item["updated_at"]),
-        )
+        return codecs.PLAYLISTS.load(item)
 
     def add(self, playlist: Playlist) -> None:
         self._add(self._to_item(playlist, 1))
@@ -239,27 +223,10 @@ class DynamoCards(_Collection[Card]):
     _RETRIES = 20
 
     def _to_item(self, record: Card, rev: int) -> dict[str, Any]:
-        return {
-            **self._base(record.id, record.owner, iso(record.created_at)),
-            "title": record.title,
-            "yoto_card_id": record.yoto_card_id,
-            "playlist_id": record.playlist_id,
-            "audio_ids": list(record.audio_ids),
-            "rev": rev,
-            "updated_at": iso(record.updated_at),
-        }
+        return {**self._keys(record), **codecs.CARDS.dump(record), "rev": rev}
 
     def _from_item(self, item: dict[str, Any]) -> Card:
-        return Card(
-            id=item["id"],
-            owner=item["owner"],
-            title=item["title"],
-            yoto_card_id=item.get("yoto_card_id"),
-            playlist_id=item.get("playlist_id"),
-            audio_ids=tuple(item.get("audio_ids", [])),
-            created_at=parse_iso(item["created_at"]),
-            updated_at=parse_iso(item["updated_at"]),
-        )
+        return codecs.CARDS.load(item)
 
     def add(self, card: Card) -> None:
         self._add(self._to_item(card, 1))
@@ -269,11 +236,11 @@ class DynamoCards(_Collection[Card]):
             raw = self._read(card.id)
             stored = self._from_item(raw)
             rev = int(raw.get("rev", 0))
+            # every field but the card's identity and creation is the caller's
             new = replace(
-                stored,
-                title=card.title,
-                yoto_card_id=card.yoto_card_id,
-                playlist_id=card.playlist_id,
+                card,
+                owner=stored.owner,
+                created_at=stored.created_at,
                 audio_ids=tuple(card.audio_ids),
                 updated_at=utcnow(),
             )

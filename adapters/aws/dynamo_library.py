@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.aws import dynamo_codecs as codecs
 from adapters.aws.dynamo_table import (
     EXPIRY_MS,
     PK,
@@ -19,10 +20,10 @@ from adapters.aws.dynamo_table import (
     expiry_attrs,
     iso,
     now_ms,
-    parse_iso,
 )
+from core.codec import given
 from core.errors import AlreadyExists, NotFound
-from core.records import AudioItem, Page, PendingUpload
+from core.records import AudioItem, Page, PendingUpload, Usage
 
 AUDIO_ALL = "AUDIO"
 _NEW = "attribute_not_exists(PK)"
@@ -47,33 +48,19 @@ def _audio_to_item(a: AudioItem) -> dict[str, Any]:
         "GSI2PK": audio_owner_partition(a.owner),
         "GSI2SK": order,
         "entity": "audio",
-        "id": a.id,
-        "owner": a.owner,
-        "title": a.title,
+        **codecs.AUDIO.dump(a),
         "title_lc": a.title.lower(),
-        "storage_key": a.storage_key,
-        "size_bytes": a.size_bytes,
-        "duration_s": float(a.duration_s),
-        "format": a.format,
-        "stream_key": a.stream_key,
-        "source": a.source,
-        "created_at": iso(a.created_at),
     }
 
 
-def _audio_from_item(i: dict[str, Any]) -> AudioItem:
-    return AudioItem(
-        id=i["id"],
-        owner=i["owner"],
-        title=i["title"],
-        storage_key=i["storage_key"],
-        size_bytes=int(i["size_bytes"]),
-        duration_s=float(i["duration_s"]),
-        format=i["format"],
-        stream_key=i["stream_key"],
-        source=i["source"],
-        created_at=parse_iso(i["created_at"]),
-    )
+def _audio_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """The attributes an update of some audio fields sets, index helpers included."""
+    attrs = codecs.AUDIO.dump_values(**changes)
+    if "title" in changes:
+        attrs["title_lc"] = changes["title"].lower()
+    if "owner" in changes:
+        attrs["GSI2PK"] = audio_owner_partition(changes["owner"])
+    return attrs
 
 
 class DynamoAudio:
@@ -90,7 +77,7 @@ class DynamoAudio:
         found = self._t.get(audio_pk(item_id), "AUDIO")
         if found is None:
             raise NotFound(f"audio item {item_id!r} not found")
-        return _audio_from_item(found)
+        return codecs.AUDIO.load(found)
 
     def list(
         self,
@@ -105,32 +92,41 @@ class DynamoAudio:
         if query:
             search = {"filter": "contains(#tl, :q)", "names": {"#tl": "title_lc"}, "values": {":q": query.lower()}}
         res = self._t.query(partition=partition, index=index, limit=limit, cursor=cursor, **search)
-        return Page([_audio_from_item(i) for i in res.items], res.next_cursor)
+        return Page([codecs.AUDIO.load(i) for i in res.items], res.next_cursor)
 
-    def update(self, item_id: str, *, title: str | None = None, stream_key: str | None = None) -> AudioItem:
-        sets: list[str] = []
-        values: dict[str, Any] = {}
-        if title is not None:
-            sets += ["title = :t", "title_lc = :tl"]
-            values.update({":t": title, ":tl": title.lower()})
-        if stream_key is not None:
-            sets.append("stream_key = :k")
-            values[":k"] = stream_key
-        if not sets:
+    def update(
+        self,
+        item_id: str,
+        *,
+        title: str | None = None,
+        stream_key: str | None = None,
+        owner: str | None = None,
+    ) -> AudioItem:
+        changes = given(title=title, stream_key=stream_key, owner=owner)
+        if not changes:
             return self.get(item_id)
+        attrs = _audio_changes(changes)
+        names = {f"#a{n}": name for n, name in enumerate(attrs)}
+        values = {f":v{n}": value for n, value in enumerate(attrs.values())}
+        update = "SET " + ", ".join(f"#a{n} = :v{n}" for n in range(len(attrs)))
         try:
             new = self._t.update(
-                audio_pk(item_id), "AUDIO", update="SET " + ", ".join(sets), condition=_EXISTS, values=values
+                audio_pk(item_id), "AUDIO", update=update, condition=_EXISTS, names=names, values=values
             )
         except ConditionFailed:
             raise NotFound(f"audio item {item_id!r} not found") from None
-        return _audio_from_item(new)
+        return codecs.AUDIO.load(new)
 
     def delete(self, item_id: str) -> None:
         try:
             self._t.delete(audio_pk(item_id), "AUDIO", condition=_EXISTS)
         except ConditionFailed:
             raise NotFound(f"audio item {item_id!r} not found") from None
+
+    def usage(self, owner: str) -> Usage:
+        """Summed over the owner's GSI2 partition: eventually consistent (docs/dynamodb.md)."""
+        items = self._t.query(partition=audio_owner_partition(owner), index="GSI2").items
+        return Usage(items=len(items), bytes=sum(int(i["size_bytes"]) for i in items))
 
 
 def _upload_pk(upload_id: str) -> str:
@@ -148,14 +144,7 @@ class DynamoUploads:
             PK: _upload_pk(upload.id),
             SK: "UPLOAD",
             "entity": "upload",
-            "id": upload.id,
-            "owner": upload.owner,
-            "storage_key": upload.storage_key,
-            "title": upload.title,
-            "filename": upload.filename,
-            "max_bytes": upload.max_bytes,
-            "created_at": iso(upload.created_at),
-            "expires_at": iso(upload.expires_at),
+            **codecs.UPLOADS.dump(upload),
             **expiry_attrs(epoch_ms(upload.expires_at)),
         }
         try:
@@ -167,16 +156,7 @@ class DynamoUploads:
         i = self._t.get(_upload_pk(upload_id), "UPLOAD")
         if i is None or int(i[EXPIRY_MS]) <= now_ms():
             raise NotFound(f"upload {upload_id!r} not found or expired")
-        return PendingUpload(
-            id=i["id"],
-            owner=i["owner"],
-            storage_key=i["storage_key"],
-            title=i.get("title"),
-            filename=i.get("filename"),
-            max_bytes=int(i["max_bytes"]),
-            created_at=parse_iso(i["created_at"]),
-            expires_at=parse_iso(i["expires_at"]),
-        )
+        return codecs.UPLOADS.load(i)
 
     def delete(self, upload_id: str) -> None:
         self._t.delete(_upload_pk(upload_id), "UPLOAD")

@@ -14,7 +14,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from adapters.aws.dynamo_table import EXPIRY_MS, PK, SK, Table, epoch_ms, expiry_attrs, iso, now_ms, parse_iso
+from adapters.aws import dynamo_codecs as codecs
+from adapters.aws.dynamo_table import EXPIRY_MS, PK, SK, Table, epoch_ms, expiry_attrs, iso, now_ms
 from core.errors import NotFound
 from core.records import PlayerEvent, PlayerState, utcnow
 
@@ -30,7 +31,7 @@ def player_pk(player_id: str) -> str:
 
 def _state_from_item(item: dict[str, Any]) -> PlayerState:
     state = {k[len(STATE_PREFIX) :]: json.loads(v) for k, v in item.items() if k.startswith(STATE_PREFIX)}
-    return PlayerState(player_id=item["player_id"], state=state, updated_at=parse_iso(item["updated_at"]))
+    return codecs.PLAYER_STATES.load(item, state=state)
 
 
 class DynamoPlayers:
@@ -69,20 +70,14 @@ class DynamoPlayers:
         return [_state_from_item(i) for i in res.items]
 
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
-        try:
-            payload = json.dumps(event.payload, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"player event payload must be JSON: {exc}") from exc
+        fields = codecs.PLAYER_EVENTS.dump(event)
         expires = epoch_ms(utcnow() + timedelta(seconds=keep_s))
         item = {
             PK: player_pk(event.player_id),
             # the random suffix keeps two events of the same microsecond apart
             SK: f"EVENT#{iso(event.at)}#{secrets.token_hex(4)}",
             "entity": "player_event",
-            "player_id": event.player_id,
-            "at": iso(event.at),
-            "kind": event.kind,
-            "payload": payload,
+            **fields,
             **expiry_attrs(expires),
         }
         self._t.put(item)
@@ -96,9 +91,4 @@ class DynamoPlayers:
             values={":now": now_ms()},
             limit=limit,
         )
-        return [
-            PlayerEvent(
-                player_id=i["player_id"], at=parse_iso(i["at"]), kind=i["kind"], payload=json.loads(i["payload"])
-            )
-            for i in res.items
-        ]
+        return [codecs.PLAYER_EVENTS.load(i) for i in res.items]

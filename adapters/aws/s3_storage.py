@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 from adapters.aws.clients import client
-from adapters.local.file_storage import check_content_type, check_key, url_ttl
-from core.errors import BackendUnavailable, ConfigError, InvalidRange, NotFound
+from adapters.storage_rules import check_age, check_content_type, check_key, check_max_bytes, check_prefix, url_ttl
+from core.errors import BackendUnavailable, ConfigError, InvalidRange, NotFound, NotSupportedHere
 from core.records import ObjectInfo, UploadTarget
 from core.settings import Settings
 
@@ -85,8 +85,7 @@ class S3Storage:
         """A presigned POST. S3 enforces its size condition; moto does not, so the app
         checks the size again when the upload is completed."""
         check_key(key)
-        if max_bytes <= 0:
-            raise ValueError("an upload must allow at least one byte")
+        check_max_bytes(max_bytes)
         ttl = url_ttl(expires_s)
         post = self._s3.generate_presigned_post(
             Bucket=self.bucket, Key=key, Conditions=[["content-length-range", 1, max_bytes]], ExpiresIn=ttl
@@ -101,6 +100,36 @@ class S3Storage:
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+    def delete_stale(self, prefix: str, older_than_s: int) -> int:
+        """List the prefix (`s3:ListBucket`) and delete each object whose LastModified
+        is older than the cutoff. The bucket's lifecycle rule for `uploads/` (infra)
+        removes leftovers on its own, but only at day granularity; this sweep is
+        for shorter ages."""
+        check_prefix(prefix)
+        cutoff = datetime.now(UTC) - timedelta(seconds=check_age(older_than_s))
+        removed = 0
+        token: str | None = None
+        while True:
+            page = self._call(
+                "list_objects_v2",
+                Bucket=self.bucket,
+                Prefix=prefix,
+                **({"ContinuationToken": token} if token else {}),
+            )
+            for obj in page.get("Contents", []):
+                if obj["LastModified"] < cutoff:
+                    self._call("delete_object", Bucket=self.bucket, Key=obj["Key"])
+                    removed += 1
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return removed
+
+    def signed_blob(self, key: str, query: dict[str, str]) -> NoReturn:
+        raise NotSupportedHere("S3 answers its presigned download URLs itself")
+
+    def signed_upload(self, fields: dict[str, str], content_type: str | None) -> NoReturn:
+        raise NotSupportedHere("S3 receives presigned uploads itself")
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run one S3 call, mapping its errors onto the port's."""

@@ -7,19 +7,21 @@ The content type lives in a small sidecar file next to the object.
 
 Download and upload URLs point at the app itself (`app/routers/storage.py`) and
 carry an HMAC over what they allow and until when, the way presigned S3 URLs
-do, so a player or browser needs no cookie to use them.
+do, so a player or browser needs no cookie to use them. The routes reach the
+files only through the port (`signed_blob`, `signed_upload`). Unlike S3's
+presigned POST, a local upload form is single-use (see `signed_upload`).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import os
-import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -27,65 +29,50 @@ from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
 from adapters.secret import derive_key, session_secret
-from core.errors import AdapterError, InvalidRange, NotFound
-from core.records import ObjectInfo, UploadTarget
+from adapters.storage_rules import (
+    DEFAULT_CONTENT_TYPE,
+    MAX_KEY_LENGTH,
+    MAX_URL_TTL_S,
+    check_age,
+    check_content_type,
+    check_key,
+    check_max_bytes,
+    check_prefix,
+    url_ttl,
+)
+from core import errors
+from core.errors import Conflict, Forbidden, Invalid, InvalidRange, NotFound
+from core.records import LocalBlob, ObjectInfo, UploadTarget
 from core.settings import Settings
 
-MAX_URL_TTL_S = 900
-MAX_KEY_LENGTH = 512
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
+__all__ = [
+    "DEFAULT_CONTENT_TYPE",
+    "MAX_KEY_LENGTH",
+    "MAX_URL_TTL_S",
+    "AtomicWriter",
+    "FileStorage",
+    "SignatureInvalid",
+    "TooLarge",
+    "check_content_type",
+    "check_key",
+    "url_ttl",
+]
+
 CHUNK = 1024 * 1024
-_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+( *; *[A-Za-z0-9_-]+=[A-Za-z0-9._-]+)*")
+# Where the single-use markers of upload forms live, beside (not inside) the objects.
+USED_FORMS_DIR = ".upload-forms"
 
 
-class SignatureInvalid(AdapterError):
+class SignatureInvalid(Forbidden):
     """A storage URL or upload form whose signature is wrong, or which has expired."""
 
 
-class TooLarge(AdapterError):
+class TooLarge(errors.TooLarge):
     """More bytes arrived than the upload allows."""
 
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(f"upload is larger than the {max_bytes} bytes allowed")
+        super().__init__(f"upload is larger than the {max_bytes} bytes allowed", max_bytes=max_bytes)
         self.max_bytes = max_bytes
-
-
-def check_key(key: str) -> str:
-    """The key when it is a safe relative object name, else ValueError saying why.
-
-    Segments start with a letter or digit, so a key can never be `..`, an
-    absolute path, or collide with the hidden temp and sidecar files. Both
-    storage backends use this rule, so an object can move between them.
-    """
-    if not key:
-        raise ValueError("storage key must not be empty")
-    if len(key) > MAX_KEY_LENGTH:
-        raise ValueError(f"storage key is longer than {MAX_KEY_LENGTH} characters")
-    if key.startswith("/"):
-        raise ValueError("storage key must be relative, not start with '/'")
-    for segment in key.split("/"):
-        if segment in ("", ".", ".."):
-            raise ValueError(f"storage key {key!r} has an empty, '.' or '..' segment")
-        if not _SEGMENT.fullmatch(segment):
-            raise ValueError(
-                f"storage key segment {segment!r} must start with a letter or digit and hold only "
-                "letters, digits, '.', '_' and '-' (at most 128 characters)"
-            )
-    return key
-
-
-def check_content_type(content_type: str) -> str:
-    if not _CONTENT_TYPE.fullmatch(content_type):
-        raise ValueError(f"content type {content_type!r} is not a valid media type")
-    return content_type
-
-
-def url_ttl(expires_s: int) -> int:
-    """Seconds a signed URL lives: what was asked for, at most 900."""
-    if expires_s <= 0:
-        raise ValueError("a signed URL must live at least one second")
-    return min(expires_s, MAX_URL_TTL_S)
 
 
 class AtomicWriter:
@@ -155,6 +142,7 @@ class FileStorage:
     def __init__(self, settings: Settings) -> None:
         self.root = Path(settings.data_dir) / "audio"
         self.root.mkdir(parents=True, exist_ok=True)
+        self._used_forms = Path(settings.data_dir) / USED_FORMS_DIR
         self.public_url = settings.public_url.rstrip("/")
         secret = session_secret(settings)
         self._download_key = derive_key(secret, "storage-download")
@@ -240,6 +228,33 @@ class FileStorage:
     def local_path(self, key: str) -> Path | None:
         return self.path_for(key)
 
+    def delete_stale(self, prefix: str, older_than_s: int) -> int:
+        """Objects under `prefix` whose file was last written (mtime) more than
+        `older_than_s` ago, with their sidecars; also temp files of writes that
+        died, and the single-use markers of upload forms that have expired."""
+        check_prefix(prefix)
+        cutoff = time.time() - check_age(older_than_s)
+        base = self.root / prefix[: prefix.rfind("/") + 1] if "/" in prefix else self.root
+        removed = 0
+        for path in _files(base):
+            key = path.relative_to(self.root).as_posix()
+            if not key.startswith(prefix):
+                continue
+            try:
+                if path.stat().st_mtime >= cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            if path.name.startswith("."):
+                if path.name.endswith(".part"):
+                    path.unlink(missing_ok=True)  # a write that never finished
+                continue
+            path.unlink(missing_ok=True)
+            _sidecar(path).unlink(missing_ok=True)
+            removed += 1
+        self._sweep_used_forms()
+        return removed
+
     # ------------------------------------------------------------------ signed URLs
 
     def download_url(self, key: str, *, expires_s: int) -> str:
@@ -250,8 +265,7 @@ class FileStorage:
 
     def upload_target(self, key: str, *, max_bytes: int, expires_s: int) -> UploadTarget:
         check_key(key)
-        if max_bytes <= 0:
-            raise ValueError("an upload must allow at least one byte")
+        check_max_bytes(max_bytes)
         exp = int(time.time()) + url_ttl(expires_s)
         fields = {
             "key": key,
@@ -266,6 +280,67 @@ class FileStorage:
             file_field="file",
             expires_at=datetime.fromtimestamp(exp, UTC),
         )
+
+    def signed_blob(self, key: str, query: dict[str, str]) -> LocalBlob:
+        exp = query.get("exp")
+        self.verify_download(key, exp, query.get("sig"))
+        try:
+            info = self.head(key)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        remaining = max(0, int(exp or 0) - int(time.time()))
+        return LocalBlob(path=self.path_for(key), content_type=info.content_type, max_age_s=remaining)
+
+    def signed_upload(self, fields: dict[str, str], content_type: str | None) -> FileUploadSink:
+        """A capped, atomic writer for the form's key, once its signature checks out.
+
+        The form is claimed first with a marker named by its signature, created
+        exclusively: a second request with the same form, while the first is
+        in flight or after it succeeded, gets `Conflict`. A failed upload
+        releases the claim; a committed one keeps it until the form expires
+        (then `delete_stale` sweeps it), so a replay is refused even after the
+        staged object itself was deleted."""
+        try:
+            key, max_bytes = self.verify_upload(fields)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        kind = DEFAULT_CONTENT_TYPE
+        if content_type and content_type.strip():
+            try:
+                kind = check_content_type(content_type.strip())
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
+        marker = self._claim_form(fields["sig"], fields["exp"])
+        try:
+            writer = self.writer(key, max_bytes=max_bytes)
+        except ValueError as exc:
+            marker.unlink(missing_ok=True)
+            raise Invalid(str(exc)) from None
+        return FileUploadSink(key, kind, writer, marker)
+
+    def _claim_form(self, sig: str, exp: str) -> Path:
+        self._used_forms.mkdir(parents=True, exist_ok=True)
+        marker = self._used_forms / hashlib.sha256(sig.encode()).hexdigest()[:40]
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise Conflict("this upload form has already been used; ask for a new upload target") from None
+        with os.fdopen(fd, "w") as out:
+            out.write(exp)
+        return marker
+
+    def _sweep_used_forms(self) -> None:
+        """Markers of forms past their expiry: the signature check refuses those forms anyway."""
+        if not self._used_forms.is_dir():
+            return
+        now = time.time()
+        for marker in self._used_forms.iterdir():
+            try:
+                exp = marker.read_text().strip()
+            except FileNotFoundError:
+                continue
+            if not exp.isdigit() or int(exp) < now:
+                marker.unlink(missing_ok=True)
 
     def verify_download(self, key: str, exp: str | None, sig: str | None) -> None:
         """`SignatureInvalid` unless (key, exp, sig) came from `download_url` and is still valid."""
@@ -289,6 +364,47 @@ class FileStorage:
             raise SignatureInvalid("the signature does not match")
         if not exp.isdigit() or int(exp) < time.time():
             raise SignatureInvalid("the signed URL has expired")
+
+
+class FileUploadSink:
+    """The `UploadSink` of a signed local upload: an `AtomicWriter` plus the form's claim."""
+
+    def __init__(self, key: str, content_type: str, writer: AtomicWriter, marker: Path) -> None:
+        self.key = key
+        self.content_type = content_type
+        self._writer = writer
+        self._marker = marker
+        self._committed = False
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self._writer.write(chunk)
+        except TooLarge:
+            self.abort()
+            raise
+
+    def commit(self) -> ObjectInfo:
+        try:
+            size = self._writer.commit(self.content_type)
+        except BaseException:
+            self.abort()
+            raise
+        self._committed = True
+        return ObjectInfo(key=self.key, size=size, content_type=self.content_type)
+
+    def abort(self) -> None:
+        """Drop the bytes and release the form; after a commit there is nothing to undo."""
+        if self._committed:
+            return
+        self._writer.abort()
+        self._marker.unlink(missing_ok=True)
+
+
+def _files(base: Path) -> Iterator[Path]:
+    """Every file below `base` (none when it does not exist or is a file)."""
+    for folder, _dirs, names in os.walk(base):
+        for name in names:
+            yield Path(folder) / name
 
 
 class _WriterSink:

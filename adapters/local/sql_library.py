@@ -8,10 +8,12 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from adapters.keyset import check_limit
 from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
+from core.codec import given
 from core.errors import AlreadyExists, NotFound, VersionConflict
-from core.records import AudioItem, Card, Page, PendingUpload, Playlist
+from core.records import AudioItem, Card, Page, PendingUpload, Playlist, Usage, utcnow
 
 R = TypeVar("R")
 
@@ -70,10 +72,8 @@ def page_newest_first(
     cursor: str | None,
     to_record: Callable[[sa.Row[Any]], R],
 ) -> Page[R]:
-    """Keyset paging on (created_at, id) descending: a cursor names the last row
-    handed out, so rows added meanwhile neither repeat nor push others out."""
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
+    """Keyset paging on (created_at, id) descending (`adapters.keyset`)."""
+    check_limit(limit)
     stmt = sa.select(table).where(*filters)
     if cursor is not None:
         created_us, record_id = t.decode_cursor(cursor)
@@ -99,22 +99,16 @@ def ids_containing(db: Database, table: sa.Table, audio_id: str) -> list[str]:
         return list(conn.scalars(stmt))
 
 
+def update_one(db: Database, table: sa.Table, record_id: str, values: dict[str, Any], what: str) -> sa.Row[Any]:
+    with db.write() as conn:
+        stmt = sa.update(table).where(table.c.id == record_id).values(**values).returning(*table.c)
+        row = conn.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"no {what} {record_id!r}")
+    return row
+
+
 # --------------------------------------------------------------------------- audio
-
-
-def _audio(row: sa.Row[Any]) -> AudioItem:
-    return AudioItem(
-        id=row.id,
-        owner=row.owner,
-        title=row.title,
-        storage_key=row.storage_key,
-        size_bytes=row.size_bytes,
-        duration_s=row.duration_s,
-        format=row.format,
-        stream_key=row.stream_key,
-        source=row.source,
-        created_at=t.from_us(row.created_at),
-    )
 
 
 class SqlAudio:
@@ -122,23 +116,10 @@ class SqlAudio:
         self._db = db
 
     def add(self, item: AudioItem) -> None:
-        row = {
-            "id": item.id,
-            "owner": item.owner,
-            "title": item.title,
-            "title_fold": t.fold(item.title),
-            "storage_key": item.storage_key,
-            "size_bytes": item.size_bytes,
-            "duration_s": item.duration_s,
-            "format": item.format,
-            "stream_key": item.stream_key,
-            "source": item.source,
-            "created_at": t.to_us(item.created_at),
-        }
-        insert_new(self._db, t.audio, row, "audio item")
+        insert_new(self._db, t.audio, t.AUDIO.row(item), "audio item")
 
     def get(self, item_id: str) -> AudioItem:
-        return _audio(get_one(self._db, t.audio, item_id, "audio item"))
+        return t.AUDIO.load(get_one(self._db, t.audio, item_id, "audio item"))
 
     def list(
         self,
@@ -154,25 +135,31 @@ class SqlAudio:
         if query:
             # instr, not LIKE: '%' and '_' in a search are ordinary characters
             filters.append(sa.func.instr(t.audio.c.title_fold, t.fold(query)) > 0)
-        return page_newest_first(self._db, t.audio, filters, limit=limit, cursor=cursor, to_record=_audio)
+        return page_newest_first(self._db, t.audio, filters, limit=limit, cursor=cursor, to_record=t.AUDIO.load)
 
-    def update(self, item_id: str, *, title: str | None = None, stream_key: str | None = None) -> AudioItem:
-        values: dict[str, Any] = {}
-        if title is not None:
-            values.update(title=title, title_fold=t.fold(title))
-        if stream_key is not None:
-            values["stream_key"] = stream_key
-        if not values:
+    def update(
+        self,
+        item_id: str,
+        *,
+        title: str | None = None,
+        stream_key: str | None = None,
+        owner: str | None = None,
+    ) -> AudioItem:
+        changes = given(title=title, stream_key=stream_key, owner=owner)
+        if not changes:
             return self.get(item_id)
-        with self._db.write() as conn:
-            stmt = sa.update(t.audio).where(t.audio.c.id == item_id).values(**values).returning(*t.audio.c)
-            row = conn.execute(stmt).first()
-        if row is None:
-            raise NotFound(f"no audio item {item_id!r}")
-        return _audio(row)
+        return t.AUDIO.load(update_one(self._db, t.audio, item_id, t.AUDIO.values(**changes), "audio item"))
 
     def delete(self, item_id: str) -> None:
         delete_existing(self._db, t.audio, item_id, "audio item")
+
+    def usage(self, owner: str) -> Usage:
+        stmt = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.audio.c.size_bytes), 0)).where(
+            t.audio.c.owner == owner
+        )
+        with self._db.read() as conn:
+            items, total = conn.execute(stmt).one()
+        return Usage(items=int(items), bytes=int(total))
 
 
 # --------------------------------------------------------------------------- uploads
@@ -183,30 +170,10 @@ class SqlUploads:
         self._db = db
 
     def add(self, upload: PendingUpload) -> None:
-        row = {
-            "id": upload.id,
-            "owner": upload.owner,
-            "storage_key": upload.storage_key,
-            "title": upload.title,
-            "filename": upload.filename,
-            "max_bytes": upload.max_bytes,
-            "created_at": t.to_us(upload.created_at),
-            "expires_at": t.to_us(upload.expires_at),
-        }
-        insert_new(self._db, t.uploads, row, "upload")
+        insert_new(self._db, t.uploads, t.UPLOADS.row(upload), "upload")
 
     def get(self, upload_id: str) -> PendingUpload:
-        row = get_one(self._db, t.uploads, upload_id, "upload", t.uploads.c.expires_at > t.now_us())
-        return PendingUpload(
-            id=row.id,
-            owner=row.owner,
-            storage_key=row.storage_key,
-            title=row.title,
-            filename=row.filename,
-            max_bytes=row.max_bytes,
-            created_at=t.from_us(row.created_at),
-            expires_at=t.from_us(row.expires_at),
-        )
+        return t.UPLOADS.load(get_one(self._db, t.uploads, upload_id, "upload", t.uploads.c.expires_at > t.now_us()))
 
     def delete(self, upload_id: str) -> None:
         with self._db.write() as conn:
@@ -216,45 +183,24 @@ class SqlUploads:
 # --------------------------------------------------------------------------- playlists
 
 
-def _playlist(row: sa.Row[Any]) -> Playlist:
-    return Playlist(
-        id=row.id,
-        owner=row.owner,
-        name=row.name,
-        audio_ids=t.load_ids(row.audio_ids),
-        version=row.version,
-        created_at=t.from_us(row.created_at),
-        updated_at=t.from_us(row.updated_at),
-    )
-
-
 class SqlPlaylists:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def add(self, playlist: Playlist) -> None:
-        row = {
-            "id": playlist.id,
-            "owner": playlist.owner,
-            "name": playlist.name,
-            "audio_ids": t.dump_ids(playlist.audio_ids),
-            "version": playlist.version,
-            "created_at": t.to_us(playlist.created_at),
-            "updated_at": t.to_us(playlist.updated_at),
-        }
-        insert_new(self._db, t.playlists, row, "playlist")
+        insert_new(self._db, t.playlists, t.PLAYLISTS.row(playlist), "playlist")
 
     def get(self, playlist_id: str) -> Playlist:
-        return _playlist(get_one(self._db, t.playlists, playlist_id, "playlist"))
+        return t.PLAYLISTS.load(get_one(self._db, t.playlists, playlist_id, "playlist"))
 
     def list(self, *, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[Playlist]:
         filters = [] if owner is None else [t.playlists.c.owner == owner]
-        return page_newest_first(self._db, t.playlists, filters, limit=limit, cursor=cursor, to_record=_playlist)
+        return page_newest_first(self._db, t.playlists, filters, limit=limit, cursor=cursor, to_record=t.PLAYLISTS.load)
 
     def save(self, playlist: Playlist, *, expected_version: int) -> Playlist:
-        values = {"name": playlist.name, "audio_ids": t.dump_ids(playlist.audio_ids), "updated_at": t.now_us()}
+        values = t.PLAYLISTS.values(name=playlist.name, audio_ids=playlist.audio_ids, updated_at=utcnow())
         row = swap_version(self._db, t.playlists.c.id, playlist.id, expected_version, values, "playlist")
-        return _playlist(row)
+        return t.PLAYLISTS.load(row)
 
     def delete(self, playlist_id: str) -> None:
         delete_existing(self._db, t.playlists, playlist_id, "playlist")
@@ -266,57 +212,26 @@ class SqlPlaylists:
 # --------------------------------------------------------------------------- cards
 
 
-def _card(row: sa.Row[Any]) -> Card:
-    return Card(
-        id=row.id,
-        owner=row.owner,
-        title=row.title,
-        yoto_card_id=row.yoto_card_id,
-        playlist_id=row.playlist_id,
-        audio_ids=t.load_ids(row.audio_ids),
-        created_at=t.from_us(row.created_at),
-        updated_at=t.from_us(row.updated_at),
-    )
-
-
 class SqlCards:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def add(self, card: Card) -> None:
-        row = {
-            "id": card.id,
-            "owner": card.owner,
-            "title": card.title,
-            "yoto_card_id": card.yoto_card_id,
-            "playlist_id": card.playlist_id,
-            "audio_ids": t.dump_ids(card.audio_ids),
-            "created_at": t.to_us(card.created_at),
-            "updated_at": t.to_us(card.updated_at),
-        }
-        insert_new(self._db, t.cards, row, "card")
+        insert_new(self._db, t.cards, t.CARDS.row(card), "card")
 
     def get(self, card_id: str) -> Card:
-        return _card(get_one(self._db, t.cards, card_id, "card"))
+        return t.CARDS.load(get_one(self._db, t.cards, card_id, "card"))
 
     def list(self, *, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[Card]:
         filters = [] if owner is None else [t.cards.c.owner == owner]
-        return page_newest_first(self._db, t.cards, filters, limit=limit, cursor=cursor, to_record=_card)
+        return page_newest_first(self._db, t.cards, filters, limit=limit, cursor=cursor, to_record=t.CARDS.load)
 
     def update(self, card: Card) -> Card:
-        values = {
-            "title": card.title,
-            "yoto_card_id": card.yoto_card_id,
-            "playlist_id": card.playlist_id,
-            "audio_ids": t.dump_ids(card.audio_ids),
-            "updated_at": t.now_us(),
-        }
-        with self._db.write() as conn:
-            stmt = sa.update(t.cards).where(t.cards.c.id == card.id).values(**values).returning(*t.cards.c)
-            row = conn.execute(stmt).first()
-        if row is None:
-            raise NotFound(f"no card {card.id!r}")
-        return _card(row)
+        """Every field but the identity and creation (id, owner, created_at) is replaced."""
+        kept = ("id", "owner", "created_at", "updated_at")
+        changes = {n: getattr(card, n) for n in t.CARDS.codec.names if n not in kept}
+        values = t.CARDS.values(**changes, updated_at=utcnow())
+        return t.CARDS.load(update_one(self._db, t.cards, card.id, values, "card"))
 
     def delete(self, card_id: str) -> None:
         delete_existing(self._db, t.cards, card_id, "card")

@@ -8,24 +8,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from adapters.keyset import check_limit
 from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
 from adapters.local.sql_library import swap_version
 from core.errors import AlreadyExists, NotFound
-from core.records import PlayerEvent, PlayerState, Session, YotoTokens
+from core.records import PlayerEvent, PlayerState, Session, YotoTokens, utcnow
 
 # --------------------------------------------------------------------------- tokens
-
-
-def _tokens(row: sa.Row[Any]) -> YotoTokens:
-    return YotoTokens(
-        account=row.account,
-        access_token=row.access_token,
-        refresh_token=row.refresh_token,
-        expires_at=t.from_us(row.expires_at),
-        version=row.version,
-        updated_at=t.from_us(row.updated_at),
-    )
 
 
 class SqlTokens:
@@ -37,17 +27,10 @@ class SqlTokens:
             row = conn.execute(sa.select(t.tokens).where(t.tokens.c.account == account)).first()
         if row is None:
             raise NotFound(f"no Yoto tokens for account {account!r}")
-        return _tokens(row)
+        return t.TOKENS.load(row)
 
     def create(self, tokens: YotoTokens) -> None:
-        row = {
-            "account": tokens.account,
-            "access_token": tokens.access_token,
-            "refresh_token": tokens.refresh_token,
-            "expires_at": t.to_us(tokens.expires_at),
-            "version": tokens.version,
-            "updated_at": t.to_us(tokens.updated_at),
-        }
+        row = t.TOKENS.row(tokens)
         try:
             with self._db.write() as conn:
                 conn.execute(sa.insert(t.tokens).values(**row))
@@ -55,14 +38,11 @@ class SqlTokens:
             raise AlreadyExists(f"account {tokens.account!r} already has tokens") from exc
 
     def compare_and_swap(self, tokens: YotoTokens, *, expected_version: int) -> YotoTokens:
-        values = {
-            "access_token": tokens.access_token,
-            "refresh_token": tokens.refresh_token,
-            "expires_at": t.to_us(tokens.expires_at),
-            "updated_at": t.now_us(),
-        }
+        """Every field but the account and version is replaced; updated_at is now."""
+        changes = {n: getattr(tokens, n) for n in t.TOKENS.codec.names if n not in ("account", "version")}
+        values = t.TOKENS.values(**{**changes, "updated_at": utcnow()})
         row = swap_version(self._db, t.tokens.c.account, tokens.account, expected_version, values, "Yoto tokens of")
-        return _tokens(row)
+        return t.TOKENS.load(row)
 
     def delete(self, account: str) -> None:
         with self._db.write() as conn:
@@ -71,10 +51,6 @@ class SqlTokens:
 
 
 # --------------------------------------------------------------------------- players
-
-
-def _state(row: sa.Row[Any]) -> PlayerState:
-    return PlayerState(player_id=row.player_id, state=json.loads(row.state), updated_at=t.from_us(row.updated_at))
 
 
 class SqlPlayers:
@@ -91,43 +67,36 @@ class SqlPlayers:
         with self._db.write() as conn:
             current = conn.execute(sa.select(table.c.state).where(table.c.player_id == player_id)).scalar()
             merged = {**(json.loads(current) if current is not None else {}), **changes}
-            updated_us = t.now_us()
-            row = {"player_id": player_id, "state": t.dump_json(merged), "updated_at": updated_us}
+            record = PlayerState(player_id=player_id, state=merged, updated_at=utcnow())
+            row = t.PLAYER_STATES.row(record)
             stmt = sqlite_insert(table).values(**row)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[table.c.player_id],
                 set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
             )
             conn.execute(stmt)
-        return PlayerState(player_id=player_id, state=merged, updated_at=t.from_us(updated_us))
+        return t.PLAYER_STATES.load(row)
 
     def get_state(self, player_id: str) -> PlayerState:
         with self._db.read() as conn:
             row = conn.execute(sa.select(t.player_states).where(t.player_states.c.player_id == player_id)).first()
         if row is None:
             raise NotFound(f"no state for player {player_id!r}")
-        return _state(row)
+        return t.PLAYER_STATES.load(row)
 
     def list_states(self) -> list[PlayerState]:
         with self._db.read() as conn:
             rows = conn.execute(sa.select(t.player_states).order_by(t.player_states.c.player_id)).all()
-        return [_state(r) for r in rows]
+        return [t.PLAYER_STATES.load(r) for r in rows]
 
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
         """The event expires `keep_s` seconds after it is stored."""
-        row = {
-            "player_id": event.player_id,
-            "at": t.to_us(event.at),
-            "kind": event.kind,
-            "payload": t.dump_json(event.payload),
-            "expires_at": t.now_us() + keep_s * 1_000_000,
-        }
+        row = t.PLAYER_EVENTS.row(event, expires_at=t.now_us() + keep_s * 1_000_000)
         with self._db.write() as conn:
             conn.execute(sa.insert(t.player_events).values(**row))
 
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, got {limit}")
+        check_limit(limit)
         table = t.player_events
         stmt = (
             sa.select(table)
@@ -137,10 +106,7 @@ class SqlPlayers:
         )
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
-        return [
-            PlayerEvent(player_id=r.player_id, at=t.from_us(r.at), kind=r.kind, payload=json.loads(r.payload))
-            for r in rows
-        ]
+        return [t.PLAYER_EVENTS.load(r) for r in rows]
 
 
 # --------------------------------------------------------------------------- settings
@@ -176,12 +142,7 @@ class SqlSessions:
         self._db = db
 
     def add(self, session: Session) -> None:
-        row = {
-            "id": session.id,
-            "username": session.username,
-            "created_at": t.to_us(session.created_at),
-            "expires_at": t.to_us(session.expires_at),
-        }
+        row = t.SESSIONS.row(session)
         try:
             with self._db.write() as conn:
                 conn.execute(sa.insert(t.sessions).values(**row))
@@ -196,12 +157,7 @@ class SqlSessions:
             ).first()
         if row is None:
             raise NotFound("no such session, or it has expired")
-        return Session(
-            id=row.id,
-            username=row.username,
-            created_at=t.from_us(row.created_at),
-            expires_at=t.from_us(row.expires_at),
-        )
+        return t.SESSIONS.load(row)
 
     def delete(self, session_id: str) -> None:
         with self._db.write() as conn:

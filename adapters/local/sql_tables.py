@@ -1,5 +1,12 @@
 """The SQLite tables of the records adapter, and the conversions its columns need.
 
+A record's table is derived from its dataclass (`record_table`): one column
+per field, typed by the field's kind, NOT NULL unless the field admits None,
+plus the extra columns an index needs (`title_fold`). Rows go in and out
+through the record's codec (`core.codec`), so adding a field to a record adds
+its column here without another line (a new column on an existing database
+file still needs an `ALTER TABLE`; `create_all` only makes missing tables).
+
 Times are stored as integer microseconds since the Unix epoch (UTC): they sort
 and compare exactly in SQL, which keyset paging and expiry checks rely on, and
 they cannot come back naive. JSON values are stored as text the adapter
@@ -8,174 +15,28 @@ serialises itself, so a `None` setting is the JSON `null`, not SQL NULL.
 
 from __future__ import annotations
 
-import base64
 import json
 import unicodedata
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
+from adapters.keyset import decode_cursor, encode_cursor
+from core.codec import EPOCH, IDENTITY, JSON_TEXT, MICROS, Conversion, RecordCodec, dump_json, from_us, ids_tuple, to_us
+from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
+
+__all__ = ["EPOCH", "decode_cursor", "dump_json", "encode_cursor", "from_us", "to_us"]
+
+R = TypeVar("R")
 
 metadata = sa.MetaData()
 
 
-def _created(table: str) -> sa.Index:
-    return sa.Index(f"ix_{table}_created", "created_at", "id")
-
-
-def _owner_created(table: str) -> sa.Index:
-    return sa.Index(f"ix_{table}_owner_created", "owner", "created_at", "id")
-
-
-audio = sa.Table(
-    "audio",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("owner", sa.Text, nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("title_fold", sa.Text, nullable=False),
-    sa.Column("storage_key", sa.Text, nullable=False),
-    sa.Column("size_bytes", sa.BigInteger, nullable=False),
-    sa.Column("duration_s", sa.Float, nullable=False),
-    sa.Column("format", sa.Text, nullable=False),
-    sa.Column("stream_key", sa.Text, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    _created("audio"),
-    _owner_created("audio"),
-)
-
-uploads = sa.Table(
-    "uploads",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("owner", sa.Text, nullable=False),
-    sa.Column("storage_key", sa.Text, nullable=False),
-    sa.Column("title", sa.Text),
-    sa.Column("filename", sa.Text),
-    sa.Column("max_bytes", sa.BigInteger, nullable=False),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("expires_at", sa.BigInteger, nullable=False),
-)
-
-playlists = sa.Table(
-    "playlists",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("owner", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("audio_ids", sa.Text, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("updated_at", sa.BigInteger, nullable=False),
-    _created("playlists"),
-    _owner_created("playlists"),
-)
-
-cards = sa.Table(
-    "cards",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("owner", sa.Text, nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("yoto_card_id", sa.Text),
-    sa.Column("playlist_id", sa.Text),
-    sa.Column("audio_ids", sa.Text, nullable=False),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("updated_at", sa.BigInteger, nullable=False),
-    _created("cards"),
-    _owner_created("cards"),
-)
-
-tokens = sa.Table(
-    "yoto_tokens",
-    metadata,
-    sa.Column("account", sa.Text, primary_key=True),
-    sa.Column("access_token", sa.Text, nullable=False),
-    sa.Column("refresh_token", sa.Text, nullable=False),
-    sa.Column("expires_at", sa.BigInteger, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("updated_at", sa.BigInteger, nullable=False),
-)
-
-player_states = sa.Table(
-    "player_states",
-    metadata,
-    sa.Column("player_id", sa.Text, primary_key=True),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.BigInteger, nullable=False),
-)
-
-player_events = sa.Table(
-    "player_events",
-    metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("player_id", sa.Text, nullable=False),
-    sa.Column("at", sa.BigInteger, nullable=False),
-    sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("expires_at", sa.BigInteger, nullable=False),
-    sa.Index("ix_player_events_player_at", "player_id", "at"),
-)
-
-app_settings = sa.Table(
-    "app_settings",
-    metadata,
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-
-sessions = sa.Table(
-    "sessions",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("username", sa.Text, nullable=False, index=True),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("expires_at", sa.BigInteger, nullable=False),
-)
-
-counters = sa.Table(
-    "counters",
-    metadata,
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("total", sa.BigInteger, nullable=False),
-    sa.Column("expires_at", sa.BigInteger, nullable=False),
-)
-
-
-# --------------------------------------------------------------------------- conversions
-
-
-def to_us(moment: datetime) -> int:
-    """Microseconds since the epoch; a naive datetime is refused rather than guessed at."""
-    if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        raise ValueError(f"times must be timezone-aware datetimes, got {moment!r}")
-    return (moment - EPOCH) // _MICRO
-
-
-def from_us(micros: int) -> datetime:
-    return EPOCH + timedelta(microseconds=micros)
-
-
-def now_us() -> int:
-    return to_us(datetime.now(UTC))
-
-
-def dump_json(value: Any) -> str:
-    """Serialise before any write, so a value JSON cannot hold fails with nothing stored."""
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"value cannot be stored as JSON: {exc}") from exc
-
-
 def dump_ids(ids: tuple[str, ...] | list[str]) -> str:
-    if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
-        raise ValueError(f"audio_ids must be a sequence of id strings, got {ids!r}")
-    return dump_json(list(ids))
+    return dump_json(list(ids_tuple(ids)))
 
 
 def load_ids(text: str) -> tuple[str, ...]:
@@ -187,21 +48,140 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
-# --------------------------------------------------------------------------- paging cursors
+# How each kind of record field is kept in a column, and the column type it gets.
+CONVERSIONS: dict[type, Conversion] = {
+    str: IDENTITY,
+    int: IDENTITY,
+    float: Conversion(float, float),
+    bool: IDENTITY,
+    datetime: MICROS,
+    tuple: Conversion(dump_ids, load_ids),
+    dict: JSON_TEXT,
+}
+_COLUMN_TYPES: dict[type, type[sa.types.TypeEngine[Any]]] = {
+    str: sa.Text,
+    int: sa.BigInteger,
+    float: sa.Float,
+    bool: sa.Boolean,
+    datetime: sa.BigInteger,
+    tuple: sa.Text,
+    dict: sa.Text,
+}
 
 
-def encode_cursor(created_us: int, record_id: str) -> str:
-    raw = json.dumps([created_us, record_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+@dataclass(frozen=True)
+class RecordTable(Generic[R]):
+    """A table whose columns are a record's fields (derived from the dataclass),
+    plus any `derived` columns computed from one field (column -> (field, function))."""
+
+    table: sa.Table
+    codec: RecordCodec[R]
+    derived: Mapping[str, tuple[str, Callable[[Any], Any]]] = field(default_factory=dict)
+
+    @property
+    def c(self) -> Any:
+        return self.table.c
+
+    def row(self, record: R, **extra: Any) -> dict[str, Any]:
+        values = self.codec.dump(record)
+        values.update({col: fn(getattr(record, src)) for col, (src, fn) in self.derived.items()})
+        return {**values, **extra}
+
+    def values(self, **changes: Any) -> dict[str, Any]:
+        """Column values for an UPDATE of some fields (record-form values), derived columns included."""
+        values = self.codec.dump_values(**changes)
+        values.update({col: fn(changes[src]) for col, (src, fn) in self.derived.items() if src in changes})
+        return values
+
+    def load(self, row: sa.Row[Any] | Mapping[str, Any], **overrides: Any) -> R:
+        return self.codec.load(row if isinstance(row, Mapping) else row._mapping, **overrides)
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    """The (created_at, id) position a page ended at; ValueError for anything we did not issue."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_us, record_id = json.loads(raw)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"invalid paging cursor {cursor[:40]!r}") from exc
-    if not isinstance(created_us, int) or isinstance(created_us, bool) or not isinstance(record_id, str):
-        raise ValueError(f"invalid paging cursor {cursor[:40]!r}")
-    return created_us, record_id
+def record_table(
+    name: str,
+    record_type: type[R],
+    *,
+    primary_key: str | None,
+    skip: tuple[str, ...] = (),
+    extra: tuple[sa.Column[Any], ...] = (),
+    derived: Mapping[str, tuple[str, Callable[[Any], Any]]] | None = None,
+    indexes: tuple[sa.Index, ...] = (),
+) -> RecordTable[R]:
+    """The table of one record type: a column per field (NOT NULL unless the field
+    admits None), `extra` columns (derived ones included) and `indexes`. Fields in
+    `skip` get no column (the codec then loads them from the caller's overrides)."""
+    codec = RecordCodec(record_type, CONVERSIONS)
+    columns = [
+        sa.Column(f.name, _COLUMN_TYPES[f.kind], primary_key=f.name == primary_key, nullable=f.optional)
+        for f in codec.fields
+        if f.name not in skip
+    ]
+    table = sa.Table(name, metadata, *columns, *extra, *indexes)
+    return RecordTable(table, codec, dict(derived or {}))
+
+
+def _created(table: str) -> sa.Index:
+    return sa.Index(f"ix_{table}_created", "created_at", "id")
+
+
+def _owner_created(table: str) -> sa.Index:
+    return sa.Index(f"ix_{table}_owner_created", "owner", "created_at", "id")
+
+
+AUDIO = record_table(
+    "audio",
+    AudioItem,
+    primary_key="id",
+    extra=(sa.Column("title_fold", sa.Text, nullable=False),),
+    derived={"title_fold": ("title", fold)},
+    indexes=(_created("audio"), _owner_created("audio")),
+)
+UPLOADS = record_table("uploads", PendingUpload, primary_key="id")
+PLAYLISTS = record_table(
+    "playlists", Playlist, primary_key="id", indexes=(_created("playlists"), _owner_created("playlists"))
+)
+CARDS = record_table("cards", Card, primary_key="id", indexes=(_created("cards"), _owner_created("cards")))
+TOKENS = record_table("yoto_tokens", YotoTokens, primary_key="account")
+PLAYER_STATES = record_table("player_states", PlayerState, primary_key="player_id")
+PLAYER_EVENTS = record_table(
+    "player_events",
+    PlayerEvent,
+    primary_key=None,
+    extra=(
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("expires_at", sa.BigInteger, nullable=False),
+    ),
+    indexes=(sa.Index("ix_player_events_player_at", "player_id", "at"),),
+)
+SESSIONS = record_table("sessions", Session, primary_key="id", indexes=(sa.Index("ix_sessions_username", "username"),))
+
+audio = AUDIO.table
+uploads = UPLOADS.table
+playlists = PLAYLISTS.table
+cards = CARDS.table
+tokens = TOKENS.table
+player_states = PLAYER_STATES.table
+player_events = PLAYER_EVENTS.table
+sessions = SESSIONS.table
+
+app_settings = sa.Table(
+    "app_settings",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
+
+
+# --------------------------------------------------------------------------- time
+
+
+def now_us() -> int:
+    return to_us(datetime.now(UTC))

@@ -1,10 +1,12 @@
-"""The local backend's stand-in for presigned S3 URLs: a signed blob GET and a
-signed multipart upload POST.
+"""The app's answer to the storage port's own signed URLs: a signed blob GET
+and a signed multipart upload POST, where the storage has no server of its
+own (the local disk).
 
-Both are authorised by the signature in the URL or form (made by
-`FileStorage`), not by the session cookie, so a Yoto player or a browser can
-use them directly. On the AWS backend S3 answers these URLs itself and the
-routes do not exist (404).
+Both are authorised by the signature in the URL or form, not by the session
+cookie, so a Yoto player or a browser can use them directly. The router asks
+the port (`AudioStorage.signed_blob`, `AudioStorage.signed_upload`) and never
+knows which storage it has: where the storage answers such URLs itself (S3)
+or has none (memory), the port says `NotSupportedHere` and the route is 404.
 
 Range requests are served by Starlette's `FileResponse`, which handles single
 ranges (also suffix `-N` and open-ended `N-`), multiple ranges, HEAD, If-Range
@@ -14,123 +16,98 @@ Range header or a unit other than `bytes` gets 400 instead of being ignored.
 The upload is parsed as it streams in (`app.multipart_stream`, shared with
 the direct upload): the signed fields must come before the file (as S3
 requires), so a bad signature is refused before any file byte is kept, and
-the size cap stops the upload as soon as it is passed.
-
-`adapters.local.file_storage` is imported inside the functions that use it:
-these routes only ever serve the local backend, and Lambda should not pay for
-importing it on a cold start.
+the size cap stops the upload as soon as it is passed. A form is single-use:
+sending it again after it succeeded is 409.
 """
 
 from __future__ import annotations
-
-import time
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters import Adapters
 from app.deps import AdaptersDep
 from app.multipart_stream import FilePart, FileSink, read_form
-from core.errors import NotFound
-
-if TYPE_CHECKING:
-    from adapters.local.file_storage import AtomicWriter, FileStorage
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, NotSupportedHere, TooLarge
+from core.ports import AudioStorage, UploadSink
 
 router = APIRouter(prefix="/api/storage", tags=["storage"])
 
+# The domain errors these routes can meet, as HTTP answers (a fixed reason, or
+# None for the error's own). A bare app that mounts only this router (the
+# storage contract suite) answers them the same as the full app.
+_STATUS: dict[type[DomainError], tuple[int, str | None]] = {
+    NotSupportedHere: (404, "Not Found"),
+    NotFound: (404, "no such object"),
+    Forbidden: (403, None),
+    Conflict: (409, None),
+    TooLarge: (413, None),
+    Invalid: (400, None),
+}
+_HANDLED = tuple(_STATUS)
 
-def _local_storage(adapters: Adapters) -> FileStorage:
-    if adapters.backend != "local":
-        raise HTTPException(404, "Not Found")
-    from adapters.local.file_storage import FileStorage
 
-    storage = adapters.storage
-    if not isinstance(storage, FileStorage):
-        raise HTTPException(404, "Not Found")
-    return storage
+def _http(exc: DomainError, *, forbidden_hint: str = "") -> HTTPException:
+    status, reason = next(answer for kind, answer in _STATUS.items() if isinstance(exc, kind))
+    if reason is None:
+        reason = f"{exc}{forbidden_hint}" if isinstance(exc, Forbidden) else str(exc)
+    return HTTPException(status, reason)
 
 
 @router.head("/blob/{key:path}", response_class=FileResponse, include_in_schema=False)
 @router.get("/blob/{key:path}", response_class=FileResponse)
 def blob(key: str, adapters: AdaptersDep, exp: str | None = None, sig: str | None = None) -> Response:
-    storage = _local_storage(adapters)
-    from adapters.local.file_storage import SignatureInvalid
-
+    query = {name: value for name, value in (("exp", exp), ("sig", sig)) if value is not None}
     try:
-        storage.verify_download(key, exp, sig)
-        info = storage.head(key)
-    except SignatureInvalid as exc:
-        raise HTTPException(403, str(exc)) from None
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from None
-    except NotFound:
-        raise HTTPException(404, "no such object") from None
-    remaining = max(0, int(exp or 0) - int(time.time()))
+        found = adapters.storage.signed_blob(key, query)
+    except _HANDLED as exc:
+        raise _http(exc) from None
     return FileResponse(
-        storage.path_for(key), media_type=info.content_type, headers={"Cache-Control": f"private, max-age={remaining}"}
+        found.path, media_type=found.content_type, headers={"Cache-Control": f"private, max-age={found.max_age_s}"}
     )
 
 
 @router.post("/upload", status_code=201)
 async def upload(request: Request, adapters: AdaptersDep) -> JSONResponse:
-    storage = _local_storage(adapters)
-    signed = _SignedUpload(storage)
+    signed = _SignedUpload(adapters.storage)
     await read_form(request, signed.open_file, body_cap=adapters.settings.max_upload_bytes)
-    writer = signed.writer
-    if writer is None:  # read_form returns only after the file part was opened; kept for clarity
+    sink = signed.sink
+    if sink is None:  # read_form returns only after the file part was opened; kept for clarity
         raise HTTPException(400, "the form has no 'file' part")
     try:
-        size = await run_in_threadpool(writer.commit, signed.content_type)
+        info = await run_in_threadpool(sink.commit)
     except BaseException:
-        writer.abort()
+        sink.abort()
         raise
-    return JSONResponse({"key": signed.key, "size": size, "content_type": signed.content_type}, status_code=201)
+    return JSONResponse({"key": info.key, "size": info.size, "content_type": info.content_type}, status_code=201)
 
 
 class _SignedUpload:
-    """Opens the file part only when the fields before it carry a valid signature,
-    and streams it into an `AtomicWriter` capped at the signed size."""
+    """Asks the storage for a sink when the file part begins (the signed fields
+    have arrived by then), and hands the form parser a sink that speaks HTTP."""
 
-    def __init__(self, storage: FileStorage) -> None:
-        from adapters.local.file_storage import DEFAULT_CONTENT_TYPE
-
+    def __init__(self, storage: AudioStorage) -> None:
         self.storage = storage
-        self.key = ""
-        self.content_type = DEFAULT_CONTENT_TYPE
-        self.writer: AtomicWriter | None = None
+        self.sink: UploadSink | None = None
 
     def open_file(self, fields: dict[str, str], part: FilePart) -> FileSink:
-        from adapters.local.file_storage import SignatureInvalid, check_content_type
-
         try:
-            self.key, max_bytes = self.storage.verify_upload(fields)
-        except SignatureInvalid as exc:
-            raise HTTPException(403, f"{exc} (the signed fields must come before the file)") from None
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
-        if part.content_type.strip():
-            try:
-                self.content_type = check_content_type(part.content_type.strip())
-            except ValueError as exc:
-                raise HTTPException(400, str(exc)) from None
-        self.writer = self.storage.writer(self.key, max_bytes=max_bytes)
-        return _WriterSink(self.writer)
+            self.sink = self.storage.signed_upload(fields, part.content_type)
+        except _HANDLED as exc:
+            raise _http(exc, forbidden_hint=" (the signed fields must come before the file)") from None
+        return _HttpSink(self.sink)
 
 
-class _WriterSink:
-    """An `AtomicWriter` as a form sink: its size cap becomes a 413, and closing
+class _HttpSink:
+    """An `UploadSink` as a form sink: its size cap becomes a 413, and closing
     the part leaves the commit to the route."""
 
-    def __init__(self, writer: AtomicWriter) -> None:
-        self.writer = writer
+    def __init__(self, sink: UploadSink) -> None:
+        self.sink = sink
 
     def write(self, chunk: bytes) -> None:
-        from adapters.local.file_storage import TooLarge
-
         try:
-            self.writer.write(chunk)
+            self.sink.write(chunk)
         except TooLarge as exc:
             raise HTTPException(413, str(exc)) from None
 
@@ -138,4 +115,4 @@ class _WriterSink:
         pass
 
     def abort(self) -> None:
-        self.writer.abort()
+        self.sink.abort()

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from html import escape
+from urllib.parse import parse_qsl
 
-from simulator.cloud.http import Request, Response, html_response, json_response, oauth_error, redirect
+from simulator.cloud.http import HttpError, Request, Response, html_response, json_response, oauth_error, redirect
 from simulator.cloud.oauth import AuthorizeRefused, OAuthError
 from simulator.cloud.router import Router
 from simulator.cloud.state import Cloud
+
+
+def _params(req: Request) -> dict[str, str]:
+    """Form or JSON parameters as strings; a body that is neither is an OAuth invalid_request."""
+    try:
+        body = req.form_or_json()
+    except HttpError as exc:
+        raise OAuthError(400, "invalid_request", exc.message) from exc
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in body.items()}
 
 
 def add_auth_routes(router: Router, cloud: Cloud) -> None:
@@ -19,19 +30,20 @@ def add_auth_routes(router: Router, cloud: Cloud) -> None:
 
     def token(req: Request) -> Response:
         try:
-            return json_response(200, cloud.tokens.token(req.form_or_json()), {"Cache-Control": "no-store"})
+            return json_response(200, cloud.tokens.token(_params(req)), {"Cache-Control": "no-store"})
         except OAuthError as exc:
             return oauth_error(exc.status, exc.error, exc.description)
 
     def device_code(req: Request) -> Response:
         try:
-            return json_response(200, cloud.tokens.start_device(req.form_or_json()))
+            return json_response(200, cloud.tokens.start_device(_params(req)))
         except OAuthError as exc:
             return oauth_error(exc.status, exc.error, exc.description)
 
     def activate(req: Request) -> Response:
         """verification_uri(_complete): approves at once when it carries the code (auto consent)."""
-        code = req.query.get("user_code") or req.form_or_json().get("user_code", "")
+        form = dict(parse_qsl(req.body.decode("utf-8", "replace"))) if req.method == "POST" else {}
+        code = req.query.get("user_code") or form.get("user_code", "")
         if not code:
             form = (
                 "<form method='post'><label>Code <input name='user_code' autofocus></label>"

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
+from html import escape
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -86,7 +87,10 @@ def json_response(status: int, value: Any, headers: dict[str, str] | None = None
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """The REST error body. Yoto's real shape is unverified; `message` is the part to read."""
-    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
     return json_response(status, {"statusCode": status, "error": reason, "message": message}, headers)
 
 
@@ -95,8 +99,6 @@ def oauth_error(status: int, error: str, description: str) -> Response:
 
 
 def html_response(status: int, title: str, text: str) -> Response:
-    from html import escape
-
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
         f"<body><h1>{escape(title)}</h1>{text}</body></html>"

@@ -37,11 +37,11 @@ class RemoteCloud(FaultShortcuts):
         self.url = url.rstrip("/")
         self._timeout = timeout_s
 
-    def _call(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
-        params = {k: v for k, v in query.items() if v is not None}
+    def _call(self, verb: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
+        params = {k: v for k, v in (query or {}).items() if v is not None}
         target = f"{self.url}/_sim/{path}" + (f"?{urlencode(params)}" if params else "")
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(target, data=data, method=method)
+        request = urllib.request.Request(target, data=data, method=verb)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
@@ -64,7 +64,7 @@ class RemoteCloud(FaultShortcuts):
         return dict(self._call("PATCH", "config", changes))
 
     def requests(self, method: str | None = None, path_prefix: str | None = None) -> list[RecordedRequest]:
-        found = self._call("GET", "requests", method=method, path_prefix=path_prefix)["requests"]
+        found = self._call("GET", "requests", query={"method": method, "path_prefix": path_prefix})["requests"]
         return [
             RecordedRequest(
                 method=r["method"],
@@ -82,7 +82,7 @@ class RemoteCloud(FaultShortcuts):
         self._call("DELETE", "requests")
 
     def cards(self, include_deleted: bool = False) -> dict[str, dict[str, Any]]:
-        return dict(self._call("GET", "cards", include_deleted=str(include_deleted).lower())["cards"])
+        return dict(self._call("GET", "cards", query={"include_deleted": str(include_deleted).lower()})["cards"])
 
     def devices(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "devices")["devices"])

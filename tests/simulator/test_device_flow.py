@@ -79,6 +79,9 @@ def test_visiting_verification_uri_complete_approves(yoto_cloud: RunningCloud, h
     form = http.get(str(started["verification_uri"]))
     assert form.status_code == 200
     assert "user_code" in form.text
+    second = start(http, yoto_cloud.client_id)
+    posted = http.post(str(second["verification_uri"]), data={"user_code": second["user_code"]})
+    assert "Device connected" in posted.text
 
 
 def test_expired_device_code(yoto_cloud: RunningCloud, http: httpx.Client) -> None:

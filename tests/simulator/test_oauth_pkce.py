@@ -148,3 +148,18 @@ def test_token_endpoint_refuses_unknown_client_and_grant(yoto_cloud: RunningClou
     grant = http.post("/oauth/token", data={"grant_type": "password", "client_id": yoto_cloud.client_id})
     assert grant.status_code == 400
     assert grant.json()["error"] == "unsupported_grant_type"
+    not_object = http.post("/oauth/token", json=["refresh_token"])
+    assert not_object.status_code == 400
+    assert not_object.json()["error"] == "invalid_request"
+    odd_types = {"grant_type": "authorization_code", "client_id": yoto_cloud.client_id, "code": 7, "code_verifier": 1}
+    assert http.post("/oauth/token", json=odd_types).json()["error"] == "invalid_grant"
+
+
+def test_one_url_serves_both_hosts(yoto_cloud: RunningCloud) -> None:
+    assert yoto_cloud.auth_url == yoto_cloud.api_url == yoto_cloud.url
+    assert yoto_cloud.url == f"http://127.0.0.1:{yoto_cloud.port}"
+    assert yoto_cloud.env() == {
+        "YOTO_API_URL": yoto_cloud.url,
+        "YOTO_AUTH_URL": yoto_cloud.url,
+        "YOTO_CLIENT_ID": "yoto-sim-client",
+    }
