@@ -21,7 +21,7 @@ $(BIN)/.dev: requirements-dev.txt $(BIN)/.runtime
 run: $(BIN)/.runtime
 	@DATA_DIR=$(DATA_DIR) $(BIN)/python -m app first-run-hint
 	DATA_DIR=$(DATA_DIR) PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} \
-		$(BIN)/uvicorn app.main:app --host 127.0.0.1 --port $(PORT)
+		$(BIN)/uvicorn app.main:app --host 127.0.0.1 --port $(PORT) --no-proxy-headers --no-server-header
 
 ## Install everything the tests need (apt packages too, when root) and run the whole suite.
 test: $(BIN)/.dev system-deps lint
