@@ -1,10 +1,10 @@
 """The Yoto cloud as the services see it: typed values and the `YotoCloud` port.
 
 The one httpx implementation lives in `adapters/yoto/`; it alone turns these
-values into Yoto's JSON and back. Three conversions every side needs are
-written once here because they are pure facts of Yoto's data, not of HTTP:
-zero-padded chapter/track keys, the `yoto:#<mediaId>` icon reference, and the
-player's 0–16 volume scale against the 0–100 command scale.
+values into Yoto's JSON and back. Two conversions every side needs are written
+once here because they are pure facts of Yoto's data, not of HTTP:
+zero-padded chapter/track keys and the `yoto:#<mediaId>` icon reference. (The
+0–16 / 0–100 volume scales are converted in `mqtt/protocol.py`.)
 
 Cards are read-modify-written: every card, chapter and track keeps the JSON it
 was read from in `raw`, and the adapter writes `raw` back with the typed fields
@@ -16,7 +16,6 @@ so a reordered chapter list is renumbered by clearing them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from typing import Any, Literal, Protocol
 
 from core.errors import UpstreamError
 
-# --------------------------------------------------------------------------- keys, icons, volume
+# --------------------------------------------------------------------------- keys and icons
 
 
 def pad_key(position: int) -> str:
@@ -51,32 +50,6 @@ def media_id_of(ref: str | None) -> str | None:
     if ref and ref.startswith(ICON_REF_PREFIX) and len(ref) > len(ICON_REF_PREFIX):
         return ref[len(ICON_REF_PREFIX) :]
     return None
-
-
-DEVICE_VOLUME_MAX = 16
-"""Players report volume on a 0–16 scale (17 steps); commands take 0–100."""
-
-
-def device_to_percent(level: int) -> int:
-    """A device-scale volume (0–16) as the 0–100 command scale: 0, 7, 13 … 100.
-
-    The step values follow the third-party report in docs (unverified on a real
-    player): each step is 100/16 rounded up."""
-    level = min(max(int(level), 0), DEVICE_VOLUME_MAX)
-    return math.ceil(level * 100 / DEVICE_VOLUME_MAX)
-
-
-def percent_to_device(percent: float, *, volume_max: int = DEVICE_VOLUME_MAX) -> int:
-    """The device step a 0–100 volume command lands on, capped at `volume_max`
-    (the player's own 0–16 limit, e.g. its night-time maximum)."""
-    percent = min(max(float(percent), 0.0), 100.0)
-    cap = min(max(int(volume_max), 0), DEVICE_VOLUME_MAX)
-    return min(round(percent * DEVICE_VOLUME_MAX / 100), cap)
-
-
-def nearest_volume_percent(percent: float, *, volume_max: int = DEVICE_VOLUME_MAX) -> int:
-    """What a volume command of `percent` will come back as from the player."""
-    return device_to_percent(percent_to_device(percent, volume_max=volume_max))
 
 
 # --------------------------------------------------------------------------- errors
