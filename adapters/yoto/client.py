@@ -21,7 +21,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -249,7 +249,7 @@ class YotoClient:
             self._sleep(delay)
             waited += delay
 
-    def _give_up(self, what: str, attempt: int, resp: httpx.Response | None, failure: str, delay: float) -> None:
+    def _give_up(self, what: str, attempt: int, resp: httpx.Response | None, failure: str, delay: float) -> NoReturn:
         tries = f"{attempt} {'try' if attempt == 1 else 'tries'}"
         if resp is not None and resp.status_code == 429:
             wait = max(1, round(delay))
