@@ -42,7 +42,10 @@ DEPS_RECIPE = "1"
 
 SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters")
 # Needed only by the local (uvicorn + SQLite + gTTS + argon2) side; never shipped.
-LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset({"uvicorn", "sqlalchemy", "argon2-cffi", "gtts"})
+# swagger-ui-bundle-v2: interactive docs are off on AWS by default (API_DOCS); 11 MB the cold start need not unpack.
+LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset(
+    {"uvicorn", "sqlalchemy", "argon2-cffi", "gtts", "swagger-ui-bundle-v2"}
+)
 # Needed only by the machine that runs `pulumi up` (the program and the cost
 # model); requirements.txt lists them because Pulumi builds its virtualenv
 # from that file alone. Never shipped, nor is any other `pulumi-*` package.
