@@ -5,7 +5,17 @@ BIN      := $(VENV)/bin
 PORT     ?= 8000
 DATA_DIR ?= ./data
 
-.PHONY: run test lint fmt bench system-deps clean
+.PHONY: run run-deps test lint fmt bench system-deps clean
+
+# The client address (login throttling) is the TCP peer unless the proxies to
+# trust are named: FORWARDED_ALLOW_IPS=10.0.0.5 make run (uvicorn then takes
+# X-Forwarded-For from those addresses only). See docs/infra.md, "Client address".
+FORWARDED_ALLOW_IPS ?=
+ifeq ($(strip $(FORWARDED_ALLOW_IPS)),)
+PROXY_FLAGS := --no-proxy-headers
+else
+PROXY_FLAGS := --proxy-headers --forwarded-allow-ips '$(FORWARDED_ALLOW_IPS)'
+endif
 
 $(BIN)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,18 +27,22 @@ $(BIN)/.dev: requirements-dev.txt $(BIN)/.runtime
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
-## Start the local service on 127.0.0.1:$(PORT) with the data dir $(DATA_DIR).
-run: $(BIN)/.runtime
+## Start the local service on 127.0.0.1:$(PORT) with the data dir $(DATA_DIR)
+## (installs the offline speech engine first when root).
+run: $(BIN)/.runtime run-deps
 	@DATA_DIR=$(DATA_DIR) $(BIN)/python -m app first-run-hint
 	DATA_DIR=$(DATA_DIR) PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} \
-		$(BIN)/uvicorn app.main:app --host 127.0.0.1 --port $(PORT)
+		$(BIN)/uvicorn app.main:app --host 127.0.0.1 --port $(PORT) --no-server-header $(PROXY_FLAGS)
+
+run-deps:
+	@bash scripts/system-deps.sh run
 
 ## Install everything the tests need (apt packages too, when root) and run the whole suite.
 test: $(BIN)/.dev system-deps lint
 	$(BIN)/python -m pytest
 
 system-deps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh test
 
 lint: $(BIN)/.dev
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ import pulumi_random as random
 from infra.api import ApiFunction, HttpGateway, lambda_code
 from infra.budget import BudgetAlert
 from infra.config import load_stack_config
-from infra.data import PrivateBucket, RecordsTable, upload_cors_rules
+from infra.data import STAGING_PREFIX, PrivateBucket, RecordsTable, upload_cors_rules
 from infra.identity import UserDirectory
 from infra.mqtt_service import MqttService
 from infra.ui import UiSite
@@ -23,14 +23,22 @@ prefix = f"yss-{config.stack}"
 session_secret = (
     config.session_secret or random.RandomPassword(f"{prefix}-session-secret", length=48, special=False).result
 )
+# With CloudFront on, CloudFront adds this to every API request and the app refuses
+# requests without it, so the API's own execute-api URL cannot go around CloudFront.
+origin_secret = (
+    random.RandomPassword(f"{prefix}-origin-secret", length=48, special=False).result
+    if config.enable_cloudfront
+    else None
+)
 table = RecordsTable(f"{prefix}-records", config)
 users = UserDirectory(f"{prefix}-users", config)
 gateway = HttpGateway(f"{prefix}-api", config)
-ui = UiSite(f"{prefix}-ui", config, api_url=gateway.url)
+ui = UiSite(f"{prefix}-ui", config, api_url=gateway.url, origin_secret=origin_secret)
 audio = PrivateBucket(
     f"{prefix}-audio",
     config,
     versioned=config.production,
+    staging_prefix=STAGING_PREFIX,
     cors_rules=upload_cors_rules(ui.url.apply(lambda url: [url, *config.allowed_origins])),
 )
 shared = {
@@ -41,7 +49,9 @@ shared = {
     "public_url": ui.url,
     "session_secret": session_secret,
 }
-api = ApiFunction(f"{prefix}-app", config, gateway=gateway, code=lambda_code(config), **shared)
+api = ApiFunction(
+    f"{prefix}-app", config, gateway=gateway, code=lambda_code(config), origin_secret=origin_secret, **shared
+)
 
 pulumi.export("api_url", gateway.url)
 pulumi.export("ui_url", ui.url)

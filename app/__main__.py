@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shutil
 import sys
 from typing import TextIO
 
@@ -65,12 +66,33 @@ def create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+# What offline speech runs on the local side (adapters/local/tts.py; scripts/system-deps.sh run).
+OFFLINE_SPEECH_PROGRAMS = ("espeak-ng", "lame")
+
+
+def offline_speech_note() -> str | None:
+    """In words, why the local service cannot speak without the internet; None when it can."""
+    if os.environ.get("USE_AWS", "").strip().lower() in ("1", "true", "yes"):
+        return None  # Polly speaks on the AWS side
+    missing = [p for p in OFFLINE_SPEECH_PROGRAMS if shutil.which(p) is None]
+    if not missing:
+        return None
+    return (
+        f"Offline speech is off: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed, "
+        "so text to speech works only while Google's gTTS can be reached (with TTS_ENGINE=espeak, not at all). "
+        f"Install with: sudo apt-get install {' '.join(OFFLINE_SPEECH_PROGRAMS)} (or run `make run` as root)."
+    )
+
+
 def first_run_hint(_args: argparse.Namespace) -> int:
-    """Say how to make the first admin when there is none; silent otherwise.
+    """Say how to make the first admin when there is none, and whether offline speech works; silent otherwise.
 
     `make run` calls this before starting the server, so it never fails the
     start-up over an unreachable backend (the server will report that itself).
     """
+    note = offline_speech_note()
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     try:
         everyone = users.list_users(get_adapters().identity)
     except BackendUnavailable as exc:

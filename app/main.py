@@ -15,9 +15,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import deps
+from app.api_docs import install_api_docs
+from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
+from app.http_limits import install_http_limits
 from app.problems import install_domain_errors
 from app.routers import audio, auth, health, storage, stream, tts, uploads, users
+from app.security_headers import install_security_headers
 from core.settings import VERSION
 
 log = logging.getLogger("yss.app")
@@ -42,10 +46,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    # /api/docs comes from app.api_docs (no CDN); ReDoc is off.
     app = FastAPI(
         title="yoto-smart-stream",
         version=VERSION,
-        docs_url="/api/docs",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
@@ -59,7 +65,11 @@ def create_app() -> FastAPI:
     app.include_router(audio.router)
     app.include_router(stream.router)
     app.include_router(storage.router)
+    install_api_docs(app)
+    install_error_bodies(app)
+    install_http_limits(app)
     install_error_handling(app)
+    install_security_headers(app)  # outermost: also on the request-context 500
     return app
 
 

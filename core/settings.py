@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = 20  # a family may share one address
     login_window_s: int = 900
 
+    # HTTP hardening (docs/security.md). JSON and form bodies are capped at
+    # MAX_BODY_KB before parsing; the streaming uploads have their own caps.
+    max_body_kb: int = 64
+    # Where the client address for throttling comes from: the socket peer, the
+    # rightmost X-Forwarded-For entry (behind a proxy you run), CloudFront's
+    # viewer address (only with the origin secret), or API Gateway's sourceIp.
+    client_address_from: Literal["peer", "x-forwarded-for", "cloudfront", "apigw"] = "peer"
+    # When set, every request must carry it as `x-origin-verify` (CloudFront adds it).
+    origin_secret: str | None = None
+    # Interactive /api/docs: on locally, off when USE_AWS unless set to true.
+    api_docs: bool | None = None
+    # Origins the UI's browser side may load audio from or upload to directly
+    # (the S3 bucket's endpoint on AWS), added to the UI pages' CSP.
+    storage_origins: list[str] = Field(default_factory=list)
+
     # AWS side
     aws_region: str = "eu-west-2"
     dynamodb_table: str | None = None
@@ -65,6 +80,11 @@ class Settings(BaseSettings):
     mqtt_port: int = 443
     mqtt_transport: Literal["websockets", "tcp"] = "websockets"
     mqtt_path: str = "/mqtt"
+    mqtt_tls: bool = True
+    mqtt_ca_file: str | None = None  # None: the system's CA bundle
+    mqtt_alpn: str | None = None  # e.g. x-amzn-mqtt-ca for MQTT over TLS on 443
+    yoto_mqtt_authorizer: str = "PublicJWTAuthorizer"
+    mqtt_enabled: bool = True  # the in-process listener of `make run`
 
     @property
     def backend(self) -> str:
@@ -77,6 +97,14 @@ class Settings(BaseSettings):
     @property
     def storage_quota_bytes(self) -> int:
         return self.storage_quota_mb * 1024 * 1024
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.max_body_kb * 1024
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.use_aws
 
     @cached_property
     def origins(self) -> frozenset[str]:

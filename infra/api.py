@@ -21,6 +21,9 @@ import pulumi_aws as aws
 from core.settings import Settings
 from infra import iam
 from infra.config import (
+    CLIENT_ADDRESS_FROM_APIGW,
+    CLIENT_ADDRESS_FROM_CLOUDFRONT,
+    LAMBDA_HANDLER,
     LAMBDA_PYTHON_VERSION,
     LAMBDA_RUNTIME,
     LAMBDA_TIMEOUT_S,
@@ -29,7 +32,6 @@ from infra.config import (
 )
 from infra.data import PrivateBucket
 
-HANDLER = "app.lambda_handler.handler"
 # Above this a zip cannot go straight into CreateFunction/UpdateFunctionCode.
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
 
@@ -128,9 +130,12 @@ class ApiFunction(pulumi.ComponentResource):
         public_url: pulumi.Input[str],
         session_secret: pulumi.Input[str],
         code: LambdaCode,
+        origin_secret: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("yss:api:ApiFunction", name, None, opts)
+        if config.enable_cloudfront != (origin_secret is not None):
+            raise ValueError("the origin secret goes with CloudFront: both on or both off")
         child = pulumi.ResourceOptions(parent=self)
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-log",
@@ -149,14 +154,17 @@ class ApiFunction(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        environment = pulumi.Output.all(
-            public_url=public_url,
-            table=table.name,
-            bucket=audio_bucket.bucket,
-            pool=user_pool.id,
-            client=user_pool_client.id,
-            secret=pulumi.Output.secret(session_secret),
-        ).apply(lambda v: lambda_environment(config, v))
+        inputs: dict[str, pulumi.Input[str]] = {
+            "public_url": public_url,
+            "table": table.name,
+            "bucket": audio_bucket.bucket,
+            "pool": user_pool.id,
+            "client": user_pool_client.id,
+            "secret": pulumi.Output.secret(session_secret),
+        }
+        if origin_secret is not None:
+            inputs["origin_secret"] = pulumi.Output.secret(origin_secret)
+        environment = pulumi.Output.all(**inputs).apply(lambda v: lambda_environment(config, v))
         self.package_bucket: PrivateBucket | None = None
         code_args: dict[str, object]
         if code.zipped_bytes > DIRECT_UPLOAD_LIMIT:
@@ -175,7 +183,7 @@ class ApiFunction(pulumi.ComponentResource):
         self.function = aws.lambda_.Function(
             name,
             runtime=LAMBDA_RUNTIME,
-            handler=HANDLER,
+            handler=LAMBDA_HANDLER,
             architectures=[config.lambda_architecture],
             memory_size=config.lambda_memory_mb,
             timeout=LAMBDA_TIMEOUT_S,
@@ -225,6 +233,9 @@ def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]
     """The app's settings as environment variables (names = upper-cased `Settings` fields).
 
     AWS_REGION is left out on purpose: Lambda sets it and reserves the name.
+    CLIENT_ADDRESS_FROM is the client-address rule for this deployment: behind
+    CloudFront the viewer address CloudFront passes (and only on requests that
+    carry ORIGIN_SECRET), else API Gateway's own source address.
     """
     env = {
         "USE_AWS": "true",
@@ -246,6 +257,11 @@ def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]
         "TTS_MAX_CHARS": _setting("tts_max_chars"),
         "TTS_DAILY_CHARS": _setting("tts_daily_chars"),
     }
+    if config.enable_cloudfront:
+        env["CLIENT_ADDRESS_FROM"] = CLIENT_ADDRESS_FROM_CLOUDFRONT
+        env["ORIGIN_SECRET"] = v["origin_secret"]
+    else:
+        env["CLIENT_ADDRESS_FROM"] = CLIENT_ADDRESS_FROM_APIGW
     if config.yoto_client_id:
         env["YOTO_CLIENT_ID"] = config.yoto_client_id
     return env

@@ -13,6 +13,7 @@ tests and the cost model can use it without a Pulumi runtime.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,20 @@ ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_PYTHON_VERSION = "3.12"
 LAMBDA_TIMEOUT_S = 30
+LAMBDA_HANDLER = "app.lambda_handler.handler"
+# The file the Lambda handler is imported from, inside the package (and this tree).
+LAMBDA_HANDLER_FILE = LAMBDA_HANDLER.rsplit(".", 1)[0].replace(".", "/") + ".py"
+# The client-address rule (docs/infra.md, "Client address"): which source the app
+# takes a request's client address from, per deployment. CloudFront passes the
+# viewer's address in VIEWER_ADDRESS_HEADER and proves a request came through it
+# with ORIGIN_VERIFY_HEADER (a generated secret, ORIGIN_SECRET for the app).
+CLIENT_ADDRESS_FROM_CLOUDFRONT = "cloudfront"
+CLIENT_ADDRESS_FROM_APIGW = "apigw"
+VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
+ORIGIN_VERIFY_HEADER = "x-origin-verify"
+# What the MQTT task runs: `python -m mqtt` (the CMD of mqtt/Dockerfile).
+MQTT_ENTRY_MODULE = "mqtt"
+MQTT_ENTRY_FILE = ROOT / MQTT_ENTRY_MODULE / "__main__.py"
 # CloudWatch Logs accepts only these retention periods (days).
 VALID_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
@@ -234,6 +249,38 @@ KEYS: tuple[str, ...] = (
 )
 
 
+def missing_entry_modules(config: StackConfig) -> list[str]:
+    """Why a workload this configuration deploys would crash at start: its entry module is absent.
+
+    A task whose module is missing starts, exits and is restarted until ECS's
+    circuit breaker gives up; a Lambda without its handler fails every request.
+    """
+    problems: list[str] = []
+    if config.lambda_package_zip is not None:
+        with zipfile.ZipFile(config.lambda_package_zip) as zf:
+            if LAMBDA_HANDLER_FILE not in zf.namelist():
+                problems.append(
+                    f"{PROJECT}:lambdaPackageZip={config.lambda_package_zip} has no {LAMBDA_HANDLER_FILE} "
+                    f"(the handler {LAMBDA_HANDLER})"
+                )
+    elif not (ROOT / LAMBDA_HANDLER_FILE).is_file():
+        problems.append(f"{LAMBDA_HANDLER_FILE} (the Lambda handler {LAMBDA_HANDLER}) is missing")
+    if config.enable_mqtt_handler and not MQTT_ENTRY_FILE.is_file():
+        problems.append(
+            f"{PROJECT}:enableMqttHandler is true but {MQTT_ENTRY_MODULE}/__main__.py "
+            f"(`python -m {MQTT_ENTRY_MODULE}`, the task's entry module) does not exist; "
+            "set it to false until the handler lands"
+        )
+    return problems
+
+
+def check_entry_modules(config: StackConfig) -> None:
+    """Stop the program before any resource is declared if a workload has nothing to run."""
+    problems = missing_entry_modules(config)
+    if problems:
+        raise StackConfigError("; ".join(problems))
+
+
 def load_stack_config() -> StackConfig:
     """Read the running stack's configuration (inside a Pulumi program only)."""
     import pulumi
@@ -242,7 +289,9 @@ def load_stack_config() -> StackConfig:
     values = {key: cfg.get(key) for key in KEYS}
     region = pulumi.Config("aws").get("region")
     secret: pulumi.Output[str] | None = cfg.get_secret("sessionSecret")
-    return parse_stack_config(pulumi.get_stack(), values, region=region, session_secret=secret)
+    config = parse_stack_config(pulumi.get_stack(), values, region=region, session_secret=secret)
+    check_entry_modules(config)
+    return config
 
 
 def log_group_name(config: StackConfig, workload: str) -> str:

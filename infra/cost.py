@@ -6,8 +6,9 @@ versioning all come from the stack file.)
 Reads the stack file (`Pulumi.<stack>.yaml`) through the same parser as the
 program, so the estimate follows the stack's own settings (MQTT handler,
 CloudFront, Lambda memory and architecture, prod-only PITR and versioning).
-Prices live in one dated table (`PRICES`), usage in one stated set of
-assumptions (`FAMILY`); every line says what it assumes. Only always-free
+Prices live in one dated table (`PRICES`, with the AWS price page of each
+service in `PRICE_PAGES`), usage in one stated set of assumptions (`FAMILY`);
+every line says what it assumes. Only always-free
 tiers are applied; 12-month introductory free tiers (S3, Polly, ...) are not.
 """
 
@@ -26,12 +27,29 @@ from infra.config import PROJECT, ROOT, StackConfig, parse_stack_config
 HOURS_PER_MONTH = 730
 
 
+# AWS's public price page of each service the estimate charges or counts as free;
+# every `Line` names the page its figures come from.
+PRICE_PAGES: dict[str, str] = {
+    "lambda": "https://aws.amazon.com/lambda/pricing/",
+    "api-gateway": "https://aws.amazon.com/api-gateway/pricing/",
+    "dynamodb": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    "s3": "https://aws.amazon.com/s3/pricing/",  # storage, requests and data transfer out
+    "cloudfront": "https://aws.amazon.com/cloudfront/pricing/",
+    "fargate": "https://aws.amazon.com/fargate/pricing/",
+    "vpc": "https://aws.amazon.com/vpc/pricing/",  # public IPv4 addresses
+    "polly": "https://aws.amazon.com/polly/pricing/",
+    "cloudwatch": "https://aws.amazon.com/cloudwatch/pricing/",
+    "ecr": "https://aws.amazon.com/ecr/pricing/",
+    "cognito": "https://aws.amazon.com/cognito/pricing/",
+}
+
+
 @dataclass(frozen=True)
 class Prices:
     """USD, us-east-1 on-demand. eu-west-2 (the stacks' region) is typically 5-10% higher."""
 
-    as_of: str
-    source: str
+    as_of: str  # the day the figures were read from `pages`
+    pages: dict[str, str]
     lambda_per_million_requests: float
     lambda_gb_s_x86_64: float
     lambda_gb_s_arm64: float
@@ -63,9 +81,7 @@ class Prices:
 
 PRICES = Prices(
     as_of="2026-11-25",
-    source="/work/shared/aws-notes.md (AWS price pages, us-east-1, late 2026); PITR ($0.20/GB-month), "
-    "CloudFront's always-free tier and ECR storage ($0.10/GB-month) are not in those notes: AWS's published "
-    "list prices, not re-checked on this machine",
+    pages=PRICE_PAGES,
     lambda_per_million_requests=0.20,
     lambda_gb_s_x86_64=0.0000166667,
     lambda_gb_s_arm64=0.0000133334,
@@ -128,6 +144,7 @@ class Line:
     service: str
     detail: str
     usd: float
+    page: str  # the PRICE_PAGES key its prices come from
     mqtt: bool = False  # exists only because the MQTT handler runs
 
 
@@ -142,7 +159,7 @@ def _lambda_line(config: StackConfig, u: Usage, p: Prices) -> Line:
         f"{config.lambda_memory_mb} MB, {u.lambda_avg_ms} ms avg); inside the always-free "
         f"{p.lambda_free_requests:,} requests + {p.lambda_free_gb_s:,} GB-s"
     )
-    return Line("Lambda", detail, usd)
+    return Line("Lambda", detail, usd, page="lambda")
 
 
 def polly_engine_of(config: StackConfig) -> str:
@@ -158,7 +175,12 @@ def estimate(
     polly_engine = polly_engine or polly_engine_of(config)
     lines = [_lambda_line(config, u, p)]
     lines.append(
-        Line("API Gateway (HTTP API)", f"{u.api_requests:,} requests", u.api_requests / 1e6 * p.http_api_per_million)
+        Line(
+            "API Gateway (HTTP API)",
+            f"{u.api_requests:,} requests",
+            u.api_requests / 1e6 * p.http_api_per_million,
+            page="api-gateway",
+        )
     )
     reads = u.api_requests * u.dynamodb_reads_per_request
     writes = u.api_requests * u.dynamodb_writes_per_request
@@ -167,6 +189,7 @@ def estimate(
             "DynamoDB requests",
             f"{reads:,.0f} reads, {writes:,.0f} writes (on demand, items < 1 KB)",
             reads / 1e6 * p.dynamodb_per_million_reads + writes / 1e6 * p.dynamodb_per_million_writes,
+            page="dynamodb",
         )
     )
     storage = u.table_gb * p.dynamodb_gb_month
@@ -174,13 +197,14 @@ def estimate(
     if config.production:
         storage += u.table_gb * p.dynamodb_pitr_gb_month
         detail += " + point-in-time recovery"
-    lines.append(Line("DynamoDB storage", detail, storage))
+    lines.append(Line("DynamoDB storage", detail, storage, page="dynamodb"))
     s3_gb = u.audio_gb_stored + (u.noncurrent_gb if config.production else 0.0)
     lines.append(
         Line(
             "S3 storage",
             f"{s3_gb} GB audio" + (" incl. non-current versions" if config.production else ""),
             s3_gb * p.s3_gb_month,
+            page="s3",
         )
     )
     lines.append(
@@ -188,6 +212,7 @@ def estimate(
             "S3 requests",
             f"{u.s3_puts:,} PUT, {u.s3_gets:,} GET",
             u.s3_puts / 1000 * p.s3_put_per_1k + u.s3_gets / 1000 * p.s3_get_per_1k,
+            page="s3",
         )
     )
     billable_out = max(0.0, u.audio_gb_streamed - p.data_out_free_gb)
@@ -196,6 +221,7 @@ def estimate(
             "Data transfer out",
             f"{u.audio_gb_streamed} GB streamed from S3; first {p.data_out_free_gb:.0f} GB/month free",
             billable_out * p.data_out_gb,
+            page="s3",
         )
     )
     if config.enable_cloudfront:
@@ -205,11 +231,17 @@ def estimate(
                 f"UI + API requests; always-free {p.cloudfront_free_gb:.0f} GB and "
                 f"{p.cloudfront_free_requests:,} requests/month",
                 0.0,
+                page="cloudfront",
             )
         )
     polly_rate = p.polly_neural_per_million_chars if polly_engine == "neural" else p.polly_standard_per_million_chars
     lines.append(
-        Line("Polly", f"{u.tts_characters:,} characters, {polly_engine} voices", u.tts_characters / 1e6 * polly_rate)
+        Line(
+            "Polly",
+            f"{u.tts_characters:,} characters, {polly_engine} voices",
+            u.tts_characters / 1e6 * polly_rate,
+            page="polly",
+        )
     )
     log_gb = u.api_requests * u.log_kb_per_request / 1024 / 1024
     retention_months = config.log_retention_days / 30
@@ -218,9 +250,12 @@ def estimate(
             "CloudWatch Logs (API)",
             f"{log_gb * 1024:.0f} MB ingested, kept {config.log_retention_days} days",
             log_gb * p.logs_ingest_gb + log_gb * retention_months * p.logs_store_gb_month,
+            page="cloudwatch",
         )
     )
-    lines.append(Line("Cognito", f"{u.users} active users; free up to {p.cognito_free_mau:,} (Lite)", 0.0))
+    lines.append(
+        Line("Cognito", f"{u.users} active users; free up to {p.cognito_free_mau:,} (Lite)", 0.0, page="cognito")
+    )
     if config.enable_mqtt_handler:
         lines += _mqtt_lines(config, u, p)
     return lines
@@ -236,30 +271,35 @@ def _mqtt_lines(config: StackConfig, u: Usage, p: Prices) -> list[Line]:
             "Fargate (MQTT handler)",
             f"{u.task_vcpu} vCPU / {u.task_gb} GB x86_64, {HOURS_PER_MONTH} h ({kind})",
             compute,
+            page="fargate",
             mqtt=True,
         ),
         Line(
             "Public IPv4 (MQTT task)",
             f"1 address x {HOURS_PER_MONTH} h; the price of having no NAT gateway",
             HOURS_PER_MONTH * p.public_ipv4_h,
+            page="vpc",
             mqtt=True,
         ),
         Line(
             "CloudWatch Logs (MQTT)",
             f"{u.mqtt_log_gb * 1024:.0f} MB ingested, kept {config.log_retention_days} days",
             u.mqtt_log_gb * p.logs_ingest_gb + u.mqtt_log_gb * config.log_retention_days / 30 * p.logs_store_gb_month,
+            page="cloudwatch",
             mqtt=True,
         ),
         Line(
             "DynamoDB (MQTT writes)",
             f"{u.mqtt_events_per_month:,} player events/status merges",
             u.mqtt_events_per_month / 1e6 * p.dynamodb_per_million_writes,
+            page="dynamodb",
             mqtt=True,
         ),
         Line(
             "ECR storage (MQTT image)" if not config.mqtt_image else "ECR storage (prebuilt image, elsewhere)",
             f"{u.mqtt_image_gb} GB image" if not config.mqtt_image else "image stored outside this stack",
             u.mqtt_image_gb * p.ecr_gb_month if not config.mqtt_image else 0.0,
+            page="ecr",
             mqtt=True,
         ),
     ]
@@ -300,8 +340,9 @@ def render(config: StackConfig, lines: Sequence[Line], usage: Usage = FAMILY, pr
         f"Usage assumed: {usage.api_requests:,} API requests, {usage.audio_gb_stored} GB audio stored, "
         f"{usage.audio_gb_streamed} GB streamed, {usage.tts_characters:,} TTS characters per month.",
         "Always-free tiers applied (Lambda, data out, CloudFront, Cognito Lite); 12-month ones not.",
-        f"Prices: {prices.source}.",
+        f"Prices: AWS's public price pages (us-east-1, on demand) as read on {prices.as_of}:",
     ]
+    out += [f"  {url}" for url in dict.fromkeys(prices.pages[line.page] for line in lines)]
     return "\n".join(out)
 
 

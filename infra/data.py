@@ -2,7 +2,8 @@
 
 `PrivateBucket` is the one way this program makes a bucket, so every bucket
 gets the same guard rails (all four Block Public Access settings, ACLs off,
-default encryption, TLS-only policy, abandoned multipart uploads cleaned up);
+default encryption, TLS-only policy, abandoned multipart uploads cleaned up,
+and, where uploads are staged, staged objects expired);
 the rules in `infra/rules.py` check that nothing slipped.
 """
 
@@ -17,6 +18,15 @@ import pulumi_aws as aws
 from adapters.aws.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, create_table_kwargs
 from infra import iam
 from infra.config import StackConfig, resource_options
+from services.uploads import STAGING_PREFIX
+
+__all__ = ["STAGING_PREFIX", "PrivateBucket", "RecordsTable", "staging_rule", "upload_cors_rules"]
+
+# The app stages an upload under STAGING_PREFIX before it is checked and
+# normalised. A staged object is consumed within the upload's lifetime
+# (minutes) or abandoned: after a day S3 deletes it, so abandoned uploads
+# cost nothing for long (the app's own sweep removes them sooner).
+STAGING_EXPIRY_DAYS = 1
 
 
 class PrivateBucket(pulumi.ComponentResource):
@@ -33,6 +43,7 @@ class PrivateBucket(pulumi.ComponentResource):
         config: StackConfig,
         *,
         versioned: bool = False,
+        staging_prefix: str | None = None,
         cors_rules: pulumi.Input[Sequence[dict[str, Any]]] | None = None,
         policy_later: bool = False,
         opts: pulumi.ResourceOptions | None = None,
@@ -87,6 +98,8 @@ class PrivateBucket(pulumi.ComponentResource):
                     "noncurrent_version_expiration": {"noncurrent_days": config.noncurrent_version_days},
                 }
             )
+        if staging_prefix is not None:
+            rules.append(staging_rule(staging_prefix, versioned=versioned))
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=self.bucket.id,
@@ -111,6 +124,23 @@ class PrivateBucket(pulumi.ComponentResource):
             policy=policy,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]),
         )
+
+
+def staging_rule(prefix: str, *, versioned: bool) -> dict[str, Any]:
+    """Expire staged uploads. In a versioned bucket expiry only leaves a delete
+    marker, so the staged bytes (now non-current) go a day later too instead
+    of after the bucket's general non-current retention."""
+    if not prefix or not prefix.endswith("/"):
+        raise ValueError(f"a staging prefix must be a folder like 'uploads/', got {prefix!r}")
+    rule: dict[str, Any] = {
+        "id": "expire-staged-uploads",
+        "status": "Enabled",
+        "filter": {"prefix": prefix},
+        "expiration": {"days": STAGING_EXPIRY_DAYS},
+    }
+    if versioned:
+        rule["noncurrent_version_expiration"] = {"noncurrent_days": STAGING_EXPIRY_DAYS}
+    return rule
 
 
 def upload_cors_rules(origins: pulumi.Input[Sequence[str]]) -> pulumi.Output[list[dict[str, Any]]]:

@@ -1,10 +1,11 @@
 """The one Lambda package builder, shared by the Pulumi program, the package
 test and `scripts/build_lambda.py`, so what the test runs is what gets deployed.
 
-The zip holds the project's own sources (`app/`, `core/`, `services/`, `adapters/`) next to the
-third-party wheels of `requirements.txt` minus the local-only packages, fetched
-for Lambda's platform (manylinux, the function's architecture and CPython
-version) rather than for this machine. Builds are deterministic: sorted
+The zip holds the project's own sources (`app/`, `core/`, `services/`,
+`adapters/`) next to the third-party wheels of `requirements.txt` minus the
+local-only and deploy-only (Pulumi) packages, fetched for Lambda's platform
+(manylinux, the function's architecture and CPython version) rather than for
+this machine. Builds are deterministic: sorted
 entries, one fixed timestamp and normalised permissions, so unchanged inputs
 give the same `source_code_hash` and Pulumi sees no diff.
 
@@ -41,7 +42,16 @@ DEPS_RECIPE = "1"
 
 SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters")
 # Needed only by the local (uvicorn + SQLite + gTTS + argon2) side; never shipped.
-LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset({"uvicorn", "sqlalchemy", "argon2-cffi", "gtts"})
+# swagger-ui-bundle-v2: interactive docs are off on AWS by default (API_DOCS); 11 MB the cold start need not unpack.
+LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset(
+    {"uvicorn", "sqlalchemy", "argon2-cffi", "gtts", "swagger-ui-bundle-v2"}
+)
+# Needed only by the machine that runs `pulumi up` (the program and the cost
+# model); requirements.txt lists them because Pulumi builds its virtualenv
+# from that file alone. Never shipped, nor is any other `pulumi-*` package.
+DEPLOY_ONLY_PACKAGES: frozenset[str] = frozenset(
+    {"pulumi", "pulumi-aws", "pulumi-random", "pulumi-docker-build", "pyyaml"}
+)
 # Provided by the Lambda runtime, shipped anyway (see the module docstring).
 RUNTIME_PROVIDED_PACKAGES: frozenset[str] = frozenset({"boto3", "botocore", "s3transfer", "jmespath"})
 
@@ -102,11 +112,13 @@ def requirement_name(line: str) -> str | None:
 def lambda_requirements(requirements: Path | None = None, *, include_boto3: bool = True) -> list[str]:
     """The requirement specifiers to install for Lambda, in file order."""
     path = requirements or ROOT / "requirements.txt"
-    skip = set(LOCAL_ONLY_PACKAGES) | (set() if include_boto3 else set(RUNTIME_PROVIDED_PACKAGES))
+    skip = set(LOCAL_ONLY_PACKAGES) | set(DEPLOY_ONLY_PACKAGES)
+    if not include_boto3:
+        skip |= RUNTIME_PROVIDED_PACKAGES
     specs: list[str] = []
     for line in path.read_text().splitlines():
         name = requirement_name(line)
-        if name is not None and name not in skip:
+        if name is not None and name not in skip and not name.startswith("pulumi-"):
             specs.append(line.split("#", 1)[0].strip())
     return specs
 

@@ -33,6 +33,7 @@ OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+CORS = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
@@ -304,6 +305,51 @@ def check_bucket_abort_uploads(resources: Sequence[Resource], ctx: RuleContext) 
     return _each_bucket(resources, LIFECYCLE, aborts, "incomplete multipart uploads are never cleaned up")
 
 
+# A staged upload nobody completes must not be kept (and paid for) longer than this.
+MAX_STAGING_DAYS = 7
+
+
+def _rule_prefix(rule: Mapping[str, Any]) -> str:
+    """The key prefix one lifecycle rule applies to ('' = the whole bucket)."""
+    filt = rule.get("filter") or {}
+    prefix = filt.get("prefix") or (filt.get("and") or {}).get("prefix") or rule.get("prefix") or ""
+    return str(prefix)
+
+
+def check_lifecycle_expiry_scoped(res: Resource, ctx: RuleContext) -> list[str]:
+    problems: list[str] = []
+    for rule in _as_list(res.props.get("rules")):
+        if rule.get("status") == "Enabled" and rule.get("expiration") and not _rule_prefix(rule):
+            problems.append(f"lifecycle rule {rule.get('id')!r} expires every current object in the bucket")
+    return problems
+
+
+def check_bucket_expires_staged_uploads(resources: Sequence[Resource], ctx: RuleContext) -> list[tuple[str, str]]:
+    """A bucket the browser uploads into (CORS allows POST or PUT) expires its staging prefix."""
+    out: list[tuple[str, str]] = []
+    for bucket in (r for r in resources if r.type == BUCKET):
+        cors_rules = [c for r in _attached(resources, bucket, CORS) for c in _as_list(r.props.get("corsRules"))]
+        if not any({"POST", "PUT"} & set(_as_list(c.get("allowedMethods"))) for c in cors_rules):
+            continue
+        expiring = [
+            rule
+            for life in _attached(resources, bucket, LIFECYCLE)
+            for rule in _as_list(life.props.get("rules"))
+            if rule.get("status") == "Enabled"
+            and _rule_prefix(rule).endswith("/")
+            and 0 < ((rule.get("expiration") or {}).get("days") or 0) <= MAX_STAGING_DAYS
+        ]
+        if not expiring:
+            out.append(
+                (
+                    bucket.urn,
+                    f"bucket {bucket.name}: accepts uploads but no lifecycle rule expires a staging prefix "
+                    f"within {MAX_STAGING_DAYS} days",
+                )
+            )
+    return out
+
+
 # --------------------------------------------------------------------------- the rule sets
 
 RESOURCE_RULES: tuple[ResourceRule, ...] = (
@@ -344,6 +390,12 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         check_no_ingress,
     ),
     ResourceRule(
+        "s3-expiry-scoped",
+        "No lifecycle rule expires a bucket's current objects outside a key prefix (that would delete the audio).",
+        frozenset({LIFECYCLE}),
+        check_lifecycle_expiry_scoped,
+    ),
+    ResourceRule(
         "cloudfront-https-only",
         "CloudFront serves viewers over HTTPS only and reaches custom origins over TLS.",
         frozenset({DISTRIBUTION}),
@@ -362,6 +414,11 @@ STACK_RULES: tuple[StackRule, ...] = (
     StackRule("s3-tls-only", "Every bucket's policy denies requests without TLS.", check_bucket_tls_only),
     StackRule(
         "s3-abort-incomplete-uploads", "Every bucket aborts incomplete multipart uploads.", check_bucket_abort_uploads
+    ),
+    StackRule(
+        "s3-expire-staged-uploads",
+        f"Every bucket that accepts browser uploads expires its staging prefix within {MAX_STAGING_DAYS} days.",
+        check_bucket_expires_staged_uploads,
     ),
 )
 

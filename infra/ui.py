@@ -2,8 +2,12 @@
 
 With CloudFront the browser sees one origin: static files come from the
 private UI bucket (through an origin access control), `/api/*` and the player
-stream path `/s/*` go to the HTTP API uncached. Without CloudFront the app
-serves the UI itself and the bucket just waits for the deploy step.
+stream path `/s/*` go to the HTTP API uncached, with the viewer's address
+(`CloudFront-Viewer-Address`) and a secret origin header (`x-origin-verify`)
+that the app requires, so the API's own execute-api URL cannot be used to go
+around CloudFront and its client-address rule (docs/infra.md, "Client
+address"). Without CloudFront the app serves the UI itself and the bucket
+just waits for the deploy step.
 
 The built UI is copied into the bucket by the deploy step (`aws s3 sync`,
 then an invalidation), not declared as Pulumi assets: a file per resource
@@ -17,14 +21,19 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
-from infra.config import StackConfig
+from infra.config import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER, StackConfig
 from infra.data import PrivateBucket
 
 # AWS managed policies (stable, documented ids).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 API_PATHS = ("/api/*", "/s/*")
+# The viewer headers the API reads, named one by one: an origin request policy
+# cannot say "all but Host" and add a CloudFront header too, and the viewer's
+# Host must not reach API Gateway (it routes by Host and would answer 403).
+# Cookies and query strings all go through. A header the app starts reading
+# belongs here (a policy holds at most 10); tests/infra checks the app's reads.
+API_VIEWER_HEADERS = ("accept", "content-type", "origin", "referer", "range", "if-none-match", "x-csrf-token")
 UI_ORIGIN = "ui-bucket"
 API_ORIGIN = "http-api"
 
@@ -36,6 +45,7 @@ class UiSite(pulumi.ComponentResource):
         config: StackConfig,
         *,
         api_url: pulumi.Output[str],
+        origin_secret: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("yss:ui:UiSite", name, None, opts)
@@ -54,7 +64,20 @@ class UiSite(pulumi.ComponentResource):
             signing_protocol="sigv4",
             opts=child,
         )
+        if origin_secret is None:
+            raise ValueError("with CloudFront on, the API origin needs the origin secret")
         api_host = api_url.apply(lambda u: u.removeprefix("https://").split("/", 1)[0])
+        api_requests = aws.cloudfront.OriginRequestPolicy(
+            f"{name}-api-requests",
+            comment="API: cookies, query strings, the headers the app reads and the viewer's address",
+            cookies_config={"cookie_behavior": "all"},
+            query_strings_config={"query_string_behavior": "all"},
+            headers_config={
+                "header_behavior": "whitelist",
+                "headers": {"items": [*API_VIEWER_HEADERS, VIEWER_ADDRESS_HEADER]},
+            },
+            opts=child,
+        )
         api_behaviours = [
             {
                 "path_pattern": path,
@@ -63,7 +86,7 @@ class UiSite(pulumi.ComponentResource):
                 "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
                 "cached_methods": ["GET", "HEAD"],
                 "cache_policy_id": CACHING_DISABLED,
-                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST,
+                "origin_request_policy_id": api_requests.id,
                 "compress": False,
             }
             for path in API_PATHS
@@ -84,6 +107,9 @@ class UiSite(pulumi.ComponentResource):
                 {
                     "origin_id": API_ORIGIN,
                     "domain_name": api_host,
+                    # Proves to the app that a request came through this distribution:
+                    # CloudFront overwrites a viewer's header of the same name.
+                    "custom_headers": [{"name": ORIGIN_VERIFY_HEADER, "value": pulumi.Output.secret(origin_secret)}],
                     "custom_origin_config": {
                         "http_port": 80,
                         "https_port": 443,

@@ -1,2 +1,3 @@
-"""The Yoto MQTT side: protocol conventions now, the always-on handler (ECS
-Fargate Spot) in the live-players milestone."""
+"""The Yoto MQTT side: the protocol (topics, payloads, parsing, merged state),
+a paho transport, commands with acknowledgement and the long-lived listener.
+See docs/mqtt.md."""

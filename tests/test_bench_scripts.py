@@ -24,6 +24,7 @@ SMALL_RUNS = {
     "streaming.py": ["--clients", "2", "--duration", "1"],
     "transcode.py": ["--seconds", "2", "--repeat", "1"],
     "cold_start.py": ["--runs", "1"],
+    "mqtt_command.py": ["--runs", "2"],
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from app.client_address import client_address
 from app.csrf import check_origin
 from app.deps import AdaptersDep, KeysDep, UserDep, session_id_from
 from app.schemas import ERRORS, LoginIn, MeOut, PasswordChangeIn
@@ -12,10 +13,6 @@ from services import login as login_service
 from services import sessions, users
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.post("/login", response_model=MeOut, responses=ERRORS(401, 403, 429))
@@ -28,7 +25,7 @@ def login(body: LoginIn, request: Request, response: Response, adapters: Adapter
         login_service.LoginLimits.of(settings),
         body.username,
         body.password,
-        client_address(request),
+        client_address(request, settings),
     )
     sessions.end(adapters.records.sessions, session_id_from(request, keys))
     _, cookie = sessions.start(

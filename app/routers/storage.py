@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.deps import AdaptersDep
 from app.multipart_stream import FilePart, FileSink, read_form
+from app.schemas import ERRORS
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, NotSupportedHere, TooLarge
 from core.ports import AudioStorage, UploadSink
 
@@ -55,7 +56,7 @@ def _http(exc: DomainError, *, forbidden_hint: str = "") -> HTTPException:
 
 
 @router.head("/blob/{key:path}", response_class=FileResponse, include_in_schema=False)
-@router.get("/blob/{key:path}", response_class=FileResponse)
+@router.get("/blob/{key:path}", response_class=FileResponse, responses=ERRORS(400, 403, 404, 416))
 def blob(key: str, adapters: AdaptersDep, exp: str | None = None, sig: str | None = None) -> Response:
     query = {name: value for name, value in (("exp", exp), ("sig", sig)) if value is not None}
     try:
@@ -67,7 +68,7 @@ def blob(key: str, adapters: AdaptersDep, exp: str | None = None, sig: str | Non
     )
 
 
-@router.post("/upload", status_code=201)
+@router.post("/upload", status_code=201, responses=ERRORS(400, 403, 404, 409, 413))
 async def upload(request: Request, adapters: AdaptersDep) -> JSONResponse:
     signed = _SignedUpload(adapters.storage)
     await read_form(request, signed.open_file, body_cap=adapters.settings.max_upload_bytes)

@@ -116,7 +116,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "docker-build:index:Image":
             state["ref"] = f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/mqtt@sha256:{'ab' * 32}"
         elif typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = "mock-generated-session-secret-0123456789abcdef"
+            state["result"] = f"mock-generated-{name}-0123456789abcdef"  # one value per secret
         if args.custom:  # components are recorded by the monitor, not here
             self.resources.append(Registered(typ, name, inputs, rid, secret_paths=secrets))
         return rid, state

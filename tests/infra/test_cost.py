@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -43,7 +44,8 @@ def test_public_ipv4_and_fargate_prices() -> None:
     assert lines["Public IPv4 (MQTT task)"] == pytest.approx(HOURS_PER_MONTH * 0.005)  # ~$3.65
     on_demand = HOURS_PER_MONTH * (0.25 * PRICES.fargate_vcpu_h + 0.5 * PRICES.fargate_gb_h)
     assert lines["Fargate (MQTT handler)"] == pytest.approx(on_demand * (1 - PRICES.fargate_spot_discount))
-    fallback = by_service(estimate(replace(stack_config("dev"), mqtt_capacity_provider="FARGATE")))
+    fallback_config = replace(stack_config("dev"), enable_mqtt_handler=True, mqtt_capacity_provider="FARGATE")
+    fallback = by_service(estimate(fallback_config))
     assert fallback["Fargate (MQTT handler)"] == pytest.approx(on_demand)
 
 
@@ -78,11 +80,16 @@ def test_free_tiers_apply_only_up_to_their_limit() -> None:
 
 
 def test_cli_prints_lines_and_total(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prod"]) == 0
+    assert main(["prod", "--mqtt", "on"]) == 0
     out = capsys.readouterr().out
-    expected = total(estimate(stack_config("prod")))
+    expected = total(estimate(replace(stack_config("prod"), enable_mqtt_handler=True)))
     assert f"${expected:7.2f}" in out.split("Total", 1)[1].splitlines()[0]
     assert "Public IPv4 (MQTT task)" in out and "of which MQTT handler" in out
+    # As the stack file stands (handler off until it lands), no MQTT line is charged.
+    assert main(["prod"]) == 0
+    out = capsys.readouterr().out
+    assert "MQTT handler off" in out and "Fargate" not in out
+    assert f"${total(estimate(stack_config('prod'))):7.2f}" in out.split("Total", 1)[1].splitlines()[0]
     with pytest.raises(SystemExit):
         main(["staging"])
 
@@ -93,3 +100,20 @@ def test_module_entry_point_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "MQTT handler off" in proc.stdout and "Fargate" not in proc.stdout
+
+
+def test_prices_cite_aws_price_pages_and_their_date(capsys: pytest.CaptureFixture[str]) -> None:
+    """A user has only the repository: every price comes from a public AWS page, with the day it was read."""
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", PRICES.as_of)
+    for url in PRICES.pages.values():
+        assert re.fullmatch(r"https://aws\.amazon\.com/[a-z0-9-]+/pricing/([a-z-]+/)?", url), url
+    lines = estimate(replace(stack_config("prod"), enable_mqtt_handler=True))
+    assert {line.page for line in lines} == set(PRICES.pages)  # every page is used, every line has one
+    assert main(["prod", "--mqtt", "on"]) == 0
+    out = capsys.readouterr().out
+    assert f"as read on {PRICES.as_of}" in out
+    assert all(url in out for url in PRICES.pages.values())
+    assert "/work/" not in out and "aws-notes" not in out
+    assert main(["dev", "--mqtt", "off"]) == 0  # only the pages of the lines it prints
+    out = capsys.readouterr().out
+    assert PRICES.pages["lambda"] in out and PRICES.pages["fargate"] not in out

@@ -144,6 +144,20 @@ RESOURCE_CASES: dict[str, Case] = {
         res(rules.INGRESS_RULE, {"fromPort": 443}),
         res(rules.SECURITY_GROUP, {"ingress": []}),
     ),
+    "bucket-wide-expiry": Case(
+        "s3-expiry-scoped",
+        res(rules.LIFECYCLE, {"rules": [{"id": "x", "status": "Enabled", "filter": {}, "expiration": {"days": 1}}]}),
+        res(
+            rules.LIFECYCLE,
+            {
+                "rules": [
+                    {"id": "x", "status": "Enabled", "filter": {"prefix": "uploads/"}, "expiration": {"days": 1}},
+                    {"id": "y", "status": "Disabled", "filter": {"prefix": ""}, "expiration": {"days": 1}},
+                    {"id": "z", "status": "Enabled", "filter": {"prefix": ""}, "abortIncompleteMultipartUpload": {}},
+                ]
+            },
+        ),
+    ),
     "cloudfront-http": Case(
         "cloudfront-https-only",
         res(rules.DISTRIBUTION, {"defaultCacheBehavior": {"viewerProtocolPolicy": "allow-all"}}),
@@ -237,6 +251,41 @@ def _deny_without_tls_condition(props: dict[str, Any]) -> None:
     props["policy"] = json.dumps(doc)
 
 
+def _accepts_uploads_and(
+    change: Callable[[dict[str, Any]], None],
+) -> Callable[[list[Resource], Resource], list[Resource]]:
+    """Give the bucket a browser-upload CORS rule, and change its staging expiry."""
+
+    def breaker(resources: list[Resource], bucket: Resource) -> list[Resource]:
+        cors = Resource(
+            rules.CORS,
+            f"{bucket.name}-cors-added",
+            {"bucket": bucket.id, "corsRules": [{"allowedMethods": ["POST"], "allowedOrigins": ["https://x.org"]}]},
+            urn=f"{bucket.urn}-cors-added",
+        )
+        return [*_edit(rules.LIFECYCLE, change)(resources, bucket), cors]
+
+    return breaker
+
+
+def _staging_rules(props: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in props["rules"] if r.get("expiration")]
+
+
+def _without_staging_expiry(props: dict[str, Any]) -> None:
+    props["rules"] = [r for r in props["rules"] if not r.get("expiration")]
+
+
+def _staging_expiry(**change: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(props: dict[str, Any]) -> None:
+        if not _staging_rules(props):  # the UI bucket: give it a rule that is wrong in the same way
+            props["rules"].append({"id": "s", "status": "Enabled", "filter": {"prefix": "uploads/"}, "expiration": {}})
+        for rule in _staging_rules(props) or props["rules"][-1:]:
+            rule.update(change)
+
+    return edit
+
+
 STACK_BREAKERS: dict[str, list[Callable[[list[Resource], Resource], list[Resource]]]] = {
     "s3-block-public-access": [
         _drop(rules.PUBLIC_ACCESS_BLOCK),
@@ -258,6 +307,13 @@ STACK_BREAKERS: dict[str, list[Callable[[list[Resource], Resource], list[Resourc
             rules.LIFECYCLE,
             lambda p: p.update(rules=[r for r in p["rules"] if "abortIncompleteMultipartUpload" not in r]),
         ),
+    ],
+    "s3-expire-staged-uploads": [
+        _accepts_uploads_and(_without_staging_expiry),
+        _accepts_uploads_and(_staging_expiry(status="Disabled")),
+        _accepts_uploads_and(_staging_expiry(expiration={"days": 30})),
+        _accepts_uploads_and(_staging_expiry(expiration={})),
+        _accepts_uploads_and(_staging_expiry(filter={"prefix": "uploads"})),  # not a folder
     ],
 }
 

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from mqtt.protocol import command_topic, parse_topic, subscribe_topics, volume_from_device, volume_to_device
+from mqtt.protocol import (
+    VOLUME_STEPS,
+    authorizer_username,
+    client_id,
+    command_subscription,
+    command_topic,
+    only_alnum,
+    parse_command_topic,
+    parse_topic,
+    player_topic,
+    subscribe_topics,
+    volume_from_device,
+    volume_step,
+    volume_to_device,
+)
 
 
 def test_subscribes_to_both_spellings_of_inbound_topics() -> None:
@@ -51,3 +65,41 @@ def test_volume_round_trips_on_every_device_level() -> None:
         assert volume_to_device(volume_from_device(level)) == level
     with pytest.raises(ValueError):
         volume_from_device(3, 0)
+
+
+def test_volume_has_seventeen_steps_and_commands_land_on_the_nearest() -> None:
+    assert len(VOLUME_STEPS) == 17
+    assert VOLUME_STEPS[:3] == (0, 7, 13) and VOLUME_STEPS[-1] == 100
+    assert volume_step(50) == 50
+    assert volume_step(48) == 50
+    assert volume_step(10) == 13  # a tie between 7 and 13 goes to the louder
+    assert volume_step(100, volume_max=10) == VOLUME_STEPS[10]
+
+
+def test_volume_from_device_caps_at_volume_max() -> None:
+    assert volume_from_device(16, 8) == 50
+    assert volume_from_device(4, 8) == 25
+    assert volume_from_device(20) == 100
+
+
+def test_client_ids_are_letters_and_digits_only_and_unique() -> None:
+    ids = {client_id("yss-listener_1"), client_id("yss-listener_1")}
+    assert len(ids) == 2
+    assert all(i.isascii() and i.isalnum() and i.startswith("ysslistener1") for i in ids)
+    assert only_alnum("ab-12/é") == "ab12"
+
+
+def test_authorizer_username_names_the_authorizer() -> None:
+    assert authorizer_username("PublicJWTAuthorizer") == (
+        "yoto-smart-stream?x-amz-customauthorizer-name=PublicJWTAuthorizer"
+    )
+
+
+def test_command_topics_parse_back() -> None:
+    topic = command_topic("p1", "card/start")
+    assert parse_command_topic(topic) == ("p1", "card/start")
+    assert parse_command_topic("device/p1/data/events") is None
+    assert command_subscription("p1") == "device/p1/command/#"
+    assert player_topic("p1", "data/events") == "device/p1/data/events"
+    with pytest.raises(ValueError):
+        player_topic("p1", "command/reboot")

@@ -1,0 +1,1 @@
+"""A fake Yoto cloud and fake Yoto players for tests and `make demo`; never shipped to Lambda."""

@@ -1,0 +1,269 @@
+"""MYO cards: the checks firmware and Yoto's API would make, and the card store.
+
+Validation is deliberately stricter than what is known of the real API
+(unknown media ids in `icon16x16` are refused while `strict_icons` is on):
+a card this accepts is one a player can show and play.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+import string
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from simulator.cloud.config import CloudConfig
+from simulator.cloud.http import HttpError
+
+CARD_ID = re.compile(r"[A-Za-z0-9]{5}")
+ICON_REF = re.compile(r"yoto:#([A-Za-z0-9_-]+)")
+TRACK_FORMATS = ("mp3", "aac", "opus", "ogg")
+TRACK_TYPES = ("stream", "audio")
+PLAYBACK_TYPES = ("linear", "interactive")
+EVENT_NAMES = ("onLhb", "onRhb", "onEnd")
+EVENT_COMMANDS = ("goto", "stop")
+
+
+def is_padded_key(key: object) -> bool:
+    """ "01".."99", then "100"...: two digits at least, no extra leading zero."""
+    return isinstance(key, str) and re.fullmatch(r"\d{2,}", key) is not None and (len(key) == 2 or key[0] != "0")
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+
+
+class _Checker:
+    def __init__(self, cfg: CloudConfig, known_icon: Callable[[str], bool]) -> None:
+        self.cfg = cfg
+        self.known_icon = known_icon
+
+    @staticmethod
+    def fail(where: str, problem: str) -> HttpError:
+        return HttpError(400, f"{where} {problem}")
+
+    def obj(self, value: object, where: str, required: bool = False) -> dict[str, Any] | None:
+        if value is None and not required:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(where, "must be an object")
+        return value
+
+    def text(self, value: object, where: str, max_len: int | None = None) -> None:
+        if value is None:
+            return
+        if not isinstance(value, str):
+            raise self.fail(where, "must be a string")
+        if max_len is not None and len(value) > max_len:
+            raise self.fail(where, f"must be at most {max_len} characters")
+
+    def number(self, value: object, where: str, integer: bool = False) -> None:
+        if value is None:
+            return
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+            raise self.fail(where, f"must be a non-negative {'integer' if integer else 'number'}")
+
+    def icon(self, display: object, where: str) -> None:
+        block = self.obj(display, where)
+        if block is None or block.get("icon16x16") is None:
+            return
+        ref = block["icon16x16"]
+        match = ICON_REF.fullmatch(ref) if isinstance(ref, str) else None
+        if match is None:
+            raise self.fail(f"{where}.icon16x16", f'must look like "yoto:#<mediaId>" (got {ref!r})')
+        if self.cfg.strict_icons and not self.known_icon(match.group(1)):
+            raise self.fail(f"{where}.icon16x16", f"names an unknown icon {match.group(1)!r}")
+
+    def keys(self, items: list[Any], where: str) -> None:
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            key = item.get("key")
+            if not is_padded_key(key):
+                raise self.fail(f"{where}[{i}].key", f'must be a zero-padded string such as "01" (got {key!r})')
+            if key in seen:
+                raise self.fail(f"{where}[{i}].key", f"repeats {key!r}")
+            seen.add(key)
+
+    def track(self, track: object, where: str) -> None:
+        t = self.obj(track, where, required=True)
+        assert t is not None
+        self.text(t.get("title"), f"{where}.title")
+        kind = t.get("type")
+        if kind not in TRACK_TYPES:
+            raise self.fail(f"{where}.type", f"must be one of {', '.join(TRACK_TYPES)} (got {kind!r})")
+        url = t.get("trackUrl")
+        if not isinstance(url, str) or not url:
+            raise self.fail(f"{where}.trackUrl", "is required")
+        if kind == "stream":
+            parts = urlsplit(url)
+            schemes = ("https",) if self.cfg.require_https_tracks else ("http", "https")
+            if parts.scheme not in schemes or not parts.netloc:
+                raise self.fail(f"{where}.trackUrl", f"must be an absolute {' or '.join(schemes)} URL (got {url!r})")
+            if t.get("format") not in TRACK_FORMATS:
+                got = t.get("format")
+                raise self.fail(f"{where}.format", f"must be one of {', '.join(TRACK_FORMATS)} (got {got!r})")
+        else:
+            if not url.startswith("yoto:#"):
+                raise self.fail(f"{where}.trackUrl", 'of an audio track must be "yoto:#<sha256>"')
+            if t.get("format") is not None and t.get("format") not in TRACK_FORMATS:
+                raise self.fail(f"{where}.format", f"must be one of {', '.join(TRACK_FORMATS)}")
+        self.number(t.get("duration"), f"{where}.duration")
+        self.number(t.get("fileSize"), f"{where}.fileSize", integer=True)
+        self.text(t.get("overlayLabel"), f"{where}.overlayLabel")
+        self.icon(t.get("display"), f"{where}.display")
+        events = self.obj(t.get("events"), f"{where}.events")
+        for name, event in (events or {}).items():
+            if name not in EVENT_NAMES:
+                raise self.fail(f"{where}.events", f"has an unknown event {name!r}")
+            e = self.obj(event, f"{where}.events.{name}", required=True)
+            if e is None or e.get("cmd") not in EVENT_COMMANDS:
+                raise self.fail(f"{where}.events.{name}.cmd", f"must be one of {', '.join(EVENT_COMMANDS)}")
+
+    def chapter(self, chapter: object, where: str) -> None:
+        c = self.obj(chapter, where, required=True)
+        assert c is not None
+        self.text(c.get("title"), f"{where}.title")
+        self.text(c.get("overlayLabel"), f"{where}.overlayLabel")
+        self.icon(c.get("display"), f"{where}.display")
+        tracks = c.get("tracks")
+        if not isinstance(tracks, list) or not tracks:
+            raise self.fail(f"{where}.tracks", "must be a non-empty list")
+        limit = self.cfg.max_tracks_per_chapter
+        if limit is not None and len(tracks) > limit:
+            raise self.fail(f"{where}.tracks", f"has {len(tracks)} tracks; at most {limit} allowed")
+        for i, track in enumerate(tracks):
+            self.track(track, f"{where}.tracks[{i}]")
+        self.keys(tracks, f"{where}.tracks")
+
+    def card(self, body: dict[str, Any]) -> None:
+        card_id = body.get("cardId")
+        if card_id is not None and (not isinstance(card_id, str) or not CARD_ID.fullmatch(card_id)):
+            raise self.fail("cardId", "must be 5 letters or digits")
+        title = body.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise self.fail("title", "is required")
+        self.text(title, "title", self.cfg.max_title_chars)
+        content = self.obj(body.get("content"), "content", required=True)
+        assert content is not None
+        playback = content.get("playbackType")
+        if playback is not None and playback not in PLAYBACK_TYPES:
+            raise self.fail("content.playbackType", f"must be one of {', '.join(PLAYBACK_TYPES)}")
+        config = self.obj(content.get("config"), "content.config")
+        if config is not None:
+            for key in ("resumeTimeout", "trackNumberOverlayTimeout"):
+                self.number(config.get(key), f"content.config.{key}", integer=True)
+        chapters = content.get("chapters")
+        if not isinstance(chapters, list):
+            raise self.fail("content.chapters", "must be a list")
+        limit = self.cfg.max_chapters
+        if limit is not None and len(chapters) > limit:
+            raise self.fail("content.chapters", f"has {len(chapters)} chapters; at most {limit} allowed")
+        for i, chapter in enumerate(chapters):
+            self.chapter(chapter, f"content.chapters[{i}]")
+        self.keys(chapters, "content.chapters")
+        metadata = self.obj(body.get("metadata"), "metadata")
+        if metadata is not None:
+            for key in ("description", "author"):
+                self.text(metadata.get(key), f"metadata.{key}")
+            cover = self.obj(metadata.get("cover"), "metadata.cover")
+            if cover is not None:
+                self.text(cover.get("imageL"), "metadata.cover.imageL")
+            self.obj(metadata.get("media"), "metadata.media")
+        self.obj(body.get("editSettings"), "editSettings")
+
+
+def validate_card(body: dict[str, Any], cfg: CloudConfig, known_icon: Callable[[str], bool]) -> None:
+    """Raise HttpError(400, reason) for a card firmware or the API would refuse."""
+    _Checker(cfg, known_icon).card(body)
+
+
+@dataclass
+class _Stored:
+    card: dict[str, Any]
+    account: str
+    written_at: float
+    previous: dict[str, Any] | None = None
+    deleted: bool = False
+
+
+class CardStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cards: dict[str, _Stored] = {}
+
+    def _new_id(self) -> str:
+        alphabet = string.ascii_letters + string.digits
+        while True:
+            card_id = "".join(secrets.choice(alphabet) for _ in range(5))
+            if card_id not in self._cards:
+                return card_id
+
+    def write(self, body: dict[str, Any], account: str, now: float) -> dict[str, Any]:
+        """Create, or replace the whole card when the body names a cardId (no merge, as Yoto does)."""
+        with self._lock:
+            card_id = body.get("cardId")
+            old = self._cards.get(card_id) if card_id else None
+            if card_id and old is None:
+                raise HttpError(404, f"Card {card_id} not found")
+            if old is not None and old.account != account:
+                raise HttpError(403, "You do not own this card")
+            if old is not None and old.deleted:
+                raise HttpError(400, "Deleted card cannot be restored")
+            card_id = card_id or self._new_id()
+            card = copy.deepcopy(body)
+            card.update(
+                cardId=card_id,
+                userId=f"auth0|{account}",
+                createdAt=old.card["createdAt"] if old else iso(now),
+                updatedAt=iso(now),
+                deleted=False,
+            )
+            card.setdefault("_id", secrets.token_hex(12))
+            if old is not None:
+                card["_id"] = old.card["_id"]
+            self._cards[card_id] = _Stored(card, account, now, previous=old.card if old else None)
+            return copy.deepcopy(card)
+
+    def read(self, card_id: str, account: str, now: float, stale_s: float = 0.0) -> dict[str, Any]:
+        with self._lock:
+            stored = self._cards.get(card_id)
+            if stored is None or stored.deleted or stored.account != account:
+                raise HttpError(404, f"Card {card_id} not found")
+            if stored.previous is not None and now - stored.written_at < stale_s:
+                return copy.deepcopy(stored.previous)  # eventual consistency, when asked for
+            return copy.deepcopy(stored.card)
+
+    def mine(self, account: str, show_deleted: bool = False) -> list[dict[str, Any]]:
+        with self._lock:
+            found = []
+            for stored in self._cards.values():
+                if stored.account != account or (stored.deleted and not show_deleted):
+                    continue
+                card = copy.deepcopy(stored.card)
+                card["content"] = {k: v for k, v in card.get("content", {}).items() if k != "chapters"}
+                found.append(card)
+            return found
+
+    def delete(self, card_id: str, account: str, now: float) -> None:
+        with self._lock:
+            stored = self._cards.get(card_id)
+            if stored is None or stored.deleted or stored.account != account:
+                raise HttpError(404, f"Card {card_id} not found")
+            stored.deleted = True
+            stored.card["deleted"] = True
+            stored.card["updatedAt"] = iso(now)
+
+    def all(self, include_deleted: bool = False) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {
+                card_id: copy.deepcopy(stored.card)
+                for card_id, stored in self._cards.items()
+                if include_deleted or not stored.deleted
+            }

@@ -1,0 +1,106 @@
+"""Injected failures: the next N matching requests answer 429, 5xx or 401, hang, or drop.
+
+Faults apply to the Yoto paths only (never to `/_sim/`), first queued first
+served; a request takes at most one fault.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KINDS = ("rate_limit", "server_error", "slow", "unauthorized", "disconnect")
+
+
+@dataclass
+class Fault:
+    kind: str
+    count: int = 1
+    path_prefix: str | None = None
+    method: str | None = None
+    status: int | None = None  # server_error: 500 by default
+    retry_after: float | None = None  # rate_limit: Retry-After seconds (1 by default)
+    delay_s: float = 0.0  # slow: seconds to wait before answering normally
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"fault kind must be one of {', '.join(KINDS)}")
+        if self.count < 1:
+            raise ValueError("count must be at least 1")
+        if self.kind == "server_error" and self.status is not None and not 500 <= self.status <= 599:
+            raise ValueError("a server_error status must be 5xx")
+        if self.kind == "slow" and self.delay_s <= 0:
+            raise ValueError("a slow fault needs delay_s > 0")
+        if self.method:
+            self.method = self.method.upper()
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method != method:
+            return False
+        return self.path_prefix is None or path.startswith(self.path_prefix)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaultQueue:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._pending.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._pending:
+                if fault.matches(method, path):
+                    fault.hits += 1
+                    if fault.hits >= fault.count:
+                        self._pending.remove(fault)
+                    return fault
+        return None
+
+    def pending(self) -> list[Fault]:
+        with self._lock:
+            return list(self._pending)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+
+class FaultShortcuts:
+    """One-line fault helpers for anything with a `fail_next` (the in-process and the remote handle)."""
+
+    def fail_next(self, kind: str, count: int = 1, **options: Any) -> Fault:
+        raise NotImplementedError
+
+    def rate_limit_next(
+        self, count: int = 1, retry_after: float = 1, path_prefix: str | None = None, method: str | None = None
+    ) -> Fault:
+        """429 with Retry-After."""
+        return self.fail_next("rate_limit", count, retry_after=retry_after, path_prefix=path_prefix, method=method)
+
+    def server_error_next(
+        self, count: int = 1, status: int = 500, path_prefix: str | None = None, method: str | None = None
+    ) -> Fault:
+        return self.fail_next("server_error", count, status=status, path_prefix=path_prefix, method=method)
+
+    def slow_next(
+        self, count: int = 1, delay_s: float = 1.0, path_prefix: str | None = None, method: str | None = None
+    ) -> Fault:
+        """Wait delay_s, then answer normally (for client timeouts)."""
+        return self.fail_next("slow", count, delay_s=delay_s, path_prefix=path_prefix, method=method)
+
+    def unauthorized_next(self, count: int = 1, path_prefix: str | None = None, method: str | None = None) -> Fault:
+        """401 whatever the token."""
+        return self.fail_next("unauthorized", count, path_prefix=path_prefix, method=method)
+
+    def disconnect_next(self, count: int = 1, path_prefix: str | None = None, method: str | None = None) -> Fault:
+        """Close the connection without an answer."""
+        return self.fail_next("disconnect", count, path_prefix=path_prefix, method=method)

@@ -1,0 +1,517 @@
+"""Simulated Yoto players on a real MQTT broker.
+
+Each player is its own MQTT connection (anonymous, for a local mosquitto) that
+listens on `device/{id}/command/#` and behaves the way `docs/yoto.md` describes
+a player: it plays the chapters and tracks of the cards it knows, moves in the
+17 volume steps capped at `volumeMax`, counts its sleep timer down, sends
+partial events only for a while after the last `events/request`, wrapped status
+on `data/status`, the full status on `status/full`, and acks on `response`
+(`card-play` for `card/start`, as some firmware does). Its last will is the
+`offline` presence.
+
+Faults on demand: `reject()` a command (FAIL with a reason), `silent` (ignores
+commands), `acks = False` (obeys without answering), `send_garbage()`,
+`go_offline()` (drops the socket without DISCONNECT, so the broker sends the
+last will) and `come_online()`.
+
+    with start_players(broker_config, [PlayerSpec("p1", cards=[sample_card("c1")])]) as fleet:
+        fleet["p1"].snapshot()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mqtt.messages import decode
+from mqtt.payloads import CARD_URI, padded_key
+from mqtt.protocol import (
+    COMMAND_SCALE_MAX,
+    command_subscription,
+    parse_command_topic,
+    player_topic,
+    presence_topic,
+    response_topic,
+    volume_from_device,
+    volume_to_device,
+)
+from mqtt.transport import BrokerConfig, Transport, TransportError, Will
+
+CARD_URI_PREFIX = CARD_URI.split("{", 1)[0]
+# Keys that change continuously: sent with other changes or every `position_every_s`.
+_CONTINUOUS = ("position", "sleepTimerSeconds")
+GARBAGE: tuple[tuple[str, bytes], ...] = (
+    ("events", b"\xff\xfe\xfd"),
+    ("events", b"{not json"),
+    ("events", b"[1, 2, 3]"),
+    ("events", b'{"volume": "loud", "position": "NaN"}'),
+    ("events", b'{"trackTitle": "Radio \xff\xfe One"}'),
+    ("status", b'"status"'),
+    ("response", b'{"status": {"req_body": ""}}'),
+    ("presence", b"maybe"),
+)
+
+
+@dataclass(frozen=True)
+class SimTrack:
+    key: str
+    title: str
+    length_s: float
+
+
+@dataclass(frozen=True)
+class SimChapter:
+    key: str
+    title: str
+    tracks: tuple[SimTrack, ...]
+
+
+@dataclass(frozen=True)
+class SimCard:
+    card_id: str
+    title: str
+    chapters: tuple[SimChapter, ...]
+
+    @property
+    def chapter_keys(self) -> list[str]:
+        return [c.key for c in self.chapters]
+
+
+def sample_card(card_id: str = "demo1", *, chapters: int = 3, tracks: int = 2, length_s: float = 90.0) -> SimCard:
+    """A card of `chapters` chapters with `tracks` tracks each, keys "01", "02", …
+    (track keys run on across chapters, as on Make Your Own cards)."""
+    out = []
+    n = 0
+    for c in range(1, chapters + 1):
+        items = []
+        for _ in range(tracks):
+            n += 1
+            items.append(SimTrack(padded_key(n), f"Track {n}", length_s))
+        out.append(SimChapter(padded_key(c), f"Chapter {c}", tuple(items)))
+    return SimCard(card_id, f"Card {card_id}", tuple(out))
+
+
+@dataclass
+class PlayerSpec:
+    player_id: str
+    cards: Sequence[SimCard] = ()
+    volume_max: int = 16
+    volume_level: int = 8
+    battery: int = 80
+    events_window_s: float = 300.0  # events stop this long after the last events/request
+    position_every_s: float = 5.0
+    speed: float = 1.0  # playback seconds per wall-clock second
+    topic_style: Literal["data", "short"] = "data"  # data/events … or Yoto's page's events …
+    presence_format: Literal["text", "json"] = "text"
+    ack_keys: Mapping[str, str] = field(default_factory=lambda: {"card/start": "card-play"})
+
+
+class SimulatedPlayer:
+    def __init__(self, spec: PlayerSpec, broker: BrokerConfig) -> None:
+        self.spec = spec
+        self.player_id = spec.player_id
+        self.broker = broker
+        self.cards = {c.card_id: c for c in spec.cards}
+        self.silent = False
+        self.acks = True
+        self.received: list[tuple[str, bytes]] = []  # (command, payload) in arrival order
+        self._rejects: dict[str | None, str] = {}
+        self._lock = threading.RLock()
+        self._transport: Transport | None = None
+        self._started = time.monotonic()
+        # playback
+        self.card: SimCard | None = None
+        self.chapter_index = 0
+        self.track_index = 0
+        self.position = 0.0
+        self.playback = "stopped"
+        self.volume_level = min(spec.volume_level, spec.volume_max)
+        self.volume_max = spec.volume_max
+        self.sleep_remaining: float | None = None
+        self.ambient = (0, 0, 0)
+        self.battery = spec.battery
+        self.charging = False
+        # event stream
+        self._events_until = 0.0
+        self._sent_events: dict[str, Any] = {}
+        self._continuous_at = 0.0
+
+    # ---------------------------------------------------------------- connection
+
+    def come_online(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            if self._transport is not None and self._transport.connected:
+                return
+            transport = Transport(
+                self.broker,
+                client_id_prefix=f"sim{self.player_id}",
+                will=Will(presence_topic(self.player_id), self._presence(False)),
+                on_message=self._on_command,
+            )
+            transport.connect(timeout)
+            transport.subscribe([command_subscription(self.player_id)], timeout=timeout)
+            self._transport = transport
+            self._events_until = 0.0
+            self._sent_events = {}
+        self._publish(presence_topic(self.player_id), self._presence(True), retain=True)
+        self._publish_status()
+
+    def go_offline(self) -> None:
+        """Vanish without DISCONNECT: the broker publishes the last will (`offline`)."""
+        with self._lock:
+            transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.drop()
+
+    def close(self) -> None:
+        """A clean goodbye: `offline` presence, then DISCONNECT."""
+        with self._lock:
+            transport, self._transport = self._transport, None
+        if transport is not None and transport.connected:
+            with contextlib.suppress(TransportError):
+                transport.publish(presence_topic(self.player_id), self._presence(False), retain=True, timeout=2)
+            transport.close()
+
+    @property
+    def online(self) -> bool:
+        return self._transport is not None and self._transport.connected
+
+    # ---------------------------------------------------------------- faults
+
+    def reject(self, family: str | None = None, reason: str = "rejected by the simulated player") -> None:
+        """Answer FAIL (and change nothing) to `family`, or to every command."""
+        self._rejects[family] = reason
+
+    def accept(self) -> None:
+        self._rejects.clear()
+
+    def send_garbage(self) -> list[tuple[str, bytes]]:
+        """Publish broken payloads on every topic we are known to send on; returns them."""
+        sent = []
+        for kind, payload in GARBAGE:
+            topic = response_topic(self.player_id) if kind == "response" else self._topic(kind)
+            self._publish(topic, payload)
+            sent.append((topic, payload))
+        return sent
+
+    def set_battery(self, level: int, *, charging: bool | None = None) -> None:
+        with self._lock:
+            self.battery = level
+            if charging is not None:
+                self.charging = charging
+        self._publish_status()
+
+    # ---------------------------------------------------------------- state
+
+    def snapshot(self) -> dict[str, Any]:
+        """The player's true state, for tests to compare with what the listener saw."""
+        with self._lock:
+            track = self._track()
+            return {
+                "online": self.online,
+                "playback_status": self.playback,
+                "card_id": self.card.card_id if self.card else None,
+                "chapter_key": self.card.chapters[self.chapter_index].key if self.card else None,
+                "track_key": track.key if track else None,
+                "position_s": self.position,
+                "volume_level": self.volume_level,
+                "volume": volume_from_device(self.volume_level, self.volume_max),
+                "volume_max": self.volume_max,
+                "sleep_timer_s": round(self.sleep_remaining) if self.sleep_remaining else 0,
+                "ambient": self.ambient,
+                "battery_percent": self.battery,
+                "charging": self.charging,
+            }
+
+    def tick(self, dt: float) -> None:
+        """Advance playback and the sleep timer by `dt` wall-clock seconds; send events."""
+        with self._lock:
+            if self.playback == "playing" and self.card is not None:
+                self.position += dt * self.spec.speed
+                track = self._track()
+                while track is not None and self.position >= track.length_s:
+                    self.position -= track.length_s
+                    if not self._advance():
+                        self._stop()
+                        break
+                    track = self._track()
+            if self.sleep_remaining is not None:
+                self.sleep_remaining -= dt
+                if self.sleep_remaining <= 0:
+                    self.sleep_remaining = None
+                    if self.playback == "playing":
+                        self.playback = "paused"
+        self._publish_events()
+
+    def _track(self) -> SimTrack | None:
+        if self.card is None:
+            return None
+        return self.card.chapters[self.chapter_index].tracks[self.track_index]
+
+    def _advance(self) -> bool:
+        assert self.card is not None
+        chapter = self.card.chapters[self.chapter_index]
+        if self.track_index + 1 < len(chapter.tracks):
+            self.track_index += 1
+            return True
+        if self.chapter_index + 1 < len(self.card.chapters):
+            self.chapter_index += 1
+            self.track_index = 0
+            return True
+        return False
+
+    def _stop(self) -> None:
+        self.playback = "stopped"
+        self.position = 0.0
+
+    # ---------------------------------------------------------------- commands
+
+    def _on_command(self, topic: str, payload: bytes) -> None:
+        where = parse_command_topic(topic)
+        if where is None or where[0] != self.player_id:
+            return
+        family = where[1]
+        self.received.append((family, payload))
+        if self.silent:
+            return
+        text = decode(payload)
+        reason = self._rejects.get(family, self._rejects.get(None))
+        if reason is None:
+            try:
+                body = json.loads(text) if text.strip() else {}
+                if not isinstance(body, dict):
+                    raise ValueError("the payload is not a JSON object")
+                with self._lock:
+                    self._obey(family, body)
+            except (ValueError, TypeError, KeyError, OverflowError) as exc:
+                reason = str(exc) or exc.__class__.__name__
+        if reason is not None or family not in ("events/request", "status/request"):
+            self._ack(family, text, reason)  # requests are answered by the events or status themselves
+        self._publish_events()
+
+    def _obey(self, family: str, body: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if family == "events/request":
+            self._events_until = now + self.spec.events_window_s
+            self._sent_events = {}  # the next events carry everything
+        elif family == "status/request":
+            self._publish_status(full=True)
+        elif family == "card/start":
+            self._start(body)
+        elif family == "card/pause":
+            if self.playback == "playing":
+                self.playback = "paused"
+        elif family == "card/resume":
+            if self.card is None:
+                raise ValueError("no card to resume")
+            self.playback = "playing"
+        elif family == "card/stop":
+            self._stop()
+        elif family == "volume/set":
+            percent = _whole(body["volume"], 0, COMMAND_SCALE_MAX, "volume")
+            self.volume_level = min(volume_to_device(percent), self.volume_max)
+            self._publish_status()
+        elif family == "ambients/set":
+            self.ambient = tuple(_whole(body[c], 0, 255, c) for c in "rgb")  # type: ignore[assignment]
+            self._publish_status()
+        elif family == "sleep-timer/set":
+            seconds = _whole(body["seconds"], 0, 24 * 3600, "seconds")
+            self.sleep_remaining = float(seconds) if seconds else None
+        elif family == "reboot":
+            pass
+        else:
+            raise ValueError(f"unknown command {family}")
+
+    def _start(self, body: dict[str, Any]) -> None:
+        uri = body.get("uri")
+        if not isinstance(uri, str) or not uri.startswith(CARD_URI_PREFIX):
+            raise ValueError("uri must be a yoto.io card link")
+        card = self.cards.get(uri.removeprefix(CARD_URI_PREFIX))
+        if card is None:
+            raise ValueError(f"unknown card {uri}")
+        chapter_index, track_index = 0, 0
+        if "chapterKey" in body:
+            keys = card.chapter_keys
+            if body["chapterKey"] not in keys:
+                raise ValueError(f"card has no chapter {body['chapterKey']}")
+            chapter_index = keys.index(body["chapterKey"])
+        if "trackKey" in body:
+            found = [
+                (ci, ti)
+                for ci, ch in enumerate(card.chapters)
+                for ti, tr in enumerate(ch.tracks)
+                if tr.key == body["trackKey"] and ("chapterKey" not in body or ci == chapter_index)
+            ]
+            if not found:
+                raise ValueError(f"card has no track {body['trackKey']}")
+            chapter_index, track_index = found[0]
+        self.card, self.chapter_index, self.track_index = card, chapter_index, track_index
+        track = card.chapters[chapter_index].tracks[track_index]
+        self.position = min(float(_whole(body.get("secondsIn", 0), 0, None, "secondsIn")), track.length_s)
+        self.playback = "playing"
+
+    # ---------------------------------------------------------------- what we send
+
+    def _ack(self, family: str, req_body: str, reason: str | None) -> None:
+        if not self.acks:
+            return
+        key = self.spec.ack_keys.get(family, family)
+        status: dict[str, Any] = {key: "FAIL" if reason else "OK", "req_body": req_body}
+        if reason:
+            status["reason"] = reason
+        self._publish(response_topic(self.player_id), json.dumps({"status": status}).encode())
+
+    def _event_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "cardId": self.card.card_id if self.card else "none",
+            "playbackStatus": self.playback,
+            "source": "remote",
+            "playbackWait": False,
+            "repeatAll": False,
+            "streaming": False,
+            "volume": self.volume_level,
+            "volumeMax": self.volume_max,
+            "sleepTimerActive": self.sleep_remaining is not None,
+            "sleepTimerSeconds": round(self.sleep_remaining) if self.sleep_remaining else 0,
+        }
+        track = self._track()
+        if self.card is not None and track is not None:
+            chapter = self.card.chapters[self.chapter_index]
+            fields |= {
+                "chapterKey": chapter.key,
+                "chapterTitle": chapter.title,
+                "trackKey": track.key,
+                "trackTitle": track.title,
+                "trackLength": round(track.length_s),
+                "position": int(self.position),
+            }
+        return fields
+
+    def _publish_events(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now >= self._events_until or not self.online:
+                return
+            fields = self._event_fields()
+            changed = {k: v for k, v in fields.items() if self._sent_events.get(k, object()) != v}
+            discrete = {k for k in changed if k not in _CONTINUOUS}
+            if not discrete and (not changed or now - self._continuous_at < self.spec.position_every_s):
+                return
+            self._sent_events = fields
+            self._continuous_at = now
+            body = {"eventUtc": int(time.time()), **changed}
+        self._publish(self._topic("events"), json.dumps(body).encode())
+
+    def _status_fields(self, full: bool) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "batteryLevel": self.battery,
+            "charging": 1 if self.charging else 0,
+            "headphones": 0,
+            "volume": self.volume_level,
+            "userVolume": volume_from_device(self.volume_level, self.volume_max),
+            "freeDisk": 1_000_000,
+            "nightlightMode": "0x{:02x}{:02x}{:02x}".format(*self.ambient) if any(self.ambient) else "off",
+        }
+        if full:
+            fields |= {
+                "ssid": "simulated",
+                "wifiStrength": -50,
+                "upTime": int(time.monotonic() - self._started),
+                "battery": 3900,
+                "powerSrc": 1,
+                "temp": 25,
+            }
+        return fields
+
+    def _publish_status(self, *, full: bool = False) -> None:
+        with self._lock:
+            fields = self._status_fields(full)
+        if full:
+            topic = self._topic("full")
+            body = fields if self.spec.topic_style == "data" else {"status": fields}
+        else:
+            topic, body = self._topic("status"), {"status": fields}
+        self._publish(topic, json.dumps(body).encode())
+
+    def _topic(self, kind: str) -> str:
+        data = {"events": "data/events", "status": "data/status", "full": "status/full", "presence": "presence"}
+        short = {"events": "events", "status": "status", "full": "status", "presence": "presence"}
+        return player_topic(self.player_id, (data if self.spec.topic_style == "data" else short)[kind])
+
+    def _presence(self, online: bool) -> bytes:
+        if self.spec.presence_format == "json":
+            return json.dumps({"online": online}).encode()
+        return b"online" if online else b"offline"
+
+    def _publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        transport = self._transport
+        if transport is None or not transport.connected:
+            return
+        with contextlib.suppress(TransportError):  # gone offline meanwhile: a real player loses these too
+            transport.publish(topic, payload, qos=1, retain=retain, timeout=None)
+
+
+def _whole(value: Any, low: int, high: int | None, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ValueError(f"{name} must be a whole number")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} out of range")
+    return int(value)
+
+
+class PlayerFleet:
+    """Running simulated players and the one thread that moves their clocks."""
+
+    def __init__(self, players: Iterable[SimulatedPlayer], *, tick_s: float) -> None:
+        self.players = {p.player_id: p for p in players}
+        self._tick_s = tick_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="simulated-players", daemon=True)
+        self._thread.start()
+
+    def __getitem__(self, player_id: str) -> SimulatedPlayer:
+        return self.players[player_id]
+
+    def __iter__(self) -> Iterator[SimulatedPlayer]:
+        return iter(self.players.values())
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(self._tick_s):
+            now = time.monotonic()
+            for player in list(self.players.values()):
+                player.tick(now - last)
+            last = now
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for player in self.players.values():
+            player.close()
+
+    def __enter__(self) -> PlayerFleet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_players(broker: BrokerConfig, players: Iterable[PlayerSpec | str], *, tick_s: float = 0.1) -> PlayerFleet:
+    """Connect one simulated player per spec (a bare string is a player id with
+    defaults) and start their clock; use the fleet as a context manager."""
+    started: list[SimulatedPlayer] = []
+    try:
+        for spec in players:
+            player = SimulatedPlayer(PlayerSpec(spec) if isinstance(spec, str) else spec, broker)
+            player.come_online()
+            started.append(player)
+    except BaseException:
+        for player in started:
+            player.close()
+        raise
+    return PlayerFleet(started, tick_s=tick_s)

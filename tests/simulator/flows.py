@@ -1,0 +1,105 @@
+"""Client-side steps the simulator tests repeat: PKCE pairs, authorize, exchange, cards."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+REDIRECT_URI = "http://127.0.0.1:8000/api/yoto/callback"
+SCOPE = "openid profile offline_access user:content:manage"
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorize(http: httpx.Client, client_id: str, challenge: str | None, **extra: str) -> httpx.Response:
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "code_challenge_method": "S256",
+        "audience": "https://api.yotoplay.com",
+        "scope": SCOPE,
+        "state": "st-123",
+        **extra,
+    }
+    if challenge is not None:
+        params["code_challenge"] = challenge
+    return http.get("/authorize", params=params)
+
+
+def redirect_params(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    assert location.startswith(REDIRECT_URI.split("?")[0])
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def get_code(http: httpx.Client, client_id: str) -> tuple[str, str]:
+    """(code, verifier) after an approved authorize."""
+    verifier, challenge = pkce_pair()
+    return redirect_params(authorize(http, client_id, challenge))["code"], verifier
+
+
+def exchange(http: httpx.Client, client_id: str, code: str, verifier: str, as_json: bool = False) -> httpx.Response:
+    body = {
+        "grant_type": "authorization_code",
+        "client_id": client_id,
+        "code": code,
+        "code_verifier": verifier,
+        "redirect_uri": REDIRECT_URI,
+    }
+    return http.post("/oauth/token", json=body) if as_json else http.post("/oauth/token", data=body)
+
+
+def link(http: httpx.Client, client_id: str) -> dict[str, Any]:
+    code, verifier = get_code(http, client_id)
+    answer = exchange(http, client_id, code, verifier)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def refresh(http: httpx.Client, client_id: str, refresh_token: str) -> httpx.Response:
+    body = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token}
+    return http.post("/oauth/token", data=body)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def stream_track(key: str = "01", **extra: Any) -> dict[str, Any]:
+    return {
+        "key": key,
+        "title": f"Track {key}",
+        "type": "stream",
+        "format": "mp3",
+        "trackUrl": f"https://family.example/stream/{key}.mp3",
+        "duration": 120,
+        **extra,
+    }
+
+
+def card_body(title: str = "Bedtime stories", chapters: int = 2, icon: str | None = None) -> dict[str, Any]:
+    display = {"icon16x16": f"yoto:#{icon}"} if icon else None
+    body_chapters = []
+    for n in range(1, chapters + 1):
+        key = f"{n:02d}"
+        chapter: dict[str, Any] = {"key": key, "title": f"Chapter {n}", "overlayLabel": str(n)}
+        chapter["tracks"] = [stream_track(key)]
+        if display:
+            chapter["display"] = dict(display)
+        body_chapters.append(chapter)
+    return {
+        "title": title,
+        "content": {"chapters": body_chapters, "playbackType": "linear", "config": {"resumeTimeout": 2592000}},
+        "metadata": {"description": "Read by Grandma", "author": "Grandma", "media": {"hasStreams": True}},
+    }

@@ -1,0 +1,175 @@
+"""The card JSON shape: padded keys, icons, and a read-modify-write that keeps every field it read."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import pytest
+
+from adapters.yoto.cards import card_json, parse_card, parse_summary, unwrap_card
+from core.errors import UpstreamError
+from core.yoto import YotoCard, YotoChapter, YotoTrack, icon_ref, media_id_of, pad_key
+
+ICON_A = "aUBxMK1mG6Gk3b2QgFpLNRGYuHWyKIWiPbYxMm7zEcs"
+ICON_B = "nD2VZ6tmWtnM1GXWBfVE8I9jI8Eo0SZAbnPSubJ2WrA"
+
+
+def _stream(n: int) -> YotoTrack:
+    return YotoTrack(title=f"Song {n}", track_url=f"https://example.test/s/{n}.mp3", duration=61.5)
+
+
+def test_keys_are_zero_padded_by_position() -> None:
+    assert [pad_key(n) for n in (1, 8, 9, 10, 99, 100)] == ["01", "08", "09", "10", "99", "100"]
+    with pytest.raises(ValueError):
+        pad_key(0)
+    card = YotoCard(title="Twelve", chapters=[YotoChapter(title=f"C{n}", tracks=[_stream(n)]) for n in range(1, 13)])
+    body = card_json(card)
+    chapters = body["content"]["chapters"]
+    assert [c["key"] for c in chapters] == [pad_key(n) for n in range(1, 13)]
+    assert chapters[7]["key"] == "08"
+    assert [c["overlayLabel"] for c in chapters][:3] == ["1", "2", "3"]
+    assert {c["tracks"][0]["key"] for c in chapters} == {"01"}
+
+
+def test_streaming_track_shape_and_icons() -> None:
+    card = YotoCard(
+        title="Bedtime",
+        description="Calm songs",
+        author="Mum",
+        chapters=[
+            YotoChapter(title="Owls", icon=ICON_A, tracks=[_stream(1), replace(_stream(2), icon=ICON_B)]),
+            YotoChapter(title="No icon", tracks=[_stream(3)]),
+        ],
+    )
+    body = card_json(card)
+    first, second = body["content"]["chapters"]
+    assert first["display"] == {"icon16x16": "yoto:#" + ICON_A}
+    assert "display" not in second
+    t1, t2 = first["tracks"]
+    assert t1 == {
+        "key": "01",
+        "title": "Song 1",
+        "type": "stream",
+        "format": "mp3",
+        "trackUrl": "https://example.test/s/1.mp3",
+        "duration": 61.5,
+    }
+    assert t2["key"] == "02" and t2["display"] == {"icon16x16": icon_ref(ICON_B)}
+    assert body["title"] == "Bedtime" and "cardId" not in body
+    assert body["metadata"]["description"] == "Calm songs" and body["metadata"]["author"] == "Mum"
+    assert body["metadata"]["media"]["hasStreams"] is True
+    assert body["editSettings"]["transcodeAudioUploads"] is True
+    assert body["content"]["playbackType"] == "linear"
+
+
+def test_icon_reference_format_in_one_place() -> None:
+    assert icon_ref(ICON_A) == f"yoto:#{ICON_A}"
+    assert media_id_of(icon_ref(ICON_A)) == ICON_A
+    assert media_id_of("https://example.test/icon.png") is None
+    assert media_id_of("yoto:#") is None and media_id_of(None) is None
+    with pytest.raises(ValueError):
+        icon_ref("yoto:#twice")
+
+
+STORED = {
+    "cardId": "Ab3dE",
+    "title": "Stories",
+    "userId": "auth0|someone",
+    "createdAt": "2024-01-01T00:00:00.000Z",
+    "futureField": {"nested": [1, 2, 3]},
+    "content": {
+        "playbackType": "linear",
+        "config": {"resumeTimeout": 2592000, "autoadvance": "next"},
+        "unknownContentKey": True,
+        "chapters": [
+            {
+                "key": "01",
+                "title": "The Fox",
+                "overlayLabel": "1",
+                "duration": 300,
+                "ambient": {"defaultTrackDisplay": None},
+                "display": {"icon16x16": "yoto:#" + ICON_A, "iconExtra": "x"},
+                "tracks": [
+                    {
+                        "key": "01",
+                        "title": "The Fox, part 1",
+                        "type": "stream",
+                        "format": "aac",
+                        "trackUrl": "https://example.test/s/fox.m4a",
+                        "duration": 300,
+                        "fileSize": 123456,
+                        "channels": "stereo",
+                        "ambient": {"defaultTrackAmbient": "#ff0000"},
+                        "events": {"onEnd": {"cmd": "stop"}},
+                        "display": {"icon16x16": "yoto:#" + ICON_B},
+                    }
+                ],
+            }
+        ],
+    },
+    "metadata": {
+        "description": "Tales",
+        "cover": {"imageL": "https://example.test/cover.png"},
+        "media": {"duration": 300, "fileSize": 123456, "hasStreams": True},
+        "category": "stories",
+    },
+}
+
+
+def test_read_then_write_keeps_every_field() -> None:
+    original = copy.deepcopy(STORED)
+    card = parse_card({"card": STORED})
+    assert card.card_id == "Ab3dE" and card.title == "Stories"
+    assert card.cover_url == "https://example.test/cover.png" and card.description == "Tales"
+    (chapter,) = card.chapters
+    (track,) = chapter.tracks
+    assert chapter.icon == ICON_A and track.icon == ICON_B
+    assert track.format == "aac" and track.duration == 300.0 and track.file_size == 123456
+    assert card_json(card) == original
+    assert original == STORED, "parsing and writing must not change what was read"
+
+
+def test_modify_keeps_unknown_fields_and_changes_only_what_was_asked() -> None:
+    card = parse_card({"card": STORED})
+    chapter = card.chapters[0]
+    renamed = replace(chapter, title="The Fox (new)", tracks=[*chapter.tracks, _stream(2)])
+    body = card_json(replace(card, title="More stories", chapters=[renamed], content_config={"autoadvance": "none"}))
+    assert body["title"] == "More stories"
+    assert body["futureField"] == STORED["futureField"] and body["userId"] == STORED["userId"]
+    assert body["content"]["unknownContentKey"] is True
+    assert body["content"]["config"] == {"resumeTimeout": 2592000, "autoadvance": "none"}
+    ch = body["content"]["chapters"][0]
+    assert ch["title"] == "The Fox (new)" and ch["ambient"] == {"defaultTrackDisplay": None}
+    assert ch["display"] == {"icon16x16": "yoto:#" + ICON_A, "iconExtra": "x"}
+    kept, added = ch["tracks"]
+    assert kept == STORED["content"]["chapters"][0]["tracks"][0]
+    assert added["key"] == "02" and added["trackUrl"] == "https://example.test/s/2.mp3"
+    assert body["metadata"]["category"] == "stories" and body["metadata"]["cover"]["imageL"].endswith("cover.png")
+
+
+def test_cleared_keys_renumber_a_reordered_card() -> None:
+    card = parse_card(STORED)
+    fox = card.chapters[0]
+    other = replace(fox, title="Other", key="02")
+    reordered = [replace(c, key=None, overlay_label=None) for c in (other, fox)]
+    body = card_json(replace(card, chapters=reordered))
+    assert [(c["key"], c["overlayLabel"], c["title"]) for c in body["content"]["chapters"]] == [
+        ("01", "1", "Other"),
+        ("02", "2", "The Fox"),
+    ]
+
+
+def test_update_carries_the_card_id() -> None:
+    body = card_json(YotoCard(title="T", card_id="Zz9Yy", chapters=[YotoChapter("c", [_stream(1)])]))
+    assert body["cardId"] == "Zz9Yy"
+
+
+def test_answers_without_a_card_id_are_upstream_errors() -> None:
+    assert unwrap_card({"card": {"cardId": "abcde"}}) == {"cardId": "abcde"}
+    assert unwrap_card({"cardId": "abcde", "title": "x"})["title"] == "x"
+    for body in ({}, {"card": {}}, [], None, {"card": {"cardId": 5}}):
+        with pytest.raises(UpstreamError):
+            unwrap_card(body)
+    assert parse_summary({"title": "no id"}) is None
+    assert parse_summary({"cardId": "abcde", "title": "t"}).title == "t"  # type: ignore[union-attr]
