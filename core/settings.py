@@ -160,7 +160,20 @@ class WorkloadNeeds:
 
 _SHARED = frozenset({"use_aws", "aws_region", "data_dir", "dynamodb_table"})
 _YOTO = frozenset({"yoto_client_id", "yoto_api_url", "yoto_auth_url"})
-_MQTT = frozenset({"mqtt_host", "mqtt_port", "mqtt_transport", "mqtt_path"})
+# The broker connection. `mqtt_enabled` is not among them: it tells the local API
+# process whether to run the handler in-process (`make run` runs both workloads).
+_MQTT = frozenset(
+    {
+        "mqtt_host",
+        "mqtt_port",
+        "mqtt_transport",
+        "mqtt_path",
+        "mqtt_tls",
+        "mqtt_ca_file",
+        "mqtt_alpn",
+        "yoto_mqtt_authorizer",
+    }
+)
 
 WORKLOADS: dict[str, WorkloadNeeds] = {
     # The HTTP API (Lambda, uvicorn): every setting but the MQTT connection's.

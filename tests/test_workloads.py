@@ -84,6 +84,10 @@ def test_each_workload_reads_only_its_own_names() -> None:
     # Every name is one `Settings` reads, and every setting is read by some workload.
     fields = {name.upper() for name in Settings.model_fields}
     assert api | mqtt == fields
+    # A broker setting added later lands on the handler's side, not the API's.
+    broker = {f for f in fields if f.startswith("MQTT_") and f != "MQTT_ENABLED"}
+    assert broker <= mqtt and api.isdisjoint(broker)
+    assert "MQTT_ENABLED" in api
 
 
 def test_the_mqtt_adapter_set_hands_out_records_only(tmp_path: Path) -> None:
