@@ -6,8 +6,9 @@ errors may add fields, `app.problems`). The 422 body and its schema are
 
 `document_errors()` makes the document say so: every 4xx/5xx answer a route
 declares without a body (Starlette's own 404/405 included) gets the
-`ErrorOut` body, and every operation that takes a request body declares 413
-(the body cap of `app.http_limits`, or an upload's own cap). Routers declare
+`ErrorOut` body, and every operation that takes a request body declares 400
+(a body that cannot be parsed at all, such as bytes that are not UTF-8 JSON)
+and 413 (the body cap of `app.http_limits`, or an upload's own cap). Routers declare
 their other error answers with `app.schemas.ERRORS(...)`.
 """
 
@@ -30,6 +31,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             if "requestBody" in operation:
+                responses.setdefault("400", {"description": "The request body could not be parsed"})
                 responses.setdefault("413", {"description": "Request body too large"})
             for status, answer in responses.items():
                 if status.startswith(("4", "5")) and status != "422" and "content" not in answer:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from core import errors as e
+from core import password_policy, usernames
 
 # (status, reason when the error carries no message of its own)
 STATUS: dict[type[e.DomainError], tuple[int, str]] = {
@@ -110,12 +111,24 @@ def _blank(err: dict[str, Any]) -> bool:
     )
 
 
+# Declared patterns said in words (a regex is no reason a person reads).
+PATTERN_RULES = {
+    password_policy.PATTERN: "must not start or end with whitespace",
+    usernames.PATTERN: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+}
+
+
 def _sentence(err: dict[str, Any]) -> str:
     field = _field(tuple(err.get("loc", ())))
     if _blank(err):
         return f"{field} is empty"
+    pattern = (err.get("ctx") or {}).get("pattern")
+    if err["type"] == "string_pattern_mismatch" and pattern in PATTERN_RULES:
+        return f"{field} {PATTERN_RULES[pattern]}"
     if err["type"] == "missing":
         return f"{field} is required"
+    if err["type"] == "json_invalid":
+        return "the request body is not valid JSON"
     return f"{field}: {err['msg']}"
 
 

@@ -13,14 +13,33 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from core import password_policy, usernames
 from core.records import AudioItem, User, Voice
 from services.ingest import TITLE_MAX
 
 # A text with something in it besides white space.
 NOT_BLANK = r"\S"
 Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK)]
+# A new password as `core.password_policy` accepts it.
+NewPassword = Annotated[
+    str,
+    StringConstraints(
+        min_length=password_policy.MIN_LENGTH, max_length=password_policy.MAX_LENGTH, pattern=password_policy.PATTERN
+    ),
+]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 2.0 as an integer (and `false` as none); strict pydantic refuses both."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer in a request body takes 2 or 2.0, never true, "2" or 2.5:
+# `Annotated[int, <constraints>, Integral]`, last (placed before a constraint,
+# it makes pydantic write that constraint into the schema under its Python name).
+Integral = BeforeValidator(_integral)
 
 
 class In(BaseModel):
@@ -75,7 +94,7 @@ class LoginIn(In):
 
 class PasswordChangeIn(In):
     current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=12, max_length=256)
+    new_password: NewPassword
 
 
 class MeOut(Out):
@@ -93,13 +112,13 @@ class UserOut(Out):
 
 
 class UserCreate(In):
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    password: str = Field(min_length=12, max_length=256)
+    username: str = Field(min_length=1, max_length=usernames.MAX_LENGTH, pattern=usernames.PATTERN)
+    password: NewPassword
     is_admin: bool = False
 
 
 class UserPatch(In):
-    password: str | None = Field(default=None, min_length=12, max_length=256)
+    password: NewPassword | None = None
     is_admin: bool | None = None
     disabled: bool | None = None
 
@@ -137,10 +156,18 @@ class StorageOut(BaseModel):
     left_bytes: int
 
 
+class StoredOut(BaseModel):
+    """What the local signed upload stored."""
+
+    key: str
+    size: int
+    content_type: str
+
+
 class UploadCreate(In):
     filename: str | None = Field(default=None, max_length=255)
     title: str | None = Field(default=None, max_length=TITLE_MAX)
-    size_bytes: int | None = Field(default=None, ge=0)
+    size_bytes: Annotated[int, Field(ge=0), Integral] | None = None
 
 
 class UploadTargetOut(Out):

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.deps import AdaptersDep
 from app.multipart_stream import FilePart, FileSink, read_form
-from app.schemas import ERRORS
+from app.schemas import ERRORS, StoredOut
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, NotSupportedHere, TooLarge
 from core.ports import AudioStorage, UploadSink
 
@@ -55,8 +55,36 @@ def _http(exc: DomainError, *, forbidden_hint: str = "") -> HTTPException:
     return HTTPException(status, reason)
 
 
+# Hand-written: the routes read the request themselves (Range; a streamed form).
+_BYTES = {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+_BLOB_RESPONSES = {200: {"description": "the object", **_BYTES}, 206: {"description": "the ranges asked for", **_BYTES}}
+# The signed fields come first, as `upload_target` hands them out, then the file.
+_SIGNED_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["key", "max", "exp", "sig", "file"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "max": {"type": "string"},
+                        "exp": {"type": "string"},
+                        "sig": {"type": "string"},
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.head("/blob/{key:path}", response_class=FileResponse, include_in_schema=False)
-@router.get("/blob/{key:path}", response_class=FileResponse, responses=ERRORS(400, 403, 404, 416))
+@router.get(
+    "/blob/{key:path}", response_class=FileResponse, responses={**_BLOB_RESPONSES, **ERRORS(400, 403, 404, 416)}
+)
 def blob(key: str, adapters: AdaptersDep, exp: str | None = None, sig: str | None = None) -> Response:
     query = {name: value for name, value in (("exp", exp), ("sig", sig)) if value is not None}
     try:
@@ -68,7 +96,13 @@ def blob(key: str, adapters: AdaptersDep, exp: str | None = None, sig: str | Non
     )
 
 
-@router.post("/upload", status_code=201, responses=ERRORS(400, 403, 404, 409, 413))
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=StoredOut,
+    openapi_extra=_SIGNED_FORM,
+    responses=ERRORS(400, 403, 404, 409, 413),
+)
 async def upload(request: Request, adapters: AdaptersDep) -> JSONResponse:
     signed = _SignedUpload(adapters.storage)
     await read_form(request, signed.open_file, body_cap=adapters.settings.max_upload_bytes)

@@ -19,12 +19,18 @@ from app.schemas import ERRORS
 from services import streams
 
 router = APIRouter(tags=["stream"])
+_MP3 = {"content": {"audio/mpeg": {"schema": {"type": "string", "format": "binary"}}}}
 
 
 @router.get(
     "/s/{token}.mp3",
     response_class=Response,
-    responses={302: {"description": "to a presigned S3 URL"}, **ERRORS(403, 404, 416)},
+    responses={
+        200: {"description": "the audio", **_MP3},
+        206: {"description": "the ranges asked for", **_MP3},
+        302: {"description": "to a presigned S3 URL"},
+        **ERRORS(400, 403, 404, 416),
+    },
 )
 @router.head("/s/{token}.mp3", response_class=Response, include_in_schema=False)
 def stream(token: str, adapters: AdaptersDep, keys: KeysDep) -> Response:

@@ -16,6 +16,11 @@ from tests.api.conftest import ADMIN, Api
         ("PUT", "/s/abc.mp3", "GET, HEAD"),
         ("DELETE", "/api/users", "GET, POST"),
         ("POST", "/api/users/mum", "GET, PATCH, DELETE"),
+        # A concrete path is not an id of the templated path beside it (OpenAPI's matching order).
+        ("GET", "/api/audio/uploads", "POST"),
+        ("PATCH", "/api/audio/usage", "GET"),
+        ("DELETE", "/api/audio/tts", "POST"),
+        ("GET", "/api/audio/uploads/stream-url", "DELETE"),
     ],
 )
 def test_405_names_every_method_the_path_serves(api: Api, method: str, path: str, allow: str) -> None:
@@ -42,6 +47,35 @@ def test_lax_types_are_refused(api: Api) -> None:
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["body", "size_bytes"]
     assert admin.post("/api/users", json={"username": "x", "password": "p" * 12, "is_admin": "yes"}).status_code == 422
+
+
+def test_an_integral_number_is_an_integer_as_json_schema_says(api: Api) -> None:
+    admin = api.login(ADMIN)
+    r = admin.post("/api/audio/uploads", json={"filename": "a.mp3", "size_bytes": 1000.0})
+    assert r.status_code == 201, r.text
+    r = admin.post("/api/audio/uploads", json={"filename": "a.mp3", "size_bytes": 1000.5})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "size_bytes"]
+
+
+def test_the_password_rule_is_declared_and_said_in_words(api: Api) -> None:
+    doc = api.client().get("/api/openapi.json").json()
+    password = doc["components"]["schemas"]["UserCreate"]["properties"]["password"]
+    assert {"minLength", "maxLength", "pattern"} <= set(password)
+    r = api.login(ADMIN).post("/api/users", json={"username": "newbie", "password": "twelve chars ok "})
+    assert r.status_code == 422
+    assert r.json()["detail"] == "password must not start or end with whitespace"
+
+
+def test_a_body_that_cannot_be_parsed_is_refused_as_documented(api: Api) -> None:
+    admin = api.login(ADMIN)
+    json_body = {"Content-Type": "application/json"}
+    r = admin.post("/api/users", content=b"\xff\xfe{", headers=json_body)  # not UTF-8 at all
+    assert r.status_code == 400 and r.json() == {"detail": "There was an error parsing the body"}
+    r = admin.post("/api/users", content=b"{not json", headers=json_body)
+    assert r.status_code == 422 and r.json()["detail"] == "the request body is not valid JSON"
+    doc = api.client().get("/api/openapi.json").json()
+    assert {"400", "413", "422"} <= set(doc["paths"]["/api/users"]["post"]["responses"])
 
 
 def test_every_operation_documents_its_refusals_with_the_error_body(api: Api) -> None:
