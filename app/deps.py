@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyCookie
 
 from adapters import Adapters, get_adapters
 from app.csrf import UNSAFE_METHODS, check_origin
@@ -54,7 +55,19 @@ def session_id_from(request: Request, keys: Keys) -> str | None:
     return sessions.session_id(keys.cookie, request.cookies.get(COOKIE_NAME))
 
 
-def current_user(request: Request, adapters: AdaptersDep, keys: KeysDep) -> User:
+# Declares the session cookie in the OpenAPI document (every operation that
+# needs a login says so); reading and checking it stays `current_user`'s.
+session_cookie = APIKeyCookie(
+    name=COOKIE_NAME,
+    scheme_name="session",
+    description="the cookie POST /api/auth/login sets; unsafe methods also need an allowed Origin",
+    auto_error=False,
+)
+
+
+def current_user(
+    request: Request, adapters: AdaptersDep, keys: KeysDep, _: Annotated[str | None, Security(session_cookie)]
+) -> User:
     sid = session_id_from(request, keys)
     if sid is not None and request.method in UNSAFE_METHODS:
         check_origin(request, adapters.settings)
