@@ -83,8 +83,8 @@ def _junit_results(path: Path) -> tuple[set[str], list[str]]:
     return tested, problems
 
 
-def test_the_running_api_keeps_its_openapi_contract(local_settings: Settings, tmp_path: Path) -> None:
-    settings = local_settings.model_copy(update=FUZZ_LIMITS)
+def test_the_running_api_keeps_its_openapi_contract(backend_settings: Settings, tmp_path: Path) -> None:
+    settings = backend_settings.model_copy(update=FUZZ_LIMITS)
     admin, spare = ("fuzzer", secrets.token_urlsafe(18)), ("spare-admin", secrets.token_urlsafe(18))
     adapters = Adapters(settings)
     adapters.identity.create_user(*admin, is_admin=True)
@@ -111,6 +111,7 @@ def test_the_running_api_keeps_its_openapi_contract(local_settings: Settings, tm
             "YSS_FUZZ_USER": admin[0],
             "YSS_FUZZ_PASSWORD": admin[1],
             "YSS_FUZZ_SPARE": spare[0],
+            "YSS_FUZZ_BACKEND": "aws" if settings.use_aws else "local",
         }
         with output.open("w") as out:
             run = subprocess.run(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT_S)
