@@ -188,3 +188,10 @@ def ids_tuple(ids: Iterable[str]) -> tuple[str, ...]:
 
 JSON_TEXT = Conversion(dump_json, json.loads)
 MICROS = Conversion(to_us, from_us)
+# Plain values every backend keeps as they are (numbers come back as the field's own type).
+SCALARS: dict[type, Conversion] = {
+    str: IDENTITY,
+    int: Conversion(int, int),
+    float: Conversion(float, float),
+    bool: Conversion(bool, bool),
+}

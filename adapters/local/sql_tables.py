@@ -16,7 +16,6 @@ serialises itself, so a `None` setting is the JSON `null`, not SQL NULL.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,11 +23,11 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from adapters.keyset import decode_cursor, encode_cursor
-from core.codec import EPOCH, IDENTITY, JSON_TEXT, MICROS, Conversion, RecordCodec, dump_json, from_us, ids_tuple, to_us
+from adapters.keyset import decode_cursor, encode_cursor, fold
+from core.codec import EPOCH, JSON_TEXT, MICROS, SCALARS, Conversion, RecordCodec, dump_json, from_us, ids_tuple, to_us
 from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
 
-__all__ = ["EPOCH", "decode_cursor", "dump_json", "encode_cursor", "from_us", "to_us"]
+__all__ = ["EPOCH", "decode_cursor", "dump_json", "encode_cursor", "fold", "from_us", "to_us"]
 
 R = TypeVar("R")
 
@@ -43,17 +42,9 @@ def load_ids(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
 
 
-def fold(text: str) -> str:
-    """The form titles are searched in: NFC-normalised and case-folded (so 'É' finds 'é')."""
-    return unicodedata.normalize("NFC", text).casefold()
-
-
 # How each kind of record field is kept in a column, and the column type it gets.
 CONVERSIONS: dict[type, Conversion] = {
-    str: IDENTITY,
-    int: IDENTITY,
-    float: Conversion(float, float),
-    bool: IDENTITY,
+    **SCALARS,
     datetime: MICROS,
     tuple: Conversion(dump_ids, load_ids),
     dict: JSON_TEXT,
