@@ -19,7 +19,8 @@ import sys
 from typing import TextIO
 
 from adapters import get_adapters
-from core.errors import AlreadyExists, BackendUnavailable, ConfigError
+from core.errors import BackendUnavailable, ConfigError, Conflict, Invalid
+from services import users
 
 EXIT_REFUSED = 1
 EXIT_CONFIG = 2
@@ -55,10 +56,9 @@ def create_user(args: argparse.Namespace) -> int:
         password = read_password(sys.stdin, args.username)
     except PasswordInputError as exc:
         return _fail(str(exc), EXIT_REFUSED)
-    identity = get_adapters().identity
     try:
-        user = identity.create_user(args.username, password, is_admin=args.admin)
-    except (AlreadyExists, ValueError) as exc:
+        user = users.create_user(get_adapters().identity, args.username, password, is_admin=args.admin)
+    except (Conflict, Invalid) as exc:
         return _fail(str(exc), EXIT_REFUSED)
     role = "admin" if user.is_admin else "member"
     print(f"created {role} {user.username!r} ({get_adapters().backend} backend)")
@@ -72,15 +72,15 @@ def first_run_hint(_args: argparse.Namespace) -> int:
     start-up over an unreachable backend (the server will report that itself).
     """
     try:
-        users = get_adapters().identity.list_users()
+        everyone = users.list_users(get_adapters().identity)
     except BackendUnavailable as exc:
         print(f"warning: cannot check for users yet: {exc}", file=sys.stderr)
         return 0
-    if any(u.is_admin and not u.disabled for u in users):
+    if any(u.is_admin and not u.disabled for u in everyone):
         return 0
     data_dir = os.environ.get("DATA_DIR")
     prefix = f"DATA_DIR={data_dir} " if data_dir else ""
-    what = "No user exists yet" if not users else "No enabled admin exists"
+    what = "No user exists yet" if not everyone else "No enabled admin exists"
     print(
         f"{what}. Create the first admin (you will be asked for the password; it is never\n"
         "passed on the command line, and must be at least 12 characters):\n\n"

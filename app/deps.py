@@ -1,18 +1,24 @@
-"""FastAPI dependencies shared by the routers: the adapter set, the logged-in
-user (cookie → signed session id → live session → enabled user, plus the
-CSRF check for state-changing methods) and the admin gate."""
+"""FastAPI dependencies shared by the routers: the adapter set, the signing
+keys, the logged-in user (cookie → signed session id → live session → enabled
+user, plus the CSRF check for state-changing methods) and the admin gate."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from adapters import Adapters, get_adapters
 from app.csrf import UNSAFE_METHODS, check_origin
-from app.sessions import live_session, session_id_from
-from core.errors import NotFound
+from app.keys import keys_for
 from core.records import User
+from services import sessions
+from services.ingest import IngestLimits, scratch_base
+from services.library import LibraryPorts
+from services.signing import Keys
+
+COOKIE_NAME = "yss_session"
 
 
 async def adapters() -> Adapters:
@@ -23,25 +29,36 @@ async def adapters() -> Adapters:
 
 AdaptersDep = Annotated[Adapters, Depends(adapters)]
 
-NOT_LOGGED_IN = "not logged in"
+
+async def keys(adapters: AdaptersDep) -> Keys:
+    return keys_for(adapters)
 
 
-def current_user(request: Request, adapters: AdaptersDep) -> User:
-    sid = session_id_from(request, adapters)
-    if sid is None:
-        raise HTTPException(401, NOT_LOGGED_IN)
-    if request.method in UNSAFE_METHODS:
+KeysDep = Annotated[Keys, Depends(keys)]
+
+
+def library_ports(adapters: Adapters) -> LibraryPorts:
+    records = adapters.records
+    return LibraryPorts(records.audio, records.playlists, records.cards, adapters.storage)
+
+
+def ingest_limits(adapters: Adapters) -> IngestLimits:
+    return IngestLimits.of(adapters.settings)
+
+
+def scratch(adapters: Adapters) -> Path:
+    return scratch_base(adapters.settings)
+
+
+def session_id_from(request: Request, keys: Keys) -> str | None:
+    return sessions.session_id(keys.cookie, request.cookies.get(COOKIE_NAME))
+
+
+def current_user(request: Request, adapters: AdaptersDep, keys: KeysDep) -> User:
+    sid = session_id_from(request, keys)
+    if sid is not None and request.method in UNSAFE_METHODS:
         check_origin(request, adapters.settings)
-    session = live_session(adapters, sid)
-    if session is None:
-        raise HTTPException(401, "session expired or revoked")
-    try:
-        user = adapters.identity.get_user(session.username)
-    except NotFound:
-        raise HTTPException(401, "session expired or revoked") from None
-    if user.disabled:
-        raise HTTPException(401, "account disabled")
-    return user
+    return sessions.user_of(adapters.records.sessions, adapters.identity, sid)
 
 
 UserDep = Annotated[User, Depends(current_user)]

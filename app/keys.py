@@ -1,25 +1,16 @@
-"""The HMAC keys the app signs with, derived once per adapter set.
+"""The signing keys of an adapter set, derived once from its session secret.
 
-Each use (session cookies, player stream tokens) gets its own key derived from
-the one session secret, so a signature made for one purpose is useless for
-another. The secret itself comes from `adapters.secret` (environment on AWS,
-a kept file under the data dir locally), never from code.
+The secret itself comes from `adapters.secret` (environment on AWS, a kept file
+under the data dir locally), never from code.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from adapters import Adapters
-
-
-@dataclass(frozen=True)
-class Keys:
-    cookie: bytes
-    stream: bytes
-
+from services.signing import Keys
 
 _lock = threading.Lock()
 # Keyed by the adapter set, so a new set (tests, a changed secret) gets fresh keys.

@@ -7,33 +7,49 @@ request needs them (see `adapters.get_adapters`).
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+
+from app import deps
 from app.errors import install_error_handling
+from app.problems import install_domain_errors
 from app.routers import audio, auth, health, storage, stream, tts, uploads, users
-from core.errors import AlreadyExists, BackendUnavailable, InvalidRange, NotFound, VersionConflict
 from core.settings import VERSION
 
-# Adapter errors that escape a router become the JSON error a client expects.
-_STATUS: dict[type[Exception], tuple[int, str]] = {
-    NotFound: (404, "not found"),
-    AlreadyExists: (409, "already exists"),
-    VersionConflict: (409, "changed by someone else meanwhile; reload and try again"),
-    InvalidRange: (416, "range not satisfiable"),
-    BackendUnavailable: (503, "a backend service is unavailable"),
-}
+log = logging.getLogger("yss.app")
 
 
-def _adapter_error(request: Request, exc: Exception) -> JSONResponse:
-    status, reason = next(v for t, v in _STATUS.items() if isinstance(exc, t))
-    return JSONResponse(status_code=status, content={"detail": f"{reason}: {exc}" if str(exc) else reason})
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """A long-running server (`make run`) sweeps what abandoned uploads left
+    when it starts. Lambda runs with lifespan off: S3's lifecycle rule does it there."""
+    from services import uploads
+
+    adapters = deps.get_adapters()
+    try:
+        swept = await asyncio.to_thread(
+            uploads.sweep_stale, adapters.storage, ttl_s=adapters.settings.upload_url_ttl_s, force=True
+        )
+        if swept:
+            log.info("removed %d staged upload(s) nobody completed", swept)
+    except Exception:
+        log.exception("sweeping abandoned uploads failed; the server starts anyway")
+    yield
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="yoto-smart-stream", version=VERSION, docs_url="/api/docs", openapi_url="/api/openapi.json")
-    for exc_type in _STATUS:
-        app.add_exception_handler(exc_type, _adapter_error)
+    app = FastAPI(
+        title="yoto-smart-stream",
+        version=VERSION,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    install_domain_errors(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)

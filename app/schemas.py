@@ -1,51 +1,110 @@
 """Request and response bodies of the JSON API (pydantic), separate from the
-records in `core.records` so the wire format can differ from storage."""
+records in `core.records` so the wire format can differ from storage.
+
+Request bodies are strict (`extra="forbid"`, no coercion of `false` into 0),
+and every constraint the services enforce is declared here as well, so the
+OpenAPI document tells a client the truth. Output models copy the fields they
+share with their record by name (`of`), so a new record field is one line here.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.records import AudioItem, User, Voice
+from services.ingest import TITLE_MAX
 
-TITLE_MAX = 200
+# A text with something in it besides white space.
+NOT_BLANK = r"\S"
+Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK)]
 
 
-class LoginIn(BaseModel):
+class In(BaseModel):
+    """A request body: unknown fields and loose types are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Out(BaseModel):
+    """A response body built from a record of the same field names."""
+
+    @classmethod
+    def of(cls, record: Any) -> Self:
+        values = asdict(record) if not isinstance(record, dict) else record
+        return cls.model_validate({k: v for k, v in values.items() if k in cls.model_fields})
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: a reason a person reads, sometimes with fields that help
+    (the ids still using an item, the quota left)."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str
+
+
+_REASONS = {
+    400: "bad request",
+    401: "not logged in, or the session ended",
+    403: "not allowed (or the CSRF origin check failed)",
+    404: "not found",
+    409: "conflicts with the current state",
+    413: "too large, or over the storage quota",
+    415: "not a kind of content we accept",
+    416: "range not satisfiable",
+    422: "refused as invalid",
+    429: "too many requests, or over a quota",
+    502: "the Yoto cloud failed",
+    503: "a backend is unavailable or busy; retry after the given seconds",
+    504: "the Yoto cloud did not answer in time",
+}
+
+
+def ERRORS(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each refusal it can give, with the error body."""
+    return {code: {"model": ErrorOut, "description": _REASONS[code]} for code in codes}
+
+
+class LoginIn(In):
     username: str = Field(min_length=1, max_length=128)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class MeOut(BaseModel):
+class PasswordChangeIn(In):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=256)
+
+
+class MeOut(Out):
     username: str
     is_admin: bool
 
 
-class UserOut(BaseModel):
+class UserOut(Out):
     username: str
     is_admin: bool
     disabled: bool
     created_at: datetime
 
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(username=user.username, is_admin=user.is_admin, disabled=user.disabled, created_at=user.created_at)
+    _record: ClassVar[type] = User
 
 
-class UserCreate(BaseModel):
+class UserCreate(In):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    password: str
+    password: str = Field(min_length=12, max_length=256)
     is_admin: bool = False
 
 
-class UserPatch(BaseModel):
-    password: str | None = None
+class UserPatch(In):
+    password: str | None = Field(default=None, min_length=12, max_length=256)
     is_admin: bool | None = None
     disabled: bool | None = None
 
 
-class AudioOut(BaseModel):
+class AudioOut(Out):
     id: str
     title: str
     duration_s: float
@@ -55,18 +114,7 @@ class AudioOut(BaseModel):
     owner: str
     source: str
 
-    @classmethod
-    def of(cls, item: AudioItem) -> AudioOut:
-        return cls(
-            id=item.id,
-            title=item.title,
-            duration_s=item.duration_s,
-            size_bytes=item.size_bytes,
-            format=item.format,
-            created_at=item.created_at,
-            owner=item.owner,
-            source=item.source,
-        )
+    _record: ClassVar[type] = AudioItem
 
 
 class AudioPage(BaseModel):
@@ -74,21 +122,28 @@ class AudioPage(BaseModel):
     next_cursor: str | None = None
 
 
-class AudioPatch(BaseModel):
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
+class AudioPatch(In):
+    title: Title
 
 
 class StreamUrlOut(BaseModel):
     url: str
 
 
-class UploadCreate(BaseModel):
+class StorageOut(BaseModel):
+    items: int
+    used_bytes: int
+    quota_bytes: int
+    left_bytes: int
+
+
+class UploadCreate(In):
     filename: str | None = Field(default=None, max_length=255)
     title: str | None = Field(default=None, max_length=TITLE_MAX)
     size_bytes: int | None = Field(default=None, ge=0)
 
 
-class UploadTargetOut(BaseModel):
+class UploadTargetOut(Out):
     url: str
     method: str
     fields: dict[str, str]
@@ -102,23 +157,21 @@ class UploadOut(BaseModel):
     target: UploadTargetOut
 
 
-class UploadComplete(BaseModel):
+class UploadComplete(In):
     title: str | None = Field(default=None, max_length=TITLE_MAX)
 
 
-class TtsIn(BaseModel):
-    text: str
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
+class TtsIn(In):
+    text: str = Field(min_length=1, max_length=100_000, pattern=NOT_BLANK)
+    title: Title
     voice: str | None = Field(default=None, max_length=64)
     language: str | None = Field(default=None, max_length=16)
 
 
-class VoiceOut(BaseModel):
+class VoiceOut(Out):
     id: str
     name: str
     language: str
     engine: str
 
-    @classmethod
-    def of(cls, voice: Voice) -> VoiceOut:
-        return cls(id=voice.id, name=voice.name, language=voice.language, engine=voice.engine)
+    _record: ClassVar[type] = Voice

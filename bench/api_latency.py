@@ -97,9 +97,11 @@ def seeded_app(settings: Any) -> tuple[Any, dict[str, str]]:
     """The real app over `settings`, a user, 200 items and a session cookie."""
     import app.deps
     from adapters import Adapters
+    from app.deps import COOKIE_NAME
+    from app.keys import keys_for
     from app.main import create_app
-    from app.sessions import COOKIE_NAME, start_session
     from core.records import AudioItem, new_id, utcnow
+    from services import sessions
 
     adapters = Adapters(settings)
     app.deps.get_adapters = lambda: adapters  # type: ignore[assignment]
@@ -118,7 +120,7 @@ def seeded_app(settings: Any) -> tuple[Any, dict[str, str]]:
                 created_at=now - timedelta(seconds=i),
             )
         )
-    _, cookie = start_session(adapters, USER[0])
+    _, cookie = sessions.start(adapters.records.sessions, keys_for(adapters).cookie, USER[0], max_age_s=3600)
     return create_app(), {COOKIE_NAME: cookie}
 
 

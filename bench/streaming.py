@@ -134,9 +134,9 @@ def main() -> None:
 
     from adapters import Adapters
     from app.keys import keys_for
-    from app.stream_tokens import make_token
     from core.records import AudioItem, new_id
     from core.settings import Settings
+    from services.streams import make_token
     from tests.servers import free_port, stop
 
     with tempfile.TemporaryDirectory() as tmp_name:

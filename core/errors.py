@@ -106,3 +106,7 @@ class UpstreamRejected(DomainError):
 
 class RelinkNeeded(Conflict):
     """The linked Yoto account no longer accepts our tokens: relink it."""
+
+
+class InvalidCursor(Invalid):
+    """A list cursor that we did not hand out (malformed, tampered, or absurd)."""

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     # Longest audio an upload may hold. Normalising runs inside the request, so
     # on Lambda (API Gateway's 30 s limit) the Pulumi program sets it lower.
     max_audio_minutes: float = 360.0
+    # Each member's share of the library, and how much normalising runs at once
+    # (the one CPU-heavy job: the rest of the family's requests keep a core).
+    storage_quota_mb: int = 2048
+    max_concurrent_transcodes: int = 1
+    transcode_wait_s: float = 120.0
     upload_url_ttl_s: int = 900
     download_url_ttl_s: int = 900
 
@@ -67,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def storage_quota_bytes(self) -> int:
+        return self.storage_quota_mb * 1024 * 1024
 
     @cached_property
     def origins(self) -> frozenset[str]:

@@ -1,4 +1,4 @@
-"""app/transcode.py against audio made here with PyAV and espeak-ng.
+"""services/transcode.py against audio made here with PyAV and espeak-ng.
 
 The output is checked by means independent of the code under test where it
 matters: mutagen reads the MP3 stream info, PyAV decodes the result back to
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.transcode import (
+from services.transcode import (
     AudioTooLong,
     UnreadableAudio,
     UnsupportedAudio,
@@ -316,7 +316,7 @@ def test_probe_of_a_normalised_item_agrees_with_normalise(tmp_path: Path) -> Non
 
 
 def test_importing_the_module_does_not_import_av() -> None:
-    code = "import sys, app.transcode; print('av' in sys.modules)"
+    code = "import sys, services.transcode; print('av' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.aws.clients import client
-from adapters.local.identity import canonical_username, check_password
+from adapters.local.identity import check_password
 from core.errors import AdapterError, AlreadyExists, BackendUnavailable, ConfigError, NotFound
 from core.password_policy import MAX_LENGTH
 from core.records import User, utcnow
 from core.settings import Settings
+from core.usernames import canonical_username
 
 ADMIN_GROUP = "admin"
 _LOGIN_REFUSED = {

@@ -9,7 +9,6 @@ where neither package is shipped.
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,27 +17,12 @@ from core.errors import AlreadyExists, NotFound
 from core.password_policy import MAX_LENGTH, password_problem
 from core.records import User, utcnow
 from core.settings import Settings
+from core.usernames import canonical_username
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
     from core.ports import Records
-
-_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-
-
-def canonical_username(username: str) -> str:
-    """The stored form of a username (lower case), or ValueError saying what is wrong.
-
-    Both identity backends use this rule, so "Alice" and "alice" are one user
-    on either side and a family can move between them.
-    """
-    name = username.lower()
-    if not _USERNAME.fullmatch(name):
-        raise ValueError(
-            "username must be 1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return name
 
 
 def check_password(password: str) -> str:

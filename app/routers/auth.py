@@ -2,53 +2,73 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from app import throttle
 from app.csrf import check_origin
-from app.deps import AdaptersDep, UserDep
-from app.schemas import LoginIn, MeOut
-from app.sessions import clear_cookie, live_session, session_id_from, set_cookie, start_session
+from app.deps import AdaptersDep, KeysDep, UserDep, session_id_from
+from app.schemas import ERRORS, LoginIn, MeOut, PasswordChangeIn
+from app.sessions import clear_cookie, set_cookie
+from services import login as login_service
+from services import sessions, users
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-BAD_LOGIN = "wrong username or password"
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/login", response_model=MeOut)
-def login(body: LoginIn, request: Request, response: Response, adapters: AdaptersDep) -> MeOut:
-    check_origin(request, adapters.settings)
-    address = client_address(request)
-    throttle.check_allowed(adapters, body.username, address)
-    user = adapters.identity.authenticate(body.username, body.password)
-    if user is None:
-        throttle.record_failure(adapters, body.username, address)
-        raise HTTPException(401, BAD_LOGIN)
-    throttle.record_success(adapters, body.username)
-    old = session_id_from(request, adapters)
-    if old is not None:
-        adapters.records.sessions.delete(old)
-    _, cookie = start_session(adapters, user.username)
-    set_cookie(response, request, cookie, adapters.settings.session_max_age_s)
-    return MeOut(username=user.username, is_admin=user.is_admin)
+@router.post("/login", response_model=MeOut, responses=ERRORS(401, 403, 429))
+def login(body: LoginIn, request: Request, response: Response, adapters: AdaptersDep, keys: KeysDep) -> MeOut:
+    settings = adapters.settings
+    check_origin(request, settings)
+    user = login_service.log_in(
+        adapters.identity,
+        adapters.records.counters,
+        login_service.LoginLimits.of(settings),
+        body.username,
+        body.password,
+        client_address(request),
+    )
+    sessions.end(adapters.records.sessions, session_id_from(request, keys))
+    _, cookie = sessions.start(
+        adapters.records.sessions, keys.cookie, user.username, max_age_s=settings.session_max_age_s
+    )
+    set_cookie(response, request, cookie, settings.session_max_age_s)
+    return MeOut.of(user)
 
 
-@router.post("/logout", status_code=204)
-def logout(request: Request, response: Response, adapters: AdaptersDep) -> Response:
+@router.post("/logout", status_code=204, responses=ERRORS(403))
+def logout(request: Request, response: Response, adapters: AdaptersDep, keys: KeysDep) -> Response:
     """Idempotent: revokes the session when there is one, always clears the cookie."""
     check_origin(request, adapters.settings)
-    sid = session_id_from(request, adapters)
-    if sid is not None and live_session(adapters, sid) is not None:
-        adapters.records.sessions.delete(sid)
+    sessions.end(adapters.records.sessions, session_id_from(request, keys))
     response.status_code = 204
     clear_cookie(response, request)
     return response
 
 
-@router.get("/me", response_model=MeOut)
+@router.post("/password", status_code=204, responses=ERRORS(401, 403, 422))
+def change_password(
+    body: PasswordChangeIn, request: Request, response: Response, adapters: AdaptersDep, keys: KeysDep, user: UserDep
+) -> Response:
+    """Change your own password: every session you have ends, and this
+    device gets a fresh one."""
+    settings = adapters.settings
+    records = adapters.records
+    users.change_own_password(
+        adapters.identity,
+        records.sessions,
+        user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+    _, cookie = sessions.start(records.sessions, keys.cookie, user.username, max_age_s=settings.session_max_age_s)
+    response.status_code = 204
+    set_cookie(response, request, cookie, settings.session_max_age_s)
+    return response
+
+
+@router.get("/me", response_model=MeOut, responses=ERRORS(401))
 def me(user: UserDep) -> MeOut:
-    return MeOut(username=user.username, is_admin=user.is_admin)
+    return MeOut.of(user)

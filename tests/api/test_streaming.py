@@ -20,9 +20,9 @@ import pytest
 
 from adapters import Adapters
 from app.keys import keys_for
-from app.stream_tokens import make_token
 from core.records import AudioItem, new_id
 from core.settings import Settings
+from services.streams import make_token
 from tests.conftest import TEST_SECRET
 from tests.servers import free_port, stop, wait_http
 
