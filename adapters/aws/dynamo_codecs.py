@@ -13,14 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from adapters.aws.dynamo_table import iso, parse_iso
-from core.codec import IDENTITY, JSON_TEXT, Conversion, RecordCodec, ids_tuple
+from core.codec import JSON_TEXT, SCALARS, Conversion, RecordCodec, ids_tuple
 from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
 
 CONVERSIONS: dict[type, Conversion] = {
-    str: IDENTITY,
-    int: Conversion(int, int),
-    float: Conversion(float, float),
-    bool: Conversion(bool, bool),
+    **SCALARS,
     datetime: Conversion(iso, parse_iso),
     tuple: Conversion(lambda ids: list(ids_tuple(ids)), tuple),
     dict: JSON_TEXT,

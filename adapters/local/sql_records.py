@@ -46,6 +46,7 @@ class SqlRecords:
         self._db = db
         with db.write() as conn:  # the write lock makes two processes starting at once take turns
             metadata.create_all(conn, checkfirst=True)
+            t.add_missing_columns(conn)
         self.purge_expired()
         self.audio: AudioRepository = SqlAudio(db)
         self.uploads: UploadRepository = SqlUploads(db)

@@ -1,7 +1,9 @@
-"""The records contract: every repository of `Records`, run on SQLite and on DynamoDB (moto).
+"""The records contract: every repository of `Records`, run on SQLite ([local]),
+DynamoDB on moto ([aws]) and the in-memory fake ([memory]).
 
-Both implementations must pass the same tests, so the app can switch with
-`USE_AWS` and see the same behaviour. Where `core/ports.py` leaves a
+Every implementation must pass the same tests, so the app can switch with
+`USE_AWS` and see the same behaviour, and service tests on the fake prove
+what they would prove on the real sides. Where `core/ports.py` leaves a
 detail open, the choice made here is the contract:
 
 - `get`/`update`/`save`/`compare_and_swap`/`delete` of a missing audio item,
@@ -32,6 +34,7 @@ import pytest
 from adapters import Adapters
 from adapters.aws.clients import client
 from adapters.aws.schema import TTL_ATTRIBUTE, create_table_kwargs
+from adapters.memory import MemoryDatabase, MemoryRecords
 from core.errors import AlreadyExists, NotFound, VersionConflict
 from core.ports import Records
 from core.records import (
@@ -82,9 +85,19 @@ def aws_settings(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     )
 
 
+@pytest.fixture(params=["local", "aws", "memory"])
+def reopen(request: pytest.FixtureRequest) -> Callable[[], Records]:
+    """Opens a `Records` over this test's database; each call a new instance over the same data."""
+    if request.param == "memory":
+        db = MemoryDatabase()
+        return lambda: MemoryRecords(db)
+    settings = request.getfixturevalue(f"{request.param}_settings")
+    return lambda: Adapters(settings).records
+
+
 @pytest.fixture
-def records(backend_settings: Settings) -> Records:
-    return Adapters(backend_settings).records
+def records(reopen: Callable[[], Records]) -> Records:
+    return reopen()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -97,7 +110,7 @@ def make_audio(*, owner: str = "anna", title: str = "A story", created_at: datet
         owner=owner,
         title=title,
         storage_key=f"audio/{item_id}.mp3",
-        size_bytes=123_456,
+        size_bytes=kw.pop("size_bytes", 123_456),
         duration_s=61.25,
         created_at=created_at,
         **kw,
@@ -235,11 +248,11 @@ def test_naive_datetime_is_refused_and_nothing_is_stored(records: Records) -> No
         records.audio.get(item.id)
 
 
-def test_a_second_instance_sees_the_same_records(records: Records, backend_settings: Settings) -> None:
+def test_a_second_instance_sees_the_same_records(records: Records, reopen: Callable[[], Records]) -> None:
     item = make_audio(title="Persisted")
     records.audio.add(item)
     records.settings.put("k", {"v": 1})
-    again = Adapters(backend_settings).records
+    again = reopen()
     assert again is not records
     assert again.audio.get(item.id) == item
     assert again.settings.get("k") == {"v": 1}
@@ -333,6 +346,64 @@ def test_audio_list_rejects_a_malformed_cursor(records: Records) -> None:
     records.audio.add(make_audio())
     with pytest.raises(ValueError):
         records.audio.list(cursor="definitely-not-a-cursor")
+
+
+def test_audio_list_rejects_cursors_that_would_overflow(records: Records) -> None:
+    """A cursor holding a huge number or a deeply nested document is refused as
+    malformed (ValueError), not left to overflow the database or the parser."""
+    import base64
+    import json
+
+    records.audio.add(make_audio())
+
+    def cursor(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    for bad in (
+        cursor(json.dumps([10**30, "x"]).encode()),
+        cursor(b"[" * 100_000 + b"]" * 100_000),
+        cursor(json.dumps({"PK": {"S": "x"}, "deep": [[[[[[[[[[1]]]]]]]]]]}).encode()),
+    ):
+        with pytest.raises(ValueError):
+            records.audio.list(cursor=bad)
+
+
+def test_audio_update_gives_the_item_to_another_owner(records: Records) -> None:
+    gone = [make_audio(owner="gone", created_at=T0 + timedelta(seconds=i)) for i in range(3)]
+    kept = make_audio(owner="mum", created_at=T0 - timedelta(days=1))
+    for item in (*gone, kept):
+        records.audio.add(item)
+
+    moved = records.audio.update(gone[0].id, owner="mum")
+    assert moved == replace(gone[0], owner="mum")
+    assert records.audio.get(gone[0].id) == moved
+    both = records.audio.update(gone[1].id, owner="mum", stream_key="rotated", title="Renamed")
+    assert both == replace(gone[1], owner="mum", stream_key="rotated", title="Renamed")
+    records.audio.update(gone[2].id, owner="mum")
+
+    assert records.audio.list(owner="gone") == Page(items=[], next_cursor=None)
+    assert [i.id for i in records.audio.list(owner="mum").items] == [gone[2].id, gone[1].id, gone[0].id, kept.id]
+    assert [i.id for i in records.audio.list(owner="mum", query="renamed").items] == [gone[1].id]
+    assert {i.owner for i in records.audio.list().items} == {"mum"}
+    with pytest.raises(NotFound):
+        records.audio.update("no-such-item", owner="mum")
+
+
+def test_audio_usage_counts_a_members_items_and_bytes(records: Records) -> None:
+    from core.records import Usage
+
+    assert records.audio.usage("anna") == Usage(items=0, bytes=0)
+    annas = [make_audio(owner="anna", size_bytes=size) for size in (1000, 2500, 7 * 1024**3)]
+    for item in (*annas, make_audio(owner="ben", size_bytes=999)):
+        records.audio.add(item)
+    assert records.audio.usage("anna") == Usage(items=3, bytes=1000 + 2500 + 7 * 1024**3)
+    assert records.audio.usage("ben") == Usage(items=1, bytes=999)
+
+    records.audio.delete(annas[0].id)
+    records.audio.update(annas[1].id, owner="ben")
+    assert records.audio.usage("anna") == Usage(items=1, bytes=7 * 1024**3)
+    assert records.audio.usage("ben") == Usage(items=2, bytes=999 + 2500)
+    assert records.audio.usage("nobody") == Usage(items=0, bytes=0)
 
 
 # --------------------------------------------------------------------------- uploads
