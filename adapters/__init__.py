@@ -20,7 +20,7 @@ from core.errors import ConfigError
 from core.settings import Settings, Workload, load_settings
 
 if TYPE_CHECKING:
-    from core.ports import AudioStorage, Identity, Records, TextToSpeech
+    from core.ports import AudioStorage, Identity, Records, SecretHasher, TextToSpeech
 
 __all__ = ["Adapters", "get_adapters", "reset_adapters"]
 
@@ -28,10 +28,13 @@ __all__ = ["Adapters", "get_adapters", "reset_adapters"]
 class Adapters:
     """The adapter set for one process (one Lambda container, one uvicorn)."""
 
-    def __init__(self, settings: Settings, workload: Workload = "api") -> None:
+    def __init__(self, settings: Settings, workload: Workload = "api", *, read_only: bool = False) -> None:
+        """`read_only` (local side only): the records and users are opened so that
+        nothing in the database can change, as the migration reads its source."""
         settings.validate_for(workload)
         self.settings = settings
         self.workload = workload
+        self.read_only = read_only
 
     def _api_only(self, what: str) -> None:
         if self.workload != "api":
@@ -49,7 +52,7 @@ class Adapters:
             return DynamoRecords(self.settings)
         from adapters.local.sql_records import SqlRecords
 
-        return SqlRecords(self.settings)
+        return SqlRecords(self.settings, read_only=self.read_only)
 
     @cached_property
     def storage(self) -> AudioStorage:
@@ -82,7 +85,14 @@ class Adapters:
             return CognitoIdentity(self.settings)
         from adapters.local.identity import LocalIdentity
 
-        return LocalIdentity(self.settings, self.records)
+        return LocalIdentity(self.settings, self.records, read_only=self.read_only)
+
+    @cached_property
+    def hasher(self) -> SecretHasher:
+        """argon2id on both sides (migrated passwords, reset codes)."""
+        from adapters.hashing import Argon2Hasher
+
+        return Argon2Hasher()
 
 
 _lock = threading.Lock()

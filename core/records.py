@@ -211,3 +211,23 @@ class Speech:
     voice: str
     engine: str
     characters: int
+
+
+@dataclass(frozen=True)
+class PasswordFallback:
+    """A secret kept for a user while their identity side cannot check it itself.
+
+    Written by the migration only. `purpose` says what the hash (an argon2id
+    string) is of: `"password"`, the user's own password copied from the local
+    side, which the first sign-in on AWS accepts once (then Cognito holds it
+    and the record goes); `"reset"`, a one-time reset code printed for the admin
+    when users move from Cognito to the local side, redeemed by
+    `python -m app reset-password`. Expired records read as missing. No API
+    route reads these records (docs/migration.md).
+    """
+
+    username: str
+    secret_hash: str
+    purpose: str  # password | reset
+    created_at: datetime = field(default_factory=utcnow)
+    expires_at: datetime = field(default_factory=utcnow)

@@ -41,6 +41,7 @@ from core.records import (
     AudioItem,
     Card,
     Page,
+    PasswordFallback,
     PendingUpload,
     PlayerEvent,
     Playlist,
@@ -672,6 +673,16 @@ def test_tokens_compare_and_swap_has_one_winner_per_round(records: Records) -> N
     assert records.tokens.get("family").version == rounds + 1
 
 
+def test_tokens_list_accounts_follows_links_and_unlinks(records: Records) -> None:
+    assert records.tokens.list_accounts() == []
+    for account in ("ben", "anna", "family"):
+        records.tokens.create(make_tokens(account))
+    records.tokens.compare_and_swap(replace(make_tokens("anna"), access_token="new"), expected_version=1)
+    assert records.tokens.list_accounts() == ["anna", "ben", "family"]
+    records.tokens.delete("ben")
+    assert records.tokens.list_accounts() == ["anna", "family"]
+
+
 # --------------------------------------------------------------------------- players
 
 
@@ -763,6 +774,61 @@ def test_settings_overwrite_delete_and_reject(records: Records) -> None:
         records.settings.get("bad")
 
 
+def test_settings_keys_list_every_key_once_sorted(records: Records) -> None:
+    assert records.settings.keys() == []
+    for key in ("zeta", "alpha", "mid:dle", "alpha"):
+        records.settings.put(key, {"k": key})
+    records.settings.put("gone", None)
+    records.settings.delete("gone")
+    assert records.settings.keys() == ["alpha", "mid:dle", "zeta"]
+
+
+# --------------------------------------------------------------------------- migration records
+
+
+def make_fallback(username: str = "anna", *, expires_in: timedelta = timedelta(days=90), **kw: Any) -> PasswordFallback:
+    now = utcnow()
+    return PasswordFallback(
+        username=username,
+        secret_hash=kw.pop("secret_hash", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"),
+        purpose=kw.pop("purpose", "password"),
+        created_at=now,
+        expires_at=now + expires_in,
+    )
+
+
+def test_fallback_put_get_replace_and_delete_once(records: Records) -> None:
+    with pytest.raises(NotFound):
+        records.fallbacks.get("anna")
+    first = make_fallback()
+    records.fallbacks.put(first)
+    got = records.fallbacks.get("anna")
+    assert got == first
+    assert_utc(got.expires_at)
+    second = make_fallback(secret_hash="$argon2id$other", purpose="reset")
+    records.fallbacks.put(second)  # replaces: one record per user
+    assert records.fallbacks.get("anna") == second
+    records.fallbacks.put(make_fallback("ben"))
+    assert records.fallbacks.delete("anna") is True
+    assert records.fallbacks.delete("anna") is False
+    with pytest.raises(NotFound):
+        records.fallbacks.get("anna")
+    assert records.fallbacks.get("ben").username == "ben"
+
+
+def test_expired_fallback_reads_as_missing_and_deleting_it_redeems_nothing(records: Records) -> None:
+    records.fallbacks.put(make_fallback(expires_in=timedelta(seconds=-1)))
+    with pytest.raises(NotFound):
+        records.fallbacks.get("anna")
+    assert records.fallbacks.delete("anna") is False
+
+
+def test_fallback_delete_has_one_winner(records: Records) -> None:
+    records.fallbacks.put(make_fallback())
+    results = race(20, lambda _i: records.fallbacks.delete("anna"))
+    assert sorted(results, key=str) == [False] * 19 + [True]
+
+
 # --------------------------------------------------------------------------- sessions
 
 
@@ -851,7 +917,18 @@ def test_counter_window_is_fixed_and_starts_afresh(records: Records) -> None:
 
 
 def test_records_expose_every_repository(records: Records) -> None:
-    names = ["audio", "uploads", "playlists", "cards", "tokens", "players", "settings", "sessions", "counters"]
+    names = [
+        "audio",
+        "uploads",
+        "playlists",
+        "cards",
+        "tokens",
+        "players",
+        "settings",
+        "sessions",
+        "counters",
+        "fallbacks",
+    ]
     missing = [n for n in names if getattr(records, n, None) is None]
     assert missing == []
 
@@ -937,3 +1014,27 @@ def test_local_processes_sharing_the_file_lose_no_update(local_settings: Setting
     attempts = procs * adds
     assert wins >= attempts / procs
     assert records.tokens.get("family").version == 1 + wins
+
+
+def test_local_read_only_records_change_nothing_and_refuse_writes(local_settings: Settings) -> None:
+    import sqlalchemy as sa
+
+    from adapters.local.sql_records import SqlRecords
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no local install"):
+        SqlRecords(local_settings, read_only=True)
+    writable = SqlRecords(local_settings)
+    item = make_audio()
+    writable.audio.add(item)
+    writable.sessions.add(make_session("anna", expires_in=timedelta(seconds=-5)))  # purge would remove it
+    writable.close()
+    db = local_settings.data_dir / "yoto.db"
+    before = db.read_bytes()
+
+    reader = SqlRecords(local_settings, read_only=True)
+    assert reader.audio.get(item.id) == item
+    with pytest.raises(sa.exc.OperationalError, match="readonly"):
+        reader.settings.put("x", 1)
+    reader.close()
+    assert db.read_bytes() == before
