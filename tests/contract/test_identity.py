@@ -190,7 +190,7 @@ def test_hash_is_upgraded_when_parameters_change(local_settings: Settings) -> No
     assert current.authenticate("ivan", PASSWORD) is not None
 
 
-def test_password_hash_is_argon2_locally_and_never_leaves_cognito(identity: Identity, backend_settings: Settings) -> None:
+def test_password_hash_is_argon2_locally_never_from_cognito(identity: Identity, backend_settings: Settings) -> None:
     identity.create_user("erin", PASSWORD)
     stored = identity.password_hash("Erin")
     if backend_settings.use_aws:
