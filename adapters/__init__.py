@@ -22,7 +22,7 @@ from core.settings import Settings, Workload, load_settings
 if TYPE_CHECKING:
     from core.ports import AudioStorage, Identity, Records, SecretHasher, TextToSpeech
 
-__all__ = ["Adapters", "get_adapters", "reset_adapters"]
+__all__ = ["Adapters", "get_adapters", "local_install_exists", "reset_adapters"]
 
 
 class Adapters:
@@ -93,6 +93,13 @@ class Adapters:
         from adapters.hashing import Argon2Hasher
 
         return Argon2Hasher()
+
+
+def local_install_exists(settings: Settings) -> bool:
+    """Whether `settings.data_dir` already holds a local records database (the migration asks)."""
+    from adapters.local.sql_records import DB_FILENAME
+
+    return (settings.data_dir / DB_FILENAME).is_file()
 
 
 _lock = threading.Lock()

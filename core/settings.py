@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5  # per username
     login_max_failures_per_address: int = 20  # a family may share one address
     login_window_s: int = 900
+    # How long a migrated password (or a reset code) waits for its first use (docs/migration.md).
+    migrated_password_days: int = Field(default=90, ge=1, le=3650)
 
     # HTTP hardening (docs/security.md). JSON and form bodies are capped at
     # MAX_BODY_KB before parsing; the streaming uploads have their own caps.
