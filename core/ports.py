@@ -160,7 +160,7 @@ class SettingsRepository(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         """Every key with a value, sorted (the migration copies them all). On
         DynamoDB it reads an index, so a key put a moment ago may be missing."""
 

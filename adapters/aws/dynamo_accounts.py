@@ -121,7 +121,7 @@ class DynamoSettings:
         except ConditionFailed:
             raise NotFound(f"setting {key!r} not found") from None
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         res = self._t.query(partition=SETTINGS_PARTITION, index="GSI1", newest_first=False)
         return [str(item["GSI1SK"]) for item in res.items]
 

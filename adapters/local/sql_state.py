@@ -137,7 +137,7 @@ class SqlSettings:
         with self._db.write() as conn:
             conn.execute(sa.delete(t.app_settings).where(t.app_settings.c.key == key))
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         with self._db.read() as conn:
             return list(conn.scalars(sa.select(t.app_settings.c.key).order_by(t.app_settings.c.key)))
 

@@ -370,7 +370,7 @@ class MemorySettings:
         with self._db.lock:
             self._db.table("settings").pop(key, None)
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         with self._db.lock:
             return sorted(self._db.table("settings"))
 

@@ -775,12 +775,12 @@ def test_settings_overwrite_delete_and_reject(records: Records) -> None:
 
 
 def test_settings_keys_list_every_key_once_sorted(records: Records) -> None:
-    assert records.settings.keys() == []
+    assert records.settings.list_keys() == []
     for key in ("zeta", "alpha", "mid:dle", "alpha"):
         records.settings.put(key, {"k": key})
     records.settings.put("gone", None)
     records.settings.delete("gone")
-    assert records.settings.keys() == ["alpha", "mid:dle", "zeta"]
+    assert records.settings.list_keys() == ["alpha", "mid:dle", "zeta"]
 
 
 # --------------------------------------------------------------------------- migration records
