@@ -16,6 +16,7 @@ and nowhere else (never into a log line or an answer).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -158,7 +159,9 @@ class YotoLink:
         return value
 
     def _forget(self, key: str) -> None:
-        self._store.delete(key)  # idempotent
+        # SQLite's delete is idempotent, DynamoDB's raises NotFound: either is fine here.
+        with contextlib.suppress(NotFound):
+            self._store.delete(key)
 
     # ------------------------------------------------------------------ PKCE
 
