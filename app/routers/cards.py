@@ -18,9 +18,9 @@ from services.cards import CardSpec, TrackSpec
 router = APIRouter(tags=["cards"])
 
 CardId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
-# Every refusal a card write can give: validation (422) comes before any Yoto call;
+# Every refusal a card write can give: 400 a body that is not JSON; validation (422) comes before any Yoto call;
 # 409 also when PUBLIC_URL is not https or no Yoto account is linked (relink).
-_WRITE_ERRORS = ERRORS(401, 403, 404, 409, 422, 429, 502, 503, 504)
+_WRITE_ERRORS = ERRORS(400, 401, 403, 404, 409, 422, 429, 502, 503, 504)
 
 _IMAGE_BODY = {
     "requestBody": {

@@ -26,13 +26,13 @@ router = APIRouter(prefix="/api/playlists", tags=["playlists"])
 PlaylistId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
 Index = Annotated[int, Path(ge=0, le=ITEMS_CEILING)]
 VersionQuery = Annotated[Version | None, Query(description="the version you last read; 409 if it moved on")]
-# An edit answers 409 on a lost race (reload and retry); Yoto's trouble with the
+# 400: a body that is not JSON. An edit answers 409 on a lost race (reload and retry); Yoto's trouble with the
 # card never fails an edit: `card_sync` says `failed` and why.
-_EDIT_ERRORS = ERRORS(401, 403, 404, 409, 422)
+_EDIT_ERRORS = ERRORS(400, 401, 403, 404, 409, 422)
 _CARD_ERRORS = ERRORS(401, 403, 404, 409, 422, 429, 502, 503, 504)
 
 
-@router.post("", response_model=PlaylistOut, status_code=201, responses=ERRORS(401, 403, 422))
+@router.post("", response_model=PlaylistOut, status_code=201, responses=ERRORS(400, 401, 403, 422))
 def create_playlist(body: PlaylistIn, yoto: YotoDep, user: UserDep) -> PlaylistOut:
     return PlaylistOut.of(yoto.playlists.create(user, body.name, body.audio_ids, body.play_mode))
 
@@ -92,7 +92,7 @@ def move_item(playlist_id: PlaylistId, body: PlaylistMoveIn, yoto: YotoDep, user
     return PlaylistOut.of(view)
 
 
-@router.delete("/{playlist_id}/items/{index}", response_model=PlaylistOut, responses=_EDIT_ERRORS)
+@router.delete("/{playlist_id}/items/{index:int}", response_model=PlaylistOut, responses=_EDIT_ERRORS)
 def remove_item(
     playlist_id: PlaylistId, index: Index, yoto: YotoDep, user: UserDep, version: VersionQuery = None
 ) -> PlaylistOut:
