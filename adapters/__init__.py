@@ -3,7 +3,8 @@
 `get_adapters()` reads the settings once and returns an `Adapters` whose
 members are built on first use, so importing the app (or answering a health
 check) never imports sqlalchemy or boto3. Nothing outside `adapters/` knows
-which side it runs on; it asks for `records`, `storage`, `tts`, `identity`.
+which side it runs on; it asks for `records`, `storage`, `tts`, `identity`,
+`yoto`.
 
 Each workload (`"api"`, `"mqtt"`) is validated for the settings it uses and
 is handed only the adapters it is configured for: the MQTT handler gets the
@@ -21,6 +22,7 @@ from core.settings import Settings, Workload, load_settings
 
 if TYPE_CHECKING:
     from core.ports import AudioStorage, Identity, Records, SecretHasher, TextToSpeech
+    from core.yoto import YotoCloud
 
 __all__ = ["Adapters", "get_adapters", "local_install_exists", "reset_adapters"]
 
@@ -75,6 +77,20 @@ class Adapters:
         from adapters.local.tts import LocalTTS
 
         return LocalTTS(self.settings)
+
+    @cached_property
+    def yoto(self) -> YotoCloud:
+        """The Yoto cloud client (every workload talks to Yoto); httpx is imported on first use."""
+        from adapters.yoto.client import YotoClient
+
+        s = self.settings
+        return YotoClient.from_settings(
+            s,
+            timeout_s=s.yoto_timeout_s,
+            max_tries=s.yoto_max_tries,
+            backoff_s=s.yoto_backoff_s,
+            max_wait_s=s.yoto_max_wait_s,
+        )
 
     @cached_property
     def identity(self) -> Identity:

@@ -93,8 +93,10 @@ class PlaylistRepository(Protocol):
         """Newest first."""
 
     def save(self, playlist: Playlist, *, expected_version: int) -> Playlist:
-        """Replace name/audio_ids if the stored version is `expected_version`;
-        the returned record has version + 1. Else `VersionConflict`."""
+        """Replace every field but id/owner/created_at (name, audio_ids,
+        play_mode, card_id, ...) if the stored version is `expected_version`;
+        the returned record has version + 1 and a new updated_at. Else
+        `VersionConflict` (`NotFound` for a missing playlist)."""
 
     def delete(self, playlist_id: str) -> None: ...
 

@@ -38,6 +38,7 @@ from core.records import (
     Session,
     Usage,
     YotoTokens,
+    saved_fields,
     utcnow,
 )
 
@@ -247,8 +248,7 @@ class MemoryPlaylists(_Collection[Playlist]):
                 )
             return self._change(
                 playlist.id,
-                name=playlist.name,
-                audio_ids=playlist.audio_ids,
+                **saved_fields(playlist),
                 version=expected_version + 1,
                 updated_at=self._clock(),
             )

@@ -499,6 +499,19 @@ def test_playlist_save_replaces_content_and_bumps_version(records: Records) -> N
         records.playlists.get(playlist.id)
 
 
+def test_playlist_save_keeps_play_mode_and_card_and_never_identity(records: Records) -> None:
+    playlist = make_playlist(audio_ids=("a",))
+    assert (playlist.play_mode, playlist.card_id) == ("sequential", None)
+    records.playlists.add(replace(playlist, play_mode="loop"))
+    assert records.playlists.get(playlist.id).play_mode == "loop"
+    edited = replace(playlist, play_mode="shuffle", card_id="card-7", owner="mallory", version=40)
+    saved = records.playlists.save(edited, expected_version=1)
+    assert (saved.play_mode, saved.card_id, saved.owner, saved.version) == ("shuffle", "card-7", "anna", 2)
+    assert records.playlists.get(playlist.id) == saved
+    cleared = records.playlists.save(replace(saved, card_id=None), expected_version=2)
+    assert cleared.card_id is None and records.playlists.get(playlist.id).card_id is None
+
+
 def test_playlist_save_lets_exactly_one_racer_win(records: Records) -> None:
     playlist = make_playlist()
     records.playlists.add(playlist)
@@ -583,6 +596,30 @@ def test_card_round_trip_update_and_delete(records: Records) -> None:
     records.cards.delete(card.id)
     with pytest.raises(NotFound):
         records.cards.get(card.id)
+
+
+def test_card_keeps_its_tracks_cover_and_sync_state(records: Records) -> None:
+    card = replace(
+        make_card(audio_ids=("a1", "a2", "a1")),
+        description="For the car",
+        author="Mum",
+        track_titles=("Intro", "", ""),
+        track_icons=("", "icon-2", ""),
+        chosen_icons=("icon-1", "icon-2", "icon-1"),
+    )
+    records.cards.add(card)
+    assert records.cards.get(card.id) == card
+    assert (card.synced_version, card.synced_at, card.cover_url) == (0, None, None)
+    synced = replace(card, cover_url="https://cdn.example/c.png", synced_version=5, synced_at=T0 + timedelta(seconds=1))
+    updated = records.cards.update(synced)
+    assert (updated.cover_url, updated.synced_version) == ("https://cdn.example/c.png", 5)
+    assert updated.synced_at == T0 + timedelta(seconds=1)
+    assert_utc(updated.synced_at)
+    assert records.cards.get(card.id) == updated
+    assert updated.track_icons == ("", "icon-2", "") and updated.chosen_icons == ("icon-1", "icon-2", "icon-1")
+    back = records.cards.update(replace(updated, synced_at=None, description=None, track_titles=()))
+    assert (back.synced_at, back.description, back.track_titles) == (None, None, ())
+    assert records.cards.get(card.id) == back
 
 
 def test_card_missing_raises_not_found(records: Records) -> None:
