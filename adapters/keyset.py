@@ -1,5 +1,5 @@
-"""Keyset paging on (created_at, id), newest first: the cursor both the SQLite
-and the in-memory records hand out.
+"""Listing helpers the SQLite and the in-memory records share: keyset paging
+on (created_at, id), newest first, and the folded form titles are searched in.
 
 A cursor names the last row handed out, so rows added meanwhile neither repeat
 nor push others out, and a page boundary inside a run of equal timestamps
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import unicodedata
 
 # A cursor's time must fit SQLite's 64-bit integer: a larger one is not ours.
 _MAX_US = 2**63 - 1
@@ -43,3 +44,8 @@ def check_limit(limit: int) -> int:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     return limit
+
+
+def fold(text: str) -> str:
+    """The form titles are searched in: NFC-normalised and case-folded (so 'É' finds 'é')."""
+    return unicodedata.normalize("NFC", text).casefold()

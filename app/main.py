@@ -20,7 +20,7 @@ from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
 from app.http_limits import install_http_limits
 from app.problems import install_domain_errors
-from app.routers import audio, auth, health, storage, stream, tts, uploads, users
+from app.routers import audio, auth, cards, health, icons, playlists, storage, stream, tts, uploads, users, yoto
 from app.routing import install_concrete_paths_first
 from app.security_headers import install_security_headers
 from core.settings import VERSION
@@ -66,6 +66,10 @@ def create_app() -> FastAPI:
     app.include_router(audio.router)
     app.include_router(stream.router)
     app.include_router(storage.router)
+    app.include_router(yoto.router)
+    app.include_router(cards.router)
+    app.include_router(icons.router)
+    app.include_router(playlists.router)
     install_api_docs(app)
     install_concrete_paths_first(app)  # after every route is added
     install_error_bodies(app)

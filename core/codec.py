@@ -53,6 +53,7 @@ class FieldSpec:
     optional: bool  # the hint admits None
     has_default: bool
     default: Callable[[], Any] | None  # makes the default value, when there is one
+    factory: bool = False  # the default is made afresh per record (default_factory)
 
 
 def _kind(hint: Any) -> tuple[type, bool]:
@@ -86,7 +87,8 @@ def record_fields(record_type: type) -> tuple[FieldSpec, ...]:
             default = f.default_factory
         else:
             default = None
-        specs.append(FieldSpec(f.name, kind, optional, default is not None, default))
+        factory = f.default_factory is not dataclasses.MISSING
+        specs.append(FieldSpec(f.name, kind, optional, default is not None, default, factory))
     return tuple(specs)
 
 
@@ -188,3 +190,10 @@ def ids_tuple(ids: Iterable[str]) -> tuple[str, ...]:
 
 JSON_TEXT = Conversion(dump_json, json.loads)
 MICROS = Conversion(to_us, from_us)
+# Plain values every backend keeps as they are (numbers come back as the field's own type).
+SCALARS: dict[type, Conversion] = {
+    str: IDENTITY,
+    int: Conversion(int, int),
+    float: Conversion(float, float),
+    bool: Conversion(bool, bool),
+}

@@ -1,20 +1,30 @@
-"""Shared fixtures: a real moto server for the AWS side, a data dir for the local side.
+"""Shared fixtures: a real moto server for the AWS side, a data dir for the local side,
+and the in-memory records and storage for fast service tests.
 
 `backend_settings` is parametrised over both sides; a test (or a contract
 fixture built on it) that takes it runs once per backend with the ids
-`local` and `aws`.
+`local` and `aws`. `memory_records` and `memory_storage` are the in-memory
+fakes (`adapters/memory/`), proven by the records and storage contract suites
+as `[memory]`; `manual_clock` is a clock a test moves on by hand, for
+`MemoryRecords(clock=manual_clock.now)` / `MemoryStorage(clock=manual_clock.time)`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from adapters import reset_adapters
 from core.settings import Settings
 from tests.servers import moto_reset, moto_server
+
+if TYPE_CHECKING:
+    from adapters.memory import MemoryRecords, MemoryStorage
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -76,3 +86,43 @@ def _fresh_adapters() -> Iterator[None]:
     reset_adapters()
     yield
     reset_adapters()
+
+
+class ManualClock:
+    """A clock that stands still until `advance` moves it (thread-safe)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def time(self) -> float:
+        return self.now().timestamp()
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def memory_records() -> MemoryRecords:
+    """An empty in-memory `Records` on the real clock."""
+    from adapters.memory import MemoryRecords
+
+    return MemoryRecords()
+
+
+@pytest.fixture
+def memory_storage() -> MemoryStorage:
+    """An empty in-memory `AudioStorage` on the real clock."""
+    from adapters.memory import MemoryStorage
+
+    return MemoryStorage()

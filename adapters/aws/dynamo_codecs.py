@@ -13,14 +13,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from adapters.aws.dynamo_table import iso, parse_iso
-from core.codec import IDENTITY, JSON_TEXT, Conversion, RecordCodec, ids_tuple
-from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
+from core.codec import JSON_TEXT, SCALARS, Conversion, RecordCodec, ids_tuple
+from core.records import (
+    AudioItem,
+    Card,
+    PasswordFallback,
+    PendingUpload,
+    PlayerEvent,
+    PlayerState,
+    Playlist,
+    Session,
+    YotoTokens,
+)
 
 CONVERSIONS: dict[type, Conversion] = {
-    str: IDENTITY,
-    int: Conversion(int, int),
-    float: Conversion(float, float),
-    bool: Conversion(bool, bool),
+    **SCALARS,
     datetime: Conversion(iso, parse_iso),
     tuple: Conversion(lambda ids: list(ids_tuple(ids)), tuple),
     dict: JSON_TEXT,
@@ -34,3 +41,4 @@ TOKENS = RecordCodec(YotoTokens, CONVERSIONS)
 PLAYER_STATES = RecordCodec(PlayerState, CONVERSIONS)
 PLAYER_EVENTS = RecordCodec(PlayerEvent, CONVERSIONS)
 SESSIONS = RecordCodec(Session, CONVERSIONS)
+FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)

@@ -133,7 +133,7 @@ def decode_cursor(cursor: str, *, index: str | None, partition: str) -> dict[str
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise ValueError("invalid cursor: not one this service handed out") from exc
     if (
         not isinstance(key, dict)

@@ -18,6 +18,7 @@ DYNAMODB_ACTIONS: tuple[str, ...] = (
     "dynamodb:ConditionCheckItem",
 )
 S3_OBJECT_ACTIONS: tuple[str, ...] = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+# ListBucket (ListObjectsV2): `S3Storage.delete_stale` lists the prefix it sweeps.
 S3_BUCKET_ACTIONS: tuple[str, ...] = ("s3:ListBucket",)
 COGNITO_ACTIONS: tuple[str, ...] = (
     "cognito-idp:AdminCreateUser",

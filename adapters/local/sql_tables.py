@@ -16,7 +16,6 @@ serialises itself, so a `None` setting is the JSON `null`, not SQL NULL.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,11 +23,22 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from adapters.keyset import decode_cursor, encode_cursor
-from core.codec import EPOCH, IDENTITY, JSON_TEXT, MICROS, Conversion, RecordCodec, dump_json, from_us, ids_tuple, to_us
-from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
+from adapters.keyset import decode_cursor, encode_cursor, fold
+from core.codec import EPOCH, JSON_TEXT, MICROS, SCALARS, Conversion, RecordCodec, dump_json, from_us, ids_tuple, to_us
+from core.errors import ConfigError
+from core.records import (
+    AudioItem,
+    Card,
+    PasswordFallback,
+    PendingUpload,
+    PlayerEvent,
+    PlayerState,
+    Playlist,
+    Session,
+    YotoTokens,
+)
 
-__all__ = ["EPOCH", "decode_cursor", "dump_json", "encode_cursor", "from_us", "to_us"]
+__all__ = ["EPOCH", "decode_cursor", "dump_json", "encode_cursor", "fold", "from_us", "to_us"]
 
 R = TypeVar("R")
 
@@ -43,17 +53,9 @@ def load_ids(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
 
 
-def fold(text: str) -> str:
-    """The form titles are searched in: NFC-normalised and case-folded (so 'É' finds 'é')."""
-    return unicodedata.normalize("NFC", text).casefold()
-
-
 # How each kind of record field is kept in a column, and the column type it gets.
 CONVERSIONS: dict[type, Conversion] = {
-    str: IDENTITY,
-    int: IDENTITY,
-    float: Conversion(float, float),
-    bool: IDENTITY,
+    **SCALARS,
     datetime: MICROS,
     tuple: Conversion(dump_ids, load_ids),
     dict: JSON_TEXT,
@@ -102,22 +104,54 @@ def record_table(
     record_type: type[R],
     *,
     primary_key: str | None,
-    skip: tuple[str, ...] = (),
     extra: tuple[sa.Column[Any], ...] = (),
     derived: Mapping[str, tuple[str, Callable[[Any], Any]]] | None = None,
     indexes: tuple[sa.Index, ...] = (),
+    into: sa.MetaData = metadata,
 ) -> RecordTable[R]:
     """The table of one record type: a column per field (NOT NULL unless the field
-    admits None), `extra` columns (derived ones included) and `indexes`. Fields in
-    `skip` get no column (the codec then loads them from the caller's overrides)."""
+    admits None), `extra` columns (derived ones included) and `indexes`."""
     codec = RecordCodec(record_type, CONVERSIONS)
     columns = [
         sa.Column(f.name, _COLUMN_TYPES[f.kind], primary_key=f.name == primary_key, nullable=f.optional)
         for f in codec.fields
-        if f.name not in skip
     ]
-    table = sa.Table(name, metadata, *columns, *extra, *indexes)
+    table = sa.Table(name, into, *columns, *extra, *indexes)
     return RecordTable(table, codec, dict(derived or {}))
+
+
+def add_missing_columns(conn: sa.Connection, tables: tuple[RecordTable[Any], ...] | None = None) -> list[str]:
+    """Give an existing database file the columns of fields added to a record since
+    it was made (`create_all` only creates missing tables); returns "table.column"s.
+
+    A new field that admits None, or has a plain default, is added (old rows get
+    None or that default). A field whose default is made per record (a factory,
+    such as a fresh secret) has no value old rows could share, so it is refused
+    with a message saying what to do."""
+    added: list[str] = []
+    for record in RECORD_TABLES if tables is None else tables:
+        have = {row[1] for row in conn.exec_driver_sql(f'PRAGMA table_info("{record.table.name}")')}
+        if not have:
+            continue  # create_all has just made it whole
+        for column in record.table.columns:
+            if column.name in have:
+                continue
+            ddl = f'ALTER TABLE "{record.table.name}" ADD COLUMN "{column.name}" {column.type.compile(conn.dialect)}'
+            if not column.nullable:
+                spec = record.codec.field(column.name) if column.name in record.codec.names else None
+                if spec is None or spec.default is None or spec.factory:
+                    raise ConfigError(
+                        f"the database in use lacks column {record.table.name}.{column.name}, which has no "
+                        "value existing rows could share; add it with a migration"
+                    )
+                value = record.codec.dump_value(column.name, spec.default())
+                literal = sa.literal(value, column.type).compile(
+                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+                )
+                ddl += f" NOT NULL DEFAULT {literal}"
+            conn.exec_driver_sql(ddl)
+            added.append(f"{record.table.name}.{column.name}")
+    return added
 
 
 def _created(table: str) -> sa.Index:
@@ -154,6 +188,19 @@ PLAYER_EVENTS = record_table(
     indexes=(sa.Index("ix_player_events_player_at", "player_id", "at"),),
 )
 SESSIONS = record_table("sessions", Session, primary_key="id", indexes=(sa.Index("ix_sessions_username", "username"),))
+FALLBACKS = record_table("password_fallbacks", PasswordFallback, primary_key="username")
+
+RECORD_TABLES: tuple[RecordTable[Any], ...] = (
+    AUDIO,
+    UPLOADS,
+    PLAYLISTS,
+    CARDS,
+    TOKENS,
+    PLAYER_STATES,
+    PLAYER_EVENTS,
+    SESSIONS,
+    FALLBACKS,
+)
 
 audio = AUDIO.table
 uploads = UPLOADS.table
@@ -163,6 +210,7 @@ tokens = TOKENS.table
 player_states = PLAYER_STATES.table
 player_events = PLAYER_EVENTS.table
 sessions = SESSIONS.table
+fallbacks = FALLBACKS.table
 
 app_settings = sa.Table(
     "app_settings",

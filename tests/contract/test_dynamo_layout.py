@@ -95,6 +95,18 @@ def test_audio_item_has_the_documented_keys(records: DynamoRecords, raw: Any) ->
     assert raw_item(raw, records.table.name, f"AUDIO#{item.id}", "AUDIO")["title_lc"] == "room on the broom"  # type: ignore[index]
 
 
+def test_a_new_owner_moves_the_item_to_their_owner_partition(records: DynamoRecords, raw: Any) -> None:
+    item = audio(owner="gone")
+    records.audio.add(item)
+    records.audio.update(item.id, owner="mum", title="Kept order")
+    stored = raw_item(raw, records.table.name, f"AUDIO#{item.id}", "AUDIO")
+    assert stored is not None
+    order = f"2026-03-01T12:00:00.250000+00:00#{item.id}"
+    assert (stored["GSI2PK"], stored["GSI2SK"]) == ("OWNER#mum#AUDIO", order)
+    assert (stored["GSI1PK"], stored["GSI1SK"]) == ("AUDIO", order)
+    assert (stored["owner"], stored["title_lc"]) == ("mum", "kept order")
+
+
 def test_playlist_writes_one_reference_per_distinct_audio_id(records: DynamoRecords, raw: Any) -> None:
     p = playlist(("a", "b", "a"))
     records.playlists.add(p)

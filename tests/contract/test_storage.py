@@ -1,6 +1,8 @@
-"""The audio storage contract, run against `FileStorage` ([local]) and `S3Storage` ([aws]).
+"""The audio storage contract, run against `FileStorage` ([local]), `S3Storage`
+([aws]) and the in-memory `MemoryStorage` ([memory]).
 
-Signed URLs are fetched over real HTTP: for the local side the storage routes
+Signed URLs are fetched over real HTTP (the memory storage has no HTTP side,
+so those tests run on [local] and [aws]): for the local side the storage routes
 run under a real uvicorn on 127.0.0.1 (PUBLIC_URL pointing at it), for the AWS
 side the presigned URLs go to the moto server. Moto checks neither presigned
 signatures nor presigned POST conditions, so tampering, expiry and size-cap
@@ -29,8 +31,9 @@ import httpx
 import pytest
 
 from adapters import Adapters
+from adapters.memory import MemoryStorage
 from adapters.secret import derive_key, session_secret
-from core.errors import ConfigError, InvalidRange, NotFound
+from core.errors import ConfigError, Conflict, Forbidden, Invalid, InvalidRange, NotFound, NotSupportedHere
 from core.ports import AudioStorage
 from core.settings import Settings
 from tests.servers import free_port
@@ -42,9 +45,16 @@ MP3 = "audio/mpeg"
 # --------------------------------------------------------------------------- fixtures and helpers
 
 
+@pytest.fixture(params=["local", "aws", "memory"])
+def side(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def storage(backend_settings: Settings) -> AudioStorage:
-    return Adapters(backend_settings).storage
+def storage(side: str, request: pytest.FixtureRequest) -> AudioStorage:
+    if side == "memory":
+        return MemoryStorage()
+    return Adapters(request.getfixturevalue(f"{side}_settings")).storage
 
 
 def _storage_app(adapters: Adapters) -> Any:
@@ -222,9 +232,9 @@ def test_object_and_folder_names_cannot_clash_locally(local_settings: Settings) 
     assert storage.read_range("audio/y", 0, 0) == b"3"
 
 
-def test_a_write_that_fails_midway_leaves_no_object(storage: AudioStorage, backend_settings: Settings) -> None:
+def test_a_write_that_fails_midway_leaves_no_object(storage: AudioStorage, side: str) -> None:
     put_fileobj = storage.put_fileobj  # type: ignore[attr-defined]
-    kwargs = {"size": len(CONTENT)} if backend_settings.use_aws else {}
+    kwargs = {"size": len(CONTENT)} if side == "aws" else {}
     with pytest.raises(OSError, match="midway"):
         put_fileobj("audio/broken.mp3", FailingReader(CONTENT[:4000]), MP3, **kwargs)
     with pytest.raises(NotFound):
@@ -234,8 +244,8 @@ def test_a_write_that_fails_midway_leaves_no_object(storage: AudioStorage, backe
     with pytest.raises(OSError, match="midway"):
         put_fileobj("audio/kept.mp3", FailingReader(b"new" * 2000), MP3, **kwargs)
     assert storage.read_range("audio/kept.mp3", 0, len(CONTENT)) == CONTENT
-    if not backend_settings.use_aws:
-        root = Path(backend_settings.data_dir) / "audio"
+    if side == "local":
+        root = storage.root  # type: ignore[attr-defined]
         assert [p.name for p in files_under(root) if not p.name.startswith(".")] == ["kept.mp3"]
         assert not [p for p in files_under(root) if p.name.endswith(".part")]
 
@@ -279,11 +289,11 @@ def test_upload_target_accepts_a_multipart_post(served: AudioStorage) -> None:
     assert served.read_range("uploads/up1", 0, len(CONTENT)) == CONTENT
 
 
-def test_signed_urls_live_at_most_900_seconds(storage: AudioStorage, backend_settings: Settings) -> None:
+def test_signed_urls_live_at_most_900_seconds(storage: AudioStorage, side: str) -> None:
     storage.put_bytes("audio/t.mp3", b"abc", MP3)
     before = datetime.now(UTC)
     query = parse_qs(urlsplit(storage.download_url("audio/t.mp3", expires_s=7 * 24 * 3600)).query)
-    if backend_settings.use_aws:
+    if side == "aws":
         assert query["X-Amz-Expires"] == ["900"]
     else:
         assert 899 <= int(query["exp"][0]) - before.timestamp() <= 901
@@ -293,13 +303,54 @@ def test_signed_urls_live_at_most_900_seconds(storage: AudioStorage, backend_set
         storage.download_url("audio/t.mp3", expires_s=0)
 
 
-def test_local_path_only_on_the_local_side(storage: AudioStorage, backend_settings: Settings) -> None:
+def test_local_path_only_on_the_local_side(storage: AudioStorage, side: str) -> None:
     storage.put_bytes("audio/p.mp3", CONTENT, MP3)
     path = storage.local_path("audio/p.mp3")
-    if backend_settings.use_aws:
+    if side != "local":
         assert path is None
     else:
         assert path is not None and path.read_bytes() == CONTENT
+
+
+def test_delete_stale_removes_only_old_objects_under_the_prefix(storage: AudioStorage) -> None:
+    for key in ("uploads/old1", "uploads/old2", "uploadsX/old", "audio/old.mp3"):
+        storage.put_bytes(key, b"old", MP3)
+    time.sleep(2.5)  # S3 dates objects to the second: keep well clear of the cut-off
+    storage.put_bytes("uploads/new", b"new", MP3)
+
+    assert storage.delete_stale("uploads/", 2) == 2
+    for gone in ("uploads/old1", "uploads/old2"):
+        with pytest.raises(NotFound):
+            storage.head(gone)
+    for kept in ("uploads/new", "uploadsX/old", "audio/old.mp3"):
+        assert storage.head(kept).size == 3
+    assert storage.delete_stale("uploads/", 2) == 0
+    assert storage.delete_stale("nothing-here/", 0) == 0
+    with pytest.raises(ValueError):
+        storage.delete_stale("", 0)  # never the whole store by accident
+    with pytest.raises(ValueError):
+        storage.delete_stale("../", 0)
+    with pytest.raises(ValueError):
+        storage.delete_stale("uploads/", -1)
+
+
+def test_signed_routes_exist_only_where_the_storage_has_no_server(storage: AudioStorage, side: str) -> None:
+    storage.put_bytes("audio/x.mp3", CONTENT, MP3)
+    url = storage.download_url("audio/x.mp3", expires_s=60)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    target = storage.upload_target("uploads/x", max_bytes=100, expires_s=60)
+    if side != "local":
+        with pytest.raises(NotSupportedHere):
+            storage.signed_blob("audio/x.mp3", query)
+        with pytest.raises(NotSupportedHere):
+            storage.signed_upload(target.fields, MP3)
+        return
+    blob = storage.signed_blob("audio/x.mp3", query)
+    assert blob.path.read_bytes() == CONTENT and blob.content_type == MP3 and 58 <= blob.max_age_s <= 60
+    sink = storage.signed_upload(target.fields, MP3)
+    sink.write(b"12345")
+    info = sink.commit()
+    assert (info.key, info.size, info.content_type) == ("uploads/x", 5, MP3)
 
 
 # --------------------------------------------------------------------------- local only: refusals moto cannot show
@@ -386,6 +437,98 @@ def test_streamed_receive_stops_past_the_cap(local_settings: Settings) -> None:
         storage.receive("uploads/r2", chunks(3, fail=True), max_bytes=10_000)
     assert files_under(storage.root) == []
     assert storage.receive("uploads/r3", chunks(3), max_bytes=3000).size == 3000
+
+
+def test_signed_blob_and_upload_refusals_at_the_port(local_settings: Settings) -> None:
+    from adapters.local.file_storage import TooLarge
+
+    storage = Adapters(local_settings).storage
+    storage.put_bytes("audio/s.mp3", CONTENT, MP3)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(storage.download_url("audio/s.mp3", expires_s=60)).query).items()}
+    with pytest.raises(Forbidden):
+        storage.signed_blob("audio/other.mp3", query)
+    with pytest.raises(Forbidden):
+        storage.signed_blob("audio/s.mp3", {})
+    missing = storage.download_url("audio/gone.mp3", expires_s=60)
+    with pytest.raises(NotFound):
+        storage.signed_blob("audio/gone.mp3", {k: v[0] for k, v in parse_qs(urlsplit(missing).query).items()})
+
+    target = storage.upload_target("uploads/p", max_bytes=10, expires_s=60)
+    with pytest.raises(Forbidden):
+        storage.signed_upload({**target.fields, "max": "11"}, MP3)
+    with pytest.raises(Invalid):
+        storage.signed_upload(target.fields, "not a media type")
+    sink = storage.signed_upload(target.fields, None)
+    with pytest.raises(Conflict):
+        storage.signed_upload(target.fields, MP3)  # in use by the sink above
+    with pytest.raises(TooLarge):
+        sink.write(b"x" * 11)
+    sink.abort()
+    with pytest.raises(NotFound):
+        storage.head("uploads/p")
+    again = storage.signed_upload(target.fields, None)  # the failed attempt did not use the form up
+    again.write(b"x" * 10)
+    assert again.commit().content_type == "application/octet-stream"
+    with pytest.raises(Conflict):
+        storage.signed_upload(target.fields, None)
+
+
+def test_an_upload_form_works_once(local_served: AudioStorage) -> None:
+    target = local_served.upload_target("uploads/once", max_bytes=1000, expires_s=60)
+    first = post_form(target.url, target.fields, b"a" * 100)
+    assert first.status_code == 201, first.text
+    replay = post_form(target.url, target.fields, b"b" * 100)
+    assert replay.status_code == 409 and "already been used" in replay.json()["detail"]
+    assert local_served.read_range("uploads/once", 0, 999) == b"a" * 100  # the replay changed nothing
+
+    local_served.delete("uploads/once")  # as the complete call does once the item is made
+    late = post_form(target.url, target.fields, b"c" * 100)
+    assert late.status_code == 409
+    with pytest.raises(NotFound):
+        local_served.head("uploads/once")  # no orphan left by the replay
+
+
+def test_local_sweep_uses_mtime_and_clears_leftovers(local_settings: Settings) -> None:
+    storage = Adapters(local_settings).storage
+    root: Path = storage.root  # type: ignore[attr-defined]
+    storage.put_bytes("uploads/abandoned", b"x" * 10, MP3)
+    storage.put_bytes("uploads/fresh", b"y", MP3)
+    part = root / "uploads" / ".dead.part"
+    part.write_bytes(b"half a write")
+    hour_ago = time.time() - 3600
+    for path in (root / "uploads" / "abandoned", part):
+        os.utime(path, (hour_ago, hour_ago))
+
+    assert storage.delete_stale("uploads/", 600) == 1
+    assert [p.name for p in files_under(root)] == [".fresh.content-type", "fresh"]
+
+    # the single-use marker of a form outlives its object until the form itself expires
+    target = storage.upload_target("uploads/short", max_bytes=10, expires_s=1)
+    sink = storage.signed_upload(target.fields, MP3)
+    sink.write(b"z")
+    sink.commit()
+    markers = Path(local_settings.data_dir) / ".upload-forms"
+    assert len(list(markers.iterdir())) == 1
+    storage.delete_stale("uploads/", 3600)
+    assert len(list(markers.iterdir())) == 1  # the form is still valid: its marker stays
+    time.sleep(max(0.0, int(target.fields["exp"]) - time.time()) + 1.05)
+    storage.delete_stale("uploads/", 3600)
+    assert list(markers.iterdir()) == []
+
+
+def test_storage_routes_do_not_exist_in_memory(local_settings: Settings) -> None:
+    from types import SimpleNamespace
+
+    from fastapi.testclient import TestClient
+
+    memory = SimpleNamespace(storage=MemoryStorage(), settings=local_settings)
+    client = TestClient(_storage_app(memory))  # type: ignore[arg-type]
+    memory.storage.put_bytes("audio/x.mp3", b"abc", MP3)
+    url = urlsplit(memory.storage.download_url("audio/x.mp3", expires_s=60))
+    assert client.get(f"/api/storage/blob/audio/x.mp3?{url.query}").status_code == 404
+    target = memory.storage.upload_target("uploads/m", max_bytes=10, expires_s=60)
+    assert client.post("/api/storage/upload", data=target.fields, files={"file": ("a", b"z")}).status_code == 404
+    assert memory.storage.keys() == ["audio/x.mp3"]
 
 
 def test_storage_routes_do_not_exist_on_aws(aws_settings: Settings) -> None:
