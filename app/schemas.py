@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Self
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Self, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from core import password_policy, usernames
 from core.records import AudioItem, User, Voice
@@ -31,21 +32,31 @@ NewPassword = Annotated[
 ]
 
 
-def _integral(value: Any) -> Any:
-    """JSON Schema counts 2.0 as an integer (and `false` as none); strict pydantic refuses both."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-# An integer in a request body takes 2 or 2.0, never true, "2" or 2.5:
-# `Annotated[int, <constraints>, Integral]`, last (placed before a constraint,
-# it makes pydantic write that constraint into the schema under its Python name).
-Integral = BeforeValidator(_integral)
+def _takes_int_not_float(annotation: Any) -> bool:
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    bare = {get_args(o)[0] if get_origin(o) is Annotated else o for o in options}
+    return int in bare and float not in bare
 
 
 class In(BaseModel):
-    """A request body: unknown fields and loose types are refused."""
+    """A request body: unknown fields and loose types are refused.
+
+    One exception to strictness, as JSON Schema has it: a number with no
+    fraction (2.0) is an integer, so an `int` field takes it (never `true`,
+    "2" or 2.5)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        ints = {f.alias or name for name, f in cls.model_fields.items() if _takes_int_not_float(f.annotation)}
+        return {
+            key: int(value) if key in ints and isinstance(value, float) and value.is_integer() else value
+            for key, value in data.items()
+        }
 
 
 class Out(BaseModel):
@@ -167,7 +178,7 @@ class StoredOut(BaseModel):
 class UploadCreate(In):
     filename: str | None = Field(default=None, max_length=255)
     title: str | None = Field(default=None, max_length=TITLE_MAX)
-    size_bytes: Annotated[int, Field(ge=0), Integral] | None = None
+    size_bytes: int | None = Field(default=None, ge=0)
 
 
 class UploadTargetOut(Out):
