@@ -111,7 +111,7 @@ export async function render(root, ctx) {
       await api(`api/audio/${item.id}`, { method: "DELETE" });
     } catch (err) {
       if (err.status !== 409) { status.textContent = ` · Not deleted: ${err.message}`; return; }
-      const users = await usedBy(err.body);
+      const users = await usedBy(err.body, ctx.features);
       const body = h("div", {}, h("p", {}, `“${item.title}” is still used by:`), h("ul", {}, users.map((u) => h("li", {}, u))),
         h("p", {}, "Deleting it anyway removes it from those; the cards skip it from their next update."));
       if (!(await confirmDialog("It is still in use", body, "Delete anyway"))) return;
@@ -169,6 +169,7 @@ export async function render(root, ctx) {
 
   async function uploadOne(file, title, bar, state) {
     let started = null;
+    let sent = false;
     try {
       state.textContent = "Starting…";
       started = await api("api/audio/uploads", { method: "POST", json: { filename: file.name, size_bytes: file.size, ...(title ? { title } : {}) } });
@@ -177,6 +178,7 @@ export async function render(root, ctx) {
         bar.value = fraction;
         state.textContent = fraction < 1 ? `Uploading… ${Math.round(fraction * 100)}%` : "Checking the audio…";
       });
+      sent = true;
       const item = await api(`api/audio/uploads/${started.id}/complete`, { method: "POST", json: title ? { title } : {} });
       bar.value = 1;
       state.className = "state ok";
@@ -186,7 +188,8 @@ export async function render(root, ctx) {
       bar.value = 0;
       state.className = "state error";
       state.textContent = `Not added: ${err instanceof ApiError ? err.message : String(err)}`;
-      if (started && err.status !== 401) api(`api/audio/uploads/${started.id}`, { method: "DELETE" }).catch(() => {});
+      // Completing consumes the upload either way; before that, let the server drop it now.
+      if (started && !sent && err.status !== 401) api(`api/audio/uploads/${started.id}`, { method: "DELETE" }).catch(() => {});
       return null;
     }
   }
@@ -215,6 +218,21 @@ export async function render(root, ctx) {
 
   await Promise.all([load(), loadUsage(), tts.load()]);
   return () => { dock.stop(); recorder.stop(); };
+}
+
+/** What a 409 names as still using an item, as words (names when the API can tell them). */
+async function usedBy(body, features) {
+  const named = async (ids, path, feature, kind) => Promise.all((ids || []).map(async (id) => {
+    if (features[feature]) {
+      try { const r = await api(`${path}/${id}`); return `the ${kind} “${r.name || r.title}”`; } catch { /* fall back to the id */ }
+    }
+    return `a ${kind} (${id})`;
+  }));
+  const [playlists, cards] = await Promise.all([
+    named(body.playlists, "api/playlists", "playlists", "playlist"),
+    named(body.cards, "api/cards", "cards", "card"),
+  ]);
+  return [...playlists, ...cards];
 }
 
 function placeholders(n) {
