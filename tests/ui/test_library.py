@@ -9,13 +9,14 @@ import base64
 import re
 from pathlib import Path
 
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
+from core.settings import Settings
 from tests.audio_fixtures import text_file, write_tone
 from tests.ui.conftest import ADMIN, Ui, UiServer
 
 
-def _library_row(ui: Ui, title: str):  # noqa: ANN202 - a Playwright locator
+def _library_row(ui: Ui, title: str) -> Locator:
     return ui.page.get_by_role("list", name="Audio in the library").get_by_role("listitem").filter(has_text=title)
 
 
@@ -116,7 +117,7 @@ def test_search_rename_play_and_delete(ui: Ui, ui_server: UiServer, tmp_path: Pa
     page.get_by_role("button", name=f"Play {title}").click()
     audio = page.get_by_role("region", name="Now playing").locator("audio")
     expect(audio).to_have_attribute("src", re.compile(r"/s/"))
-    page.wait_for_function("() => { const a = document.querySelector('.player-dock audio'); return a && a.currentTime > 0; }")
+    page.wait_for_function("() => document.querySelector('.player-dock audio').currentTime > 0")
 
     page.get_by_role("button", name=f"Rename {title}").click()
     page.get_by_label(f"New title for {title}").fill(f"Sleepy {title}")
@@ -179,8 +180,7 @@ def test_a_401_brings_back_sign_in_and_returns_to_the_page(ui: Ui) -> None:
     assert page.url.endswith("#/family")
 
 
-def _settings_of(server: UiServer):  # noqa: ANN202
-    from core.settings import Settings
+def _settings_of(server: UiServer) -> Settings:
     from tests.conftest import TEST_SECRET
 
     return Settings(use_aws=False, data_dir=server.data_dir, session_secret=TEST_SECRET, tts_engine="espeak")
