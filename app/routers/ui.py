@@ -55,7 +55,6 @@ FEATURES = {
     "icons": "/api/icons",
     "playlists": "/api/playlists",
     "players": "/api/players",
-    "players_stream": "/api/players/stream",
     "history": "/api/players/{player_id}/history",
     "yoto": "/api/yoto/status",
     "yoto_device_login": "/api/yoto/device-login",

@@ -151,6 +151,12 @@ async function boot() {
   }
   ctx.features = await features;
   ctx.me = session.user;
+  // Yoto's login sends the browser back to /?yoto=linked (or =error&reason=…): show that on the Yoto page.
+  const back = new URLSearchParams(location.search);
+  if (back.has("yoto")) {
+    ctx.yotoResult = { result: back.get("yoto"), reason: back.get("reason") };
+    history.replaceState(null, "", `${location.pathname}#/yoto`);
+  }
   if (ctx.me) route();
   else signIn();
 }

@@ -4,7 +4,7 @@
 
 import { api, listOf } from "../api.js";
 import { announce, clear, confirmDialog, debounce, dialog, field, h, missing, statusLine } from "../dom.js";
-import { libraryPicker, moved, orderedList } from "../picker.js";
+import { libraryPicker, moved, orderedList, titleCache } from "../picker.js";
 
 export async function render(root, ctx) {
   if (!ctx.features.cards) {
@@ -15,6 +15,8 @@ export async function render(root, ctx) {
   const list = h("ul", { class: "items", "aria-label": "The family's cards" }, h("li", { class: "placeholder", "aria-hidden": "true" }, h("div", { class: "main" }, h("div", { class: "title" }, "\u00a0"), h("div", { class: "meta" }, "\u00a0"))));
   const listStatus = statusLine();
   const linkNote = h("div");
+  const titles = titleCache();
+  let linked = false;
   let draft = blank();
 
   function blank() { return { id: null, title: "", description: "", author: "", tracks: [] }; }
@@ -44,18 +46,20 @@ export async function render(root, ctx) {
     },
   });
   const picker = libraryPicker("Find audio to add", async (item) => {
-    const track = { audio_id: item.id, title: item.title, icon: null, chosen: false };
+    const track = { audio_id: item.id, title: item.title, icon: null, chosen: false, suggested: false };
     draft.tracks.push(track);
     drawTracks();
     announce(`Added ${item.title} as track ${draft.tracks.length}`);
+    if (!linked) return;
     track.icon = await icons.suggest(`${item.title} ${title.value}`);
+    track.suggested = Boolean(track.icon);
     drawTracks();
   });
 
   function iconLine(track) {
     const img = track.icon && track.icon.url ? h("img", { class: "icon16", src: track.icon.url, alt: "", width: 32, height: 32 }) : h("span", { class: "icon16", "aria-hidden": "true" });
     const name = track.icon ? `Icon: ${track.icon.title}${track.chosen ? "" : " (suggested)"}` : "Icon: chosen automatically";
-    const change = ctx.features.icons ? h("button", { type: "button", class: "quiet", "aria-label": `Change icon of ${track.title}`, onclick: () => chooseIcon(track) }, "Change icon") : null;
+    const change = ctx.features.icons && linked ? h("button", { type: "button", class: "quiet", "aria-label": `Change icon of ${track.title}`, onclick: () => chooseIcon(track) }, "Change icon") : null;
     return h("span", { class: "row" }, img, name, change);
   }
 
@@ -86,7 +90,9 @@ export async function render(root, ctx) {
       title: name,
       ...(description.value.trim() ? { description: description.value.trim() } : {}),
       ...(author.value.trim() ? { author: author.value.trim() } : {}),
-      tracks: draft.tracks.map((t) => ({ audio_id: t.audio_id, title: t.title, ...(t.icon ? { icon: t.icon.id } : {}) })),
+      // An icon is sent when someone chose it or this page suggested it (what you see is what the card gets);
+      // otherwise the service keeps choosing by the titles.
+      tracks: draft.tracks.map((t) => ({ audio_id: t.audio_id, title: t.title, ...(t.icon && (t.chosen || t.suggested) ? { icon: t.icon.id } : {}) })),
     };
     submit.disabled = true;
     formStatus.info(draft.id ? "Updating the card on Yoto…" : "Making the card on Yoto…");
@@ -95,9 +101,8 @@ export async function render(root, ctx) {
       let note = "";
       if (cover.files && cover.files[0]) {
         try {
-          const data = new FormData();
-          data.append("file", cover.files[0]);
-          await api(`api/cards/${card.id}/cover`, { method: "PUT", body: data });
+          const image = cover.files[0];
+          await api(`api/cards/${card.id}/cover`, { method: "PUT", body: image, headers: { "Content-Type": image.type || "application/octet-stream" } });
         } catch (err) {
           note = ` The cover was not set: ${err.message}`;
         }
@@ -126,10 +131,15 @@ export async function render(root, ctx) {
     }
     let full = card;
     try { full = await api(`api/cards/${card.id}`); } catch (err) { formStatus.error(err.message); return; }
-    await icons.loadAll();
+    if (linked) await icons.loadAll();
+    const tracksOf = listOf(full.tracks);
+    await titles.fill(tracksOf.filter((t) => !t.title).map((t) => t.audio_id));
     draft = {
       id: full.id, title: full.title, description: full.description || "", author: full.author || "",
-      tracks: listOf(full.tracks).map((t) => ({ audio_id: t.audio_id, title: t.title || "Track", icon: icons.byId(t.icon), chosen: Boolean(t.icon) })),
+      tracks: tracksOf.map((t) => ({
+        audio_id: t.audio_id, title: t.title || titles.get(t.audio_id) || "Track",
+        icon: icons.byId(t.icon || t.chosen_icon), chosen: Boolean(t.icon), suggested: false,
+      })),
     };
     title.value = draft.title;
     description.value = draft.description;
@@ -144,12 +154,14 @@ export async function render(root, ctx) {
 
   async function load() {
     try {
-      const cards = listOf(await api("api/cards"), "cards");
+      const cards = listOf(await api("api/cards", { query: { all: ctx.me.is_admin ? "true" : "" } }), "cards");
       list.replaceChildren(...cards.map((card) => h("li", {},
         h("div", { class: "main" }, h("span", { class: "title" }, card.title), h("br"),
-          h("span", { class: "meta" }, [`${listOf(card.tracks).length || card.track_count || 0} tracks`, card.yoto_card_id ? `Yoto card ${card.yoto_card_id}` : null, card.playlist_id ? "follows a playlist" : null].filter(Boolean).join(" · "))),
+          h("span", { class: "meta" }, [`${listOf(card.tracks).length} tracks`, card.owner && card.owner !== ctx.me.username ? `by ${card.owner}` : null,
+            card.yoto_card_id ? `Yoto card ${card.yoto_card_id}` : null, card.playlist_id ? "follows a playlist" : null].filter(Boolean).join(" · "))),
         h("div", { class: "actions" },
-          h("button", { type: "button", class: "secondary", "aria-label": `Edit ${card.title}`, onclick: () => edit(card) }, "Edit"),
+          card.playlist_id ? h("a", { class: "button secondary", href: "#/playlists", "aria-label": `Edit the playlist of ${card.title}` }, "Edit playlist")
+            : h("button", { type: "button", class: "secondary", "aria-label": `Edit ${card.title}`, onclick: () => edit(card) }, "Edit"),
           h("button", { type: "button", class: "danger secondary", "aria-label": `Delete ${card.title}`, onclick: () => remove(card) }, "Delete")))));
       if (!cards.length) list.append(h("li", { class: "empty" }, "No cards yet. Make the first one above."));
       listStatus.clear();
@@ -175,6 +187,7 @@ export async function render(root, ctx) {
     if (!ctx.features.yoto) return;
     try {
       const s = await api("api/yoto/status");
+      linked = s.linked;
       if (!s.linked) linkNote.replaceChildren(h("p", { class: "notice" }, "Cards live in your Yoto account: ", h("a", { href: "#/yoto" }, "link the Yoto account"), " first."));
     } catch { /* the form says so itself when it fails */ }
   }
@@ -186,6 +199,7 @@ export async function render(root, ctx) {
     h("section", { class: "panel", "aria-labelledby": "card-form-h" }, heading, form),
     h("section", { class: "panel", "aria-labelledby": "cards-h" }, h("h2", { id: "cards-h" }, "The family's cards"), list, listStatus.el));
   await Promise.all([load(), picker.load(), checkLink()]);
+  drawTracks();
 }
 
 /** Yoto's public icons as the API lists them: suggestions, lookup by id, a picker. */

@@ -33,9 +33,15 @@ export async function render(root, ctx) {
     } catch { cards = []; }
   }
 
+  let streams = false;
+  let pollMs = POLL_MS;
+
   async function loadAll() {
     try {
-      const players = listOf(await api("api/players"), "players");
+      const answer = await api("api/players");
+      const players = listOf(answer, "players");
+      if (answer && typeof answer.stream === "boolean") streams = answer.stream;
+      if (answer && answer.poll_interval_s) pollMs = Math.max(2000, answer.poll_interval_s * 1000);
       if (!players.length) {
         grid.replaceChildren(h("div", { class: "panel" }, h("p", {}, "No players yet. Link the Yoto account (", h("a", { href: "#/yoto" }, "Yoto account"), ") and switch a player on.")));
         panels.clear();
@@ -81,9 +87,9 @@ export async function render(root, ctx) {
   }
 
   function connect() {
-    if (!ctx.features.players_stream || !window.EventSource) {
+    if (!streams || !window.EventSource) {
       live.textContent = "Updates every few seconds.";
-      schedule(POLL_MS);
+      schedule(pollMs);
       return;
     }
     source = new EventSource(apiUrl("api/players/stream"));
@@ -95,7 +101,7 @@ export async function render(root, ctx) {
       if (source && source.readyState === EventSource.CLOSED) {
         source = null;
         live.textContent = "Updates every few seconds.";
-        schedule(POLL_MS);
+        schedule(pollMs);
       }
     });
   }
@@ -165,7 +171,7 @@ export async function render(root, ctx) {
 
     const chart = h("div", { class: "chart-wrap" });
     const history = h("details", {}, h("summary", {}, "Listening in the last 7 days"), chart);
-    history.addEventListener("toggle", () => { if (history.open) loadHistory(id, chart); });
+    history.addEventListener("toggle", () => { if (history.open) loadHistory(id, chart, (cardId) => cardTitles.get(cardId)); });
 
     const el = h("section", { class: "panel player", "aria-label": `Player ${playerName()}` },
       h("div", { class: "row" }, name, online),
@@ -224,17 +230,18 @@ export async function render(root, ctx) {
   };
 }
 
-async function loadHistory(id, chart) {
+async function loadHistory(id, chart, cardTitle) {
   chart.replaceChildren(h("p", { class: "muted small" }, "Loading…"));
   try {
     const data = await api(`api/players/${encodeURIComponent(id)}/history`, { query: { days: 7 } });
     const rows = listOf(data, "cards", "plays", "history").map((e) => ({
-      label: e.card_title || e.title || e.track_title || e.card_id || "unknown",
+      label: cardTitle(e.card_id) || e.card_title || e.title || (e.card_id ? `card ${e.card_id}` : "unknown"),
       minutes: Number(e.minutes ?? e.minutes_listened ?? (e.seconds ?? e.seconds_listened ?? 0) / 60) || 0,
     })).sort((a, b) => b.minutes - a.minutes).slice(0, 10);
     if (!rows.length) { chart.replaceChildren(h("p", { class: "muted small" }, "Nothing played in the last 7 days.")); return; }
+    const total = Number(data.total_minutes);
     const most = Math.max(...rows.map((r) => r.minutes), 1);
-    chart.replaceChildren(h("ul", { class: "chart", "aria-label": "Minutes listened per card, last 7 days" }, rows.map((r) => {
+    chart.replaceChildren(Number.isFinite(total) ? h("p", { class: "small" }, `${Math.round(total)} minutes in ${data.plays} plays`) : "", h("ul", { class: "chart", "aria-label": "Minutes listened per card, last 7 days" }, rows.map((r) => {
       const fill = h("span", { class: "fill" });
       fill.style.width = `${(r.minutes / most) * 100}%`;
       return h("li", {}, h("span", { class: "label" }, r.label), h("span", { class: "track", "aria-hidden": "true" }, fill), h("span", { class: "val" }, `${Math.round(r.minutes)} min`));

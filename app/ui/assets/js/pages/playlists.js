@@ -21,7 +21,7 @@ export async function render(root, ctx) {
 
   async function load() {
     try {
-      const playlists = listOf(await api("api/playlists"), "playlists");
+      const playlists = listOf(await api("api/playlists", { query: { all: ctx.me.is_admin ? "true" : "" } }), "playlists");
       list.replaceChildren(...playlists.map((p) => h("li", {},
         h("div", { class: "main" }, h("span", { class: "title" }, p.name), h("br"),
           h("span", { class: "meta" }, [`${p.audio_ids.length} items`, modeName(p.play_mode), p.yoto_card_id ? `card ${p.yoto_card_id}` : "no card yet"].join(" · "))),
@@ -55,54 +55,64 @@ export async function render(root, ctx) {
     describe: (id) => ({ title: titles.get(id) || "…" }),
     move: (from, to, dir) => {
       if (to < 0 || to >= current.audio_ids.length) return;
-      change({ audio_ids: moved(current.audio_ids, from, to) }, `Moved to position ${to + 1}`, dir ? { index: to, dir } : null, { from, to });
+      edit("items/move", { method: "POST", json: { from, to, version: current.version } }, `Moved to position ${to + 1}`, dir ? { index: to, dir } : null);
     },
     remove: (index) => {
-      const ids = [...current.audio_ids];
-      const [gone] = ids.splice(index, 1);
-      change({ audio_ids: ids }, `Removed ${titles.get(gone) || "the item"}`, { index: Math.min(index, ids.length - 1), dir: "up" });
+      const gone = titles.get(current.audio_ids[index]) || "the item";
+      edit(`items/${index}`, { method: "DELETE", query: { version: current.version } }, `Removed ${gone}`, { index: Math.max(0, Math.min(index, current.audio_ids.length - 2)), dir: "up" });
     },
   });
   const picker = libraryPicker("Find audio to add", (item) => {
     titles.remember(item);
-    change({ audio_ids: [...current.audio_ids, item.id] }, `Added ${item.title}`);
+    edit("items", { method: "POST", json: { audio_id: item.id, version: current.version } }, `Added ${item.title}`);
   });
   const mode = h("select", {}, MODES.map(([value, label]) => h("option", { value }, label)));
-  mode.addEventListener("change", () => change({ play_mode: mode.value }, `Play mode: ${modeName(mode.value)}`));
+  mode.addEventListener("change", () => edit("", { method: "PUT", json: { play_mode: mode.value, version: current.version } }, `Play mode: ${modeName(mode.value)}`));
   const cardArea = h("div", { class: "stack" });
+  const sync = h("p", { class: "small", role: "status" });
+  let syncTimer = null;
 
-  /** Apply a change (moves use the item operation, the rest PUT); a lost race reloads the latest. */
-  async function change(body, said, focus, move) {
-    const before = current;
+  /** One edit of the open playlist, on the version we read; a lost race (409) shows the latest. */
+  async function edit(path, options, said, focus) {
+    const id = current.id;
     try {
-      let updated;
-      if (move) {
-        try {
-          updated = await api(`api/playlists/${current.id}/items/move`, { method: "POST", json: { from: move.from, to: move.to } });
-        } catch (err) {
-          if (err.status !== 404 && err.status !== 405) throw err;
-          updated = await api(`api/playlists/${current.id}`, { method: "PUT", json: body });
-        }
-        if (!updated || !updated.audio_ids) updated = await api(`api/playlists/${current.id}`);
-      } else {
-        updated = await api(`api/playlists/${current.id}`, { method: "PUT", json: body });
-      }
-      current = updated;
+      current = await api(`api/playlists/${id}${path ? `/${path}` : ""}`, options);
       await draw(focus);
-      status.ok(current.yoto_card_id ? `${said}. The card follows within a few seconds; no new card needed.` : `${said}.`);
+      status.ok(`${said}.`);
       announce(said);
       load();
     } catch (err) {
       if (err.status === 409) {
-        status.error("Someone else changed this playlist at the same time; here is the latest version. Try again.");
-        await open(before.id);
+        status.error(`${err.message}. This is the latest version now; try again.`);
+        await open(id, false);
       } else {
         status.error(err.message);
       }
     }
   }
 
-  async function open(id) {
+  /** The card's state; while an update is pending, read the playlist again when it is due (that writes it). */
+  function showSync() {
+    window.clearTimeout(syncTimer);
+    const s = current.card_sync || { state: "none" };
+    if (!current.yoto_card_id || s.state === "none") { sync.textContent = ""; return; }
+    const words = {
+      synced: ["ok small", "The card is up to date with this list."],
+      pending: ["small muted", "Updating the card with the latest changes…"],
+      failed: ["small error", `The card could not be updated: ${s.detail || "Yoto refused"}. It is tried again with the next change.`],
+    }[s.state] || ["small", ""];
+    sync.className = words[0];
+    sync.textContent = words[1];
+    if (s.state === "pending") {
+      const id = current.id;
+      syncTimer = window.setTimeout(async () => {
+        if (!current || current.id !== id) return;
+        try { current = await api(`api/playlists/${id}`); showSync(); } catch { /* the next edit tries again */ }
+      }, Math.max(500, (s.due_in_s || 1) * 1000 + 250));
+    }
+  }
+
+  async function open(id, focusHeading = true) {
     try {
       current = await api(`api/playlists/${id}`);
     } catch (err) {
@@ -113,7 +123,7 @@ export async function render(root, ctx) {
     editor.hidden = false;
     await draw();
     picker.load();
-    editor.querySelector("h2").focus();
+    if (focusHeading) editor.querySelector("h2").focus();
   }
 
   async function draw(focus) {
@@ -122,9 +132,10 @@ export async function render(root, ctx) {
     items.render(current.audio_ids, focus);
     const name = editor.querySelector("#pl-edit-h");
     if (name) name.textContent = current.name;
+    showSync();
     if (current.yoto_card_id) {
       cardArea.replaceChildren(
-        h("p", { class: "ok" }, `Its card: Yoto card ${current.yoto_card_id}.`),
+        h("p", { class: "ok" }, `Its card: Yoto card ${current.yoto_card_id}.`), sync,
         h("p", { class: "small" }, "Edit the playlist as often as you like: the same card changes with it on the players. There is no need to make a new card."),
         current.play_mode === "shuffle" ? h("button", { type: "button", class: "secondary", onclick: reshuffle }, "Shuffle again") : null);
     } else {
@@ -150,8 +161,8 @@ export async function render(root, ctx) {
 
   async function reshuffle() {
     try {
-      const r = await api(`api/playlists/${current.id}/reshuffle`, { method: "POST" });
-      if (r && r.audio_ids) current = r;
+      await api(`api/playlists/${current.id}/reshuffle`, { method: "POST" });
+      current = await api(`api/playlists/${current.id}`);
       status.ok("Shuffled again: the card gets the new order.");
       await draw();
     } catch (err) {
@@ -190,6 +201,7 @@ export async function render(root, ctx) {
     editor,
     h("section", { class: "panel", "aria-labelledby": "pl-list-h" }, h("h2", { id: "pl-list-h" }, "All playlists"), list, listStatus.el));
   await load();
+  return () => window.clearTimeout(syncTimer);
 }
 
 function modeName(mode) {

@@ -29,7 +29,7 @@ export async function render(root, ctx) {
     }
     if (state.linked) {
       const facts = [];
-      for (const [key, label] of [["email", "Account"], ["name", "Name"], ["linked_at", "Linked"], ["expires_at", "Access renews"]]) {
+      for (const [key, label] of [["linked_at", "Linked"], ["access_expires_at", "Access renews by itself after"]]) {
         if (state[key]) facts.push(h("li", {}, `${label}: ${key.endsWith("_at") ? new Date(state[key]).toLocaleString() : state[key]}`));
       }
       const unlink = h("button", { type: "button", class: "danger secondary" }, "Unlink Yoto account");
@@ -81,11 +81,11 @@ export async function render(root, ctx) {
         const r = await api("api/yoto/device-login/poll", { method: "POST" });
         if (r.status === "linked") { status.ok("Linked. Welcome!"); await show(); return; }
         if (r.status === "expired" || Date.now() > deadline) {
-          clear(area, h("p", { class: "error" }, "The code expired before it was approved. Ask for a new one."));
+          clear(area, h("p", { class: "error" }, `The code expired before it was approved${r.detail ? ` (${r.detail})` : ""}. Ask for a new one.`));
           button.disabled = false;
           return;
         }
-        if (r.interval) interval = r.interval;
+        if (r.interval) interval = Math.max(1, r.interval);
       } catch (err) {
         if (err.status === 401) return;
         wait.textContent = `Still waiting (the last check failed: ${err.message})`;
@@ -95,11 +95,10 @@ export async function render(root, ctx) {
     polling = window.setTimeout(poll, interval * 1000);
   }
 
-  const params = new URLSearchParams(location.hash.split("?")[1] || location.search);
-  const result = params.get("yoto") || params.get("linked");
-  const error = params.get("error");
-  if (error) status.error(`Linking did not work: ${params.get("error_description") || error}`);
-  else if (result) status.ok("Your Yoto account is linked.");
+  const back = ctx.yotoResult;
+  ctx.yotoResult = null;
+  if (back && back.result === "linked") status.ok("Your Yoto account is linked.");
+  else if (back) status.error(`Linking did not work: ${back.reason || "Yoto did not say why"}. Try again, or use a code instead.`);
 
   clear(root, h("div", { class: "page-head" }, h("h1", {}, "Yoto account"), h("p", {}, "The link between this service and Yoto")), status.el, body);
   await show();
