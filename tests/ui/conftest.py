@@ -10,8 +10,8 @@ page errors, 5xx answers and 4xx answers the test did not say it expects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # No host but this machine resolves: the browser cannot reach anything else.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
     # A microphone without a microphone, and no permission prompt (recording).
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
@@ -61,31 +63,61 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def ui_server(tmp_path_factory: pytest.TempPathFactory, mosquitto: Mosquitto) -> Iterator[UiServer]:  # noqa: F811
-    from adapters import Adapters
-    from services import users
+def yoto_cloud_for_ui() -> Iterator[Any]:
     from simulator.cloud import start_cloud
     from tests.yoto_sim import TEST_DEVICE_INTERVAL_S
 
-    root = tmp_path_factory.mktemp("ui")
+    with start_cloud(access_ttl_s=3600, device_interval_s=TEST_DEVICE_INTERVAL_S) as cloud:
+        yield cloud
+
+
+@contextmanager
+def serve_ui(
+    root: Path, cloud: Any, broker: Mosquitto, prepare: Callable[[Settings], None] | None = None
+) -> Iterator[UiServer]:
+    """The app under uvicorn with its own data dir holding the admin, wired to
+    `cloud` and `broker`; `prepare` runs on the data before the server starts."""
+    from adapters import Adapters
+    from services import users
+
     settings = Settings(use_aws=False, data_dir=root / "data", session_secret=TEST_SECRET, tts_engine="espeak")
     users.create_user(Adapters(settings).identity, *ADMIN, is_admin=True)
-    with start_cloud(access_ttl_s=3600, device_interval_s=TEST_DEVICE_INTERVAL_S) as cloud:
-        wiring = {
-            **cloud.env(),
-            "ALLOW_HTTP_PUBLIC_URL": "true",
-            "MQTT_HOST": mosquitto.host,
-            "MQTT_PORT": str(mosquitto.tcp_port),
-            "MQTT_TRANSPORT": "tcp",
-            "MQTT_TLS": "false",
-        }
-        with ExitStack() as stack:
-            # The environment is the server's only: set while it starts, then restored.
-            with pytest.MonkeyPatch.context() as mp:
-                for name, value in wiring.items():
+    if prepare:
+        prepare(settings)
+    wiring = {
+        **cloud.env(),
+        "ALLOW_HTTP_PUBLIC_URL": "true",
+        "CARD_SYNC_DEBOUNCE_S": "0.5",
+        "CARD_SYNC_TIMER": "true",
+        "MQTT_HOST": broker.host,
+        "MQTT_PORT": str(broker.tcp_port),
+        "MQTT_TRANSPORT": "tcp",
+        "MQTT_TLS": "false",
+        "MQTT_COMMAND_TIMEOUT_S": "3",
+    }
+    # A setting this branch's Settings knows goes in the object (live_app writes
+    # every field out, defaults too); one it does not know yet, as the variable
+    # that a newer Settings reads.
+    known = {k: v for k, v in wiring.items() if k.lower() in Settings.model_fields}
+    settings = Settings.model_validate({**settings.model_dump(), **{k.lower(): v for k, v in known.items()}})
+    with ExitStack() as stack:
+        # The environment is the server's only: set while it starts, then restored.
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in wiring.items():
+                if name not in known:
                     mp.setenv(name, value)
-                url = stack.enter_context(live_app(settings, root))
-            yield UiServer(url, settings.data_dir, cloud, mosquitto)
+            url = stack.enter_context(live_app(settings, root))
+        yield UiServer(url, settings.data_dir, cloud, broker)
+
+
+@pytest.fixture(scope="session")
+def ui_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    yoto_cloud_for_ui: Any,
+    mosquitto: Mosquitto,  # noqa: F811
+) -> Iterator[UiServer]:
+    with serve_ui(tmp_path_factory.mktemp("ui"), yoto_cloud_for_ui, mosquitto) as server:
+        yield server
 
 
 @dataclass
