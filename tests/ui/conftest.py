@@ -147,6 +147,7 @@ class Ui:
     def goto(self, route: str) -> None:
         self.page.evaluate("r => { location.hash = '#/' + r; }", route)
         self.page.wait_for_function("r => document.querySelector('.page-' + r + ' h1')", arg=route)
+        self.page.locator("main[aria-busy='false']").wait_for(state="attached")
 
     def check(self) -> None:
         assert not self.problems, "\n".join(self.problems)

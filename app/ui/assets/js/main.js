@@ -58,20 +58,31 @@ async function route() {
   document.title = `${page.label} · Smart Stream`;
   const root = h("div", { class: `page page-${page.route}` });
   clear(main, root);
+  main.setAttribute("aria-busy", "true");
   try {
     const mod = await page.load();
     if (currentRoute() !== page) return;
-    cleanup = (await mod.render(root, ctx, page)) || null;
+    // A page draws its frame at once and fills it in as data arrives; the
+    // heading gets focus when the frame is there, before anyone could have
+    // started typing somewhere else on the page.
+    const pending = mod.render(root, ctx, page);
+    focusHeading(root);
+    cleanup = (await pending) || null;
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return;
     clear(root, h("h1", {}, page.label), h("p", { class: "notice error", role: "alert" }, `This page could not be shown: ${err.message || err}`));
-  }
-  if (rendered) {
-    const heading = root.querySelector("h1");
-    if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
-    window.scrollTo(0, 0);
+  } finally {
+    if (root.isConnected) main.setAttribute("aria-busy", "false");
   }
   rendered = true;
+}
+
+/** After a move to another page (not on the first load), focus goes to its heading, for screen readers. */
+function focusHeading(root) {
+  if (!rendered) return;
+  const heading = root.querySelector("h1");
+  if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+  window.scrollTo(0, 0);
 }
 
 /** Show the sign-in form in place of the page; resolves once signed in. */
