@@ -110,6 +110,29 @@ def serve_ui(
         yield UiServer(url, settings.data_dir, cloud, broker)
 
 
+def linked_admin(cloud: Any) -> Callable[[Settings], None]:
+    """A `serve_ui` preparation: the admin's Yoto account is linked (tokens from
+    `cloud`, stored as the link routes store them) before the server starts."""
+
+    def prepare(settings: Settings) -> None:
+        from adapters import Adapters
+        from adapters.yoto.client import YotoClient
+        from core.yoto import TokenGrant
+        from services.yoto_tokens import YotoTokenService
+
+        answer = cloud.issue_tokens()
+        grant = TokenGrant(answer["access_token"], int(answer["expires_in"]), answer.get("refresh_token"))
+        records = Adapters(settings).records
+        wired = {"yoto_api_url": cloud.url, "yoto_auth_url": cloud.url, "yoto_client_id": cloud.client_id}
+        client = YotoClient.from_settings(settings.model_copy(update=wired))
+        try:
+            YotoTokenService(records.tokens, records.counters, client).store_new_link(ADMIN[0], grant)
+        finally:
+            client.close()
+
+    return prepare
+
+
 @pytest.fixture(scope="session")
 def ui_server(
     tmp_path_factory: pytest.TempPathFactory,

@@ -20,9 +20,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from core.settings import Settings
 from tests.audio_fixtures import write_tone
-from tests.ui.conftest import ADMIN, Ui, UiServer, new_ui, serve_ui
+from tests.ui.conftest import Ui, UiServer, linked_admin, new_ui, serve_ui
 
 
 def _features(server: UiServer) -> dict[str, bool]:
@@ -201,35 +200,16 @@ def player_rig(tmp_path_factory: pytest.TempPathFactory, ui_server: UiServer) ->
     looks for new accounts and players only every minute)."""
     if not {"yoto", "cards", "players"} <= {k for k, v in _features(ui_server).items() if v}:
         pytest.skip("waiting for the API: yoto, cards and players not all on this server yet")
-    from adapters.yoto.client import YotoClient
-    from core.yoto import TokenGrant
-    from services.yoto_tokens import YotoTokenService
     from simulator.players import PlayerSpec, start_players
 
     cloud = ui_server.cloud
     player_id = f"ui-{uuid.uuid4().hex[:8]}"
     cloud.add_device(player_id, f"Bedroom {player_id[-4:]}")
 
-    def link_admin(settings: Settings) -> None:
-        from adapters import Adapters
-
-        answer = cloud.issue_tokens()
-        grant = TokenGrant(answer["access_token"], int(answer["expires_in"]), answer.get("refresh_token"))
-        records = Adapters(settings).records
-        client = YotoClient.from_settings(settings.model_copy(update=cloud_settings(cloud)))
-        try:
-            YotoTokenService(records.tokens, records.counters, client).store_new_link(ADMIN[0], grant)
-        finally:
-            client.close()
-
     with start_players(ui_server.broker.config("tcp"), [PlayerSpec(player_id, volume_level=8)]) as fleet:
         root = tmp_path_factory.mktemp("ui-players")
-        with serve_ui(root, cloud, ui_server.broker, prepare=link_admin) as server:
+        with serve_ui(root, cloud, ui_server.broker, prepare=linked_admin(cloud)) as server:
             yield PlayerRig(server, fleet[player_id])
-
-
-def cloud_settings(cloud: Any) -> dict[str, Any]:
-    return {"yoto_api_url": cloud.url, "yoto_auth_url": cloud.url, "yoto_client_id": cloud.client_id}
 
 
 @pytest.mark.parametrize("width", ["phone", "laptop"])

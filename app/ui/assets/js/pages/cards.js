@@ -51,7 +51,8 @@ export async function render(root, ctx) {
     drawTracks();
     announce(`Added ${item.title} as track ${draft.tracks.length}`);
     if (!linked) return;
-    track.icon = await icons.suggest(`${item.title} ${title.value}`);
+    // The track's own title first; the card's title only when that finds nothing.
+    track.icon = (await icons.suggest(item.title)) || (title.value.trim() ? await icons.suggest(title.value) : null);
     track.suggested = Boolean(track.icon);
     drawTracks();
   });

@@ -134,7 +134,7 @@ export async function render(root, ctx) {
     if (name) name.textContent = current.name;
     showSync();
     if (current.yoto_card_id) {
-      cardArea.replaceChildren(
+      clear(cardArea,
         h("p", { class: "ok" }, `Its card: Yoto card ${current.yoto_card_id}.`), sync,
         h("p", { class: "small" }, "Edit the playlist as often as you like: the same card changes with it on the players. There is no need to make a new card."),
         current.play_mode === "shuffle" ? h("button", { type: "button", class: "secondary", onclick: reshuffle }, "Shuffle again") : null);
