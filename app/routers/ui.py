@@ -8,14 +8,16 @@ so the same tree is served here and synced there.
 Caching: a UI file has no version in its name, so a browser must never use a
 copy it has not checked: every answer says `no-cache` and carries a strong
 ETag (a hash of the content), and a repeat visit costs one 304 per file.
-Icons change even less and keep for a day. Text files go out gzipped when the
-browser accepts it (compressed once per file version and kept in memory):
-uvicorn compresses nothing itself.
+Icons change even less and keep for a day. Nothing is compressed here: the
+whole first load is well under its budget as it is, and on AWS with
+CloudFront the bucket's files are compressed by CloudFront.
+
+`/api/ui/features` is left out of the OpenAPI document: it is the UI's own
+question, and it is answered from that document.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
 from dataclasses import dataclass
@@ -44,7 +46,6 @@ MEDIA_TYPES = {
     ".png": "image/png",
     ".webmanifest": "application/manifest+json",
 }
-COMPRESSIBLE = frozenset({".html", ".js", ".css", ".svg", ".webmanifest"})
 REVALIDATE = "no-cache"
 DAY = "public, max-age=86400"
 
@@ -69,7 +70,6 @@ router = APIRouter(tags=["ui"])
 @dataclass(frozen=True)
 class UiFile:
     body: bytes
-    gzipped: bytes | None
     etag: str
     media_type: str
     cache_control: str
@@ -81,9 +81,8 @@ def _load(path: Path, mtime_ns: int, size: int) -> UiFile:
     holds its mtime and size, so an edit is picked up without a restart)."""
     body = path.read_bytes()
     tag = hashlib.sha256(body).hexdigest()[:20]
-    packed = gzip.compress(body, compresslevel=9, mtime=0) if path.suffix in COMPRESSIBLE else None
     cache = DAY if path.parent.name == "icons" else REVALIDATE
-    return UiFile(body, packed, tag, MEDIA_TYPES[path.suffix], cache)
+    return UiFile(body, f'"{tag}"', MEDIA_TYPES[path.suffix], cache)
 
 
 def _answer(request: Request, path: Path) -> Response:
@@ -92,18 +91,13 @@ def _answer(request: Request, path: Path) -> Response:
     except OSError:
         raise HTTPException(404, "Not Found") from None
     file = _load(path, stat.st_mtime_ns, stat.st_size)
-    gz = file.gzipped is not None and "gzip" in request.headers.get("accept-encoding", "").lower()
-    etag = f'"{file.etag}{"-gz" if gz else ""}"'
-    headers = {"ETag": etag, "Cache-Control": file.cache_control, "Vary": "Accept-Encoding"}
-    if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+    headers = {"ETag": file.etag, "Cache-Control": file.cache_control}
+    if file.etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
         return Response(status_code=304, headers=headers)
-    if gz:
-        headers["Content-Encoding"] = "gzip"
-    body = file.gzipped if gz and file.gzipped is not None else file.body
     if request.method == "HEAD":
-        headers["Content-Length"] = str(len(body))
+        headers["Content-Length"] = str(len(file.body))
         return Response(status_code=200, headers=headers, media_type=file.media_type)
-    return Response(body, headers=headers, media_type=file.media_type)
+    return Response(file.body, headers=headers, media_type=file.media_type)
 
 
 def _asset(relative: str) -> Path:
@@ -148,7 +142,7 @@ class SessionOut(BaseModel):
     user: MeOut | None
 
 
-@router.get("/api/ui/features", response_model=FeaturesOut)
+@router.get("/api/ui/features", response_model=FeaturesOut, include_in_schema=False)
 def features(request: Request) -> FeaturesOut:
     """Which API areas this server has, so a page can say what is not there yet
     (read from the OpenAPI document, which FastAPI builds once and keeps)."""
