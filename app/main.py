@@ -20,7 +20,7 @@ from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
 from app.http_limits import install_http_limits
 from app.problems import install_domain_errors
-from app.routers import audio, auth, health, storage, stream, tts, ui, uploads, users
+from app.routers import audio, auth, cards, health, icons, playlists, storage, stream, tts, ui, uploads, users, yoto
 from app.security_headers import install_security_headers
 from core.settings import VERSION
 
@@ -65,6 +65,10 @@ def create_app() -> FastAPI:
     app.include_router(audio.router)
     app.include_router(stream.router)
     app.include_router(storage.router)
+    app.include_router(yoto.router)
+    app.include_router(cards.router)
+    app.include_router(icons.router)
+    app.include_router(playlists.router)
     app.include_router(ui.router)  # the web UI at /, last: its paths never shadow the API's
     install_api_docs(app)
     install_error_bodies(app)
