@@ -2,7 +2,7 @@
 against the app under uvicorn on the local adapters, wired to the Yoto
 simulator and a real mosquitto the way `make demo` wires them.
 
-One app server serves the whole UI session (signing in is cheap; starting
+One app server serves the whole UI package (signing in is cheap; starting
 uvicorn is not). Every test gets a fresh browser context at a phone width
 and at a laptop width (`ui` is parametrised), watched for console errors,
 page errors, 5xx answers and 4xx answers the test did not say it expects.
@@ -54,15 +54,18 @@ class UiServer:
     broker: Mosquitto
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: while Playwright's sync API runs, its event loop is the
+    thread's running loop, which would break later tests that run their own
+    (Mangum, for one)."""
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def yoto_cloud_for_ui() -> Iterator[Any]:
     from simulator.cloud import start_cloud
     from tests.yoto_sim import TEST_DEVICE_INTERVAL_S
@@ -133,7 +136,7 @@ def linked_admin(cloud: Any) -> Callable[[Settings], None]:
     return prepare
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui_server(
     tmp_path_factory: pytest.TempPathFactory,
     yoto_cloud_for_ui: Any,
