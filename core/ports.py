@@ -15,6 +15,7 @@ Conventions shared by every implementation:
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -130,6 +131,10 @@ class TokenRepository(Protocol):
 
     def delete(self, account: str) -> None: ...
 
+    def list_accounts(self) -> list[str]:
+        """Every account with stored tokens, sorted. On DynamoDB it reads an index,
+        so an account linked a moment ago may be missing for about a second."""
+
 
 class PlayerRepository(Protocol):
     def merge_state(self, player_id: str, changes: dict[str, Any]) -> PlayerState:
@@ -144,6 +149,12 @@ class PlayerRepository(Protocol):
 
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         """Newest first, expired ones left out."""
+
+    def events_since(
+        self, player_id: str, since: datetime, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[PlayerEvent]:
+        """Events at or after `since`, oldest first, expired ones left out; pages
+        of at most `limit` (pass `next_cursor` back for the next one)."""
 
 
 class SettingsRepository(Protocol):

@@ -29,6 +29,7 @@ from core.errors import AlreadyExists, NotFound, VersionConflict
 from core.records import Session, YotoTokens, utcnow
 
 _NEW = "attribute_not_exists(PK)"
+ACCOUNTS_PARTITION = "YOTO_ACCOUNTS"
 _EXISTS = "attribute_exists(PK)"
 
 
@@ -43,7 +44,15 @@ class DynamoTokens:
         return f"TOKENS#{account}"
 
     def _item(self, tokens: YotoTokens) -> dict[str, Any]:
-        return {PK: self._pk(tokens.account), SK: "TOKENS", "entity": "tokens", **codecs.TOKENS.dump(tokens)}
+        # GSI1 lists the linked accounts (the MQTT listener connects one per account)
+        return {
+            PK: self._pk(tokens.account),
+            SK: "TOKENS",
+            "entity": "tokens",
+            "GSI1PK": ACCOUNTS_PARTITION,
+            "GSI1SK": tokens.account,
+            **codecs.TOKENS.dump(tokens),
+        }
 
     def get(self, account: str) -> YotoTokens:
         i = self._t.get(self._pk(account), "TOKENS")
@@ -74,6 +83,10 @@ class DynamoTokens:
             self._t.delete(self._pk(account), "TOKENS", condition=_EXISTS)
         except ConditionFailed:
             raise NotFound(f"no Yoto tokens for account {account!r}") from None
+
+    def list_accounts(self) -> list[str]:
+        res = self._t.query(partition=ACCOUNTS_PARTITION, index="GSI1", newest_first=False)
+        return [str(item["GSI1SK"]) for item in res.items]
 
 
 class DynamoSettings:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.aws import dynamo_codecs as codecs
 from adapters.aws.dynamo_table import EXPIRY_MS, PK, SK, Table, epoch_ms, expiry_attrs, iso, now_ms
+from adapters.keyset import check_limit
 from core.errors import NotFound
-from core.records import PlayerEvent, PlayerState, utcnow
+from core.records import Page, PlayerEvent, PlayerState, utcnow
 
 STATE_PREFIX = "st:"
 PLAYERS_PARTITION = "PLAYERS"
@@ -92,3 +93,20 @@ class DynamoPlayers:
             limit=limit,
         )
         return [codecs.PLAYER_EVENTS.load(i) for i in res.items]
+
+    def events_since(
+        self, player_id: str, since: datetime, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[PlayerEvent]:
+        """One Query over the sort-key range `EVENT#<since>` … (ISO times sort as text)."""
+        check_limit(limit)
+        res = self._t.query(
+            partition=player_pk(player_id),
+            sk_between=(f"EVENT#{iso(since)}", "EVENT#~"),
+            newest_first=False,
+            filter="#x > :now",
+            names={"#x": EXPIRY_MS},
+            values={":now": now_ms()},
+            limit=limit,
+            cursor=cursor,
+        )
+        return Page([codecs.PLAYER_EVENTS.load(i) for i in res.items], res.next_cursor)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from adapters.keyset import check_limit
+from adapters.keyset import check_limit, decode_cursor, encode_cursor
 from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
 from adapters.local.sql_library import swap_version
 from core.errors import AlreadyExists, NotFound
-from core.records import PlayerEvent, PlayerState, Session, YotoTokens, utcnow
+from core.records import Page, PlayerEvent, PlayerState, Session, YotoTokens, utcnow
 
 # --------------------------------------------------------------------------- tokens
 
@@ -48,6 +49,10 @@ class SqlTokens:
         with self._db.write() as conn:
             if conn.execute(sa.delete(t.tokens).where(t.tokens.c.account == account)).rowcount == 0:
                 raise NotFound(f"no Yoto tokens for account {account!r}")
+
+    def list_accounts(self) -> list[str]:
+        with self._db.read() as conn:
+            return list(conn.execute(sa.select(t.tokens.c.account).order_by(t.tokens.c.account)).scalars())
 
 
 # --------------------------------------------------------------------------- players
@@ -107,6 +112,27 @@ class SqlPlayers:
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
         return [t.PLAYER_EVENTS.load(r) for r in rows]
+
+    def events_since(
+        self, player_id: str, since: datetime, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[PlayerEvent]:
+        """Keyset paging on (at, seq): the cursor names the last event handed out."""
+        check_limit(limit)
+        table = t.player_events
+        where = [table.c.player_id == player_id, table.c.expires_at > t.now_us()]
+        if cursor is not None:
+            at_us, seq = decode_cursor(cursor)  # ValueError for a cursor we did not issue
+            seq_no = int(seq)
+            where.append(sa.or_(table.c.at > at_us, sa.and_(table.c.at == at_us, table.c.seq > seq_no)))
+        else:
+            where.append(table.c.at >= t.to_us(since))
+        stmt = sa.select(table).where(*where).order_by(table.c.at, table.c.seq).limit(limit + 1)
+        with self._db.read() as conn:
+            rows = conn.execute(stmt).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].at, str(rows[-1].seq)) if more else None
+        return Page([t.PLAYER_EVENTS.load(r) for r in rows], next_cursor)
 
 
 # --------------------------------------------------------------------------- settings

@@ -289,6 +289,10 @@ class MemoryTokens(_Repo[YotoTokens]):
     def delete(self, account: str) -> None:
         self._delete(account)
 
+    def list_accounts(self) -> list[str]:
+        with self._db.lock:
+            return sorted(self._rows)
+
 
 class MemoryPlayers:
     def __init__(self, db: MemoryDatabase, clock: Clock) -> None:
@@ -340,6 +344,27 @@ class MemoryPlayers:
             ]
         rows.sort(key=lambda r: (r["at"], r["seq"]), reverse=True)
         return [self._events.load(r) for r in rows[:limit]]
+
+    def events_since(
+        self, player_id: str, since: datetime, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[PlayerEvent]:
+        check_limit(limit)
+        now = to_us(self._clock())
+        if cursor is not None:
+            at_us, seq = decode_cursor(cursor)
+            after = (at_us, int(seq))
+        else:
+            after = (to_us(since), -1)
+        with self._db.lock:
+            rows = [
+                r
+                for r in self._db.table("player_events").values()
+                if r["player_id"] == player_id and r["expires_at"] > now and (r["at"], r["seq"]) > after
+            ]
+        rows.sort(key=lambda r: (r["at"], r["seq"]))
+        more, rows = len(rows) > limit, rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["at"], str(rows[-1]["seq"])) if more else None
+        return Page([self._events.load(r) for r in rows], next_cursor)
 
 
 class MemorySettings:
