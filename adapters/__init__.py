@@ -21,6 +21,7 @@ from core.settings import Settings, Workload, load_settings
 
 if TYPE_CHECKING:
     from core.ports import AudioStorage, Identity, Records, TextToSpeech
+    from services.listener_health import ListenerStarter
 
 __all__ = ["Adapters", "get_adapters", "reset_adapters"]
 
@@ -83,6 +84,16 @@ class Adapters:
         from adapters.local.identity import LocalIdentity
 
         return LocalIdentity(self.settings, self.records)
+
+    @cached_property
+    def listener_starter(self) -> ListenerStarter | None:
+        """What starts an on-demand MQTT listener when a viewer appears; None where
+        none is configured (a listener runs all the time, in-process, or not at all)."""
+        if not self.settings.mqtt_listener_function:
+            return None
+        from adapters.aws.listener_starter import LambdaListenerStarter
+
+        return LambdaListenerStarter(self.settings)
 
 
 _lock = threading.Lock()

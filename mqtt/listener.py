@@ -321,6 +321,10 @@ class Listener:
         for session in sessions:
             session.thread.join(max(0.0, deadline - time.monotonic()))
 
+    def can_send(self, player_id: str) -> bool:
+        """Whether an open connection is subscribed to the player (so `send` would publish)."""
+        return any(player_id in s.player_ids and s.connected for s in list(self.sessions.values()))
+
     def send(self, player_id: str, command: Command, *, timeout: float = ACK_TIMEOUT_S) -> CommandResult:
         """A command over the open connection of the account that has the player."""
         for session in list(self.sessions.values()):

@@ -135,6 +135,17 @@ class Mosquitto:
         if proc is not None:
             stop(proc)
 
+    def reload_users(self, users: dict[str, str]) -> None:
+        """Replace the password file and have mosquitto re-read it (SIGHUP), without a restart."""
+        import os
+        import signal
+
+        self.users = dict(users)
+        self._password_file()
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGHUP)
+            time.sleep(0.2)
+
     def restart(self, down_s: float = 0.0) -> None:
         """Stop, stay down `down_s` seconds, start again on the same ports."""
         self.stop()
