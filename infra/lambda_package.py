@@ -2,7 +2,7 @@
 test and `scripts/build_lambda.py`, so what the test runs is what gets deployed.
 
 The zip holds the project's own sources (`app/`, `core/`, `services/`,
-`adapters/`) next to the third-party wheels of `requirements.txt` minus the
+`adapters/`, `mqtt/`) next to the third-party wheels of `requirements.txt` minus the
 local-only and deploy-only (Pulumi) packages, fetched for Lambda's platform
 (manylinux, the function's architecture and CPython version) rather than for
 this machine. Builds are deterministic: sorted
@@ -40,7 +40,7 @@ CACHE_DIR = ROOT / ".build" / "lambda"
 RECIPE_VERSION = "4"
 DEPS_RECIPE = "1"
 
-SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters")
+SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters", "mqtt")
 # Needed only by the local (uvicorn + SQLite + gTTS + argon2) side; never shipped.
 # swagger-ui-bundle-v2: interactive docs are off on AWS by default (API_DOCS); 11 MB the cold start need not unpack.
 LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset(
