@@ -147,6 +147,9 @@ class PlayerRepository(Protocol):
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
         """Append an event that expires after `keep_s` seconds."""
 
+    def add_events(self, events: list[PlayerEvent], *, keep_s: int = 7 * 24 * 3600) -> None:
+        """Append many events at once (one transaction or batch where the backend has one)."""
+
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         """Newest first, expired ones left out."""
 

@@ -71,9 +71,19 @@ class DynamoPlayers:
         return [_state_from_item(i) for i in res.items]
 
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
+        self._t.put(self._event_item(event, keep_s))
+
+    def add_events(self, events: list[PlayerEvent], *, keep_s: int = 7 * 24 * 3600) -> None:
+        """BatchWriteItem, 25 at a time (unprocessed items retried by the table)."""
+        items = [self._event_item(event, keep_s) for event in events]
+        if items:
+            self._t.put_many(items)
+
+    @staticmethod
+    def _event_item(event: PlayerEvent, keep_s: int) -> dict[str, Any]:
         fields = codecs.PLAYER_EVENTS.dump(event)
         expires = epoch_ms(utcnow() + timedelta(seconds=keep_s))
-        item = {
+        return {
             PK: player_pk(event.player_id),
             # the random suffix keeps two events of the same microsecond apart
             SK: f"EVENT#{iso(event.at)}#{secrets.token_hex(4)}",
@@ -81,7 +91,6 @@ class DynamoPlayers:
             **fields,
             **expiry_attrs(expires),
         }
-        self._t.put(item)
 
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         res = self._t.query(

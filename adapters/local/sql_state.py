@@ -96,9 +96,16 @@ class SqlPlayers:
 
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
         """The event expires `keep_s` seconds after it is stored."""
-        row = t.PLAYER_EVENTS.row(event, expires_at=t.now_us() + keep_s * 1_000_000)
+        self.add_events([event], keep_s=keep_s)
+
+    def add_events(self, events: list[PlayerEvent], *, keep_s: int = 7 * 24 * 3600) -> None:
+        """One transaction, one multi-row INSERT: all land or none."""
+        if not events:
+            return
+        expires = t.now_us() + keep_s * 1_000_000
+        rows = [t.PLAYER_EVENTS.row(event, expires_at=expires) for event in events]
         with self._db.write() as conn:
-            conn.execute(sa.insert(t.player_events).values(**row))
+            conn.execute(sa.insert(t.player_events), rows)
 
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         check_limit(limit)

@@ -327,11 +327,15 @@ class MemoryPlayers:
 
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
         """The event expires `keep_s` seconds after it is stored."""
+        self.add_events([event], keep_s=keep_s)
+
+    def add_events(self, events: list[PlayerEvent], *, keep_s: int = 7 * 24 * 3600) -> None:
         expires = to_us(self._clock() + timedelta(seconds=keep_s))
-        row = self._events.dump(event)
+        rows = [self._events.dump(event) for event in events]  # every one converts before any is stored
         with self._db.lock:
-            seq = self._db.next_seq()
-            self._db.table("player_events")[seq] = {**row, "seq": seq, "expires_at": expires}
+            for row in rows:
+                seq = self._db.next_seq()
+                self._db.table("player_events")[seq] = {**row, "seq": seq, "expires_at": expires}
 
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         check_limit(limit)

@@ -731,6 +731,18 @@ def test_player_events_newest_first_limited_and_expired_left_out(records: Record
     assert records.players.recent_events("nobody") == []
 
 
+def test_player_add_events_stores_a_batch(records: Records) -> None:
+    now = utcnow()
+    batch = [PlayerEvent("p1", now - timedelta(seconds=60 - i), "events", {"n": i}) for i in range(30)]  # > 25
+    records.players.add_events(batch, keep_s=3600)
+    records.players.add_events([], keep_s=3600)
+    got = records.players.events_since("p1", now - timedelta(hours=1), limit=100).items
+    assert [e.payload["n"] for e in got] == list(range(30))
+    with pytest.raises((TypeError, ValueError)):
+        records.players.add_events([PlayerEvent("p1", now, "events", {"bad": object()})])
+    assert len(records.players.events_since("p1", now - timedelta(hours=1), limit=100).items) == 30
+
+
 def test_player_events_since_oldest_first_in_pages(records: Records) -> None:
     now = utcnow()
     events = [
