@@ -1,6 +1,6 @@
-"""What the players routes are built from, once per adapter set: the Yoto client,
-the token service, the player ports and the command sender (which uses the
-in-process listener's connection when `make run` runs one)."""
+"""What the players routes are built from, once per adapter set: the token service,
+the player ports and the command sender (which uses the in-process listener's
+connection when `make run` runs one)."""
 
 from __future__ import annotations
 
@@ -39,13 +39,12 @@ def wiring(adapters: Adapters) -> PlayersWiring:
 
 
 def _build(adapters: Adapters) -> PlayersWiring:
-    from adapters.yoto.client import YotoClient
     from mqtt.handler import in_process
     from mqtt.sender import MqttSender
     from mqtt.transport import BrokerConfig
 
     records = adapters.records
-    cloud = YotoClient.from_settings(adapters.settings)
+    cloud = adapters.yoto
     tokens = YotoTokenService(records.tokens, records.counters, cloud)
     ports = PlayerPorts.over(records, tokens, cloud)
     sender = MqttSender(BrokerConfig.from_settings(adapters.settings), tokens, listener=in_process.current)
@@ -54,6 +53,4 @@ def _build(adapters: Adapters) -> PlayersWiring:
 
 def forget(adapters: Adapters) -> None:
     with _lock:
-        got = _built.pop(id(adapters), None)
-    if got is not None:
-        got[1].cloud.close()
+        _built.pop(id(adapters), None)

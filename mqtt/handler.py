@@ -43,12 +43,10 @@ def build_listener(
     adapters: Any, *, cloud: Any | None = None, tokens: YotoTokenService | None = None, **options: Any
 ) -> Listener:
     """A `Listener` over `adapters` (an `adapters.Adapters` of either workload).
-    `cloud` defaults to a `YotoClient` from the settings."""
-    from adapters.yoto.client import YotoClient
-
+    `cloud` defaults to the adapter set's Yoto client."""
     settings = adapters.settings
     records = adapters.records
-    cloud = cloud or YotoClient.from_settings(settings)
+    cloud = cloud or adapters.yoto
     tokens = tokens or YotoTokenService(records.tokens, records.counters, cloud)
     ports = PlayerPorts.over(records, tokens, cloud)
     options.setdefault("keep_events_s", settings.player_history_days * 24 * 3600)

@@ -30,6 +30,7 @@ from core.records import (
     AudioItem,
     Card,
     Page,
+    PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
@@ -37,6 +38,7 @@ from core.records import (
     Session,
     Usage,
     YotoTokens,
+    saved_fields,
     utcnow,
 )
 
@@ -60,6 +62,7 @@ TOKENS = RecordCodec(YotoTokens, CONVERSIONS)
 PLAYER_STATES = RecordCodec(PlayerState, CONVERSIONS)
 PLAYER_EVENTS = RecordCodec(PlayerEvent, CONVERSIONS)
 SESSIONS = RecordCodec(Session, CONVERSIONS)
+FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)
 
 
 class MemoryDatabase:
@@ -245,8 +248,7 @@ class MemoryPlaylists(_Collection[Playlist]):
                 )
             return self._change(
                 playlist.id,
-                name=playlist.name,
-                audio_ids=playlist.audio_ids,
+                **saved_fields(playlist),
                 version=expected_version + 1,
                 updated_at=self._clock(),
             )
@@ -393,6 +395,10 @@ class MemorySettings:
         with self._db.lock:
             self._db.table("settings").pop(key, None)
 
+    def list_keys(self) -> list[str]:
+        with self._db.lock:
+            return sorted(self._db.table("settings"))
+
 
 class MemorySessions(_Repo[Session]):
     name, label = "sessions", "session"
@@ -451,6 +457,26 @@ class MemoryCounters:
             self._db.table("counters").pop(key, None)
 
 
+class MemoryFallbacks(_Repo[PasswordFallback]):
+    name, label, key_field = "fallbacks", "migration record of", "username"
+
+    def put(self, fallback: PasswordFallback) -> None:
+        row = self._codec.dump(fallback)
+        with self._db.lock:
+            self._rows[fallback.username] = row
+
+    def get(self, username: str) -> PasswordFallback:
+        with self._db.lock:
+            row = self._rows.get(username)
+            if row is None or row["expires_at"] <= self._now_us():
+                raise NotFound(f"no migration record for {username!r}, or it has expired")
+            return self._codec.load(row)
+
+    def delete(self, username: str) -> bool:
+        row = self._delete(username, missing_ok=True)
+        return row is not None and row["expires_at"] > self._now_us()
+
+
 class MemoryRecords:
     """All repositories over one `MemoryDatabase` (a new, empty one unless given).
 
@@ -469,13 +495,15 @@ class MemoryRecords:
         self.settings = MemorySettings(self.db)
         self.sessions = MemorySessions(self.db, clock, SESSIONS)
         self.counters = MemoryCounters(self.db, clock)
+        self.fallbacks = MemoryFallbacks(self.db, clock, FALLBACKS)
 
     def purge_expired(self) -> int:
-        """Drop expired uploads, sessions, counters and events (reads never need it); returns how many."""
+        """Drop expired uploads, sessions, counters, events and migration records (reads never need it);
+        returns how many."""
         now = to_us(self.clock())
         removed = 0
         with self.db.lock:
-            for name in ("uploads", "sessions", "counters", "player_events"):
+            for name in ("uploads", "sessions", "counters", "player_events", "fallbacks"):
                 rows = self.db.table(name)
                 gone = [k for k, r in rows.items() if r["expires_at"] <= now]
                 for k in gone:
