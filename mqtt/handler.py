@@ -29,6 +29,8 @@ from services.yoto_tokens import YotoTokenService
 
 log = logging.getLogger(__name__)
 
+RELIST_EVERY_S = 15.0
+
 
 def token_source(tokens: YotoTokenService) -> Callable[..., str]:
     def token_for(account: str, *, rejected: str | None = None) -> str:
@@ -50,6 +52,9 @@ def build_listener(
     tokens = tokens or YotoTokenService(records.tokens, records.counters, cloud)
     ports = PlayerPorts.over(records, tokens, cloud)
     options.setdefault("keep_events_s", settings.player_history_days * 24 * 3600)
+    # A new link shows within 15 s (one records query per look; the REST device
+    # lists behind players_for are re-fetched at most once a minute).
+    options.setdefault("relist_every_s", RELIST_EVERY_S)
     return Listener(
         BrokerConfig.from_settings(settings),
         accounts=records.tokens.list_accounts,
