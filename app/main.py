@@ -20,7 +20,22 @@ from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
 from app.http_limits import install_http_limits
 from app.problems import install_domain_errors
-from app.routers import audio, auth, cards, health, icons, playlists, storage, stream, tts, ui, uploads, users, yoto
+from app.routers import (
+    audio,
+    auth,
+    cards,
+    health,
+    icons,
+    players,
+    playlists,
+    storage,
+    stream,
+    tts,
+    ui,
+    uploads,
+    users,
+    yoto,
+)
 from app.security_headers import install_security_headers
 from core.settings import VERSION
 
@@ -42,7 +57,33 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.info("removed %d staged upload(s) nobody completed", swept)
     except Exception:
         log.exception("sweeping abandoned uploads failed; the server starts anyway")
-    yield
+    listener = await asyncio.to_thread(_start_listener, adapters)
+    try:
+        yield
+    finally:
+        if listener:
+            from mqtt.handler import in_process
+
+            await asyncio.to_thread(in_process.stop)
+
+
+def _start_listener(adapters: deps.Adapters) -> bool:
+    """`make run` runs the MQTT listener in-process unless MQTT_ENABLED=false
+    (commands then use its open connection); it needs YOTO_CLIENT_ID to refresh tokens."""
+    settings = adapters.settings
+    if not settings.mqtt_enabled:
+        return False
+    if not settings.yoto_client_id:
+        log.info("MQTT listener not started: YOTO_CLIENT_ID is not set")
+        return False
+    try:
+        from mqtt.handler import Handler, build_listener, in_process
+
+        in_process.start(Handler(build_listener(adapters), adapters.records.settings, mode="in-process"))
+    except Exception:
+        log.exception("the in-process MQTT listener could not start; the server starts anyway")
+        return False
+    return True
 
 
 def create_app() -> FastAPI:
@@ -69,6 +110,7 @@ def create_app() -> FastAPI:
     app.include_router(cards.router)
     app.include_router(icons.router)
     app.include_router(playlists.router)
+    app.include_router(players.router)
     app.include_router(ui.router)  # the web UI at /, last: its paths never shadow the API's
     install_api_docs(app)
     install_error_bodies(app)
