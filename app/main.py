@@ -56,6 +56,8 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_domain_errors(app)
+    # First: the route a player waits on is matched before every other.
+    app.include_router(stream.router)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)
@@ -63,7 +65,6 @@ def create_app() -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(tts.router)
     app.include_router(audio.router)
-    app.include_router(stream.router)
     app.include_router(storage.router)
     install_api_docs(app)
     install_error_bodies(app)
