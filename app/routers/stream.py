@@ -18,8 +18,11 @@ not need (bench/streaming.py holds it to a bare StaticFiles server):
   event loop: one narrow read (`stream_ref`, tens of microseconds) and one
   HMAC under a cached key, no worker-thread hop. Where a read is a network
   round trip (DynamoDB) it runs in a worker thread so the loop never waits on it;
-- the file's `stat` taken by the check is handed to `FileResponse`, so serving
-  takes no second one.
+- the file's `stat` taken by the check is handed to the response, so serving
+  takes no second one, and the file is read in 256 KiB pieces
+  (`PlayerFileResponse`) where Starlette reads 64 KiB: each piece is a
+  worker-thread hop and an ASGI message, and a player's Range requests are
+  large. Range handling is Starlette's own, unchanged.
 """
 
 from __future__ import annotations
@@ -38,6 +41,15 @@ from app.schemas import ERRORS
 from services import streams
 
 STREAM_PATH = "/s/{token}.mp3"
+READ_BYTES = 256 * 1024
+
+
+class PlayerFileResponse(FileResponse):
+    """Starlette's file response (Range, If-Range, HEAD, 416) with bigger reads:
+    a 256 KiB range is one read instead of four, for at most 256 KiB of buffer
+    per response in flight."""
+
+    chunk_size = READ_BYTES
 
 
 class StreamRoute(APIRoute):
@@ -81,7 +93,7 @@ async def stream(token: str, request: Request) -> Response:
     else:
         source = await run_in_threadpool(streams.resolve, *args, url_ttl_s=ttl)
     if source.path is not None:
-        return FileResponse(
+        return PlayerFileResponse(
             source.path,
             media_type="audio/mpeg",
             headers={"Cache-Control": "private, max-age=300"},
