@@ -31,7 +31,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP_DIRS = {".venv", "venv", ".git", "__pycache__", "node_modules", "build", "dist", ".mypy_cache", ".ruff_cache"}
+# Not the project's source: hidden folders (.venv, .git, the Lambda builder's .build, caches) and these.
+SKIP_DIRS = {"venv", "__pycache__", "node_modules", "build", "dist", "site-packages"}
 
 HTTP_FRAMEWORKS = frozenset({"fastapi", "starlette"})
 BACKEND_LIBRARIES = frozenset({"boto3", "botocore", "sqlalchemy"})
@@ -56,7 +57,7 @@ def _module_name(path: Path, root: Path) -> str:
 
 def _source_files(root: Path) -> Iterator[Path]:
     for folder, dirs, files in os.walk(root):  # pruned as it goes: .venv alone holds thousands of files
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
         yield from (Path(folder, f) for f in sorted(files) if f.endswith(".py"))
 
 
