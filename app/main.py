@@ -40,6 +40,9 @@ ROUTE_GROUPS = (
     # Fixed paths under /api/audio before the /{item_id} routes.
     RouteGroup("audio", ("/api/audio", "/api/tts"), ("app.routers.uploads", "app.routers.tts", "app.routers.audio")),
     RouteGroup("storage", ("/api/storage",), ("app.routers.storage",)),
+    RouteGroup("yoto", ("/api/yoto",), ("app.routers.yoto",)),
+    RouteGroup("cards", ("/api/cards", "/api/icons"), ("app.routers.cards", "app.routers.icons")),
+    RouteGroup("playlists", ("/api/playlists",), ("app.routers.playlists",)),
 )
 
 

@@ -9,12 +9,16 @@ URLs.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from core.errors import Conflict, Forbidden, Invalid, InvalidCursor, NotFound
 from core.ports import AudioRepository, AudioStorage, CardRepository, PlaylistRepository
 from core.records import AudioItem, Page, User
 from services import streams
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -27,14 +31,19 @@ class LibraryPorts:
     storage: AudioStorage
 
 
+def paged(fetch: Callable[[], Page[T]]) -> Page[T]:
+    """A repository listing; a cursor we did not hand out is `InvalidCursor`."""
+    try:
+        return fetch()
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        raise InvalidCursor("invalid cursor") from None
+
+
 def list_items(
     audio: AudioRepository, *, owner: str | None, query: str | None, limit: int, cursor: str | None
 ) -> Page[AudioItem]:
     """Newest first; a cursor we did not hand out is `InvalidCursor`."""
-    try:
-        return audio.list(owner=owner, query=query or None, limit=limit, cursor=cursor)
-    except (ValueError, TypeError, OverflowError, RecursionError):
-        raise InvalidCursor("invalid cursor") from None
+    return paged(lambda: audio.list(owner=owner, query=query or None, limit=limit, cursor=cursor))
 
 
 def get_item(audio: AudioRepository, item_id: str) -> AudioItem:

@@ -14,7 +14,17 @@ from datetime import datetime
 
 from adapters.aws.dynamo_table import iso, parse_iso
 from core.codec import JSON_TEXT, SCALARS, Conversion, RecordCodec, ids_tuple
-from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
+from core.records import (
+    AudioItem,
+    Card,
+    PasswordFallback,
+    PendingUpload,
+    PlayerEvent,
+    PlayerState,
+    Playlist,
+    Session,
+    YotoTokens,
+)
 
 CONVERSIONS: dict[type, Conversion] = {
     **SCALARS,
@@ -31,3 +41,4 @@ TOKENS = RecordCodec(YotoTokens, CONVERSIONS)
 PLAYER_STATES = RecordCodec(PlayerState, CONVERSIONS)
 PLAYER_EVENTS = RecordCodec(PlayerEvent, CONVERSIONS)
 SESSIONS = RecordCodec(Session, CONVERSIONS)
+FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)

@@ -26,7 +26,17 @@ import sqlalchemy as sa
 from adapters.keyset import decode_cursor, encode_cursor, fold
 from core.codec import EPOCH, JSON_TEXT, MICROS, SCALARS, Conversion, RecordCodec, dump_json, from_us, ids_tuple, to_us
 from core.errors import ConfigError
-from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
+from core.records import (
+    AudioItem,
+    Card,
+    PasswordFallback,
+    PendingUpload,
+    PlayerEvent,
+    PlayerState,
+    Playlist,
+    Session,
+    YotoTokens,
+)
 
 __all__ = ["EPOCH", "decode_cursor", "dump_json", "encode_cursor", "fold", "from_us", "to_us"]
 
@@ -178,6 +188,7 @@ PLAYER_EVENTS = record_table(
     indexes=(sa.Index("ix_player_events_player_at", "player_id", "at"),),
 )
 SESSIONS = record_table("sessions", Session, primary_key="id", indexes=(sa.Index("ix_sessions_username", "username"),))
+FALLBACKS = record_table("password_fallbacks", PasswordFallback, primary_key="username")
 
 RECORD_TABLES: tuple[RecordTable[Any], ...] = (
     AUDIO,
@@ -188,6 +199,7 @@ RECORD_TABLES: tuple[RecordTable[Any], ...] = (
     PLAYER_STATES,
     PLAYER_EVENTS,
     SESSIONS,
+    FALLBACKS,
 )
 
 audio = AUDIO.table
@@ -198,6 +210,7 @@ tokens = TOKENS.table
 player_states = PLAYER_STATES.table
 player_events = PLAYER_EVENTS.table
 sessions = SESSIONS.table
+fallbacks = FALLBACKS.table
 
 app_settings = sa.Table(
     "app_settings",

@@ -30,6 +30,7 @@ from core.records import (
     AudioItem,
     Card,
     Page,
+    PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
@@ -38,6 +39,7 @@ from core.records import (
     StreamRef,
     Usage,
     YotoTokens,
+    saved_fields,
     utcnow,
 )
 
@@ -61,6 +63,7 @@ TOKENS = RecordCodec(YotoTokens, CONVERSIONS)
 PLAYER_STATES = RecordCodec(PlayerState, CONVERSIONS)
 PLAYER_EVENTS = RecordCodec(PlayerEvent, CONVERSIONS)
 SESSIONS = RecordCodec(Session, CONVERSIONS)
+FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)
 
 
 class MemoryDatabase:
@@ -252,8 +255,7 @@ class MemoryPlaylists(_Collection[Playlist]):
                 )
             return self._change(
                 playlist.id,
-                name=playlist.name,
-                audio_ids=playlist.audio_ids,
+                **saved_fields(playlist),
                 version=expected_version + 1,
                 updated_at=self._clock(),
             )
@@ -295,6 +297,10 @@ class MemoryTokens(_Repo[YotoTokens]):
 
     def delete(self, account: str) -> None:
         self._delete(account)
+
+    def list_accounts(self) -> list[str]:
+        with self._db.lock:
+            return sorted(self._rows)
 
 
 class MemoryPlayers:
@@ -371,6 +377,10 @@ class MemorySettings:
         with self._db.lock:
             self._db.table("settings").pop(key, None)
 
+    def list_keys(self) -> list[str]:
+        with self._db.lock:
+            return sorted(self._db.table("settings"))
+
 
 class MemorySessions(_Repo[Session]):
     name, label = "sessions", "session"
@@ -429,6 +439,26 @@ class MemoryCounters:
             self._db.table("counters").pop(key, None)
 
 
+class MemoryFallbacks(_Repo[PasswordFallback]):
+    name, label, key_field = "fallbacks", "migration record of", "username"
+
+    def put(self, fallback: PasswordFallback) -> None:
+        row = self._codec.dump(fallback)
+        with self._db.lock:
+            self._rows[fallback.username] = row
+
+    def get(self, username: str) -> PasswordFallback:
+        with self._db.lock:
+            row = self._rows.get(username)
+            if row is None or row["expires_at"] <= self._now_us():
+                raise NotFound(f"no migration record for {username!r}, or it has expired")
+            return self._codec.load(row)
+
+    def delete(self, username: str) -> bool:
+        row = self._delete(username, missing_ok=True)
+        return row is not None and row["expires_at"] > self._now_us()
+
+
 class MemoryRecords:
     """All repositories over one `MemoryDatabase` (a new, empty one unless given).
 
@@ -447,13 +477,15 @@ class MemoryRecords:
         self.settings = MemorySettings(self.db)
         self.sessions = MemorySessions(self.db, clock, SESSIONS)
         self.counters = MemoryCounters(self.db, clock)
+        self.fallbacks = MemoryFallbacks(self.db, clock, FALLBACKS)
 
     def purge_expired(self) -> int:
-        """Drop expired uploads, sessions, counters and events (reads never need it); returns how many."""
+        """Drop expired uploads, sessions, counters, events and migration records (reads never need it);
+        returns how many."""
         now = to_us(self.clock())
         removed = 0
         with self.db.lock:
-            for name in ("uploads", "sessions", "counters", "player_events"):
+            for name in ("uploads", "sessions", "counters", "player_events", "fallbacks"):
                 rows = self.db.table(name)
                 gone = [k for k, r in rows.items() if r["expires_at"] <= now]
                 for k in gone:

@@ -1,0 +1,86 @@
+"""Ingest with its quota, and TTS with its daily characters, on the in-memory ports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import MemoryRecords
+from core.errors import BackendUnavailable, Invalid, RateLimited, TooLarge, Unsupported
+from core.records import User
+from services import tts
+from services.ingest import IngestLimits, ingest
+from services.library import LibraryPorts
+from tests.services.fakes import FakeTTS
+
+KID = User("kid")
+TTS_LIMITS = tts.TtsLimits(max_chars=50, daily_chars=80)
+
+
+def test_ingest_normalises_and_records(
+    ports: LibraryPorts, limits: IngestLimits, tone_mp3: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "in.mp3"
+    src.write_bytes(tone_mp3.read_bytes())
+    item = ingest(ports.audio, ports.storage, limits, src, owner="kid", title="Tone")
+    assert ports.audio.get(item.id) == item
+    assert ports.storage.head(item.storage_key).size == item.size_bytes
+    assert 0.9 < item.duration_s < 1.2
+
+
+def test_not_audio_is_unsupported(ports: LibraryPorts, limits: IngestLimits, tmp_path: Path) -> None:
+    src = tmp_path / "notes.txt"
+    src.write_text("hello " * 100)
+    with pytest.raises(Unsupported):
+        ingest(ports.audio, ports.storage, limits, src, owner="kid", title="x")
+    assert ports.audio.list().items == []
+
+
+def test_over_the_quota_is_too_large_and_keeps_nothing(
+    ports: LibraryPorts, limits: IngestLimits, tone_mp3: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "in.mp3"
+    src.write_bytes(tone_mp3.read_bytes())
+    tiny = IngestLimits(**{**limits.__dict__, "quota_bytes": 1000})
+    with pytest.raises(TooLarge) as caught:
+        ingest(ports.audio, ports.storage, tiny, src, owner="kid", title="x")
+    assert caught.value.extra["quota_left_bytes"] == 1000
+    assert ports.audio.list().items == [] and ports.storage.keys() == []  # type: ignore[attr-defined]
+
+
+def _speak(
+    memory_records: MemoryRecords, ports: LibraryPorts, limits: IngestLimits, fake: FakeTTS, text: str, scratch: Path
+):
+    return tts.speak(
+        fake,
+        memory_records.counters,
+        ports.audio,
+        ports.storage,
+        TTS_LIMITS,
+        limits,
+        scratch,
+        KID,
+        text=text,
+        title="Hi",
+    )
+
+
+def test_tts_charges_and_refunds(
+    memory_records: MemoryRecords, ports: LibraryPorts, limits: IngestLimits, fake_tts: FakeTTS, tmp_path: Path
+) -> None:
+    _speak(memory_records, ports, limits, fake_tts, "a" * 40, tmp_path)
+    assert tts.remaining_today(memory_records.counters, TTS_LIMITS, "kid") == 40
+    with pytest.raises(RateLimited) as over:
+        _speak(memory_records, ports, limits, fake_tts, "b" * 45, tmp_path)
+    assert over.value.headers["X-TTS-Remaining"] == "40" and "Retry-After" in over.value.headers
+    with pytest.raises(RateLimited) as cap:
+        _speak(memory_records, ports, limits, fake_tts, "c" * 51, tmp_path)
+    assert "Retry-After" not in cap.value.headers  # split it; waiting does not help
+    fake_tts.fail = BackendUnavailable("offline")
+    with pytest.raises(BackendUnavailable, match="unavailable"):
+        _speak(memory_records, ports, limits, fake_tts, "d" * 10, tmp_path)
+    assert tts.remaining_today(memory_records.counters, TTS_LIMITS, "kid") == 40  # refunded
+    with pytest.raises(Invalid):
+        _speak(memory_records, ports, limits, fake_tts, "   ", tmp_path)
+    assert fake_tts.spoken == ["a" * 40]
