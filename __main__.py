@@ -13,6 +13,7 @@ from infra.budget import BudgetAlert
 from infra.config import load_stack_config
 from infra.data import STAGING_PREFIX, PrivateBucket, RecordsTable, upload_cors_rules
 from infra.identity import UserDirectory
+from infra.mqtt_on_demand import MqttOnDemand
 from infra.mqtt_service import MqttService
 from infra.ui import UiSite
 
@@ -49,8 +50,21 @@ shared = {
     "public_url": ui.url,
     "session_secret": session_secret,
 }
+code = lambda_code(config)
+# mqttMode=on-demand: the listener runs in a Lambda function the API starts while someone watches.
+on_demand = (
+    MqttOnDemand(f"{prefix}-listener", config, table=table.table, code=code)
+    if config.mqtt_mode == "on-demand"
+    else None
+)
 api = ApiFunction(
-    f"{prefix}-app", config, gateway=gateway, code=lambda_code(config), origin_secret=origin_secret, **shared
+    f"{prefix}-app",
+    config,
+    gateway=gateway,
+    code=code,
+    origin_secret=origin_secret,
+    listener=on_demand.function if on_demand else None,
+    **shared,
 )
 
 pulumi.export("api_url", gateway.url)
@@ -63,6 +77,8 @@ pulumi.export("user_pool_client_id", users.client.id)
 pulumi.export("lambda_function_name", api.function.name)
 if config.enable_cloudfront and ui.distribution is not None:
     pulumi.export("cloudfront_domain", ui.distribution.domain_name)
+if on_demand is not None:
+    pulumi.export("mqtt_listener_function_name", on_demand.function.name)
 if config.enable_mqtt_handler:
     mqtt = MqttService(f"{prefix}-mqtt", config, **shared)
     pulumi.export("mqtt_cluster_name", mqtt.cluster.name)

@@ -1,8 +1,10 @@
 """The FastAPI application factory.
 
-`create_app()` wires routers and error handlers only: no adapter is built, no
-network is touched and neither boto3 nor sqlalchemy is imported until a
-request needs them (see `adapters.get_adapters`).
+`create_app()` wires route groups and error handlers only: no adapter is
+built, no network is touched and neither boto3 nor sqlalchemy is imported
+until a request needs them (see `adapters.get_adapters`). The routers
+themselves are imported per group when a request first needs one
+(`app.route_groups`): a new area of the API is one more line in `ROUTE_GROUPS`.
 """
 
 from __future__ import annotations
@@ -20,12 +22,32 @@ from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
 from app.http_limits import install_http_limits
 from app.problems import install_domain_errors
-from app.routers import audio, auth, cards, health, icons, playlists, storage, stream, tts, uploads, users, yoto
+from app.route_groups import RouteGroup, load_all
+from app.route_groups import install as install_route_groups
 from app.routing import install_concrete_paths_first
 from app.security_headers import install_security_headers
 from core.settings import VERSION
 
 log = logging.getLogger("yss.app")
+
+# In matching order. Every route of a group lives under one of its prefixes
+# (tests/api/test_route_groups.py checks it).
+ROUTE_GROUPS = (
+    # First: the route a player waits on is matched before every other.
+    RouteGroup("stream", ("/s/",), ("app.routers.stream",)),
+    RouteGroup("health", (), ("app.routers.health",), exact=("/api/health",)),
+    RouteGroup("auth", ("/api/auth",), ("app.routers.auth",)),
+    RouteGroup("users", ("/api/users",), ("app.routers.users",)),
+    # Fixed paths under /api/audio before the /{item_id} routes.
+    RouteGroup("audio", ("/api/audio", "/api/tts"), ("app.routers.uploads", "app.routers.tts", "app.routers.audio")),
+    RouteGroup("storage", ("/api/storage",), ("app.routers.storage",)),
+    RouteGroup("yoto", ("/api/yoto",), ("app.routers.yoto",)),
+    RouteGroup("cards", ("/api/cards", "/api/icons"), ("app.routers.cards", "app.routers.icons")),
+    RouteGroup("playlists", ("/api/playlists",), ("app.routers.playlists",)),
+    RouteGroup("players", ("/api/players", "/api/health/mqtt"), ("app.routers.players",)),
+    # The web UI's pages and files (its paths never shadow the API's).
+    RouteGroup("ui", ("/assets", "/api/ui"), ("app.routers.ui",), exact=("/", "/index.html", "/manifest.webmanifest")),
+)
 
 
 @asynccontextmanager
@@ -34,6 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     when it starts. Lambda runs with lifespan off: S3's lifecycle rule does it there."""
     from services import uploads
 
+    load_all(app)  # a long-running server imports every route group now, not on a request
     adapters = deps.get_adapters()
     try:
         swept = await asyncio.to_thread(
@@ -43,7 +66,33 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.info("removed %d staged upload(s) nobody completed", swept)
     except Exception:
         log.exception("sweeping abandoned uploads failed; the server starts anyway")
-    yield
+    listener = await asyncio.to_thread(_start_listener, adapters)
+    try:
+        yield
+    finally:
+        if listener:
+            from mqtt.handler import in_process
+
+            await asyncio.to_thread(in_process.stop)
+
+
+def _start_listener(adapters: deps.Adapters) -> bool:
+    """`make run` runs the MQTT listener in-process unless MQTT_ENABLED=false
+    (commands then use its open connection); it needs YOTO_CLIENT_ID to refresh tokens."""
+    settings = adapters.settings
+    if not settings.mqtt_enabled:
+        return False
+    if not settings.yoto_client_id:
+        log.info("MQTT listener not started: YOTO_CLIENT_ID is not set")
+        return False
+    try:
+        from mqtt.handler import Handler, build_listener, in_process
+
+        in_process.start(Handler(build_listener(adapters), adapters.records.settings, mode="in-process"))
+    except Exception:
+        log.exception("the in-process MQTT listener could not start; the server starts anyway")
+        return False
+    return True
 
 
 def create_app() -> FastAPI:
@@ -57,19 +106,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_domain_errors(app)
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(users.router)
-    # Fixed paths under /api/audio before the /{item_id} routes.
-    app.include_router(uploads.router)
-    app.include_router(tts.router)
-    app.include_router(audio.router)
-    app.include_router(stream.router)
-    app.include_router(storage.router)
-    app.include_router(yoto.router)
-    app.include_router(cards.router)
-    app.include_router(icons.router)
-    app.include_router(playlists.router)
+    install_route_groups(app, ROUTE_GROUPS)
     install_api_docs(app)
     install_concrete_paths_first(app)  # after every route is added
     install_error_bodies(app)

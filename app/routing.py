@@ -10,18 +10,19 @@ id "uploads" (and a 405 elsewhere listed `/{item_id}`'s methods in `Allow`).
 `install_concrete_paths_first(app)` gives each route that some more specific
 route overlaps the list of those routes; such a route then does not match a
 path one of them matches. Where nothing overlaps (the stream route, most of
-the API) the route is left as it is: no work per request. It runs on the
-finished app, so routers added later are covered without doing anything.
+the API) the route is left as it is: no work per request. It runs on every
+route group as it is loaded, so routers added later are covered without doing anything.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.routing import Match, get_route_path
+from starlette.routing import BaseRoute, Match, get_route_path
 from starlette.types import Scope
 
 _PARAM = re.compile(r"{[^}]*}")
@@ -65,9 +66,16 @@ def more_specific(concrete: str, templated: str) -> bool:
 
 
 def install_concrete_paths_first(app: FastAPI) -> None:
-    """Call after every router is included (see the module docstring). Paths
-    are the full ones (router prefixes included), as the OpenAPI document has them."""
-    contexts: list[Any] = [c for c in iter_route_contexts(app.routes) if c.path is not None]
+    """For the routes the app holds itself; a route group (`app.route_groups`)
+    applies `concrete_paths_first` to its own routes when it is loaded (a URL
+    falls under one group only, so overlaps never span two)."""
+    concrete_paths_first(app.routes)
+
+
+def concrete_paths_first(routes: Sequence[BaseRoute]) -> None:
+    """See the module docstring. Paths are the full ones (router prefixes
+    included), as the OpenAPI document has them."""
+    contexts: list[Any] = [c for c in iter_route_contexts(routes) if c.path is not None]
     for context in contexts:
         route = context.original_route
         if not isinstance(route, APIRoute):

@@ -15,6 +15,7 @@ Conventions shared by every implementation:
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ from core.records import (
     Playlist,
     Session,
     Speech,
+    StreamRef,
     UploadTarget,
     Usage,
     User,
@@ -40,10 +42,21 @@ from core.records import (
 
 
 class AudioRepository(Protocol):
+    reads_locally: bool
+    """True when `get` and `stream_ref` are answered on this machine (a SQLite
+    file, memory) without network I/O, in microseconds: an async caller may then
+    call them on its event loop instead of hopping to a worker thread."""
+
     def add(self, item: AudioItem) -> None:
         """Store a new item; `AlreadyExists` if the id is taken."""
 
     def get(self, item_id: str) -> AudioItem: ...
+
+    def stream_ref(self, item_id: str) -> StreamRef:
+        """Only the item's `stream_key` and `storage_key`, read as narrowly as the
+        backend allows (the player stream checks a token with it on every
+        request); always the stored values, never a cached copy, so a rotated
+        key revokes at once. `NotFound` like `get`."""
 
     def list(
         self,
@@ -149,8 +162,17 @@ class PlayerRepository(Protocol):
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
         """Append an event that expires after `keep_s` seconds."""
 
+    def add_events(self, events: list[PlayerEvent], *, keep_s: int = 7 * 24 * 3600) -> None:
+        """Append many events at once (one transaction or batch where the backend has one)."""
+
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         """Newest first, expired ones left out."""
+
+    def events_since(
+        self, player_id: str, since: datetime, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[PlayerEvent]:
+        """Events at or after `since`, oldest first, expired ones left out; pages
+        of at most `limit` (pass `next_cursor` back for the next one)."""
 
 
 class SettingsRepository(Protocol):

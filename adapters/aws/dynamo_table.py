@@ -209,8 +209,13 @@ class Table:
                 raise ConditionFailed(str(exc)) from exc
             raise
 
-    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        out = self.client.get_item(TableName=self.name, Key=self.key(pk, sk), ConsistentRead=True)
+    def get(self, pk: str, sk: str, *, attributes: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """A strongly consistent read; only `attributes` when given (a projection)."""
+        projection: dict[str, Any] = {}
+        if attributes:
+            names = {f"#a{i}": name for i, name in enumerate(attributes)}
+            projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+        out = self.client.get_item(TableName=self.name, Key=self.key(pk, sk), ConsistentRead=True, **projection)
         item = out.get("Item")
         return self.deserialize(item) if item else None
 
@@ -309,6 +314,7 @@ class Table:
         partition: str,
         index: str | None = None,
         sk_prefix: str | None = None,
+        sk_between: tuple[str, str] | None = None,
         newest_first: bool = True,
         filter: str | None = None,
         names: dict[str, str] | None = None,
@@ -316,7 +322,8 @@ class Table:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> QueryResult:
-        """Items of one partition (of the table or an index) in sort-key order.
+        """Items of one partition (of the table or an index) in sort-key order,
+        narrowed to a sort-key prefix or an inclusive range (`sk_between`).
 
         With `limit`, reads page after page until `limit` items have passed the
         filter *and* one more is known to exist, so `next_cursor` is None exactly
@@ -332,6 +339,10 @@ class Table:
             names["#s"] = sk_attr
             vals[":sp"] = sk_prefix
             key_cond += " AND begins_with(#s, :sp)"
+        elif sk_between is not None:
+            names["#s"] = sk_attr
+            vals[":sa"], vals[":sb"] = sk_between
+            key_cond += " AND #s BETWEEN :sa AND :sb"
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": key_cond,
             "ExpressionAttributeNames": names,

@@ -35,3 +35,5 @@ COGNITO_ACTIONS: tuple[str, ...] = (
 )
 # Polly has no resource-level permissions: the one documented Resource "*" exception.
 POLLY_ACTIONS: tuple[str, ...] = ("polly:SynthesizeSpeech", "polly:DescribeVoices")
+# The API starts the on-demand MQTT listener (mqttMode=on-demand), on that one function only.
+LAMBDA_INVOKE_ACTIONS: tuple[str, ...] = ("lambda:InvokeFunction",)

@@ -69,8 +69,17 @@ def production(run: ProgramRun) -> bool:
     return run.stack == "prod"
 
 
+def mqtt_mode(run: ProgramRun) -> str:
+    """As `infra.config` reads it: enableMqttHandler (the older key) when set, else mqttMode, else always."""
+    raw = run.config.get("yoto-smart-stream:enableMqttHandler")
+    if raw is not None:
+        return "always" if json.loads(raw) else "off"
+    return run.config.get("yoto-smart-stream:mqttMode") or "always"
+
+
 def mqtt_on(run: ProgramRun) -> bool:
-    return json.loads(run.config.get("yoto-smart-stream:enableMqttHandler", "true"))
+    """The always-on ECS handler runs (mqttMode=always)."""
+    return mqtt_mode(run) == "always"
 
 
 def cloudfront_on(run: ProgramRun) -> bool:
@@ -78,7 +87,7 @@ def cloudfront_on(run: ProgramRun) -> bool:
 
 
 def lambda_env(run: ProgramRun) -> dict[str, str]:
-    return run.one(FUNCTION).inputs["environment"]["variables"]
+    return run.one(FUNCTION, "-app").inputs["environment"]["variables"]
 
 
 def statements(policy: Registered) -> list[dict[str, Any]]:
@@ -109,12 +118,14 @@ def test_outputs_match_the_configuration(run: ProgramRun) -> None:
     expected = set(BASE_OUTPUTS)
     if mqtt_on(run):
         expected |= {"mqtt_cluster_name", "mqtt_service_name"}
+    if mqtt_mode(run) == "on-demand":
+        expected.add("mqtt_listener_function_name")
     if cloudfront_on(run):
         expected.add("cloudfront_domain")
     assert set(run.outputs) == expected
     assert run.outputs["api_url"].startswith("https://")
     assert run.outputs["table_name"] == run.one(TABLE).id
-    assert run.outputs["lambda_function_name"] == run.one(FUNCTION).id
+    assert run.outputs["lambda_function_name"] == run.one(FUNCTION, "-app").id
 
 
 def test_session_secret_is_generated_and_only_ever_stored_as_a_secret(run: ProgramRun) -> None:
@@ -245,7 +256,7 @@ def test_user_pool_and_client(run: ProgramRun) -> None:
 
 
 def test_lambda_function(run: ProgramRun, small_zip: Path) -> None:
-    fn = run.one(FUNCTION).inputs
+    fn = run.one(FUNCTION, "-app").inputs
     assert fn["runtime"] == "python3.12"
     assert fn["architectures"] == ["arm64"]
     assert fn["timeout"] == 30 and fn["memorySize"] == 1024
@@ -310,7 +321,7 @@ def test_client_address_rule_and_no_way_around_cloudfront(run: ProgramRun, monke
     assert not origins["ui-bucket"].get("customHeaders")
     holders = {r.type for r in run.resources if secret in json.dumps(r.inputs, default=str)}
     assert holders == {FUNCTION, DISTRIBUTION}
-    assert "/environment" in run.one(FUNCTION).secret_paths
+    assert "/environment" in run.one(FUNCTION, "-app").secret_paths
     assert any(p.startswith("/origins") for p in dist.secret_paths), dist.secret_paths
     assert all(secret not in json.dumps(v) for v in run.outputs.values())
     # The viewer's address reaches the app; the viewer's Host does not reach API Gateway.
@@ -366,7 +377,7 @@ def test_http_api_gateway(run: ProgramRun) -> None:
 
 def test_log_groups_have_the_stack_retention(run: ProgramRun) -> None:
     groups = run.of_type(LOG_GROUP)
-    assert len(groups) == (3 if mqtt_on(run) else 2)
+    assert len(groups) == (2 if mqtt_mode(run) == "off" else 3)  # the listener's logs in either mode
     for group in groups:
         assert group.inputs["retentionInDays"] == (30 if production(run) else 7)
 
@@ -391,7 +402,14 @@ def test_lambda_role_is_least_privilege(run: ProgramRun) -> None:
     assert by_sid["Speech"] == {"Sid": "Speech", "Effect": "Allow", "Action": list(POLLY_ACTIONS), "Resource": ["*"]}
     log_name = run.one(LOG_GROUP, "-app-log").inputs["name"]
     assert by_sid["OwnLogs"]["Resource"] == [f"arn:aws:logs:eu-west-2:123456789012:log-group:{log_name}:*"]
-    assert set(by_sid) == {"Records", "AudioObjects", "AudioBucket", "Users", "Speech", "OwnLogs"}
+    base = {"Records", "AudioObjects", "AudioBucket", "Users", "Speech", "OwnLogs"}
+    if mqtt_mode(run) == "on-demand":  # it may start the on-demand listener, that function only
+        listener = run.one(FUNCTION, "-listener")
+        assert by_sid["StartListener"]["Action"] == ["lambda:InvokeFunction"]
+        assert by_sid["StartListener"]["Resource"] == [f"arn:aws:lambda:eu-west-2:123456789012:function:{listener.id}"]
+        assert set(by_sid) == base | {"StartListener"}
+    else:
+        assert set(by_sid) == base
 
 
 # --------------------------------------------------------------------------- UI and CloudFront
@@ -533,8 +551,8 @@ def test_optional_settings(small_zip: Path) -> None:
     assert env["YOTO_CLIENT_ID"] == "yoto-client-123"
     assert env["SESSION_SECRET"] == "a-secret-set-by-the-family-0123456789"
     assert run.of_type("random:index/randomPassword:RandomPassword") == []
-    assert "/environment" in run.one(FUNCTION).secret_paths
-    fn = run.one(FUNCTION).inputs
+    assert "/environment" in run.one(FUNCTION, "-app").secret_paths
+    fn = run.one(FUNCTION, "-app").inputs
     assert fn["architectures"] == ["x86_64"] and fn["memorySize"] == 512
     (cors,) = run.of_type("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration")
     assert cors.inputs["corsRules"][0]["allowedOrigins"] == sorted(
@@ -559,7 +577,7 @@ def test_large_package_goes_through_a_private_artifact_bucket(tmp_path: Path) ->
     with zipfile.ZipFile(big, "a") as zf:  # a zip appended to the padding: a package the program accepts
         zf.writestr("app/lambda_handler.py", "def handler(event, context):\n    return {}\n")
     run = run_program("dev", {"lambdaPackageZip": str(big), "enableMqttHandler": "false"})
-    fn = run.one(FUNCTION).inputs
+    fn = run.one(FUNCTION, "-app").inputs
     assert "code" not in fn
     obj = run.one("aws:s3/bucketObject:BucketObject").inputs
     artifacts = run.one(BUCKET, "-artifacts")
@@ -584,9 +602,9 @@ def test_program_builds_the_real_lambda_package_deterministically() -> None:
 
     first = run_program("dev", {"enableMqttHandler": "false"})
     second = run_program("dev", {"enableMqttHandler": "false"})
-    fn = first.one(FUNCTION).inputs
+    fn = first.one(FUNCTION, "-app").inputs
     built = build_lambda_package("arm64", "3.12")
-    assert fn["sourceCodeHash"] == built.sha256_b64 == second.one(FUNCTION).inputs["sourceCodeHash"]
+    assert fn["sourceCodeHash"] == built.sha256_b64 == second.one(FUNCTION, "-app").inputs["sourceCodeHash"]
     if built.zipped_bytes <= 50 * 1024 * 1024:
         assert Path(fn["code"].path).read_bytes() == built.zip_path.read_bytes()
     else:
