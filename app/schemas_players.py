@@ -62,11 +62,16 @@ class _NoNulls(In):
         return data
 
 
+# A bound on `int | SkipJsonSchema[None]` itself is written as pydantic's
+# `ge`/`le`, which no JSON Schema reader knows: the bound goes on the int.
+Position = Annotated[int, Field(ge=1, le=999)]
+
+
 class PlayIn(_NoNulls):
     action: Literal["play"]
     card_id: str = Field(pattern=CARD_ID_PATTERN, description="a Yoto card id")
-    chapter: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=999, description="sent zero-padded")
-    track: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=999, description="sent zero-padded")
+    chapter: Position | SkipJsonSchema[None] = Field(default=None, description="sent zero-padded")
+    track: Position | SkipJsonSchema[None] = Field(default=None, description="sent zero-padded")
     seconds_in: int = Field(default=0, ge=0, le=24 * 3600)
 
 
