@@ -114,6 +114,7 @@ class SleepTimerIn(In):
 
 
 _RGB = Annotated[int, Field(ge=0, le=255)]
+_HEX = Annotated[str, Field(pattern=HEX_PATTERN)]  # on the str: on the union pydantic drops it from the schema
 _HEX_ONLY = {"required": ["hex"], "not": {"anyOf": [{"required": [c]} for c in "rgb"]}}
 _RGB_ONLY = {"required": ["r", "g", "b"], "not": {"required": ["hex"]}}
 
@@ -124,7 +125,7 @@ class AmbientIn(_NoNulls):
     model_config = ConfigDict(json_schema_extra={"oneOf": [_HEX_ONLY, _RGB_ONLY]})
 
     action: Literal["ambient"]
-    hex: str | SkipJsonSchema[None] = Field(default=None, pattern=HEX_PATTERN)
+    hex: _HEX | SkipJsonSchema[None] = None
     r: _RGB | SkipJsonSchema[None] = None
     g: _RGB | SkipJsonSchema[None] = None
     b: _RGB | SkipJsonSchema[None] = None
