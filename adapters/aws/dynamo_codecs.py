@@ -14,13 +14,27 @@ from datetime import datetime
 
 from adapters.aws.dynamo_table import iso, parse_iso
 from core.codec import JSON_TEXT, SCALARS, Conversion, RecordCodec, ids_tuple
-from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
+from core.records import (
+    AudioItem,
+    Card,
+    Job,
+    PendingUpload,
+    PlayerEvent,
+    PlayerState,
+    Playlist,
+    Podcast,
+    Routine,
+    Run,
+    Session,
+    YotoTokens,
+)
 
 CONVERSIONS: dict[type, Conversion] = {
     **SCALARS,
     datetime: Conversion(iso, parse_iso),
     tuple: Conversion(lambda ids: list(ids_tuple(ids)), tuple),
     dict: JSON_TEXT,
+    list: JSON_TEXT,
 }
 
 AUDIO = RecordCodec(AudioItem, CONVERSIONS)
@@ -31,3 +45,7 @@ TOKENS = RecordCodec(YotoTokens, CONVERSIONS)
 PLAYER_STATES = RecordCodec(PlayerState, CONVERSIONS)
 PLAYER_EVENTS = RecordCodec(PlayerEvent, CONVERSIONS)
 SESSIONS = RecordCodec(Session, CONVERSIONS)
+PODCASTS = RecordCodec(Podcast, CONVERSIONS)
+ROUTINES = RecordCodec(Routine, CONVERSIONS)
+JOBS = RecordCodec(Job, CONVERSIONS)
+RUNS = RecordCodec(Run, CONVERSIONS)

@@ -26,7 +26,20 @@ import sqlalchemy as sa
 from adapters.keyset import decode_cursor, encode_cursor, fold
 from core.codec import EPOCH, JSON_TEXT, MICROS, SCALARS, Conversion, RecordCodec, dump_json, from_us, ids_tuple, to_us
 from core.errors import ConfigError
-from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
+from core.records import (
+    AudioItem,
+    Card,
+    Job,
+    PendingUpload,
+    PlayerEvent,
+    PlayerState,
+    Playlist,
+    Podcast,
+    Routine,
+    Run,
+    Session,
+    YotoTokens,
+)
 
 __all__ = ["EPOCH", "decode_cursor", "dump_json", "encode_cursor", "fold", "from_us", "to_us"]
 
@@ -49,6 +62,7 @@ CONVERSIONS: dict[type, Conversion] = {
     datetime: MICROS,
     tuple: Conversion(dump_ids, load_ids),
     dict: JSON_TEXT,
+    list: JSON_TEXT,
 }
 _COLUMN_TYPES: dict[type, type[sa.types.TypeEngine[Any]]] = {
     str: sa.Text,
@@ -58,6 +72,7 @@ _COLUMN_TYPES: dict[type, type[sa.types.TypeEngine[Any]]] = {
     datetime: sa.BigInteger,
     tuple: sa.Text,
     dict: sa.Text,
+    list: sa.Text,
 }
 
 
@@ -178,6 +193,19 @@ PLAYER_EVENTS = record_table(
     indexes=(sa.Index("ix_player_events_player_at", "player_id", "at"),),
 )
 SESSIONS = record_table("sessions", Session, primary_key="id", indexes=(sa.Index("ix_sessions_username", "username"),))
+PODCASTS = record_table(
+    "podcasts", Podcast, primary_key="id", indexes=(_created("podcasts"), _owner_created("podcasts"))
+)
+ROUTINES = record_table(
+    "routines", Routine, primary_key="id", indexes=(_created("routines"), _owner_created("routines"))
+)
+JOBS = record_table("jobs", Job, primary_key="id", indexes=(_created("jobs"), _owner_created("jobs")))
+RUNS = record_table(
+    "runs",
+    Run,
+    primary_key="id",
+    indexes=(_created("runs"), _owner_created("runs"), sa.Index("ix_runs_subject_created", "subject_id", "created_at")),
+)
 
 RECORD_TABLES: tuple[RecordTable[Any], ...] = (
     AUDIO,
@@ -188,6 +216,10 @@ RECORD_TABLES: tuple[RecordTable[Any], ...] = (
     PLAYER_STATES,
     PLAYER_EVENTS,
     SESSIONS,
+    PODCASTS,
+    ROUTINES,
+    JOBS,
+    RUNS,
 )
 
 audio = AUDIO.table

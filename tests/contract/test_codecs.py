@@ -20,10 +20,36 @@ from adapters.local import sql_tables as t
 from adapters.memory import records as memory
 from core.codec import RecordCodec
 from core.errors import ConfigError
-from core.records import AudioItem, Card, PendingUpload, PlayerEvent, PlayerState, Playlist, Session, YotoTokens
+from core.records import (
+    AudioItem,
+    Card,
+    Job,
+    PendingUpload,
+    PlayerEvent,
+    PlayerState,
+    Playlist,
+    Podcast,
+    Routine,
+    Run,
+    Session,
+    YotoTokens,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-RECORDS = (AudioItem, PendingUpload, Playlist, Card, YotoTokens, PlayerState, PlayerEvent, Session)
+RECORDS = (
+    AudioItem,
+    PendingUpload,
+    Playlist,
+    Card,
+    YotoTokens,
+    PlayerState,
+    PlayerEvent,
+    Session,
+    Podcast,
+    Routine,
+    Job,
+    Run,
+)
 
 
 @dataclass(frozen=True)
