@@ -15,6 +15,7 @@ Conventions shared by every implementation:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -239,6 +240,36 @@ class RunQueue(Protocol):
 
     def submit(self, run: Run) -> bool:
         """True when the run was handed to a worker; False when the caller must run it itself."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a GET answered after its redirects: the final URL, status, headers
+    (lower-case names) and the body (empty when it went to a file)."""
+
+    status: int
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    size: int = 0
+
+
+class WebFetcher(Protocol):
+    """GETs of user-supplied URLs (podcast feeds, enclosures), checked at every hop."""
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        max_bytes: int,
+        timeout_s: float,
+        to: Path | None = None,
+    ) -> Fetched:
+        """`Invalid` for a URL (or redirect) the address check refuses, before any
+        connection to it; `TooLarge` past `max_bytes`; `UpstreamTimeout` past
+        `timeout_s` for the whole transfer; `UpstreamError` when it cannot be
+        reached. A 200 body goes to `to` when given (nothing left there on failure)."""
 
 
 class Records(Protocol):
