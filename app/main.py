@@ -20,7 +20,7 @@ from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
 from app.http_limits import install_http_limits
 from app.problems import install_domain_errors
-from app.routers import audio, auth, health, storage, stream, tts, uploads, users
+from app.routers import audio, auth, health, podcasts, routines, storage, stream, tts, uploads, users
 from app.security_headers import install_security_headers
 from core.settings import VERSION
 
@@ -42,7 +42,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.info("removed %d staged upload(s) nobody completed", swept)
     except Exception:
         log.exception("sweeping abandoned uploads failed; the server starts anyway")
-    yield
+    scheduler = None
+    if adapters.settings.scheduler_enabled and not adapters.settings.use_aws:
+        from app.scheduled import local_scheduler
+
+        scheduler = local_scheduler(adapters)
+        scheduler.start()  # podcasts and routines run by themselves (docs/scheduling.md)
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
 
 
 def create_app() -> FastAPI:
@@ -64,6 +74,8 @@ def create_app() -> FastAPI:
     app.include_router(tts.router)
     app.include_router(audio.router)
     app.include_router(stream.router)
+    app.include_router(podcasts.router)
+    app.include_router(routines.router)
     app.include_router(storage.router)
     install_api_docs(app)
     install_error_bodies(app)

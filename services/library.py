@@ -9,12 +9,16 @@ URLs.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from core.errors import Conflict, Forbidden, Invalid, InvalidCursor, NotFound
 from core.ports import AudioRepository, AudioStorage, CardRepository, PlaylistRepository
 from core.records import AudioItem, Page, User
 from services import streams
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,14 @@ class LibraryPorts:
     playlists: PlaylistRepository
     cards: CardRepository
     storage: AudioStorage
+
+
+def paged(fetch: Callable[[], Page[T]]) -> Page[T]:
+    """A repository listing; a cursor we did not hand out is `InvalidCursor`."""
+    try:
+        return fetch()
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        raise InvalidCursor("invalid cursor") from None
 
 
 def list_items(

@@ -71,4 +71,5 @@ def allowed_actions() -> set[str]:
         *permissions.S3_BUCKET_ACTIONS,
         *permissions.COGNITO_ACTIONS,
         *permissions.POLLY_ACTIONS,
+        *permissions.LAMBDA_INVOKE_ACTIONS,
     }

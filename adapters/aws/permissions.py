@@ -35,3 +35,6 @@ COGNITO_ACTIONS: tuple[str, ...] = (
 )
 # Polly has no resource-level permissions: the one documented Resource "*" exception.
 POLLY_ACTIONS: tuple[str, ...] = ("polly:SynthesizeSpeech", "polly:DescribeVoices")
+# The API hands long jobs to the worker function (`worker_queue.LambdaRunQueue`),
+# and EventBridge Scheduler invokes the worker each minute: the worker's ARN only.
+LAMBDA_INVOKE_ACTIONS: tuple[str, ...] = ("lambda:InvokeFunction",)

@@ -1,0 +1,142 @@
+"""The scheduler's entrypoints and their composition: which ports a podcast
+refresh and a routine run get, one tick, one run, and the Lambda events.
+
+Both sides run the same code (`services.jobs`): `make run`'s lifespan starts a
+`LocalScheduler` thread over `tick`/`execute`; on AWS the minute-tick
+EventBridge schedule invokes the worker function with `{"yss": "tick"}` and
+the API hands long runs to it as `{"yss": "run", "run_id": ...}`
+(`app.lambda_handler` routes both here; neither is an HTTP event).
+
+Until `services.cards` and `services.commands` land, podcast cards are written
+by `services.stream_cards.YotoCardWriter` and routine steps are sent over a
+short-lived MQTT connection (`ShortLivedSender`); both sit behind the
+services' own small interfaces (`CardWriter`, `StepSender`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from adapters import Adapters
+from app.keys import keys_for
+from core.records import Run, utcnow
+from mqtt.payloads import Command
+from services import jobs, podcasts, routines
+from services.ingest import IngestLimits, scratch_base
+
+log = logging.getLogger("yss.scheduled")
+
+_lock = threading.Lock()
+_yoto: WeakKeyDictionary[Adapters, Any] = WeakKeyDictionary()
+
+
+def yoto_access(adapters: Adapters) -> tuple[Any, Any]:
+    """(the Yoto client, the token service) of an adapter set, made once."""
+    with _lock:
+        found = _yoto.get(adapters)
+        if found is None:
+            from adapters.yoto.client import YotoClient
+            from services.yoto_tokens import YotoTokenService
+
+            cloud = YotoClient.from_settings(adapters.settings)
+            tokens = YotoTokenService(adapters.records.tokens, adapters.records.counters, cloud)
+            found = _yoto[adapters] = (cloud, tokens)
+    return found
+
+
+class ShortLivedSender:
+    """Publishes a routine step over its own MQTT connection as the owner's account."""
+
+    def __init__(self, adapters: Adapters, timeout_s: float = 3.0) -> None:
+        self._adapters = adapters
+        self._timeout_s = timeout_s
+
+    def send(self, account: str, player_id: str, command: Command) -> tuple[str, str | None, str]:
+        from mqtt.commands import send_once
+        from mqtt.transport import BrokerConfig
+
+        _, tokens = yoto_access(self._adapters)
+        token = tokens.access_token(account)
+        config = BrokerConfig.from_settings(self._adapters.settings)
+        result = send_once(config, player_id, command, token=token, timeout=self._timeout_s)
+        return result.outcome, result.reason, "short-lived"
+
+
+def podcast_ports(adapters: Adapters) -> podcasts.PodcastPorts:
+    from adapters.web.fetch import SafeFetcher
+    from services.stream_cards import YotoCardWriter
+    from services.url_safety import check_url
+
+    settings = adapters.settings
+    records = adapters.records
+    cloud, tokens = yoto_access(adapters)
+    allow = settings.allow_private_feeds
+    writer = YotoCardWriter(
+        records.cards, records.audio, cloud, tokens, keys_for(adapters).stream, settings.public_url.rstrip("/")
+    )
+    return podcasts.PodcastPorts(
+        podcasts=records.podcasts,
+        jobs=records.jobs,
+        runs=records.runs,
+        audio=records.audio,
+        playlists=records.playlists,
+        cards=records.cards,
+        storage=adapters.storage,
+        limits=IngestLimits.of(settings),
+        scratch=scratch_base(settings),
+        fetch=SafeFetcher(
+            lambda url: check_url(url, allow_private=allow), max_redirects=settings.podcast_max_redirects
+        ),
+        writer=writer,
+        queue=adapters.run_queue,
+        rules=podcasts.PodcastRules.of(settings),
+        tz=settings.family_tz,
+    )
+
+
+def routine_ports(adapters: Adapters) -> routines.RoutinePorts:
+    records = adapters.records
+    return routines.RoutinePorts(
+        records.routines, records.jobs, records.runs, ShortLivedSender(adapters), adapters.settings.family_tz
+    )
+
+
+def handlers(adapters: Adapters) -> dict[str, jobs.Handler]:
+    return {
+        "podcast": lambda run: podcasts.run_refresh(podcast_ports(adapters), run),
+        "routine": lambda run: routines.run_steps(routine_ports(adapters), run),
+    }
+
+
+def tick(adapters: Adapters, now: datetime | None = None) -> list[Run]:
+    records = adapters.records
+    return jobs.claim_due(records.jobs, records.runs, adapters.settings.family_tz, now or utcnow())
+
+
+def execute(adapters: Adapters, run_id: str) -> Run:
+    return jobs.execute(adapters.records.runs, handlers(adapters), run_id)
+
+
+def local_scheduler(adapters: Adapters, **options: Any) -> jobs.LocalScheduler:
+    tick_s = options.pop("tick_s", adapters.settings.scheduler_tick_s)
+    return jobs.LocalScheduler(
+        lambda now: tick(adapters, now), lambda run_id: execute(adapters, run_id), tick_s=tick_s, **options
+    )
+
+
+def handle_event(adapters: Adapters, event: dict[str, Any]) -> dict[str, Any]:
+    """A scheduled or queued invocation of the worker (not an HTTP event)."""
+    kind = event.get("yss")
+    if kind == "tick":
+        started = tick(adapters)
+        for run in started:  # routines first (claim_due's order); the worker has 15 minutes
+            execute(adapters, run.id)
+        return {"ran": [r.id for r in started]}
+    if kind == "run" and isinstance(event.get("run_id"), str):
+        done = execute(adapters, event["run_id"])
+        return {"run": done.id, "status": done.status}
+    raise ValueError(f"unknown scheduled event {kind!r}")
