@@ -46,11 +46,14 @@ class SafeFetcher:
             for _hop in range(self._max_redirects + 1):
                 checked = self._check(url)
                 try:
-                    with self._open(client, checked, headers or {}, deadline) as resp:
+                    resp = self._open(client, checked, headers or {}, deadline)
+                    try:
                         if resp.status_code in _REDIRECTS and "location" in resp.headers:
                             url = urljoin(checked.url, resp.headers["location"])
                             continue
                         return self._read(resp, checked.url, max_bytes, deadline, to)
+                    finally:
+                        resp.close()
                 except httpx.TimeoutException:
                     raise UpstreamTimeout(f"{checked.host} did not answer within {timeout_s:g} s") from None
                 except httpx.HTTPError as exc:
@@ -58,9 +61,7 @@ class SafeFetcher:
         raise Invalid(f"more than {self._max_redirects} redirects")
 
     @staticmethod
-    def _open(
-        client: httpx.Client, checked: CheckedUrl, headers: Mapping[str, str], deadline: float
-    ) -> httpx.Response:
+    def _open(client: httpx.Client, checked: CheckedUrl, headers: Mapping[str, str], deadline: float) -> httpx.Response:
         parts = urlsplit(checked.url)
         address = f"[{checked.address}]" if ":" in checked.address else checked.address
         default_port = 443 if checked.scheme == "https" else 80
