@@ -131,6 +131,7 @@ class ApiFunction(pulumi.ComponentResource):
         session_secret: pulumi.Input[str],
         code: LambdaCode,
         origin_secret: pulumi.Input[str] | None = None,
+        worker_function: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("yss:api:ApiFunction", name, None, opts)
@@ -164,6 +165,8 @@ class ApiFunction(pulumi.ComponentResource):
         }
         if origin_secret is not None:
             inputs["origin_secret"] = pulumi.Output.secret(origin_secret)
+        if worker_function is not None:
+            inputs["worker"] = worker_function  # long jobs go there (infra/scheduler.py)
         environment = pulumi.Output.all(**inputs).apply(lambda v: lambda_environment(config, v))
         self.package_bucket: PrivateBucket | None = None
         code_args: dict[str, object]
@@ -180,6 +183,7 @@ class ApiFunction(pulumi.ComponentResource):
             code_args = {"s3_bucket": obj.bucket, "s3_key": obj.key}
         else:
             code_args = {"code": pulumi.FileArchive(str(code.zip_path))}
+        self.code_args = code_args  # the worker function runs the same package
         self.function = aws.lambda_.Function(
             name,
             runtime=LAMBDA_RUNTIME,
@@ -264,4 +268,6 @@ def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]
         env["CLIENT_ADDRESS_FROM"] = CLIENT_ADDRESS_FROM_APIGW
     if config.yoto_client_id:
         env["YOTO_CLIENT_ID"] = config.yoto_client_id
+    if "worker" in v:
+        env["WORKER_FUNCTION"] = v["worker"]
     return env

@@ -52,6 +52,7 @@ BASE_OUTPUTS = {
     "user_pool_id",
     "user_pool_client_id",
     "lambda_function_name",
+    "worker_function_name",
 }
 MQTT_TYPES = {
     "aws:ec2/vpc:Vpc",
@@ -78,7 +79,7 @@ def cloudfront_on(run: ProgramRun) -> bool:
 
 
 def lambda_env(run: ProgramRun) -> dict[str, str]:
-    return run.one(FUNCTION).inputs["environment"]["variables"]
+    return run.one(FUNCTION, "-app").inputs["environment"]["variables"]
 
 
 def statements(policy: Registered) -> list[dict[str, Any]]:
@@ -114,7 +115,7 @@ def test_outputs_match_the_configuration(run: ProgramRun) -> None:
     assert set(run.outputs) == expected
     assert run.outputs["api_url"].startswith("https://")
     assert run.outputs["table_name"] == run.one(TABLE).id
-    assert run.outputs["lambda_function_name"] == run.one(FUNCTION).id
+    assert run.outputs["lambda_function_name"] == run.one(FUNCTION, "-app").id
 
 
 def test_session_secret_is_generated_and_only_ever_stored_as_a_secret(run: ProgramRun) -> None:
@@ -245,7 +246,7 @@ def test_user_pool_and_client(run: ProgramRun) -> None:
 
 
 def test_lambda_function(run: ProgramRun, small_zip: Path) -> None:
-    fn = run.one(FUNCTION).inputs
+    fn = run.one(FUNCTION, "-app").inputs
     assert fn["runtime"] == "python3.12"
     assert fn["architectures"] == ["arm64"]
     assert fn["timeout"] == 30 and fn["memorySize"] == 1024
@@ -310,7 +311,7 @@ def test_client_address_rule_and_no_way_around_cloudfront(run: ProgramRun, monke
     assert not origins["ui-bucket"].get("customHeaders")
     holders = {r.type for r in run.resources if secret in json.dumps(r.inputs, default=str)}
     assert holders == {FUNCTION, DISTRIBUTION}
-    assert "/environment" in run.one(FUNCTION).secret_paths
+    assert "/environment" in run.one(FUNCTION, "-app").secret_paths
     assert any(p.startswith("/origins") for p in dist.secret_paths), dist.secret_paths
     assert all(secret not in json.dumps(v) for v in run.outputs.values())
     # The viewer's address reaches the app; the viewer's Host does not reach API Gateway.
@@ -366,7 +367,7 @@ def test_http_api_gateway(run: ProgramRun) -> None:
 
 def test_log_groups_have_the_stack_retention(run: ProgramRun) -> None:
     groups = run.of_type(LOG_GROUP)
-    assert len(groups) == (3 if mqtt_on(run) else 2)
+    assert len(groups) == (4 if mqtt_on(run) else 3)  # API access, API, worker (+ MQTT handler)
     for group in groups:
         assert group.inputs["retentionInDays"] == (30 if production(run) else 7)
 
@@ -533,8 +534,8 @@ def test_optional_settings(small_zip: Path) -> None:
     assert env["YOTO_CLIENT_ID"] == "yoto-client-123"
     assert env["SESSION_SECRET"] == "a-secret-set-by-the-family-0123456789"
     assert run.of_type("random:index/randomPassword:RandomPassword") == []
-    assert "/environment" in run.one(FUNCTION).secret_paths
-    fn = run.one(FUNCTION).inputs
+    assert "/environment" in run.one(FUNCTION, "-app").secret_paths
+    fn = run.one(FUNCTION, "-app").inputs
     assert fn["architectures"] == ["x86_64"] and fn["memorySize"] == 512
     (cors,) = run.of_type("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration")
     assert cors.inputs["corsRules"][0]["allowedOrigins"] == sorted(
@@ -559,7 +560,7 @@ def test_large_package_goes_through_a_private_artifact_bucket(tmp_path: Path) ->
     with zipfile.ZipFile(big, "a") as zf:  # a zip appended to the padding: a package the program accepts
         zf.writestr("app/lambda_handler.py", "def handler(event, context):\n    return {}\n")
     run = run_program("dev", {"lambdaPackageZip": str(big), "enableMqttHandler": "false"})
-    fn = run.one(FUNCTION).inputs
+    fn = run.one(FUNCTION, "-app").inputs
     assert "code" not in fn
     obj = run.one("aws:s3/bucketObject:BucketObject").inputs
     artifacts = run.one(BUCKET, "-artifacts")
@@ -584,9 +585,9 @@ def test_program_builds_the_real_lambda_package_deterministically() -> None:
 
     first = run_program("dev", {"enableMqttHandler": "false"})
     second = run_program("dev", {"enableMqttHandler": "false"})
-    fn = first.one(FUNCTION).inputs
+    fn = first.one(FUNCTION, "-app").inputs
     built = build_lambda_package("arm64", "3.12")
-    assert fn["sourceCodeHash"] == built.sha256_b64 == second.one(FUNCTION).inputs["sourceCodeHash"]
+    assert fn["sourceCodeHash"] == built.sha256_b64 == second.one(FUNCTION, "-app").inputs["sourceCodeHash"]
     if built.zipped_bytes <= 50 * 1024 * 1024:
         assert Path(fn["code"].path).read_bytes() == built.zip_path.read_bytes()
     else:
