@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 # Importable in the developer's venv (requirements-dev.txt) but not from requirements.txt.
-DEV_ONLY_MODULES = ("pytest", "moto", "httpx", "ruff", "pulumi_policy", "paho")
+DEV_ONLY_MODULES = ("pytest", "moto", "ruff", "pulumi_policy", "mutagen")
 SDK_MODULES = ("pulumi", "pulumi_aws", "pulumi_random", "pulumi_docker_build", "yaml")
 
 
