@@ -25,6 +25,7 @@ SMALL_RUNS = {
     "transcode.py": ["--seconds", "2", "--repeat", "1"],
     "cold_start.py": ["--runs", "1"],
     "mqtt_command.py": ["--runs", "2"],
+    "podcast_episode.py": ["--minutes", "0.05", "--rounds", "1"],
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from adapters import Adapters
 from core.yoto import TokenGrant
 from simulator.cloud import RunningCloud
 from tests import yoto_sim
@@ -96,14 +97,14 @@ def tones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     }
 
 
-def link_account(api: Api, cloud: RunningCloud, account: str = ADMIN[0]) -> None:
+def link_account(adapters: Adapters, cloud: RunningCloud, account: str = ADMIN[0]) -> None:
     from app.scheduled import yoto_access
 
     issued = cloud.issue_tokens(account)
     grant = TokenGrant(
         access_token=issued["access_token"], expires_in=int(issued["expires_in"]), refresh_token=issued["refresh_token"]
     )
-    yoto_access(api.adapters)[1].store_new_link(account, grant)
+    yoto_access(adapters)[1].store_new_link(account, grant)
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def sched_api(
         }
     )
     api = make_api(settings, monkeypatch, tmp_path)
-    link_account(api, yoto_cloud_env)
+    link_account(api.adapters, yoto_cloud_env)
     yield api
     for c in api.clients:
         c.close()

@@ -66,7 +66,7 @@ def routine_api(
         }
     )
     api = make_api(settings, monkeypatch, tmp_path)
-    link_account(api, yoto_cloud_env)
+    link_account(api.adapters, yoto_cloud_env)
     yield api
     for c in api.clients:
         c.close()
@@ -157,7 +157,7 @@ def test_one_real_tick_of_make_runs_scheduler(
     """The lifespan's scheduler thread on the real clock: a job that falls due runs without a request."""
     live = {"scheduler_enabled": True, "scheduler_tick_s": 0.2, "data_dir": tmp_path / "live"}
     api = make_api(routine_api.settings.model_copy(update=live), monkeypatch, tmp_path / "live-tmp")
-    link_account(api, yoto_cloud_env)
+    link_account(api.adapters, yoto_cloud_env)
     with TestClient(api.app, base_url="http://127.0.0.1:8000", headers={"Origin": ORIGIN}) as client:
         assert client.post(
             "/api/auth/login", json={"username": "mum", "password": "correct horse battery staple"}
