@@ -9,6 +9,7 @@ URL), title and publication time, newest first.
 from __future__ import annotations
 
 import calendar
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -52,10 +53,12 @@ def _audio_link(entry: dict) -> str | None:
 
 
 def _when(entry: dict) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed"):
-        parsed = entry.get(key)
-        if parsed:
-            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    with warnings.catch_warnings():  # feedparser warns when one date stands in for the other
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for key in ("published_parsed", "updated_parsed"):
+            parsed = entry.get(key)
+            if parsed:
+                return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
     return None
 
 
