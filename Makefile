@@ -5,7 +5,7 @@ BIN      := $(VENV)/bin
 PORT     ?= 8000
 DATA_DIR ?= ./data
 
-.PHONY: run run-deps test lint fmt bench system-deps clean
+.PHONY: run run-deps demo test lint fmt bench system-deps clean
 
 # The client address (login throttling) is the TCP peer unless the proxies to
 # trust are named: FORWARDED_ALLOW_IPS=10.0.0.5 make run (uvicorn then takes
@@ -36,6 +36,12 @@ run: $(BIN)/.runtime run-deps
 
 run-deps:
 	@bash scripts/system-deps.sh run
+
+## Try every page without a Yoto account: the fake Yoto cloud and the service
+## wired to it on 127.0.0.1:$(PORT), a throw-away data dir, and an admin whose
+## generated password is printed once (scripts/demo.py). Ctrl-C stops it all.
+demo: $(BIN)/.runtime
+	$(BIN)/python scripts/demo.py --port $(PORT)
 
 ## Install everything the tests need (apt packages too, when root) and run the whole suite.
 test: $(BIN)/.dev system-deps lint

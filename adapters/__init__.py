@@ -3,7 +3,8 @@
 `get_adapters()` reads the settings once and returns an `Adapters` whose
 members are built on first use, so importing the app (or answering a health
 check) never imports sqlalchemy or boto3. Nothing outside `adapters/` knows
-which side it runs on; it asks for `records`, `storage`, `tts`, `identity`.
+which side it runs on; it asks for `records`, `storage`, `tts`, `identity`,
+`yoto`.
 
 Each workload (`"api"`, `"mqtt"`) is validated for the settings it uses and
 is handed only the adapters it is configured for: the MQTT handler gets the
@@ -20,18 +21,22 @@ from core.errors import ConfigError
 from core.settings import Settings, Workload, load_settings
 
 if TYPE_CHECKING:
-    from core.ports import AudioStorage, Identity, Records, RunQueue, TextToSpeech
+    from core.ports import AudioStorage, Identity, Records, RunQueue, SecretHasher, TextToSpeech
+    from core.yoto import YotoCloud
 
-__all__ = ["Adapters", "get_adapters", "reset_adapters"]
+__all__ = ["Adapters", "get_adapters", "local_install_exists", "reset_adapters"]
 
 
 class Adapters:
     """The adapter set for one process (one Lambda container, one uvicorn)."""
 
-    def __init__(self, settings: Settings, workload: Workload = "api") -> None:
+    def __init__(self, settings: Settings, workload: Workload = "api", *, read_only: bool = False) -> None:
+        """`read_only` (local side only): the records and users are opened so that
+        nothing in the database can change, as the migration reads its source."""
         settings.validate_for(workload)
         self.settings = settings
         self.workload = workload
+        self.read_only = read_only
 
     def _api_only(self, what: str) -> None:
         if self.workload != "api":
@@ -49,7 +54,7 @@ class Adapters:
             return DynamoRecords(self.settings)
         from adapters.local.sql_records import SqlRecords
 
-        return SqlRecords(self.settings)
+        return SqlRecords(self.settings, read_only=self.read_only)
 
     @cached_property
     def storage(self) -> AudioStorage:
@@ -85,6 +90,20 @@ class Adapters:
         return InlineRunQueue()
 
     @cached_property
+    def yoto(self) -> YotoCloud:
+        """The Yoto cloud client (every workload talks to Yoto); httpx is imported on first use."""
+        from adapters.yoto.client import YotoClient
+
+        s = self.settings
+        return YotoClient.from_settings(
+            s,
+            timeout_s=s.yoto_timeout_s,
+            max_tries=s.yoto_max_tries,
+            backoff_s=s.yoto_backoff_s,
+            max_wait_s=s.yoto_max_wait_s,
+        )
+
+    @cached_property
     def identity(self) -> Identity:
         self._api_only("user identity")
         if self.settings.use_aws:
@@ -93,7 +112,21 @@ class Adapters:
             return CognitoIdentity(self.settings)
         from adapters.local.identity import LocalIdentity
 
-        return LocalIdentity(self.settings, self.records)
+        return LocalIdentity(self.settings, self.records, read_only=self.read_only)
+
+    @cached_property
+    def hasher(self) -> SecretHasher:
+        """argon2id on both sides (migrated passwords, reset codes)."""
+        from adapters.hashing import Argon2Hasher
+
+        return Argon2Hasher()
+
+
+def local_install_exists(settings: Settings) -> bool:
+    """Whether `settings.data_dir` already holds a local records database (the migration asks)."""
+    from adapters.local.sql_records import DB_FILENAME
+
+    return (settings.data_dir / DB_FILENAME).is_file()
 
 
 _lock = threading.Lock()

@@ -2,6 +2,8 @@
 
     python -m app create-user NAME [--admin] --password-stdin
     python -m app first-run-hint
+    python -m app migrate --to-aws | --to-local [--dry-run] [--repair]   (app/migrate_command.py)
+    python -m app reset-password NAME --code-stdin
 
 The password is read from standard input (typed at a hidden prompt, or piped
 from a password manager) and never taken as an argument, where it would show
@@ -131,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(run=create_user)
     hint = commands.add_parser("first-run-hint", help="print how to create the first admin, if none exists")
     hint.set_defaults(run=first_run_hint)
+    from app.migrate_command import add_commands
+
+    add_commands(commands)
     return parser
 
 

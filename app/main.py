@@ -20,7 +20,22 @@ from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
 from app.http_limits import install_http_limits
 from app.problems import install_domain_errors
-from app.routers import audio, auth, health, podcasts, routines, storage, stream, tts, uploads, users
+from app.routers import (
+    audio,
+    auth,
+    cards,
+    health,
+    icons,
+    playlists,
+    podcasts,
+    routines,
+    storage,
+    stream,
+    tts,
+    uploads,
+    users,
+    yoto,
+)
 from app.security_headers import install_security_headers
 from core.settings import VERSION
 
@@ -77,6 +92,10 @@ def create_app() -> FastAPI:
     app.include_router(podcasts.router)
     app.include_router(routines.router)
     app.include_router(storage.router)
+    app.include_router(yoto.router)
+    app.include_router(cards.router)
+    app.include_router(icons.router)
+    app.include_router(playlists.router)
     install_api_docs(app)
     install_error_bodies(app)
     install_http_limits(app)

@@ -7,22 +7,18 @@ EventBridge schedule invokes the worker function with `{"yss": "tick"}` and
 the API hands long runs to it as `{"yss": "run", "run_id": ...}`
 (`app.lambda_handler` routes both here; neither is an HTTP event).
 
-Until `services.cards` and `services.commands` land, podcast cards are written
-by `services.stream_cards.YotoCardWriter` and routine steps are sent over a
-short-lived MQTT connection (`ShortLivedSender`); both sit behind the
-services' own small interfaces (`CardWriter`, `StepSender`).
+Podcast cards are written through `services.cards` (`ServiceCardWriter`).
+Until `services.commands` lands, routine steps are sent over a short-lived
+MQTT connection (`ShortLivedSender`), behind the routines' own `StepSender`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from adapters import Adapters
-from app.keys import keys_for
 from core.records import Run, utcnow
 from mqtt.payloads import Command
 from services import jobs, podcasts, routines
@@ -30,22 +26,12 @@ from services.ingest import IngestLimits, scratch_base
 
 log = logging.getLogger("yss.scheduled")
 
-_lock = threading.Lock()
-_yoto: WeakKeyDictionary[Adapters, Any] = WeakKeyDictionary()
-
 
 def yoto_access(adapters: Adapters) -> tuple[Any, Any]:
-    """(the Yoto client, the token service) of an adapter set, made once."""
-    with _lock:
-        found = _yoto.get(adapters)
-        if found is None:
-            from adapters.yoto.client import YotoClient
-            from services.yoto_tokens import YotoTokenService
+    """(the Yoto client, the process's one token service) of an adapter set."""
+    from app.yoto_deps import yoto_services
 
-            cloud = YotoClient.from_settings(adapters.settings)
-            tokens = YotoTokenService(adapters.records.tokens, adapters.records.counters, cloud)
-            found = _yoto[adapters] = (cloud, tokens)
-    return found
+    return adapters.yoto, yoto_services(adapters).tokens
 
 
 class ShortLivedSender:
@@ -68,16 +54,14 @@ class ShortLivedSender:
 
 def podcast_ports(adapters: Adapters) -> podcasts.PodcastPorts:
     from adapters.web.fetch import SafeFetcher
-    from services.stream_cards import YotoCardWriter
+    from app.yoto_deps import yoto_services
+    from services.stream_cards import ServiceCardWriter
     from services.url_safety import check_url
 
     settings = adapters.settings
     records = adapters.records
-    cloud, tokens = yoto_access(adapters)
     allow = settings.allow_private_feeds
-    writer = YotoCardWriter(
-        records.cards, records.audio, cloud, tokens, keys_for(adapters).stream, settings.public_url.rstrip("/")
-    )
+    writer = ServiceCardWriter(yoto_services(adapters).cards)
     return podcasts.PodcastPorts(
         podcasts=records.podcasts,
         jobs=records.jobs,

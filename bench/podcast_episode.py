@@ -53,6 +53,7 @@ def main() -> None:
             data_dir=work / "data",
             session_secret="bench-secret-not-for-production-0123456789",
             allow_private_feeds=True,
+            allow_http_public_url=True,
             scheduler_enabled=False,
             yoto_api_url=env["YOTO_API_URL"],
             yoto_auth_url=env["YOTO_AUTH_URL"],

@@ -26,6 +26,7 @@ from core.records import (
     LocalBlob,
     ObjectInfo,
     Page,
+    PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
@@ -97,8 +98,10 @@ class PlaylistRepository(Protocol):
         """Newest first."""
 
     def save(self, playlist: Playlist, *, expected_version: int) -> Playlist:
-        """Replace name/audio_ids if the stored version is `expected_version`;
-        the returned record has version + 1. Else `VersionConflict`."""
+        """Replace every field but id/owner/created_at (name, audio_ids,
+        play_mode, card_id, ...) if the stored version is `expected_version`;
+        the returned record has version + 1 and a new updated_at. Else
+        `VersionConflict` (`NotFound` for a missing playlist)."""
 
     def delete(self, playlist_id: str) -> None: ...
 
@@ -135,6 +138,10 @@ class TokenRepository(Protocol):
 
     def delete(self, account: str) -> None: ...
 
+    def list_accounts(self) -> list[str]:
+        """Every account with stored tokens, sorted. On DynamoDB it reads an index,
+        so an account linked a moment ago may be missing for about a second."""
+
 
 class PlayerRepository(Protocol):
     def merge_state(self, player_id: str, changes: dict[str, Any]) -> PlayerState:
@@ -159,6 +166,24 @@ class SettingsRepository(Protocol):
     def put(self, key: str, value: Any) -> None: ...
 
     def delete(self, key: str) -> None: ...
+
+    def list_keys(self) -> list[str]:
+        """Every key with a value, sorted (the migration copies them all). On
+        DynamoDB it reads an index, so a key put a moment ago may be missing."""
+
+
+class PasswordFallbackRepository(Protocol):
+    """Migration records: one `PasswordFallback` per user at most (core/records.py)."""
+
+    def put(self, fallback: PasswordFallback) -> None:
+        """Store it, replacing the user's previous one."""
+
+    def get(self, username: str) -> PasswordFallback:
+        """`NotFound` also for a record whose `expires_at` has passed."""
+
+    def delete(self, username: str) -> bool:
+        """Idempotent; True when this call removed a live record (so of two
+        callers redeeming the same record, exactly one sees True)."""
 
 
 class SessionRepository(Protocol):
@@ -288,6 +313,7 @@ class Records(Protocol):
     routines: RoutineRepository
     jobs: JobRepository
     runs: RunRepository
+    fallbacks: PasswordFallbackRepository
 
 
 class UploadSink(Protocol):
@@ -379,3 +405,18 @@ class Identity(Protocol):
     ) -> User: ...
 
     def delete_user(self, username: str) -> None: ...
+
+    def password_hash(self, username: str) -> str | None:
+        """The stored argon2id hash of the user's password where this side keeps
+        one (local), None where the passwords never leave the service (Cognito).
+        Only the migration asks, to carry passwords over. `NotFound` for no user."""
+
+
+class SecretHasher(Protocol):
+    """Slow one-way hashes of passwords and reset codes (argon2id)."""
+
+    def hash(self, secret: str) -> str: ...
+
+    def verify(self, stored: str, secret: str) -> bool:
+        """True when `secret` is the one `stored` was made from; False for a
+        mismatch or a malformed hash, never an exception."""

@@ -10,6 +10,7 @@ chosen by the app (`new_id()`), never by the backend.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -34,6 +35,16 @@ def new_id(length: int = 16) -> str:
     path or a DynamoDB key without escaping. Records carry created_at for order.
     """
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+# What a save or update never changes: who a record is, whose, since when;
+# `version` and `updated_at` are the store's to set.
+KEPT_ON_SAVE = frozenset({"id", "owner", "created_at", "updated_at", "version"})
+
+
+def saved_fields(record: Any) -> dict[str, Any]:
+    """The fields of `record` a `save`/`update` replaces (all but `KEPT_ON_SAVE`)."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name not in KEPT_ON_SAVE}
 
 
 @dataclass(frozen=True)
@@ -93,9 +104,15 @@ class PendingUpload:
     expires_at: datetime = field(default_factory=utcnow)
 
 
+PLAY_MODES = ("sequential", "shuffle", "loop")
+
+
 @dataclass(frozen=True)
 class Playlist:
-    """A live playlist: an ordered list of audio item ids a card streams."""
+    """A live playlist: an ordered list of audio item ids a card streams.
+
+    `play_mode` is one of `PLAY_MODES`; `card_id` names the `Card` that follows
+    the playlist (None until it has one; a playlist never has two)."""
 
     id: str
     owner: str
@@ -104,11 +121,23 @@ class Playlist:
     version: int = 1
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+    play_mode: str = "sequential"
+    card_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Card:
-    """A MYO card we made on the Yoto cloud, and what its tracks point at."""
+    """A MYO card we made on the Yoto cloud, and what its tracks point at.
+
+    One chapter per entry of `audio_ids`, in order. `track_titles` and
+    `track_icons` are what the family asked for per track ("" where they left
+    it to us: the item's title, the scorer's icon); `chosen_icons` are the
+    icon media ids actually written. The three line up with `audio_ids`.
+
+    A card that follows a playlist (`playlist_id`) records which playlist
+    version its Yoto card holds (`synced_version`, 0: none yet or a rewrite is
+    wanted) and when it was last written (`synced_at`): the debounce of
+    `services.playlist_cards` reads both."""
 
     id: str
     owner: str
@@ -118,6 +147,14 @@ class Card:
     audio_ids: tuple[str, ...] = ()
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+    description: str | None = None
+    author: str | None = None
+    cover_url: str | None = None
+    track_titles: tuple[str, ...] = ()
+    track_icons: tuple[str, ...] = ()
+    chosen_icons: tuple[str, ...] = ()
+    synced_version: int = 0
+    synced_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -315,3 +352,23 @@ class Run:
     version: int = 1
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class PasswordFallback:
+    """A secret kept for a user while their identity side cannot check it itself.
+
+    Written by the migration only. `purpose` says what the hash (an argon2id
+    string) is of: `"password"`, the user's own password copied from the local
+    side, which the first sign-in on AWS accepts once (then Cognito holds it
+    and the record goes); `"reset"`, a one-time reset code printed for the admin
+    when users move from Cognito to the local side, redeemed by
+    `python -m app reset-password`. Expired records read as missing. No API
+    route reads these records (docs/migration.md).
+    """
+
+    username: str
+    secret_hash: str
+    purpose: str  # password | reset
+    created_at: datetime = field(default_factory=utcnow)
+    expires_at: datetime = field(default_factory=utcnow)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5  # per username
     login_max_failures_per_address: int = 20  # a family may share one address
     login_window_s: int = 900
+    # How long a migrated password (or a reset code) waits for its first use (docs/migration.md).
+    migrated_password_days: int = Field(default=90, ge=1, le=3650)
 
     # HTTP hardening (docs/security.md). JSON and form bodies are capped at
     # MAX_BODY_KB before parsing; the streaming uploads have their own caps.
@@ -77,6 +79,26 @@ class Settings(BaseSettings):
     yoto_client_id: str | None = None
     yoto_api_url: str = "https://api.yotoplay.com"
     yoto_auth_url: str = "https://login.yotoplay.com"
+    # The Yoto client's patience: per-request timeout, and the retry budget on 429/5xx.
+    yoto_timeout_s: float = 10.0
+    yoto_max_tries: int = 4
+    yoto_backoff_s: float = 0.5
+    yoto_max_wait_s: float = 10.0
+    # Players fetch track URLs themselves, so PUBLIC_URL must be https:// for
+    # anything that gives Yoto a URL; true permits http:// (development, tests).
+    allow_http_public_url: bool = False
+    yoto_login_ttl_s: int = 600  # how long a started account link may take
+    max_card_tracks: int = 100  # per card, and per playlist (one chapter per item)
+    max_cover_mb: float = 5.0
+    # A card that follows a playlist is rewritten at most once per window; a
+    # burst of edits is one write (docs/yoto.md, "Playlist cards"). The timer
+    # flushes the last edit of a burst in a long-running process; None: on
+    # unless USE_AWS (Lambda keeps no thread between requests).
+    card_sync_debounce_s: float = 3.0
+    card_sync_timer: bool | None = None
+    # What makes a playlist card repeat (unverified: docs/yoto.md). Written
+    # into content.config for `loop`; every key set to false otherwise.
+    playlist_loop_config: dict[str, Any] = Field(default_factory=lambda: {"repeatAll": True})
     mqtt_host: str = "aqrphjqbp3u2z-ats.iot.eu-west-2.amazonaws.com"
     mqtt_port: int = 443
     mqtt_transport: Literal["websockets", "tcp"] = "websockets"
@@ -126,6 +148,14 @@ class Settings(BaseSettings):
     @property
     def max_body_bytes(self) -> int:
         return self.max_body_kb * 1024
+
+    @property
+    def max_cover_bytes(self) -> int:
+        return int(self.max_cover_mb * 1024 * 1024)
+
+    @property
+    def card_sync_timer_enabled(self) -> bool:
+        return self.card_sync_timer if self.card_sync_timer is not None else not self.use_aws
 
     @property
     def api_docs_enabled(self) -> bool:
@@ -186,7 +216,17 @@ class WorkloadNeeds:
 
 
 _SHARED = frozenset({"use_aws", "aws_region", "data_dir", "dynamodb_table"})
-_YOTO = frozenset({"yoto_client_id", "yoto_api_url", "yoto_auth_url"})
+_YOTO = frozenset(
+    {
+        "yoto_client_id",
+        "yoto_api_url",
+        "yoto_auth_url",
+        "yoto_timeout_s",
+        "yoto_max_tries",
+        "yoto_backoff_s",
+        "yoto_max_wait_s",
+    }
+)
 # The broker connection. `mqtt_enabled` is not among them: it tells the local API
 # process whether to run the handler in-process (`make run` runs both workloads).
 _MQTT = frozenset(

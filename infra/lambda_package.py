@@ -41,11 +41,11 @@ RECIPE_VERSION = "4"
 DEPS_RECIPE = "1"
 
 SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters")
-# Needed only by the local (uvicorn + SQLite + gTTS + argon2) side; never shipped.
+# Needed only by the local (uvicorn + SQLite + gTTS) side, or only by the CLI (rich: the
+# migration's progress bar); never shipped. argon2-cffi ships: the first sign-in of a
+# user migrated from the local side checks their argon2 hash (docs/migration.md).
 # swagger-ui-bundle-v2: interactive docs are off on AWS by default (API_DOCS); 11 MB the cold start need not unpack.
-LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset(
-    {"uvicorn", "sqlalchemy", "argon2-cffi", "gtts", "swagger-ui-bundle-v2"}
-)
+LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset({"uvicorn", "sqlalchemy", "gtts", "swagger-ui-bundle-v2", "rich"})
 # Needed only by the machine that runs `pulumi up` (the program and the cost
 # model); requirements.txt lists them because Pulumi builds its virtualenv
 # from that file alone. Never shipped, nor is any other `pulumi-*` package.

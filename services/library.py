@@ -43,10 +43,7 @@ def list_items(
     audio: AudioRepository, *, owner: str | None, query: str | None, limit: int, cursor: str | None
 ) -> Page[AudioItem]:
     """Newest first; a cursor we did not hand out is `InvalidCursor`."""
-    try:
-        return audio.list(owner=owner, query=query or None, limit=limit, cursor=cursor)
-    except (ValueError, TypeError, OverflowError, RecursionError):
-        raise InvalidCursor("invalid cursor") from None
+    return paged(lambda: audio.list(owner=owner, query=query or None, limit=limit, cursor=cursor))
 
 
 def get_item(audio: AudioRepository, item_id: str) -> AudioItem:

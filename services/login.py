@@ -9,6 +9,10 @@ since a family shares one address) the login answers 429 until the window that
 started with the first attempt runs out: a guesser is slowed down while the
 real user is only ever locked out for one window. A successful login gives its
 reservations back and clears the username's counter.
+
+A user migrated from the local side signs in the first time with the password
+kept in a migration record (`services.password_fallback`), checked only after
+the identity has refused it and within the same reservation.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from core.errors import RateLimited, Unauthenticated
 from core.ports import CounterRepository, Identity
 from core.records import User
 from core.settings import Settings
+from services.password_fallback import Fallbacks, redeem_password
 
 BAD_LOGIN = "wrong username or password"
 
@@ -43,10 +48,18 @@ def address_key(address: str) -> str:
 
 
 def log_in(
-    identity: Identity, counters: CounterRepository, limits: LoginLimits, username: str, password: str, address: str
+    identity: Identity,
+    counters: CounterRepository,
+    limits: LoginLimits,
+    username: str,
+    password: str,
+    address: str,
+    *,
+    fallbacks: Fallbacks | None = None,
 ) -> User:
     """The user whose password this is, else `Unauthenticated` (the same answer
-    for a wrong name and a wrong password) or `RateLimited`."""
+    for a wrong name and a wrong password) or `RateLimited`. With `fallbacks`, a
+    password the identity refuses is tried against the user's migration record."""
     ukey, akey = user_key(username), address_key(address)
     window = limits.window_s
     over_user = counters.add(ukey, 1, ttl_s=window) > limits.per_user
@@ -58,6 +71,8 @@ def log_in(
         counters.add(akey, -1, ttl_s=window)
         raise RateLimited("too many failed logins; try again later", headers={"Retry-After": str(window)})
     user = identity.authenticate(username, password)
+    if user is None and fallbacks is not None:
+        user = redeem_password(identity, fallbacks, username, password)
     if user is None:
         raise Unauthenticated(BAD_LOGIN)
     counters.reset(ukey)

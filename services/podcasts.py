@@ -79,8 +79,8 @@ class Track:
 
 
 class CardWriter(Protocol):
-    """Writes a streaming card's tracks on the owner's Yoto account (`services.cards`
-    once it lands; `services.stream_cards.YotoCardWriter` until then)."""
+    """Writes a streaming card's tracks on the owner's Yoto account
+    (`services.stream_cards.ServiceCardWriter`: through `services.cards`)."""
 
     def write(self, owner: str, card_id: str | None, title: str, tracks: Sequence[Track]) -> Card:
         """Create the card (`card_id` None) or rewrite it in place; returns its record."""

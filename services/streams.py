@@ -53,6 +53,15 @@ def url_for(public_url: str, stream_key: bytes, item: AudioItem) -> str:
     return stream_url(public_url, make_token(stream_key, item))
 
 
+def item_id_of_url(public_url: str, url: str | None) -> str | None:
+    """The item id a stream URL of ours names (its signature unchecked); None for any other URL."""
+    prefix = stream_url(public_url, "")[: -len(".mp3")]
+    if not url or not url.startswith(prefix) or not url.endswith(".mp3"):
+        return None
+    parts = split_token(url[len(prefix) : -len(".mp3")])
+    return parts[0] if parts else None
+
+
 @dataclass(frozen=True)
 class StreamSource:
     """Where a player gets the bytes: a file on this machine, or a short-lived URL."""

@@ -26,6 +26,7 @@ SMALL_RUNS = {
     "cold_start.py": ["--runs", "1"],
     "mqtt_command.py": ["--runs", "2"],
     "podcast_episode.py": ["--minutes", "0.05", "--rounds", "1"],
+    "migrate.py": ["--objects", "2", "--size-kb", "16", "--rounds", "1"],
 }
 
 

@@ -144,6 +144,11 @@ class CognitoIdentity:
     def delete_user(self, username: str) -> None:
         self._user_call("admin_delete_user", canonical_username(username))
 
+    def password_hash(self, username: str) -> str | None:
+        """Cognito never hands out a password or its hash."""
+        self._user_call("admin_get_user", canonical_username(username))  # NotFound for no user
+        return None
+
     # ------------------------------------------------------------------ helpers
 
     def _set_password(self, name: str, password: str) -> None:

@@ -1,4 +1,4 @@
-"""Yoto tokens, settings, login sessions and counters in the DynamoDB table.
+"""Yoto tokens, settings, login sessions, counters and migration records in the DynamoDB table.
 
 Each is one item per key. Sessions add a second item in the user's partition,
 written in the same transaction, so revoking every session of a user is a
@@ -26,9 +26,11 @@ from adapters.aws.dynamo_table import (
     now_ms,
 )
 from core.errors import AlreadyExists, NotFound, VersionConflict
-from core.records import Session, YotoTokens, utcnow
+from core.records import PasswordFallback, Session, YotoTokens, utcnow
 
 _NEW = "attribute_not_exists(PK)"
+ACCOUNTS_PARTITION = "YOTO_ACCOUNTS"
+SETTINGS_PARTITION = "SETTINGS"
 _EXISTS = "attribute_exists(PK)"
 
 
@@ -43,7 +45,15 @@ class DynamoTokens:
         return f"TOKENS#{account}"
 
     def _item(self, tokens: YotoTokens) -> dict[str, Any]:
-        return {PK: self._pk(tokens.account), SK: "TOKENS", "entity": "tokens", **codecs.TOKENS.dump(tokens)}
+        # GSI1 lists the linked accounts (the MQTT listener connects one per account)
+        return {
+            PK: self._pk(tokens.account),
+            SK: "TOKENS",
+            "entity": "tokens",
+            "GSI1PK": ACCOUNTS_PARTITION,
+            "GSI1SK": tokens.account,
+            **codecs.TOKENS.dump(tokens),
+        }
 
     def get(self, account: str) -> YotoTokens:
         i = self._t.get(self._pk(account), "TOKENS")
@@ -75,6 +85,10 @@ class DynamoTokens:
         except ConditionFailed:
             raise NotFound(f"no Yoto tokens for account {account!r}") from None
 
+    def list_accounts(self) -> list[str]:
+        res = self._t.query(partition=ACCOUNTS_PARTITION, index="GSI1", newest_first=False)
+        return [str(item["GSI1SK"]) for item in res.items]
+
 
 class DynamoSettings:
     """Values are kept as JSON text: they round-trip exactly (1.0 stays a float), unlike DynamoDB numbers."""
@@ -97,13 +111,19 @@ class DynamoSettings:
             text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"setting {key!r} must be a JSON value: {exc}") from exc
-        self._t.put({PK: self._pk(key), SK: "SETTING", "entity": "setting", "key": key, "value": text})
+        item = {PK: self._pk(key), SK: "SETTING", "entity": "setting", "key": key, "value": text}
+        # GSI1 lists the keys (the migration copies every setting)
+        self._t.put({**item, "GSI1PK": SETTINGS_PARTITION, "GSI1SK": key})
 
     def delete(self, key: str) -> None:
         try:
             self._t.delete(self._pk(key), "SETTING", condition=_EXISTS)
         except ConditionFailed:
             raise NotFound(f"setting {key!r} not found") from None
+
+    def list_keys(self) -> list[str]:
+        res = self._t.query(partition=SETTINGS_PARTITION, index="GSI1", newest_first=False)
+        return [str(item["GSI1SK"]) for item in res.items]
 
 
 class DynamoSessions:
@@ -223,3 +243,34 @@ class DynamoCounters:
 
     def reset(self, key: str) -> None:
         self._t.delete(self._pk(key), "COUNTER")
+
+
+class DynamoFallbacks:
+    """One item per user, with the TTL attribute: DynamoDB sweeps expired ones, reads check expiry now."""
+
+    def __init__(self, table: Table) -> None:
+        self._t = table
+
+    @staticmethod
+    def _pk(username: str) -> str:
+        return f"FALLBACK#{username}"
+
+    def put(self, fallback: PasswordFallback) -> None:
+        item = {
+            PK: self._pk(fallback.username),
+            SK: "FALLBACK",
+            "entity": "password_fallback",
+            **codecs.FALLBACKS.dump(fallback),
+            **expiry_attrs(epoch_ms(fallback.expires_at)),
+        }
+        self._t.put(item)
+
+    def get(self, username: str) -> PasswordFallback:
+        i = self._t.get(self._pk(username), "FALLBACK")
+        if i is None or int(i[EXPIRY_MS]) <= now_ms():
+            raise NotFound(f"no migration record for {username!r}, or it has expired")
+        return codecs.FALLBACKS.load(i)
+
+    def delete(self, username: str) -> bool:
+        old = self._t.delete(self._pk(username), "FALLBACK")
+        return old is not None and int(old[EXPIRY_MS]) > now_ms()

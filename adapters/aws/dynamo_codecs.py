@@ -18,6 +18,7 @@ from core.records import (
     AudioItem,
     Card,
     Job,
+    PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
@@ -49,3 +50,4 @@ PODCASTS = RecordCodec(Podcast, CONVERSIONS)
 ROUTINES = RecordCodec(Routine, CONVERSIONS)
 JOBS = RecordCodec(Job, CONVERSIONS)
 RUNS = RecordCodec(Run, CONVERSIONS)
+FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)

@@ -32,7 +32,7 @@ from adapters.aws.dynamo_table import (
     iso,
 )
 from core.errors import AlreadyExists, NotFound, VersionConflict
-from core.records import Card, Page, Playlist, utcnow
+from core.records import Card, Page, Playlist, saved_fields, utcnow
 
 R = TypeVar("R", Playlist, Card)
 
@@ -194,8 +194,7 @@ class DynamoPlaylists(_Collection[Playlist]):
             raise VersionConflict(f"playlist {playlist.id!r} is at version {stored.version}, not {expected_version}")
         new = replace(
             stored,
-            name=playlist.name,
-            audio_ids=tuple(playlist.audio_ids),
+            **{**saved_fields(playlist), "audio_ids": tuple(playlist.audio_ids)},
             version=expected_version + 1,
             updated_at=utcnow(),
         )

@@ -7,7 +7,7 @@ are thread-safe). Layout and access patterns: docs/dynamodb.md.
 
 from __future__ import annotations
 
-from adapters.aws.dynamo_accounts import DynamoCounters, DynamoSessions, DynamoSettings, DynamoTokens
+from adapters.aws.dynamo_accounts import DynamoCounters, DynamoFallbacks, DynamoSessions, DynamoSettings, DynamoTokens
 from adapters.aws.dynamo_collections import DynamoCards, DynamoPlaylists
 from adapters.aws.dynamo_library import DynamoAudio, DynamoUploads
 from adapters.aws.dynamo_players import DynamoPlayers
@@ -35,3 +35,4 @@ class DynamoRecords:
         self.routines = scheduled["routines"]
         self.jobs = scheduled["jobs"]
         self.runs = scheduled["runs"]
+        self.fallbacks = DynamoFallbacks(self.table)

@@ -49,7 +49,9 @@ def _users_table() -> Any:
 class LocalIdentity:
     """The `Identity` port on SQLite and argon2id."""
 
-    def __init__(self, settings: Settings, records: Records, *, hasher: PasswordHasher | None = None) -> None:
+    def __init__(
+        self, settings: Settings, records: Records, *, hasher: PasswordHasher | None = None, read_only: bool = False
+    ) -> None:
         from argon2 import PasswordHasher
         from sqlalchemy.schema import CreateTable
 
@@ -57,8 +59,9 @@ class LocalIdentity:
 
         self._db = Database(records.engine)  # type: ignore[attr-defined]
         self._users = _users_table()
-        with self._db.write() as conn:
-            conn.execute(CreateTable(self._users, if_not_exists=True))
+        if not read_only:
+            with self._db.write() as conn:
+                conn.execute(CreateTable(self._users, if_not_exists=True))
         self._hasher = hasher or PasswordHasher()
         # Unknown users are checked against this hash, so they cost the same time as known ones.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(24))
@@ -141,6 +144,12 @@ class LocalIdentity:
             gone = conn.execute(self._users.delete().where(self._users.c.username == name)).rowcount
         if not gone:
             raise NotFound(f"no user {username!r}")
+
+    def password_hash(self, username: str) -> str | None:
+        row = self._row(canonical_username(username))
+        if row is None:
+            raise NotFound(f"no user {username!r}")
+        return str(row.password_hash)
 
     def _row(self, name: str) -> Any:
         with self._db.read() as conn:

@@ -22,10 +22,18 @@ BUSY_TIMEOUT_MS = 30_000
 _WRITE = "yoto_write"
 
 
-def create_sqlite_engine(path: Path) -> sa.Engine:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def create_sqlite_engine(path: Path, *, read_only: bool = False) -> sa.Engine:
+    """`read_only` opens an existing file with SQLite's `mode=ro`: any write fails
+    inside SQLite itself (the migration reads its source this way)."""
+    if read_only:
+        if not path.is_file():
+            raise FileNotFoundError(f"no database at {path}")
+        url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{path}"
     engine = sa.create_engine(
-        f"sqlite:///{path}",
+        url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
         pool_size=8,
         max_overflow=16,
@@ -38,7 +46,8 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            if not read_only:
+                cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:

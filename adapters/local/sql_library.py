@@ -13,7 +13,7 @@ from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
 from core.codec import given
 from core.errors import AlreadyExists, NotFound, VersionConflict
-from core.records import AudioItem, Card, Page, PendingUpload, Playlist, Usage, utcnow
+from core.records import AudioItem, Card, Page, PendingUpload, Playlist, Usage, saved_fields, utcnow
 
 R = TypeVar("R")
 
@@ -198,7 +198,7 @@ class SqlPlaylists:
         return page_newest_first(self._db, t.playlists, filters, limit=limit, cursor=cursor, to_record=t.PLAYLISTS.load)
 
     def save(self, playlist: Playlist, *, expected_version: int) -> Playlist:
-        values = t.PLAYLISTS.values(name=playlist.name, audio_ids=playlist.audio_ids, updated_at=utcnow())
+        values = t.PLAYLISTS.values(**saved_fields(playlist), updated_at=utcnow())
         row = swap_version(self._db, t.playlists.c.id, playlist.id, expected_version, values, "playlist")
         return t.PLAYLISTS.load(row)
 

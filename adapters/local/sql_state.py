@@ -13,7 +13,7 @@ from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
 from adapters.local.sql_library import swap_version
 from core.errors import AlreadyExists, NotFound
-from core.records import PlayerEvent, PlayerState, Session, YotoTokens, utcnow
+from core.records import PasswordFallback, PlayerEvent, PlayerState, Session, YotoTokens, utcnow
 
 # --------------------------------------------------------------------------- tokens
 
@@ -48,6 +48,10 @@ class SqlTokens:
         with self._db.write() as conn:
             if conn.execute(sa.delete(t.tokens).where(t.tokens.c.account == account)).rowcount == 0:
                 raise NotFound(f"no Yoto tokens for account {account!r}")
+
+    def list_accounts(self) -> list[str]:
+        with self._db.read() as conn:
+            return list(conn.execute(sa.select(t.tokens.c.account).order_by(t.tokens.c.account)).scalars())
 
 
 # --------------------------------------------------------------------------- players
@@ -133,6 +137,10 @@ class SqlSettings:
         with self._db.write() as conn:
             conn.execute(sa.delete(t.app_settings).where(t.app_settings.c.key == key))
 
+    def list_keys(self) -> list[str]:
+        with self._db.read() as conn:
+            return list(conn.scalars(sa.select(t.app_settings.c.key).order_by(t.app_settings.c.key)))
+
 
 # --------------------------------------------------------------------------- sessions
 
@@ -208,3 +216,38 @@ class SqlCounters:
     def reset(self, key: str) -> None:
         with self._db.write() as conn:
             conn.execute(sa.delete(t.counters).where(t.counters.c.key == key))
+
+
+# --------------------------------------------------------------------------- migration records
+
+
+class SqlFallbacks:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put(self, fallback: PasswordFallback) -> None:
+        row = t.FALLBACKS.row(fallback)
+        stmt = sqlite_insert(t.fallbacks).values(**row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.fallbacks.c.username], set_={k: v for k, v in row.items() if k != "username"}
+        )
+        with self._db.write() as conn:
+            conn.execute(stmt)
+
+    def get(self, username: str) -> PasswordFallback:
+        table = t.fallbacks
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(table).where(table.c.username == username, table.c.expires_at > t.now_us())
+            ).first()
+        if row is None:
+            raise NotFound(f"no migration record for {username!r}, or it has expired")
+        return t.FALLBACKS.load(row)
+
+    def delete(self, username: str) -> bool:
+        table = t.fallbacks
+        with self._db.write() as conn:
+            live = conn.execute(
+                sa.delete(table).where(table.c.username == username).returning(table.c.expires_at)
+            ).scalar()
+        return live is not None and live > t.now_us()

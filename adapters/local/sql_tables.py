@@ -30,6 +30,7 @@ from core.records import (
     AudioItem,
     Card,
     Job,
+    PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
@@ -206,6 +207,7 @@ RUNS = record_table(
     primary_key="id",
     indexes=(_created("runs"), _owner_created("runs"), sa.Index("ix_runs_subject_created", "subject_id", "created_at")),
 )
+FALLBACKS = record_table("password_fallbacks", PasswordFallback, primary_key="username")
 
 RECORD_TABLES: tuple[RecordTable[Any], ...] = (
     AUDIO,
@@ -220,6 +222,7 @@ RECORD_TABLES: tuple[RecordTable[Any], ...] = (
     ROUTINES,
     JOBS,
     RUNS,
+    FALLBACKS,
 )
 
 audio = AUDIO.table
@@ -230,6 +233,7 @@ tokens = TOKENS.table
 player_states = PLAYER_STATES.table
 player_events = PLAYER_EVENTS.table
 sessions = SESSIONS.table
+fallbacks = FALLBACKS.table
 
 app_settings = sa.Table(
     "app_settings",

@@ -31,6 +31,7 @@ from core.records import (
     Card,
     Job,
     Page,
+    PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
@@ -41,6 +42,7 @@ from core.records import (
     Session,
     Usage,
     YotoTokens,
+    saved_fields,
     utcnow,
 )
 
@@ -69,6 +71,7 @@ PODCASTS = RecordCodec(Podcast, CONVERSIONS)
 ROUTINES = RecordCodec(Routine, CONVERSIONS)
 JOBS = RecordCodec(Job, CONVERSIONS)
 RUNS = RecordCodec(Run, CONVERSIONS)
+FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)
 
 
 class MemoryDatabase:
@@ -254,8 +257,7 @@ class MemoryPlaylists(_Collection[Playlist]):
                 )
             return self._change(
                 playlist.id,
-                name=playlist.name,
-                audio_ids=playlist.audio_ids,
+                **saved_fields(playlist),
                 version=expected_version + 1,
                 updated_at=self._clock(),
             )
@@ -345,6 +347,10 @@ class MemoryTokens(_Repo[YotoTokens]):
     def delete(self, account: str) -> None:
         self._delete(account)
 
+    def list_accounts(self) -> list[str]:
+        with self._db.lock:
+            return sorted(self._rows)
+
 
 class MemoryPlayers:
     def __init__(self, db: MemoryDatabase, clock: Clock) -> None:
@@ -420,6 +426,10 @@ class MemorySettings:
         with self._db.lock:
             self._db.table("settings").pop(key, None)
 
+    def list_keys(self) -> list[str]:
+        with self._db.lock:
+            return sorted(self._db.table("settings"))
+
 
 class MemorySessions(_Repo[Session]):
     name, label = "sessions", "session"
@@ -478,6 +488,26 @@ class MemoryCounters:
             self._db.table("counters").pop(key, None)
 
 
+class MemoryFallbacks(_Repo[PasswordFallback]):
+    name, label, key_field = "fallbacks", "migration record of", "username"
+
+    def put(self, fallback: PasswordFallback) -> None:
+        row = self._codec.dump(fallback)
+        with self._db.lock:
+            self._rows[fallback.username] = row
+
+    def get(self, username: str) -> PasswordFallback:
+        with self._db.lock:
+            row = self._rows.get(username)
+            if row is None or row["expires_at"] <= self._now_us():
+                raise NotFound(f"no migration record for {username!r}, or it has expired")
+            return self._codec.load(row)
+
+    def delete(self, username: str) -> bool:
+        row = self._delete(username, missing_ok=True)
+        return row is not None and row["expires_at"] > self._now_us()
+
+
 class MemoryRecords:
     """All repositories over one `MemoryDatabase` (a new, empty one unless given).
 
@@ -500,13 +530,15 @@ class MemoryRecords:
         self.routines = MemoryVersioned(self.db, clock, ROUTINES, "routines", "routine")
         self.jobs = MemoryVersioned(self.db, clock, JOBS, "jobs", "scheduled job")
         self.runs = MemoryRuns(self.db, clock, RUNS, "runs", "run")
+        self.fallbacks = MemoryFallbacks(self.db, clock, FALLBACKS)
 
     def purge_expired(self) -> int:
-        """Drop expired uploads, sessions, counters and events (reads never need it); returns how many."""
+        """Drop expired uploads, sessions, counters, events and migration records (reads never need it);
+        returns how many."""
         now = to_us(self.clock())
         removed = 0
         with self.db.lock:
-            for name in ("uploads", "sessions", "counters", "player_events"):
+            for name in ("uploads", "sessions", "counters", "player_events", "fallbacks"):
                 rows = self.db.table(name)
                 gone = [k for k, r in rows.items() if r["expires_at"] <= now]
                 for k in gone:

@@ -11,6 +11,7 @@ from app.schemas import ERRORS, LoginIn, MeOut, PasswordChangeIn
 from app.sessions import clear_cookie, set_cookie
 from services import login as login_service
 from services import sessions, users
+from services.password_fallback import Fallbacks
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -26,6 +27,7 @@ def login(body: LoginIn, request: Request, response: Response, adapters: Adapter
         body.username,
         body.password,
         client_address(request, settings),
+        fallbacks=Fallbacks(adapters.records.fallbacks, adapters.hasher),
     )
     sessions.end(adapters.records.sessions, session_id_from(request, keys))
     _, cookie = sessions.start(

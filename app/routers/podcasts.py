@@ -90,7 +90,7 @@ def patch_podcast(podcast_id: Id, body: PodcastPatch, adapters: AdaptersDep, use
     return _out(podcast, _last_run(adapters, podcast))
 
 
-@router.delete("/api/podcasts/{podcast_id}", status_code=204, responses=ERRORS(401, 403, 404, 502, 504))
+@router.delete("/api/podcasts/{podcast_id}", status_code=204, responses=ERRORS(401, 403, 404, 409, 502, 504))
 def delete_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep) -> Response:
     """Stops its refreshes, deletes its Yoto card, and removes its episodes from
     the library unless another card or playlist uses them."""

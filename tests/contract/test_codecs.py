@@ -24,6 +24,7 @@ from core.records import (
     AudioItem,
     Card,
     Job,
+    PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
@@ -49,6 +50,7 @@ RECORDS = (
     Routine,
     Job,
     Run,
+    PasswordFallback,
 )
 
 
@@ -168,3 +170,52 @@ def test_none_only_where_the_field_admits_it() -> None:
         assert codec.load(codec.dump(upload)) == upload
         with pytest.raises(ValueError, match="owner"):
             codec.dump(dataclasses.replace(upload, owner=None))  # type: ignore[arg-type]
+
+
+def test_playlists_and_cards_of_an_older_database_file_load_with_the_new_fields(tmp_path: Path) -> None:
+    """A data dir made before play modes, playlist cards and card tracks existed opens as it is."""
+    from adapters.local.sql_records import DB_FILENAME, SqlRecords
+    from core.settings import Settings
+
+    @dataclass(frozen=True)
+    class OldPlaylist:
+        id: str
+        owner: str
+        name: str
+        audio_ids: tuple[str, ...] = ()
+        version: int = 1
+        created_at: datetime = T0
+        updated_at: datetime = T0
+
+    @dataclass(frozen=True)
+    class OldCard:
+        id: str
+        owner: str
+        title: str
+        yoto_card_id: str | None = None
+        playlist_id: str | None = None
+        audio_ids: tuple[str, ...] = ()
+        created_at: datetime = T0
+        updated_at: datetime = T0
+
+    data = tmp_path / "data"
+    data.mkdir()
+    engine = sa.create_engine(f"sqlite:///{data / DB_FILENAME}")
+    old_tables = sa.MetaData()
+    pl = t.record_table("playlists", OldPlaylist, primary_key="id", into=old_tables)
+    cd = t.record_table("cards", OldCard, primary_key="id", into=old_tables)
+    old_tables.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(pl.table).values(**pl.row(OldPlaylist("p1", "anna", "Car", ("a", "b")))))
+        conn.execute(sa.insert(cd.table).values(**cd.row(OldCard("c1", "anna", "Bed", "ab12C", None, ("a",)))))
+    engine.dispose()
+
+    records = SqlRecords(Settings(data_dir=data))
+    try:
+        playlist = records.playlists.get("p1")
+        assert (playlist.audio_ids, playlist.play_mode, playlist.card_id) == (("a", "b"), "sequential", None)
+        card = records.cards.get("c1")
+        assert (card.yoto_card_id, card.audio_ids, card.track_titles, card.synced_version) == ("ab12C", ("a",), (), 0)
+        assert card.synced_at is None and card.description is None
+    finally:
+        records.close()

@@ -188,3 +188,15 @@ def test_hash_is_upgraded_when_parameters_change(local_settings: Settings) -> No
     upgraded = _stored_hash(local_settings, "ivan")
     assert upgraded != weak and not PasswordHasher().check_needs_rehash(upgraded)
     assert current.authenticate("ivan", PASSWORD) is not None
+
+
+def test_password_hash_is_argon2_locally_never_from_cognito(identity: Identity, backend_settings: Settings) -> None:
+    identity.create_user("erin", PASSWORD)
+    stored = identity.password_hash("Erin")
+    if backend_settings.use_aws:
+        assert stored is None
+    else:
+        assert stored is not None and stored.startswith("$argon2id$")
+        assert PasswordHasher().verify(stored, PASSWORD)
+    with pytest.raises(NotFound):
+        identity.password_hash("nobody")

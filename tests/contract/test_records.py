@@ -41,6 +41,7 @@ from core.records import (
     AudioItem,
     Card,
     Page,
+    PasswordFallback,
     PendingUpload,
     PlayerEvent,
     Playlist,
@@ -498,6 +499,19 @@ def test_playlist_save_replaces_content_and_bumps_version(records: Records) -> N
         records.playlists.get(playlist.id)
 
 
+def test_playlist_save_keeps_play_mode_and_card_and_never_identity(records: Records) -> None:
+    playlist = make_playlist(audio_ids=("a",))
+    assert (playlist.play_mode, playlist.card_id) == ("sequential", None)
+    records.playlists.add(replace(playlist, play_mode="loop"))
+    assert records.playlists.get(playlist.id).play_mode == "loop"
+    edited = replace(playlist, play_mode="shuffle", card_id="card-7", owner="mallory", version=40)
+    saved = records.playlists.save(edited, expected_version=1)
+    assert (saved.play_mode, saved.card_id, saved.owner, saved.version) == ("shuffle", "card-7", "anna", 2)
+    assert records.playlists.get(playlist.id) == saved
+    cleared = records.playlists.save(replace(saved, card_id=None), expected_version=2)
+    assert cleared.card_id is None and records.playlists.get(playlist.id).card_id is None
+
+
 def test_playlist_save_lets_exactly_one_racer_win(records: Records) -> None:
     playlist = make_playlist()
     records.playlists.add(playlist)
@@ -582,6 +596,30 @@ def test_card_round_trip_update_and_delete(records: Records) -> None:
     records.cards.delete(card.id)
     with pytest.raises(NotFound):
         records.cards.get(card.id)
+
+
+def test_card_keeps_its_tracks_cover_and_sync_state(records: Records) -> None:
+    card = replace(
+        make_card(audio_ids=("a1", "a2", "a1")),
+        description="For the car",
+        author="Mum",
+        track_titles=("Intro", "", ""),
+        track_icons=("", "icon-2", ""),
+        chosen_icons=("icon-1", "icon-2", "icon-1"),
+    )
+    records.cards.add(card)
+    assert records.cards.get(card.id) == card
+    assert (card.synced_version, card.synced_at, card.cover_url) == (0, None, None)
+    synced = replace(card, cover_url="https://cdn.example/c.png", synced_version=5, synced_at=T0 + timedelta(seconds=1))
+    updated = records.cards.update(synced)
+    assert (updated.cover_url, updated.synced_version) == ("https://cdn.example/c.png", 5)
+    assert updated.synced_at == T0 + timedelta(seconds=1)
+    assert_utc(updated.synced_at)
+    assert records.cards.get(card.id) == updated
+    assert updated.track_icons == ("", "icon-2", "") and updated.chosen_icons == ("icon-1", "icon-2", "icon-1")
+    back = records.cards.update(replace(updated, synced_at=None, description=None, track_titles=()))
+    assert (back.synced_at, back.description, back.track_titles) == (None, None, ())
+    assert records.cards.get(card.id) == back
 
 
 def test_card_missing_raises_not_found(records: Records) -> None:
@@ -670,6 +708,16 @@ def test_tokens_compare_and_swap_has_one_winner_per_round(records: Records) -> N
         assert stored.version == current.version + 1
         assert stored.refresh_token == stored.access_token.replace("access", "refresh")
     assert records.tokens.get("family").version == rounds + 1
+
+
+def test_tokens_list_accounts_follows_links_and_unlinks(records: Records) -> None:
+    assert records.tokens.list_accounts() == []
+    for account in ("ben", "anna", "family"):
+        records.tokens.create(make_tokens(account))
+    records.tokens.compare_and_swap(replace(make_tokens("anna"), access_token="new"), expected_version=1)
+    assert records.tokens.list_accounts() == ["anna", "ben", "family"]
+    records.tokens.delete("ben")
+    assert records.tokens.list_accounts() == ["anna", "family"]
 
 
 # --------------------------------------------------------------------------- players
@@ -763,6 +811,61 @@ def test_settings_overwrite_delete_and_reject(records: Records) -> None:
         records.settings.get("bad")
 
 
+def test_settings_keys_list_every_key_once_sorted(records: Records) -> None:
+    assert records.settings.list_keys() == []
+    for key in ("zeta", "alpha", "mid:dle", "alpha"):
+        records.settings.put(key, {"k": key})
+    records.settings.put("gone", None)
+    records.settings.delete("gone")
+    assert records.settings.list_keys() == ["alpha", "mid:dle", "zeta"]
+
+
+# --------------------------------------------------------------------------- migration records
+
+
+def make_fallback(username: str = "anna", *, expires_in: timedelta = timedelta(days=90), **kw: Any) -> PasswordFallback:
+    now = utcnow()
+    return PasswordFallback(
+        username=username,
+        secret_hash=kw.pop("secret_hash", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"),
+        purpose=kw.pop("purpose", "password"),
+        created_at=now,
+        expires_at=now + expires_in,
+    )
+
+
+def test_fallback_put_get_replace_and_delete_once(records: Records) -> None:
+    with pytest.raises(NotFound):
+        records.fallbacks.get("anna")
+    first = make_fallback()
+    records.fallbacks.put(first)
+    got = records.fallbacks.get("anna")
+    assert got == first
+    assert_utc(got.expires_at)
+    second = make_fallback(secret_hash="$argon2id$other", purpose="reset")
+    records.fallbacks.put(second)  # replaces: one record per user
+    assert records.fallbacks.get("anna") == second
+    records.fallbacks.put(make_fallback("ben"))
+    assert records.fallbacks.delete("anna") is True
+    assert records.fallbacks.delete("anna") is False
+    with pytest.raises(NotFound):
+        records.fallbacks.get("anna")
+    assert records.fallbacks.get("ben").username == "ben"
+
+
+def test_expired_fallback_reads_as_missing_and_deleting_it_redeems_nothing(records: Records) -> None:
+    records.fallbacks.put(make_fallback(expires_in=timedelta(seconds=-1)))
+    with pytest.raises(NotFound):
+        records.fallbacks.get("anna")
+    assert records.fallbacks.delete("anna") is False
+
+
+def test_fallback_delete_has_one_winner(records: Records) -> None:
+    records.fallbacks.put(make_fallback())
+    results = race(20, lambda _i: records.fallbacks.delete("anna"))
+    assert sorted(results, key=str) == [False] * 19 + [True]
+
+
 # --------------------------------------------------------------------------- sessions
 
 
@@ -851,7 +954,18 @@ def test_counter_window_is_fixed_and_starts_afresh(records: Records) -> None:
 
 
 def test_records_expose_every_repository(records: Records) -> None:
-    names = ["audio", "uploads", "playlists", "cards", "tokens", "players", "settings", "sessions", "counters"]
+    names = [
+        "audio",
+        "uploads",
+        "playlists",
+        "cards",
+        "tokens",
+        "players",
+        "settings",
+        "sessions",
+        "counters",
+        "fallbacks",
+    ]
     missing = [n for n in names if getattr(records, n, None) is None]
     assert missing == []
 
@@ -937,3 +1051,27 @@ def test_local_processes_sharing_the_file_lose_no_update(local_settings: Setting
     attempts = procs * adds
     assert wins >= attempts / procs
     assert records.tokens.get("family").version == 1 + wins
+
+
+def test_local_read_only_records_change_nothing_and_refuse_writes(local_settings: Settings) -> None:
+    import sqlalchemy as sa
+
+    from adapters.local.sql_records import SqlRecords
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no local install"):
+        SqlRecords(local_settings, read_only=True)
+    writable = SqlRecords(local_settings)
+    item = make_audio()
+    writable.audio.add(item)
+    writable.sessions.add(make_session("anna", expires_in=timedelta(seconds=-5)))  # purge would remove it
+    writable.close()
+    db = local_settings.data_dir / "yoto.db"
+    before = db.read_bytes()
+
+    reader = SqlRecords(local_settings, read_only=True)
+    assert reader.audio.get(item.id) == item
+    with pytest.raises(sa.exc.OperationalError, match="readonly"):
+        reader.settings.put("x", 1)
+    reader.close()
+    assert db.read_bytes() == before

@@ -117,6 +117,7 @@ def sched_api(
     settings = local_settings.model_copy(
         update={
             "allow_private_feeds": True,
+            "allow_http_public_url": True,
             "scheduler_enabled": False,
             "yoto_api_url": env["YOTO_API_URL"],
             "yoto_auth_url": env["YOTO_AUTH_URL"],

@@ -73,6 +73,7 @@ def test_a_long_episode_becomes_parts_on_the_card(
     settings = local_settings.model_copy(
         update={
             "allow_private_feeds": True,
+            "allow_http_public_url": True,
             "scheduler_enabled": False,
             "max_audio_minutes": 1.0 / 60,  # one second per track
             "yoto_api_url": env["YOTO_API_URL"],

@@ -1,0 +1,92 @@
+"""Linking the signed-in member's Yoto account (rules in `services.yoto_link`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import RedirectResponse
+
+from app.deps import UserDep
+from app.schemas import ERRORS
+from app.schemas_yoto import DeviceLoginOut, DevicePollOut, YotoStatusOut
+from app.yoto_deps import YotoDep
+
+router = APIRouter(prefix="/api/yoto", tags=["yoto"])
+
+UI_HOME = "/"
+_REDIRECT = {"description": "to Yoto's login page (login) or back to the UI (callback)"}
+OAuthParam = Annotated[str | None, Query(max_length=2048)]
+
+
+@router.get("/login", status_code=302, response_class=RedirectResponse, responses={302: _REDIRECT, **ERRORS(401, 409)})
+def login(yoto: YotoDep, user: UserDep) -> RedirectResponse:
+    """Start linking: a redirect to Yoto's consent page (PKCE). The login waits
+    server side for YOTO_LOGIN_TTL_S seconds and only this member may finish it."""
+    return RedirectResponse(yoto.link.start_login(user), status_code=302)
+
+
+@router.get(
+    "/callback",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={303: _REDIRECT, **ERRORS(401, 403, 409, 422, 429, 502, 504)},
+)
+def callback(
+    yoto: YotoDep,
+    user: UserDep,
+    state: OAuthParam = None,
+    code: OAuthParam = None,
+    error: OAuthParam = None,
+    error_description: OAuthParam = None,
+) -> RedirectResponse:
+    """Where Yoto sends the browser back. The `state` is checked first (403 for
+    a forged, foreign, expired or replayed one; no code is exchanged), then the
+    code; then back to the UI: `/?yoto=linked`, or `/?yoto=error&reason=…`."""
+    refused = yoto.link.finish_login(user, state=state, code=code, error=error)
+    if refused is None:
+        return RedirectResponse(f"{UI_HOME}?yoto=linked", status_code=303)
+    reason = error_description or refused
+    return RedirectResponse(f"{UI_HOME}?{urlencode({'yoto': 'error', 'reason': reason[:300]})}", status_code=303)
+
+
+@router.post("/device-login", response_model=DeviceLoginOut, responses=ERRORS(401, 403, 409, 422, 429, 502, 504))
+def device_login(yoto: YotoDep, user: UserDep) -> DeviceLoginOut:
+    """Start a device-code link: show `user_code` and `verification_uri` to the
+    person, then poll `/device-login/poll` every `interval` seconds."""
+    start = yoto.link.start_device_login(user)
+    return DeviceLoginOut(
+        user_code=start.user_code,
+        verification_uri=start.verification_uri,
+        verification_uri_complete=start.verification_uri_complete,
+        interval=start.interval,
+        expires_in=start.expires_in,
+    )
+
+
+@router.post("/device-login/poll", response_model=DevicePollOut, responses=ERRORS(401, 403, 409, 422, 429, 502, 504))
+def device_login_poll(yoto: YotoDep, user: UserDep) -> DevicePollOut:
+    """`pending` (wait `interval` s), `linked`, or `expired` (start again; `detail` says why).
+    Polling faster than the interval is answered without asking Yoto."""
+    poll = yoto.link.poll_device_login(user)
+    return DevicePollOut(status=poll.status, interval=poll.interval, detail=poll.detail)
+
+
+@router.get("/status", response_model=YotoStatusOut, responses=ERRORS(401))
+def status(yoto: YotoDep, user: UserDep) -> YotoStatusOut:
+    s = yoto.link.status(user)
+    return YotoStatusOut(
+        linked=s.linked,
+        access_expires_at=s.access_expires_at,
+        linked_at=s.linked_at,
+        login_pending=s.login_pending,
+        device_login_pending=s.device_login_pending,
+    )
+
+
+@router.delete("/link", status_code=204, responses=ERRORS(401, 403))
+def unlink(yoto: YotoDep, user: UserDep) -> Response:
+    """Forget the tokens (and any login in progress). Idempotent. Cards stay on Yoto."""
+    yoto.link.unlink(user)
+    return Response(status_code=204)

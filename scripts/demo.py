@@ -1,0 +1,188 @@
+"""`make demo`: the whole service on this machine, wired to the fake Yoto cloud.
+
+For a newcomer without a Yoto account: every page works, linking included
+(the simulator's consent approves at once). It starts
+
+1. the fake Yoto cloud (`simulator.cloud`, in this process, on 127.0.0.1);
+2. the service under uvicorn with the local adapters, a data dir of its own
+   (a fresh temporary one unless `--data-dir` is given), ALLOW_HTTP_PUBLIC_URL
+   and the Yoto settings pointing at the simulator;
+3. an admin `demo` with a generated password, printed once.
+
+Each part is a `Part` (start → the lines to print, stop); the simulated MQTT
+players join by adding one to `parts()`. Ctrl-C or SIGTERM stops every part,
+in reverse order, by the handle it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ADMIN = "demo"
+
+
+@dataclass
+class Demo:
+    """What the parts share: the options, and the environment the service gets."""
+
+    port: int
+    sim_port: int
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Part:
+    name: str
+    start: Callable[[Demo], list[str]]
+    stop: Callable[[], None] = lambda: None
+
+
+def _wait_for(url: str, timeout_s: float = 30.0) -> None:
+    """Until `url` answers 200 (the service is up), or RuntimeError."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+# --------------------------------------------------------------------------- the parts
+
+
+def yoto_cloud_part() -> Part:
+    from simulator.cloud import RunningCloud, start_cloud
+
+    running: list[RunningCloud] = []
+
+    def start(demo: Demo) -> list[str]:
+        cloud = start_cloud(demo.sim_port)
+        running.append(cloud)
+        demo.env.update(cloud.env())
+        return [f"Fake Yoto cloud:  {cloud.url}  (test controls under {cloud.url}/_sim/, docs/simulator.md)"]
+
+    def stop() -> None:
+        for cloud in running:
+            cloud.stop()
+
+    return Part("yoto cloud", start, stop)
+
+
+def admin_part() -> Part:
+    def start(demo: Demo) -> list[str]:
+        from adapters import Adapters
+        from core.settings import Settings
+
+        password = secrets.token_urlsafe(15)
+        adapters = Adapters(Settings(use_aws=False, data_dir=demo.data_dir))
+        if any(u.username == ADMIN for u in adapters.identity.list_users()):
+            adapters.identity.update_user(ADMIN, password=password, is_admin=True, disabled=False)
+        else:
+            adapters.identity.create_user(ADMIN, password, is_admin=True)
+        adapters.records.close()  # type: ignore[attr-defined]
+        return [f"Log in as:        {ADMIN} / {password}   (shown once; a new one each start)"]
+
+    return Part("admin", start)
+
+
+def service_part() -> Part:
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(demo: Demo) -> list[str]:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "YOTO_", "MQTT_"))},
+            "USE_AWS": "false",
+            "DATA_DIR": str(demo.data_dir),
+            "PUBLIC_URL": demo.url,
+            "ALLOW_HTTP_PUBLIC_URL": "true",
+            "TTS_ENGINE": os.environ.get("TTS_ENGINE", "espeak"),
+            "MQTT_ENABLED": "false",  # no broker yet: the simulated players will bring one
+            **demo.env,
+        }
+        command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(demo.port)]
+        procs.append(subprocess.Popen([*command, "--no-server-header"], cwd=ROOT, env=env))
+        _wait_for(f"{demo.url}/api/health")
+        return [f"The service:      {demo.url}"]
+
+    def stop() -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    return Part("service", start, stop)
+
+
+def parts() -> list[Part]:
+    """In start order; each part may add to `Demo.env` for the ones after it."""
+    return [yoto_cloud_part(), admin_part(), service_part()]
+
+
+# --------------------------------------------------------------------------- running
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--sim-port", type=int, default=0, help="the fake Yoto cloud's port (0: any free one)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="kept after the demo (default: a temporary one)")
+    args = parser.parse_args(argv)
+
+    temporary = args.data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="yss-demo-")) if temporary else args.data_dir
+    demo = Demo(port=args.port, sim_port=args.sim_port, data_dir=data_dir)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+
+    started: list[Part] = []
+    lines: list[str] = []
+    try:
+        for part in parts():
+            lines += part.start(demo)
+            started.append(part)
+        print("\n".join(["", "yoto-smart-stream demo", *lines, f"Data dir:         {data_dir}", ""]), flush=True)
+        print("Link a Yoto account from the UI: the fake cloud approves at once. Ctrl-C stops it all.", flush=True)
+        stopped.wait()
+    finally:
+        for part in reversed(started):
+            try:
+                part.stop()
+            except Exception as exc:  # keep stopping the others
+                print(f"stopping {part.name} failed: {exc}", file=sys.stderr)
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

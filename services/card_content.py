@@ -1,0 +1,242 @@
+"""What goes on a streaming card: the rules a card's content must meet before
+anything is sent to Yoto, and the chapters built from audio items.
+
+Shared by hand-made cards (`services.cards`) and cards that follow a playlist
+(`services.playlist_cards`): one chapter per audio item, one `stream` track in
+it whose URL is our stable signed stream URL (`services.streams`), never a
+presigned storage URL. Keys and the `yoto:#` icon form are the Yoto adapter's
+business (`adapters/yoto/cards.py`); this module only says which chapters.
+
+Read-modify-write: when a card is rewritten, a chapter whose track streamed
+the same audio item keeps the JSON Yoto held for it (ambient colours, fields
+we do not model), with our title, icon, URL and duration laid over it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.ports import AudioRepository, CardRepository
+from core.records import AudioItem, Card, User
+from core.settings import Settings
+from core.yoto import YotoChapter, YotoCloud, YotoTrack
+from services import streams
+from services.icons import IconCatalog, IconIndex
+from services.yoto_tokens import YotoTokenService
+
+TITLE_MAX = 100  # Yoto's limit for card and track titles
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class UserLookup(Protocol):
+    """The part of `core.ports.Identity` the ownership rule needs."""
+
+    def get_user(self, username: str) -> User: ...
+
+
+@dataclass(frozen=True)
+class CardRules:
+    public_url: str
+    allow_http: bool
+    max_tracks: int
+    max_cover_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> CardRules:
+        return cls(
+            public_url=settings.public_url.rstrip("/"),
+            allow_http=settings.allow_http_public_url,
+            max_tracks=settings.max_card_tracks,
+            max_cover_bytes=settings.max_cover_bytes,
+        )
+
+
+@dataclass(frozen=True)
+class YotoAccess:
+    """The Yoto cloud with a linked account's tokens, and the icon catalogue."""
+
+    cloud: YotoCloud
+    tokens: YotoTokenService
+    icons: IconCatalog
+
+    def icon_index(self, account: str) -> IconIndex:
+        return self.tokens.call(account, self.icons.index)
+
+
+@dataclass(frozen=True)
+class CardPorts:
+    audio: AudioRepository
+    cards: CardRepository
+    users: UserLookup
+    yoto: YotoAccess
+    stream_key: bytes
+    rules: CardRules
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def require_https_public_url(rules: CardRules) -> None:
+    """`Conflict` unless players can fetch our URLs: PUBLIC_URL https://, or http:// allowed."""
+    scheme = urlsplit(rules.public_url).scheme
+    if scheme == "https" or (scheme == "http" and rules.allow_http):
+        return
+    raise Conflict(
+        f"PUBLIC_URL is {rules.public_url!r}, but Yoto players fetch our track URLs themselves, so it must be"
+        " the service's https:// address: set PUBLIC_URL=https://…, or ALLOW_HTTP_PUBLIC_URL=true for"
+        " development and tests"
+    )
+
+
+def check_title(title: str, what: str = "title") -> str:
+    title = title.strip()
+    if not title:
+        raise Invalid(f"{what} is empty")
+    if len(title) > TITLE_MAX:
+        raise Invalid(f"{what} is longer than {TITLE_MAX} characters")
+    return title
+
+
+def may_change(user: User, owner: str, what: str) -> None:
+    if owner != user.username and not user.is_admin:
+        raise Forbidden(f"only its owner or an admin may change this {what}")
+
+
+def visible(user: User, owner: str, what: str, record_id: str) -> None:
+    """Members see their own cards and playlists, admins everyone's; others read as missing."""
+    if owner != user.username and not user.is_admin:
+        raise NotFound(f"no {what} {record_id}")
+
+
+def listing_owner(user: User, everyone: bool) -> str | None:
+    """Whose records a listing shows: the caller's, or with `everyone` (admins only) all."""
+    if not everyone:
+        return user.username
+    if not user.is_admin:
+        raise Forbidden("only an admin may list everyone's")
+    return None
+
+
+def get_card(cards: CardRepository, user: User, card_id: str) -> Card:
+    try:
+        card = cards.get(card_id)
+    except NotFound:
+        raise NotFound(f"no card {card_id}") from None
+    visible(user, card.owner, "card", card_id)
+    return card
+
+
+def usable_audio(audio: AudioRepository, users: UserLookup, user: User, ids: Sequence[str]) -> dict[str, AudioItem]:
+    """The items for `ids`, each existing and the caller's (an admin's items, and
+    for an admin every item, also do); `Invalid` naming the first that is not."""
+    found: dict[str, AudioItem] = {}
+    admins: dict[str, bool] = {}
+    for audio_id in ids:
+        if audio_id in found:
+            continue
+        try:
+            item = audio.get(audio_id)
+        except NotFound:
+            raise Invalid(f"no audio item {audio_id}") from None
+        if not user.is_admin and item.owner != user.username:
+            if item.owner not in admins:
+                try:
+                    admins[item.owner] = users.get_user(item.owner).is_admin
+                except NotFound:
+                    admins[item.owner] = False
+            if not admins[item.owner]:
+                raise Invalid(f"audio item {audio_id} is {item.owner}'s: use your own items or an admin's")
+        found[audio_id] = item
+    return found
+
+
+def existing_audio(audio: AudioRepository, ids: Iterable[str]) -> dict[str, AudioItem]:
+    """The items of `ids` that still exist: one deleted with ?force=true is left out, never sent as a dead URL."""
+    found: dict[str, AudioItem] = {}
+    for audio_id in dict.fromkeys(ids):
+        try:
+            found[audio_id] = audio.get(audio_id)
+        except NotFound:
+            continue
+    return found
+
+
+# --------------------------------------------------------------------------- chapters
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One chapter to write: an item, the title asked for ("" = the item's) and the icon asked for ("" = choose)."""
+
+    item: AudioItem
+    title: str = ""
+    icon: str = ""
+
+
+@dataclass(frozen=True)
+class Built:
+    chapters: tuple[YotoChapter, ...]
+    audio_ids: tuple[str, ...]
+    chosen_icons: tuple[str, ...]
+
+
+def _reusable(old: Sequence[YotoChapter], public_url: str) -> dict[str, deque[YotoChapter]]:
+    by_item: dict[str, deque[YotoChapter]] = defaultdict(deque)
+    for chapter in old:
+        for track in chapter.tracks[:1]:
+            item_id = streams.item_id_of_url(public_url, track.track_url)
+            if item_id:
+                by_item[item_id].append(chapter)
+    return by_item
+
+
+def build_chapters(
+    entries: Sequence[Entry],
+    index: IconIndex,
+    card_title: str,
+    *,
+    url_of: Callable[[AudioItem], str],
+    public_url: str,
+    old: Sequence[YotoChapter] = (),
+) -> Built:
+    """One chapter per entry, in order, each with one stream track; icons from
+    the scorer unless the entry names one. Chapters of `old` that streamed the
+    same item keep their JSON (read-modify-write); keys are renumbered by position."""
+    reuse = _reusable(old, public_url)
+    chapters: list[YotoChapter] = []
+    icons: list[str] = []
+    for entry in entries:
+        item = entry.item
+        title = entry.title or item.title[:TITLE_MAX]
+        choice = index.choose(title, card_title) if not entry.icon else None
+        icon = entry.icon or (choice.media_id if choice else "")
+        track = YotoTrack(
+            title=title,
+            track_url=url_of(item),
+            type="stream",
+            format=item.format or "mp3",
+            duration=item.duration_s,
+            icon=icon or None,
+        )
+        queue = reuse.get(item.id)
+        if queue:
+            before = queue.popleft()
+            kept = before.tracks[0]
+            track = replace(track, raw=kept.raw, file_size=kept.file_size)
+            chapter = replace(
+                before, title=title, tracks=(track,), icon=icon or None, key=None, overlay_label=None, duration=None
+            )
+        else:
+            chapter = YotoChapter(title=title, tracks=(track,), icon=icon or None)
+        chapters.append(chapter)
+        icons.append(icon)
+    return Built(tuple(chapters), tuple(e.item.id for e in entries), tuple(icons))
+
+
+def stream_url_maker(ports: CardPorts) -> Callable[[AudioItem], str]:
+    return lambda item: streams.url_for(ports.rules.public_url, ports.stream_key, item)

@@ -1,0 +1,209 @@
+"""Streaming MYO cards made by hand: create, list, read, rewrite in place, delete, cover.
+
+Order of work, so a failure leaves nothing half-made:
+1. every check that needs no Yoto call (PUBLIC_URL, title, track count, each
+   audio item existing and usable by the caller): a refusal here means Yoto
+   saw no request at all;
+2. the Yoto calls (icon list, read of the card for a rewrite, the write);
+3. the record. A create whose record cannot be stored deletes the Yoto card
+   again; a rewrite that Yoto refuses leaves the record as it was.
+
+A card lives on its owner's Yoto account: a rewrite, cover or delete by an
+admin uses the owner's link.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from core.errors import Conflict, Invalid, Unsupported
+from core.records import Card, Page, User, new_id, utcnow
+from core.yoto import Icon, YotoCard
+from services import card_content as content
+from services.card_content import CardPorts, Entry
+from services.library import paged
+
+log = logging.getLogger("yss.cards")
+
+
+@dataclass(frozen=True)
+class TrackSpec:
+    """One track as the family asks for it: an item, and optionally its title and icon (a media id)."""
+
+    audio_id: str
+    title: str | None = None
+    icon: str | None = None
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    title: str
+    tracks: Sequence[TrackSpec]
+    description: str | None = None
+    author: str | None = None
+
+
+def _checked(ports: CardPorts, user: User, spec: CardSpec, *, known: Sequence[str] = ()) -> tuple[str, list[Entry]]:
+    """The title and entries of a valid spec, before any Yoto call. Items in
+    `known` (the card's current tracks) that were deleted meanwhile are skipped."""
+    content.require_https_public_url(ports.rules)
+    title = content.check_title(spec.title)
+    limit = ports.rules.max_tracks
+    if not 1 <= len(spec.tracks) <= limit:
+        raise Invalid(f"a card holds 1 to {limit} tracks, not {len(spec.tracks)}")
+    gone = set(known) - set(content.existing_audio(ports.audio, known))
+    wanted = [t.audio_id for t in spec.tracks if t.audio_id not in gone]
+    items = content.usable_audio(ports.audio, ports.users, user, wanted)
+    entries = []
+    for i, t in enumerate(spec.tracks, start=1):
+        if t.audio_id in gone:
+            continue
+        track_title = content.check_title(t.title, f"tracks[{i}].title") if t.title is not None else ""
+        entries.append(Entry(items[t.audio_id], track_title, t.icon or ""))
+    if not entries:
+        raise Invalid("none of the card's tracks exist any more: add at least one")
+    return title, entries
+
+
+def _record_fields(spec: CardSpec, title: str, entries: list[Entry], chosen: tuple[str, ...]) -> dict[str, object]:
+    return {
+        "title": title,
+        "description": spec.description,
+        "author": spec.author,
+        "audio_ids": tuple(e.item.id for e in entries),
+        "track_titles": tuple(e.title for e in entries),
+        "track_icons": tuple(e.icon for e in entries),
+        "chosen_icons": chosen,
+    }
+
+
+def create(ports: CardPorts, user: User, spec: CardSpec) -> Card:
+    title, entries = _checked(ports, user, spec)
+    yoto = ports.yoto
+    index = yoto.icon_index(user.username)
+    built = content.build_chapters(
+        entries, index, title, url_of=content.stream_url_maker(ports), public_url=ports.rules.public_url
+    )
+    new = YotoCard(title=title, chapters=built.chapters, description=spec.description, author=spec.author)
+    saved = yoto.tokens.call(user.username, yoto.cloud.save_card, new)
+    now = utcnow()
+    card = Card(
+        id=new_id(),
+        owner=user.username,
+        yoto_card_id=saved.card_id,
+        created_at=now,
+        updated_at=now,
+        **_record_fields(spec, title, entries, built.chosen_icons),  # type: ignore[arg-type]
+    )
+    try:
+        ports.cards.add(card)
+    except Exception:
+        forget_on_yoto(ports, user.username, saved.card_id)
+        raise
+    return card
+
+
+def forget_on_yoto(ports: CardPorts, account: str, yoto_card_id: str | None) -> None:
+    """Best effort: delete a Yoto card whose record could not be kept."""
+    if not yoto_card_id:
+        return
+    try:
+        ports.yoto.tokens.call(account, ports.yoto.cloud.delete_card, yoto_card_id)
+    except Exception:
+        log.exception("could not delete Yoto card %s after its record failed", yoto_card_id)
+
+
+def list_cards(ports: CardPorts, user: User, *, everyone: bool, limit: int, cursor: str | None) -> Page[Card]:
+    owner = content.listing_owner(user, everyone)
+    return paged(lambda: ports.cards.list(owner=owner, limit=limit, cursor=cursor))
+
+
+def get(ports: CardPorts, user: User, card_id: str) -> Card:
+    return content.get_card(ports.cards, user, card_id)
+
+
+def _read_on_yoto(ports: CardPorts, card: Card) -> YotoCard:
+    if not card.yoto_card_id:
+        raise Conflict("this card has no Yoto card (yet); delete it and make a new one")
+    return ports.yoto.tokens.call(card.owner, ports.yoto.cloud.get_card, card.yoto_card_id)
+
+
+def update(ports: CardPorts, user: User, card_id: str, spec: CardSpec) -> Card:
+    """Rewrite the same Yoto card in place, keeping every field Yoto holds that we do not set."""
+    card = content.get_card(ports.cards, user, card_id)
+    content.may_change(user, card.owner, "card")
+    if card.playlist_id:
+        raise Conflict(f"this card follows playlist {card.playlist_id}: change the playlist instead")
+    title, entries = _checked(ports, user, spec, known=card.audio_ids)
+    yoto = ports.yoto
+    index = yoto.icon_index(card.owner)
+    current = _read_on_yoto(ports, card)
+    built = content.build_chapters(
+        entries,
+        index,
+        title,
+        url_of=content.stream_url_maker(ports),
+        public_url=ports.rules.public_url,
+        old=current.chapters,
+    )
+    changed = replace(
+        current,
+        title=title,
+        chapters=built.chapters,
+        # None keeps what Yoto holds; a value we held before and the family removed is cleared.
+        description=spec.description if spec.description is not None else ("" if card.description else None),
+        author=spec.author if spec.author is not None else ("" if card.author else None),
+        card_id=card.yoto_card_id,
+    )
+    yoto.tokens.call(card.owner, yoto.cloud.save_card, changed)
+    return ports.cards.update(replace(card, **_record_fields(spec, title, entries, built.chosen_icons)))  # type: ignore[arg-type]
+
+
+def delete_on_yoto_and_here(ports: CardPorts, card: Card) -> None:
+    """Yoto first: if Yoto fails, the record stays and the delete can be retried."""
+    if card.yoto_card_id:
+        ports.yoto.tokens.call(card.owner, ports.yoto.cloud.delete_card, card.yoto_card_id)
+    ports.cards.delete(card.id)
+
+
+def delete(ports: CardPorts, user: User, card_id: str, *, detach: Callable[[Card], None]) -> None:
+    """Delete on Yoto, then here; `detach` then unhooks a playlist's card from its playlist."""
+    card = content.get_card(ports.cards, user, card_id)
+    content.may_change(user, card.owner, "card")
+    delete_on_yoto_and_here(ports, card)
+    detach(card)
+
+
+# --------------------------------------------------------------------------- cover
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def sniff_image(data: bytes) -> str:
+    """The content type of a PNG or JPEG by its first bytes, whatever the request claimed."""
+    if data.startswith(PNG_MAGIC):
+        return "image/png"
+    if data.startswith(JPEG_MAGIC):
+        return "image/jpeg"
+    raise Unsupported("a cover must be a PNG or JPEG image")
+
+
+def set_cover(ports: CardPorts, user: User, card_id: str, data: bytes) -> Card:
+    card = content.get_card(ports.cards, user, card_id)
+    content.may_change(user, card.owner, "card")
+    if not data:
+        raise Invalid("the cover image is empty")
+    content_type = sniff_image(data)
+    yoto = ports.yoto
+    current = _read_on_yoto(ports, card)
+    cover = yoto.tokens.call(card.owner, yoto.cloud.upload_cover, data, content_type)
+    yoto.tokens.call(card.owner, yoto.cloud.save_card, replace(current, cover_url=cover.media_url))
+    return ports.cards.update(replace(card, cover_url=cover.media_url))
+
+
+def search_icons(ports: CardPorts, user: User, q: str, *, limit: int) -> list[Icon]:
+    """Yoto's public icons matching `q`, best first (the list needs a linked account's token)."""
+    return ports.yoto.icon_index(user.username).search(q, limit=limit)

@@ -1,0 +1,326 @@
+"""A Yoto card that follows a live playlist, rewritten in place, debounced.
+
+Every change to the playlist rewrites the SAME Yoto card (one chapter per
+item; `shuffle` a fresh order on each write; `loop` sets the card to repeat)
+and never makes a second one. A burst of edits is one write:
+
+- the card record keeps which playlist version its Yoto card holds
+  (`synced_version`) and when it was last written (`synced_at`);
+- after an edit (`sync`), a card whose last write is older than the debounce
+  window is written at once, inside the request. Otherwise it is only
+  *dirty*: the answer says `pending` with the seconds until it is due, and
+  the write happens at the first of (a) a timer in this process at the end of
+  the window (long-running servers: `make run`, `make demo`), (b) the next
+  request that reads or edits the playlist or its card once the window has
+  passed. Lambda keeps no thread alive between requests, so there (b) alone
+  applies, and the UI reads the playlist again after `due_in_s` (which flushes);
+- writers of one playlist version are serialised by an atomic counter (the
+  same lease idea as the token refresh), so two processes never write the
+  same version twice, and the playlist itself is only ever re-read, never
+  held: a write always sends the playlist as it is at that moment.
+
+An edit is never refused because Yoto failed: the playlist is the truth, the
+card stays dirty, the answer says `failed` with Yoto's reason, and the next
+sync tries again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from core.errors import Conflict, DomainError, Invalid, NotFound, VersionConflict
+from core.ports import CounterRepository, PlaylistRepository
+from core.records import Card, Playlist, User, new_id, utcnow
+from core.yoto import YotoCard
+from services import card_content as content
+from services.card_content import CardPorts, Entry
+from services.cards import delete_on_yoto_and_here, forget_on_yoto
+
+log = logging.getLogger("yss.playlist_cards")
+
+LEASE_S = 120  # longer than one rewrite can take (icon list, read, write, each with retries)
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """Where a playlist's card stands: no card, in step, waiting for the debounce
+    window (`due_in_s`), or the last try failed (`detail` says why)."""
+
+    state: Literal["none", "synced", "pending", "failed"]
+    due_in_s: float | None = None
+    detail: str | None = None
+
+
+NO_CARD = SyncState("none")
+SYNCED = SyncState("synced")
+
+
+def same_content(a: Playlist, b: Playlist) -> bool:
+    return (a.name, tuple(a.audio_ids), a.play_mode) == (b.name, tuple(b.audio_ids), b.play_mode)
+
+
+class PlaylistCards:
+    def __init__(
+        self,
+        ports: CardPorts,
+        playlists: PlaylistRepository,
+        counters: CounterRepository,
+        *,
+        debounce_s: float,
+        loop_config: Mapping[str, Any],
+        timer: bool,
+        now: Callable[[], datetime] = utcnow,
+        shuffle: Callable[[list[Any]], None] = random.shuffle,
+    ) -> None:
+        self.ports = ports
+        self.playlists = playlists
+        self._counters = counters
+        self._debounce_s = debounce_s
+        self._loop_config = dict(loop_config)
+        self._timer_on = timer
+        self._now = now
+        self._shuffle = shuffle
+        self._lock = threading.Lock()
+        self._timers: dict[str, threading.Timer] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _claim(self, key: str) -> bool:
+        try:
+            return self._counters.add(key, 1, ttl_s=LEASE_S) == 1
+        except VersionConflict:
+            return False  # contended: someone else holds it
+
+    def _entries(self, playlist: Playlist) -> list[Entry]:
+        items = content.existing_audio(self.ports.audio, playlist.audio_ids)
+        entries = [Entry(items[a]) for a in playlist.audio_ids if a in items]
+        if playlist.play_mode == "shuffle":
+            self._shuffle(entries)
+        return entries
+
+    def _config(self, playlist: Playlist) -> dict[str, Any]:
+        looping = playlist.play_mode == "loop"
+        return {k: (v if looping else False) for k, v in self._loop_config.items()}
+
+    def _write_yoto(self, playlist: Playlist, entries: list[Entry], current: YotoCard | None) -> tuple[Any, str]:
+        """Write the playlist's content onto `current` (or a new card); answers (Built, Yoto card id)."""
+        yoto = self.ports.yoto
+        index = yoto.icon_index(playlist.owner)
+        built = content.build_chapters(
+            entries,
+            index,
+            playlist.name,
+            url_of=content.stream_url_maker(self.ports),
+            public_url=self.ports.rules.public_url,
+            old=current.chapters if current else (),
+        )
+        title = content.check_title(playlist.name, "the playlist's name")
+        base = current or YotoCard(title=title)
+        card = replace(base, title=title, chapters=built.chapters, content_config=self._config(playlist))
+        saved = yoto.tokens.call(playlist.owner, yoto.cloud.save_card, card)
+        return built, saved.card_id or ""
+
+    def _rewrite(self, playlist: Playlist, card: Card) -> Card:
+        """Write the playlist as it is now onto the card's Yoto card; raises what Yoto raised."""
+        content.require_https_public_url(self.ports.rules)
+        if not card.yoto_card_id:
+            raise Conflict("this card has no Yoto card: delete it and make a new one")
+        yoto = self.ports.yoto
+        current = yoto.tokens.call(card.owner, yoto.cloud.get_card, card.yoto_card_id)
+        built, _ = self._write_yoto(playlist, self._entries(playlist), current)
+        return self.ports.cards.update(
+            replace(
+                card,
+                title=playlist.name,
+                audio_ids=built.audio_ids,
+                track_titles=(),
+                track_icons=(),
+                chosen_icons=built.chosen_icons,
+                synced_version=playlist.version,
+                synced_at=self._now(),
+            )
+        )
+
+    def _save_card_id(self, playlist_id: str, card_id: str | None, *, only_if: str | None = None) -> Playlist:
+        """Point the playlist at `card_id` (None: at nothing), retrying lost races."""
+        for _ in range(10):
+            current = self.playlists.get(playlist_id)
+            if only_if is not None and current.card_id != only_if:
+                return current
+            if card_id is not None and current.card_id not in (None, card_id):
+                raise Conflict(f"the playlist already has card {current.card_id}", card_id=current.card_id)
+            try:
+                return self.playlists.save(replace(current, card_id=card_id), expected_version=current.version)
+            except VersionConflict:
+                continue
+        raise VersionConflict("the playlist kept changing; try again")
+
+    def get_playlist(self, user: User, playlist_id: str) -> Playlist:
+        try:
+            playlist = self.playlists.get(playlist_id)
+        except NotFound:
+            raise NotFound(f"no playlist {playlist_id}") from None
+        content.visible(user, playlist.owner, "playlist", playlist_id)
+        return playlist
+
+    # ------------------------------------------------------------------ use cases
+
+    def create(self, user: User, playlist_id: str) -> tuple[Card, Playlist, SyncState]:
+        """Make the playlist's one card (on the playlist owner's Yoto account)."""
+        playlist = self.get_playlist(user, playlist_id)
+        content.may_change(user, playlist.owner, "playlist")
+        content.require_https_public_url(self.ports.rules)
+        if playlist.card_id:
+            raise Conflict(f"the playlist already has card {playlist.card_id}", card_id=playlist.card_id)
+        entries = self._entries(playlist)
+        if not entries:
+            raise Invalid("the playlist holds no audio: add items before making its card")
+        lease = f"playlist-card:{playlist.id}"
+        if not self._claim(lease):
+            raise Conflict("a card is being made for this playlist right now")
+        try:
+            built, yoto_card_id = self._write_yoto(playlist, entries, None)
+            now = self._now()
+            card = Card(
+                id=new_id(),
+                owner=playlist.owner,
+                title=playlist.name,
+                yoto_card_id=yoto_card_id,
+                playlist_id=playlist.id,
+                audio_ids=built.audio_ids,
+                chosen_icons=built.chosen_icons,
+                synced_version=0,
+                synced_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                self.ports.cards.add(card)
+                attached = self._save_card_id(playlist.id, card.id)
+            except Exception:
+                with contextlib.suppress(NotFound):
+                    self.ports.cards.delete(card.id)
+                forget_on_yoto(self.ports, playlist.owner, yoto_card_id)
+                raise
+            if same_content(attached, playlist):
+                card = self.ports.cards.update(replace(card, synced_version=attached.version))
+        finally:
+            self._counters.reset(lease)
+        return card, attached, self.sync(attached)
+
+    def state_of(self, playlist: Playlist, card: Card | None) -> SyncState:
+        """The state without writing anything (for listings)."""
+        if card is None:
+            return NO_CARD
+        if card.synced_version == playlist.version:
+            return SYNCED
+        return SyncState("pending", due_in_s=self._due_in(card))
+
+    def _due_in(self, card: Card) -> float:
+        if card.synced_at is None:
+            return 0.0
+        return max(0.0, self._debounce_s - (self._now() - card.synced_at).total_seconds())
+
+    def card_of(self, playlist: Playlist) -> Card | None:
+        if not playlist.card_id:
+            return None
+        try:
+            return self.ports.cards.get(playlist.card_id)
+        except NotFound:
+            return None
+
+    def sync(self, playlist: Playlist) -> SyncState:
+        """Bring the playlist's card in step: now when the window has passed, else later."""
+        card = self.card_of(playlist)
+        if card is None:
+            return NO_CARD
+        if card.synced_version == playlist.version:
+            return SYNCED
+        due = self._due_in(card)
+        if due > 0:
+            self._schedule(playlist.id, due)
+            return SyncState("pending", due_in_s=due)
+        if not self._claim(f"card-sync:{card.id}:{playlist.version}"):
+            return SyncState("pending", due_in_s=0.0, detail="another request is writing this card")
+        try:
+            self._rewrite(playlist, card)
+        except DomainError as exc:
+            self._counters.reset(f"card-sync:{card.id}:{playlist.version}")
+            log.warning("the card of playlist %s was not rewritten: %s", playlist.id, exc)
+            return SyncState("failed", detail=str(exc))
+        except Exception:
+            self._counters.reset(f"card-sync:{card.id}:{playlist.version}")
+            raise
+        return SYNCED
+
+    def reshuffle(self, user: User, playlist_id: str) -> tuple[Card, Playlist]:
+        """A fresh order on the card now (shuffle playlists only); Yoto's errors are the caller's."""
+        playlist = self.get_playlist(user, playlist_id)
+        content.may_change(user, playlist.owner, "playlist")
+        if playlist.play_mode != "shuffle":
+            raise Conflict(f"the playlist plays {playlist.play_mode}: set play_mode to shuffle first")
+        card = self.card_of(playlist)
+        if card is None:
+            raise Conflict("the playlist has no card yet: make one with POST /api/playlists/{id}/card")
+        return self._rewrite(playlist, card), playlist
+
+    def forget(self, playlist: Playlist) -> None:
+        """Delete the playlist's card on Yoto and here (before the playlist goes)."""
+        card = self.card_of(playlist)
+        self._cancel(playlist.id)
+        if card is not None:
+            delete_on_yoto_and_here(self.ports, card)
+
+    def detach(self, card: Card) -> None:
+        """After a playlist's card was deleted: the playlist points at no card."""
+        if not card.playlist_id:
+            return
+        self._cancel(card.playlist_id)
+        with contextlib.suppress(NotFound):
+            self._save_card_id(card.playlist_id, None, only_if=card.id)
+
+    # ------------------------------------------------------------------ the timer
+
+    def _schedule(self, playlist_id: str, delay_s: float) -> None:
+        if not self._timer_on:
+            return
+        with self._lock:
+            if playlist_id in self._timers:
+                return  # the one already waiting fires at the end of the same window
+            timer = threading.Timer(delay_s + 0.05, self._fire, args=(playlist_id,))
+            timer.daemon = True
+            self._timers[playlist_id] = timer
+            timer.start()
+
+    def _fire(self, playlist_id: str) -> None:
+        with self._lock:
+            self._timers.pop(playlist_id, None)
+        try:
+            self.sync(self.playlists.get(playlist_id))
+        except NotFound:
+            pass
+        except Exception:
+            log.exception("the delayed rewrite of playlist %s's card failed", playlist_id)
+
+    def _cancel(self, playlist_id: str) -> None:
+        with self._lock:
+            timer = self._timers.pop(playlist_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def pending_timers(self) -> int:
+        with self._lock:
+            return len(self._timers)
+
+    def cancel_timers(self) -> None:
+        with self._lock:
+            timers, self._timers = list(self._timers.values()), {}
+        for timer in timers:
+            timer.cancel()

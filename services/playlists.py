@@ -1,0 +1,181 @@
+"""Live playlists: an ordered list of audio items, a play mode, and the card that follows it.
+
+Every edit is a compare-and-swap on the playlist's version: one the caller
+names (`version`, from the playlist it last read) must still be current, and
+a race lost between our read and our write is a `VersionConflict` (409) too;
+the caller reloads and tries again. After each saved edit the playlist's card
+is brought in step (`PlaylistCards.sync`, debounced).
+
+Items are checked like a card's tracks: a new item must exist and be usable by
+the playlist's editor; items already on the playlist that were deleted with
+?force=true stay in the list (so indexes do not shift under the family) and
+are skipped whenever the card is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from core.errors import Invalid, VersionConflict
+from core.records import PLAY_MODES, Card, Page, Playlist, User, new_id, utcnow
+from services import card_content as content
+from services.library import paged
+from services.playlist_cards import PlaylistCards, SyncState
+
+
+@dataclass(frozen=True)
+class PlaylistView:
+    playlist: Playlist
+    yoto_card_id: str | None
+    sync: SyncState
+
+
+class Playlists:
+    def __init__(self, followers: PlaylistCards) -> None:
+        self._followers = followers
+        self._ports = followers.ports
+        self._repo = followers.playlists
+
+    # ------------------------------------------------------------------ checks
+
+    def _name(self, name: str) -> str:
+        return content.check_title(name, "name")
+
+    def _mode(self, mode: str) -> str:
+        if mode not in PLAY_MODES:
+            raise Invalid(f"play_mode must be one of {', '.join(PLAY_MODES)}")
+        return mode
+
+    def _items(self, user: User, ids: Sequence[str], *, known: Sequence[str] = ()) -> tuple[str, ...]:
+        limit = self._ports.rules.max_tracks
+        if len(ids) > limit:
+            raise Invalid(f"a playlist holds at most {limit} items (one chapter each on its card), not {len(ids)}")
+        kept = set(known)
+        content.usable_audio(self._ports.audio, self._ports.users, user, [a for a in ids if a not in kept])
+        return tuple(ids)
+
+    def _view(self, playlist: Playlist, sync: SyncState | None = None) -> PlaylistView:
+        card = self._followers.card_of(playlist)
+        state = sync if sync is not None else self._followers.state_of(playlist, card)
+        return PlaylistView(playlist, card.yoto_card_id if card else None, state)
+
+    # ------------------------------------------------------------------ reading
+
+    def create(
+        self, user: User, name: str, audio_ids: Sequence[str] = (), play_mode: str = "sequential"
+    ) -> PlaylistView:
+        now = utcnow()
+        playlist = Playlist(
+            id=new_id(),
+            owner=user.username,
+            name=self._name(name),
+            audio_ids=self._items(user, audio_ids),
+            play_mode=self._mode(play_mode),
+            created_at=now,
+            updated_at=now,
+        )
+        self._repo.add(playlist)
+        return self._view(playlist)
+
+    def list(self, user: User, *, everyone: bool, limit: int, cursor: str | None) -> Page[PlaylistView]:
+        owner = content.listing_owner(user, everyone)
+        page = paged(lambda: self._repo.list(owner=owner, limit=limit, cursor=cursor))
+        return Page([self._view(p) for p in page.items], page.next_cursor)
+
+    def get(self, user: User, playlist_id: str) -> PlaylistView:
+        """The playlist; a card left dirty by an earlier burst of edits is written now if due."""
+        playlist = self._followers.get_playlist(user, playlist_id)
+        return self._view(playlist, self._followers.sync(playlist))
+
+    # ------------------------------------------------------------------ editing
+
+    def _edit(
+        self, user: User, playlist_id: str, version: int | None, change: Callable[[Playlist], Playlist]
+    ) -> PlaylistView:
+        current = self._followers.get_playlist(user, playlist_id)
+        content.may_change(user, current.owner, "playlist")
+        if version is not None and version != current.version:
+            raise VersionConflict(
+                f"the playlist changed meanwhile (it is at version {current.version}, not {version}): reload it"
+            )
+        saved = self._repo.save(change(current), expected_version=current.version)
+        return self._view(saved, self._followers.sync(saved))
+
+    def update(
+        self,
+        user: User,
+        playlist_id: str,
+        *,
+        name: str | None = None,
+        audio_ids: Sequence[str] | None = None,
+        play_mode: str | None = None,
+        version: int | None = None,
+    ) -> PlaylistView:
+        def change(p: Playlist) -> Playlist:
+            return replace(
+                p,
+                name=self._name(name) if name is not None else p.name,
+                audio_ids=self._items(user, audio_ids, known=p.audio_ids) if audio_ids is not None else p.audio_ids,
+                play_mode=self._mode(play_mode) if play_mode is not None else p.play_mode,
+            )
+
+        return self._edit(user, playlist_id, version, change)
+
+    def add_item(
+        self, user: User, playlist_id: str, audio_id: str, *, at: int | None = None, version: int | None = None
+    ) -> PlaylistView:
+        def change(p: Playlist) -> Playlist:
+            ids = list(p.audio_ids)
+            where = len(ids) if at is None else at
+            if not 0 <= where <= len(ids):
+                raise Invalid(f"at must be between 0 and {len(ids)} (the number of items)")
+            ids.insert(where, audio_id)
+            return replace(p, audio_ids=self._items(user, ids, known=p.audio_ids))
+
+        return self._edit(user, playlist_id, version, change)
+
+    @staticmethod
+    def _index(p: Playlist, index: int, what: str) -> int:
+        if not 0 <= index < len(p.audio_ids):
+            raise Invalid(f"{what} {index} is not an item of the playlist (it holds {len(p.audio_ids)})")
+        return index
+
+    def remove_item(self, user: User, playlist_id: str, index: int, *, version: int | None = None) -> PlaylistView:
+        def change(p: Playlist) -> Playlist:
+            ids = list(p.audio_ids)
+            del ids[self._index(p, index, "index")]
+            return replace(p, audio_ids=tuple(ids))
+
+        return self._edit(user, playlist_id, version, change)
+
+    def move_item(
+        self, user: User, playlist_id: str, source: int, target: int, *, version: int | None = None
+    ) -> PlaylistView:
+        def change(p: Playlist) -> Playlist:
+            ids = list(p.audio_ids)
+            item = ids.pop(self._index(p, source, "from"))
+            ids.insert(self._index(p, target, "to"), item)
+            return replace(p, audio_ids=tuple(ids))
+
+        return self._edit(user, playlist_id, version, change)
+
+    def clear(self, user: User, playlist_id: str, *, version: int | None = None) -> PlaylistView:
+        return self._edit(user, playlist_id, version, lambda p: replace(p, audio_ids=()))
+
+    def delete(self, user: User, playlist_id: str) -> None:
+        """The playlist's card goes too (on Yoto first: if Yoto fails, nothing is deleted)."""
+        playlist = self._followers.get_playlist(user, playlist_id)
+        content.may_change(user, playlist.owner, "playlist")
+        self._followers.forget(playlist)
+        self._repo.delete(playlist.id)
+
+    # ------------------------------------------------------------------ the card
+
+    def make_card(self, user: User, playlist_id: str) -> Card:
+        card, _, _ = self._followers.create(user, playlist_id)
+        return card
+
+    def reshuffle(self, user: User, playlist_id: str) -> Card:
+        card, _ = self._followers.reshuffle(user, playlist_id)
+        return card

@@ -1,0 +1,239 @@
+"""Live playlists over HTTP, and the one Yoto card that follows each, rewritten
+in place (same cardId, new chapters), debounced, against the fake Yoto cloud."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.settings import Settings
+from simulator.cloud import RunningCloud
+from tests.yoto_api.conftest import ADMIN, DEBOUNCE_S, MEMBER, YApi, build_yapi, close, link
+
+
+@pytest.fixture
+def mum(yapi: YApi) -> TestClient:
+    client = yapi.login(ADMIN)
+    link(client)
+    yapi.cloud.clear_requests()
+    return client
+
+
+def urls_on(yapi: YApi, yoto_card_id: str) -> list[str]:
+    return [c["tracks"][0]["trackUrl"] for c in yapi.sim_card(yoto_card_id)["content"]["chapters"]]
+
+
+def ids_on(yapi: YApi, yoto_card_id: str) -> list[str]:
+    """The audio ids the Yoto card streams, in order (our URLs are /s/<id>.<sig>.mp3)."""
+    return [u.rsplit("/", 1)[1].split(".")[0] for u in urls_on(yapi, yoto_card_id)]
+
+
+def card_writes(yapi: YApi) -> list[Any]:
+    return yapi.yoto_posts("/content")
+
+
+def wait_until(check: Any, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def make(mum: TestClient, yapi: YApi, n: int = 2, **body: Any) -> tuple[dict[str, Any], list[str]]:
+    ids = [yapi.item(title=f"Song {i}").id for i in range(n)]
+    r = mum.post("/api/playlists", json={"name": "Car trip", "audio_ids": ids, **body})
+    assert r.status_code == 201, r.text
+    return r.json(), ids
+
+
+def test_playlist_crud_and_item_operations(yapi: YApi, mum: TestClient) -> None:
+    made, (a, b) = make(mum, yapi)
+    assert made["audio_ids"] == [a, b] and made["play_mode"] == "sequential" and made["version"] == 1
+    assert made["yoto_card_id"] is None and made["card_sync"]["state"] == "none"
+    pid = made["id"]
+    c = yapi.item().id
+    r = mum.post(f"/api/playlists/{pid}/items", json={"audio_id": c, "at": 0})
+    assert r.status_code == 200 and r.json()["audio_ids"] == [c, a, b] and r.json()["version"] == 2
+    assert mum.post(f"/api/playlists/{pid}/items", json={"audio_id": c}).json()["audio_ids"] == [c, a, b, c]
+    assert mum.post(f"/api/playlists/{pid}/items/move", json={"from": 0, "to": 3}).json()["audio_ids"] == [a, b, c, c]
+    assert mum.delete(f"/api/playlists/{pid}/items/1").json()["audio_ids"] == [a, c, c]
+    r = mum.put(f"/api/playlists/{pid}", json={"name": "Renamed", "play_mode": "loop"})
+    assert (r.json()["name"], r.json()["play_mode"], r.json()["audio_ids"]) == ("Renamed", "loop", [a, c, c])
+    assert mum.delete(f"/api/playlists/{pid}/items").json()["audio_ids"] == []
+    got = mum.get(f"/api/playlists/{pid}").json()
+    assert got["version"] == 7 and got["name"] == "Renamed"
+    assert [p["id"] for p in mum.get("/api/playlists").json()["items"]] == [pid]
+
+    for bad in (
+        mum.post(f"/api/playlists/{pid}/items", json={"audio_id": "ghost"}),
+        mum.post(f"/api/playlists/{pid}/items", json={"audio_id": a, "at": 5}),
+        mum.delete(f"/api/playlists/{pid}/items/0"),
+        mum.post(f"/api/playlists/{pid}/items/move", json={"from": 0, "to": 0}),
+        mum.put(f"/api/playlists/{pid}", json={"play_mode": "random"}),
+        mum.put(f"/api/playlists/{pid}", json={"audio_ids": [a] * 6}),  # MAX_CARD_TRACKS=5 here
+        mum.post("/api/playlists", json={"name": " "}),
+    ):
+        assert bad.status_code == 422, bad.text
+    kid = yapi.login(MEMBER)
+    assert kid.get(f"/api/playlists/{pid}").status_code == 404
+    assert kid.put(f"/api/playlists/{pid}", json={"name": "Mine"}).status_code == 404
+    assert mum.delete(f"/api/playlists/{pid}").status_code == 204
+    assert mum.get(f"/api/playlists/{pid}").status_code == 404
+    assert yapi.cloud.requests() == []  # no card, no Yoto call
+
+
+def test_edits_are_version_checked(yapi: YApi, mum: TestClient) -> None:
+    made, (a, _) = make(mum, yapi)
+    pid = made["id"]
+    assert mum.put(f"/api/playlists/{pid}", json={"name": "One", "version": 1}).status_code == 200
+    stale = mum.put(f"/api/playlists/{pid}", json={"name": "Two", "version": 1})
+    assert stale.status_code == 409 and "version 2" in stale.json()["detail"]
+    assert mum.post(f"/api/playlists/{pid}/items", json={"audio_id": a, "version": 1}).status_code == 409
+    assert mum.delete(f"/api/playlists/{pid}/items", params={"version": 1}).status_code == 409
+    assert mum.get(f"/api/playlists/{pid}").json()["name"] == "One"
+
+
+BURST_WINDOW_S = 4.0  # wide enough that four edits fit in it on a loaded machine
+
+
+def test_the_card_follows_the_playlist_in_place_and_a_burst_is_one_write(
+    backend_settings: Settings, yoto_cloud: RunningCloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    yapi = build_yapi(backend_settings, yoto_cloud, monkeypatch, tmp_path, card_sync_debounce_s=BURST_WINDOW_S)
+    try:
+        mum = yapi.login(ADMIN)
+        link(mum)
+        yapi.cloud.clear_requests()
+        follow_in_place_and_debounce(yapi, mum)
+    finally:
+        close(yapi)
+
+
+def follow_in_place_and_debounce(yapi: YApi, mum: TestClient) -> None:
+    made, (a, b) = make(mum, yapi)
+    pid = made["id"]
+    r = mum.post(f"/api/playlists/{pid}/card")
+    assert r.status_code == 201, r.text
+    card = r.json()
+    yoto_id = card["yoto_card_id"]
+    assert card["playlist_id"] == pid and [t["audio_id"] for t in card["tracks"]] == [a, b]
+    assert ids_on(yapi, yoto_id) == [a, b] and len(card_writes(yapi)) == 1
+    assert mum.get(f"/api/playlists/{pid}").json()["yoto_card_id"] == yoto_id
+    again = mum.post(f"/api/playlists/{pid}/card")
+    assert again.status_code == 409 and again.json()["card_id"] == card["id"]
+    assert mum.put(f"/api/cards/{card['id']}", json={"title": "x", "tracks": [{"audio_id": a}]}).status_code == 409
+
+    time.sleep(BURST_WINDOW_S + 0.1)
+    c, d = yapi.item(title="Third").id, yapi.item(title="Fourth").id
+    # The first edit after a quiet window is written at once ...
+    first = mum.post(f"/api/playlists/{pid}/items", json={"audio_id": c})
+    assert first.json()["card_sync"]["state"] == "synced"
+    assert ids_on(yapi, yoto_id) == [a, b, c] and len(card_writes(yapi)) == 2
+    # ... and a burst right after it is one more write, at the end of the window.
+    burst = [
+        mum.post(f"/api/playlists/{pid}/items", json={"audio_id": d}),
+        mum.post(f"/api/playlists/{pid}/items/move", json={"from": 3, "to": 0}),
+        mum.delete(f"/api/playlists/{pid}/items/1"),
+        mum.put(f"/api/playlists/{pid}", json={"name": "Car trip, again"}),
+    ]
+    for r in burst:
+        sync = r.json()["card_sync"]
+        assert sync["state"] == "pending" and 0 < sync["due_in_s"] <= BURST_WINDOW_S, sync
+    assert len(card_writes(yapi)) == 2
+    wait_until(lambda: len(card_writes(yapi)) == 3, timeout_s=BURST_WINDOW_S + 5)
+    time.sleep(1.0)
+    assert len(card_writes(yapi)) == 3
+    final = mum.get(f"/api/playlists/{pid}").json()
+    assert final["audio_ids"] == [d, b, c] and final["card_sync"]["state"] == "synced"
+    assert ids_on(yapi, yoto_id) == [d, b, c]
+    stored = yapi.sim_card(yoto_id)
+    assert stored["title"] == "Car trip, again"
+    assert [ch["key"] for ch in stored["content"]["chapters"]] == ["01", "02", "03"]
+    assert list(yapi.cloud.cards()) == [yoto_id]  # never a second card
+    assert mum.get(f"/api/cards/{card['id']}").json()["title"] == "Car trip, again"
+
+
+def test_without_the_timer_the_next_request_writes_a_dirty_card(
+    backend_settings: Settings, yoto_cloud: RunningCloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """How it runs on Lambda: no thread outlives the request."""
+    window = 2.5  # the edit below must land inside it, however loaded the machine
+    yapi = build_yapi(
+        backend_settings, yoto_cloud, monkeypatch, tmp_path, card_sync_timer=False, card_sync_debounce_s=window
+    )
+    try:
+        mum = yapi.login(ADMIN)
+        link(mum)
+        made, (a, b) = make(mum, yapi)
+        pid = made["id"]
+        yoto_id = mum.post(f"/api/playlists/{pid}/card").json()["yoto_card_id"]
+        edit = mum.put(f"/api/playlists/{pid}", json={"audio_ids": [b]})
+        assert edit.json()["card_sync"]["state"] == "pending"
+        time.sleep(window + 0.3)
+        assert ids_on(yapi, yoto_id) == [a, b]  # nothing ran in the background
+        assert yapi.services.playlist_cards.pending_timers() == 0
+        listed = mum.get("/api/playlists").json()["items"][0]
+        assert listed["card_sync"]["state"] == "pending" and listed["card_sync"]["due_in_s"] == 0
+        assert mum.get(f"/api/playlists/{pid}").json()["card_sync"]["state"] == "synced"
+        assert ids_on(yapi, yoto_id) == [b]
+    finally:
+        close(yapi)
+
+
+def test_shuffle_writes_a_fresh_order_and_loop_repeats(yapi: YApi, mum: TestClient) -> None:
+    made, ids = make(mum, yapi, n=5, play_mode="shuffle")
+    pid = made["id"]
+    card = mum.post(f"/api/playlists/{pid}/card").json()
+    yoto_id = card["yoto_card_id"]
+    orders = [ids_on(yapi, yoto_id)]
+    for _ in range(4):
+        r = mum.post(f"/api/playlists/{pid}/reshuffle")
+        assert r.status_code == 200, r.text
+        orders.append(ids_on(yapi, yoto_id))
+        assert [t["audio_id"] for t in r.json()["tracks"]] == orders[-1]
+    assert all(sorted(o) == sorted(ids) for o in orders)
+    assert len({tuple(o) for o in orders}) > 1  # 5 orders of 5 items all equal: 1 in 120**4
+    assert mum.get(f"/api/playlists/{pid}").json()["audio_ids"] == ids  # the playlist's own order stays
+
+    time.sleep(DEBOUNCE_S + 0.1)
+    assert mum.put(f"/api/playlists/{pid}", json={"play_mode": "loop"}).json()["card_sync"]["state"] == "synced"
+    looped = yapi.sim_card(yoto_id)
+    assert looped["content"]["config"]["repeatAll"] is True
+    assert ids_on(yapi, yoto_id) == ids  # loop plays in the playlist's order
+    r = mum.post(f"/api/playlists/{pid}/reshuffle")
+    assert r.status_code == 409 and "shuffle" in r.json()["detail"]
+    time.sleep(DEBOUNCE_S + 0.1)
+    mum.put(f"/api/playlists/{pid}", json={"play_mode": "sequential"})
+    assert yapi.sim_card(yoto_id)["content"]["config"]["repeatAll"] is False
+    assert list(yapi.cloud.cards()) == [yoto_id]
+
+
+def test_deleting_the_playlist_deletes_its_card_and_deleting_the_card_detaches_it(yapi: YApi, mum: TestClient) -> None:
+    made, _ = make(mum, yapi)
+    pid = made["id"]
+    card = mum.post(f"/api/playlists/{pid}/card").json()
+    assert mum.delete(f"/api/cards/{card['id']}").status_code == 204
+    after = mum.get(f"/api/playlists/{pid}").json()
+    assert after["card_id"] is None and after["yoto_card_id"] is None
+    assert yapi.cloud.cards() == {}
+    second = mum.post(f"/api/playlists/{pid}/card").json()
+    assert second["yoto_card_id"] != card["yoto_card_id"]
+    assert mum.delete(f"/api/playlists/{pid}").status_code == 204
+    assert yapi.cloud.cards() == {}
+    assert mum.get(f"/api/cards/{second['id']}").status_code == 404
+
+
+def test_a_card_needs_items_and_skips_deleted_ones(yapi: YApi, mum: TestClient) -> None:
+    empty = mum.post("/api/playlists", json={"name": "Empty"}).json()
+    r = mum.post(f"/api/playlists/{empty['id']}/card")
+    assert r.status_code == 422 and "add items" in r.json()["detail"]
+    assert yapi.cloud.requests() == []
+    made, (a, b) = make(mum, yapi)
+    assert mum.delete(f"/api/audio/{a}", params={"force": "true"}).status_code == 204
+    card = mum.post(f"/api/playlists/{made['id']}/card").json()
+    assert ids_on(yapi, card["yoto_card_id"]) == [b]
+    assert mum.get(f"/api/playlists/{made['id']}").json()["audio_ids"] == [a, b]
