@@ -13,6 +13,7 @@ from infra.budget import BudgetAlert
 from infra.config import load_stack_config
 from infra.data import STAGING_PREFIX, PrivateBucket, RecordsTable, upload_cors_rules
 from infra.identity import UserDirectory
+from infra.mqtt_on_demand import MqttOnDemand
 from infra.mqtt_service import MqttService
 from infra.scheduler import ScheduledWorker, worker_function_name
 from infra.ui import UiSite
@@ -51,6 +52,12 @@ shared = {
     "session_secret": session_secret,
 }
 code = lambda_code(config)
+# mqttMode=on-demand: the listener runs in a Lambda function the API starts while someone watches.
+on_demand = (
+    MqttOnDemand(f"{prefix}-listener", config, table=table.table, code=code)
+    if config.mqtt_mode == "on-demand"
+    else None
+)
 api = ApiFunction(
     f"{prefix}-app",
     config,
@@ -58,6 +65,7 @@ api = ApiFunction(
     code=code,
     origin_secret=origin_secret,
     worker_function=worker_function_name(config),
+    listener=on_demand.function if on_demand else None,
     **shared,
 )
 # Podcast refreshes and routines: the minute tick and the worker the API hands long jobs to.
@@ -75,6 +83,8 @@ pulumi.export("lambda_function_name", api.function.name)
 pulumi.export("worker_function_name", worker.function.name)
 if config.enable_cloudfront and ui.distribution is not None:
     pulumi.export("cloudfront_domain", ui.distribution.domain_name)
+if on_demand is not None:
+    pulumi.export("mqtt_listener_function_name", on_demand.function.name)
 if config.enable_mqtt_handler:
     mqtt = MqttService(f"{prefix}-mqtt", config, **shared)
     pulumi.export("mqtt_cluster_name", mqtt.cluster.name)

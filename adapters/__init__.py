@@ -23,6 +23,7 @@ from core.settings import Settings, Workload, load_settings
 if TYPE_CHECKING:
     from core.ports import AudioStorage, Identity, Records, RunQueue, SecretHasher, TextToSpeech
     from core.yoto import YotoCloud
+    from services.listener_health import ListenerStarter
 
 __all__ = ["Adapters", "get_adapters", "local_install_exists", "reset_adapters"]
 
@@ -120,6 +121,16 @@ class Adapters:
         from adapters.hashing import Argon2Hasher
 
         return Argon2Hasher()
+
+    @cached_property
+    def listener_starter(self) -> ListenerStarter | None:
+        """What starts an on-demand MQTT listener when a viewer appears; None where
+        none is configured (a listener runs all the time, in-process, or not at all)."""
+        if not self.settings.mqtt_listener_function:
+            return None
+        from adapters.aws.listener_starter import LambdaListenerStarter
+
+        return LambdaListenerStarter(self.settings)
 
 
 def local_install_exists(settings: Settings) -> bool:

@@ -26,12 +26,14 @@ from app.routers import (
     cards,
     health,
     icons,
+    players,
     playlists,
     podcasts,
     routines,
     storage,
     stream,
     tts,
+    ui,
     uploads,
     users,
     yoto,
@@ -57,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.info("removed %d staged upload(s) nobody completed", swept)
     except Exception:
         log.exception("sweeping abandoned uploads failed; the server starts anyway")
+    listener = await asyncio.to_thread(_start_listener, adapters)
     scheduler = None
     if adapters.settings.scheduler_enabled and not adapters.settings.use_aws:
         from app.scheduled import local_scheduler
@@ -68,6 +71,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if scheduler is not None:
             scheduler.stop()
+        if listener:
+            from mqtt.handler import in_process
+
+            await asyncio.to_thread(in_process.stop)
+
+
+def _start_listener(adapters: deps.Adapters) -> bool:
+    """`make run` runs the MQTT listener in-process unless MQTT_ENABLED=false
+    (commands then use its open connection); it needs YOTO_CLIENT_ID to refresh tokens."""
+    settings = adapters.settings
+    if not settings.mqtt_enabled:
+        return False
+    if not settings.yoto_client_id:
+        log.info("MQTT listener not started: YOTO_CLIENT_ID is not set")
+        return False
+    try:
+        from mqtt.handler import Handler, build_listener, in_process
+
+        in_process.start(Handler(build_listener(adapters), adapters.records.settings, mode="in-process"))
+    except Exception:
+        log.exception("the in-process MQTT listener could not start; the server starts anyway")
+        return False
+    return True
 
 
 def create_app() -> FastAPI:
@@ -96,6 +122,8 @@ def create_app() -> FastAPI:
     app.include_router(cards.router)
     app.include_router(icons.router)
     app.include_router(playlists.router)
+    app.include_router(players.router)
+    app.include_router(ui.router)  # the web UI at /, last: its paths never shadow the API's
     install_api_docs(app)
     install_error_bodies(app)
     install_http_limits(app)

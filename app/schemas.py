@@ -168,6 +168,12 @@ class TtsIn(In):
     language: str | None = Field(default=None, max_length=16)
 
 
+class TtsQuotaOut(BaseModel):
+    remaining_today: int
+    daily_chars: int
+    max_chars: int
+
+
 class VoiceOut(Out):
     id: str
     name: str

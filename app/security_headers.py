@@ -4,7 +4,8 @@ Two policies, chosen by what the response is:
 - the API (JSON, audio, redirects, errors): nothing may load from it as a
   document, nothing may frame it, no Referer leaves it;
 - HTML pages (the web UI, /api/docs): scripts, styles, fonts and fetches from
-  our own origin only, no inline script or style, images also as data: URLs,
+  our own origin only, no inline script or style, images also as data: and
+  blob: URLs and from Yoto (icons, covers: `image_origins`),
   audio also from blob: URLs and from `STORAGE_ORIGINS` (where a presigned
   URL or a direct upload points on AWS).
 User content (`/api/storage/...`, `/s/...`) always gets the API policy, whatever
@@ -17,6 +18,8 @@ The `Server` header is not ours to drop: uvicorn adds it below the app, so
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,20 +29,32 @@ from core.settings import Settings
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HSTS = "max-age=31536000"
+YOTO_IMAGES = "https://*.yotoplay.com"
 USER_CONTENT_PREFIXES = ("/api/storage/", "/s/")
 
 Header = tuple[bytes, bytes]
 
 
-def ui_csp(storage_origins: list[str]) -> str:
+def image_origins(settings: Settings) -> list[str]:
+    """Where the UI may show images from besides itself: Yoto's icons and card
+    covers (their host is unverified, so any yotoplay.com host over https) and
+    the configured Yoto API's own origin (the simulator serves its icons there)."""
+    api = urlsplit(settings.yoto_api_url)
+    own = f"{api.scheme}://{api.netloc}" if api.scheme and api.netloc else None
+    covered = own is not None and api.scheme == "https" and api.netloc.endswith(".yotoplay.com")
+    return [YOTO_IMAGES, *([own] if own and not covered else [])]
+
+
+def ui_csp(storage_origins: list[str], images: list[str] | None = None) -> str:
     extra = "".join(f" {o.rstrip('/')}" for o in storage_origins)
+    pictures = "".join(f" {o}" for o in images or [])
     return "; ".join(
         [
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
             "font-src 'self'",
-            "img-src 'self' data:",
+            f"img-src 'self' data: blob:{pictures}",
             f"media-src 'self' blob:{extra}",
             f"connect-src 'self'{extra}",
             "manifest-src 'self'",
@@ -58,11 +73,11 @@ COMMON = {"x-content-type-options": "nosniff", "x-frame-options": "DENY"}
 API_HEADERS = _headers({**COMMON, "content-security-policy": API_CSP, "referrer-policy": "no-referrer"})
 
 
-def page_headers(storage_origins: list[str]) -> list[Header]:
+def page_headers(storage_origins: list[str], images: list[str] | None = None) -> list[Header]:
     return _headers(
         {
             **COMMON,
-            "content-security-policy": ui_csp(storage_origins),
+            "content-security-policy": ui_csp(storage_origins, images),
             "referrer-policy": "strict-origin-when-cross-origin",
             "cross-origin-opener-policy": "same-origin",
         }
@@ -83,7 +98,7 @@ class SecurityHeadersMiddleware:
             # the page policy, without storage origins.
             return page_headers([])
         if self._page is None or self._page[0] is not settings:
-            self._page = (settings, page_headers(settings.storage_origins))
+            self._page = (settings, page_headers(settings.storage_origins, image_origins(settings)))
         return self._page[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -16,6 +16,7 @@ Conventions shared by every implementation:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -154,8 +155,17 @@ class PlayerRepository(Protocol):
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
         """Append an event that expires after `keep_s` seconds."""
 
+    def add_events(self, events: list[PlayerEvent], *, keep_s: int = 7 * 24 * 3600) -> None:
+        """Append many events at once (one transaction or batch where the backend has one)."""
+
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         """Newest first, expired ones left out."""
+
+    def events_since(
+        self, player_id: str, since: datetime, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[PlayerEvent]:
+        """Events at or after `since`, oldest first, expired ones left out; pages
+        of at most `limit` (pass `next_cursor` back for the next one)."""
 
 
 class SettingsRepository(Protocol):

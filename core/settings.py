@@ -108,6 +108,19 @@ class Settings(BaseSettings):
     mqtt_alpn: str | None = None  # e.g. x-amzn-mqtt-ca for MQTT over TLS on 443
     yoto_mqtt_authorizer: str = "PublicJWTAuthorizer"
     mqtt_enabled: bool = True  # the in-process listener of `make run`
+    # How long a command waits for the player's acknowledgement.
+    mqtt_command_timeout_s: float = Field(default=3.0, gt=0, le=30)
+    # An on-demand listener stops after this long without anyone watching the players.
+    mqtt_idle_s: int = Field(default=300, ge=30)
+    # The on-demand listener's Lambda function, started by the API when a viewer
+    # appears and none runs (set by the Pulumi program in mqttMode=on-demand).
+    mqtt_listener_function: str | None = None
+    # Event history (listening history) is kept this many days.
+    player_history_days: int = Field(default=90, ge=1, le=3650)
+    # Server-sent events on GET /api/players/stream; off where responses cannot
+    # stream (Lambda behind an HTTP API): the UI polls every PLAYERS_POLL_S instead.
+    players_stream: bool = True
+    players_poll_s: int = Field(default=3, ge=1, le=60)
 
     # Scheduled work (docs/scheduling.md). Every clock time a family member
     # types ("19:30") is in FAMILY_TIMEZONE, an IANA name.
@@ -227,8 +240,10 @@ _YOTO = frozenset(
         "yoto_max_wait_s",
     }
 )
-# The broker connection. `mqtt_enabled` is not among them: it tells the local API
-# process whether to run the handler in-process (`make run` runs both workloads).
+# The broker connection: the handler's, and the API's too (it sends a command
+# over a short-lived connection when no listener runs). `mqtt_enabled` is not
+# among them: it tells the local API process whether to run the handler
+# in-process (`make run` runs both workloads).
 _MQTT = frozenset(
     {
         "mqtt_host",
@@ -239,21 +254,26 @@ _MQTT = frozenset(
         "mqtt_ca_file",
         "mqtt_alpn",
         "yoto_mqtt_authorizer",
+        "mqtt_command_timeout_s",
     }
 )
+# What only the long-lived handler reads, and what both read about the history it keeps.
+_HANDLER_ONLY = frozenset({"mqtt_idle_s"})
+_HISTORY = frozenset({"player_history_days"})
 
 WORKLOADS: dict[str, WorkloadNeeds] = {
-    # The HTTP API (Lambda, uvicorn): every setting but the MQTT connection's.
+    # The HTTP API (Lambda, uvicorn): every setting but the handler's own.
     "api": WorkloadNeeds(
         aws=("dynamodb_table", "s3_audio_bucket", "cognito_user_pool_id", "cognito_client_id", "session_secret"),
         local=(),
-        uses=frozenset(Settings.model_fields) - _MQTT,
+        uses=frozenset(Settings.model_fields) - _HANDLER_ONLY,
     ),
-    # The MQTT handler (ECS task, or a local process): records, the Yoto cloud, the broker.
+    # The MQTT handler (ECS task, on-demand Lambda, or a local process): records,
+    # the Yoto cloud, the broker.
     "mqtt": WorkloadNeeds(
         aws=("dynamodb_table", "yoto_client_id"),
         local=("yoto_client_id",),
-        uses=_SHARED | _YOTO | _MQTT,
+        uses=_SHARED | _YOTO | _MQTT | _HANDLER_ONLY | _HISTORY,
     ),
 }
 

@@ -114,6 +114,24 @@ class HttpGateway(pulumi.ComponentResource):
         self.register_outputs({"url": self.url})
 
 
+def function_code(
+    name: str, config: StackConfig, code: LambdaCode, opts: pulumi.ResourceOptions
+) -> tuple[dict[str, object], PrivateBucket | None]:
+    """The `code` arguments of a function running the package: the zip itself, or,
+    too big for a direct upload, a copy staged in a private artifact bucket."""
+    if code.zipped_bytes <= DIRECT_UPLOAD_LIMIT:
+        return {"code": pulumi.FileArchive(str(code.zip_path))}, None
+    bucket = PrivateBucket(f"{name}-artifacts", config, opts=opts)
+    obj = aws.s3.BucketObject(
+        f"{name}-package",
+        bucket=bucket.bucket.id,
+        key=f"lambda/{code.sha256_b64.rstrip('=').replace('/', '_').replace('+', '-')}.zip",
+        source=pulumi.FileAsset(str(code.zip_path)),
+        opts=opts,
+    )
+    return {"s3_bucket": obj.bucket, "s3_key": obj.key}, bucket
+
+
 class ApiFunction(pulumi.ComponentResource):
     """The Lambda function, its role and log group, and its wiring into the gateway."""
 
@@ -132,6 +150,7 @@ class ApiFunction(pulumi.ComponentResource):
         code: LambdaCode,
         origin_secret: pulumi.Input[str] | None = None,
         worker_function: str | None = None,
+        listener: aws.lambda_.Function | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("yss:api:ApiFunction", name, None, opts)
@@ -150,8 +169,12 @@ class ApiFunction(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=pulumi.Output.all(table.arn, audio_bucket.arn, user_pool.arn, self.log_group.arn).apply(
-                lambda a: iam.lambda_policy(table_arn=a[0], bucket_arn=a[1], user_pool_arn=a[2], log_group_arn=a[3])
+            policy=pulumi.Output.all(
+                table.arn, audio_bucket.arn, user_pool.arn, self.log_group.arn, listener.arn if listener else None
+            ).apply(
+                lambda a: iam.lambda_policy(
+                    table_arn=a[0], bucket_arn=a[1], user_pool_arn=a[2], log_group_arn=a[3], listener_arn=a[4]
+                )
             ),
             opts=child,
         )
@@ -167,22 +190,10 @@ class ApiFunction(pulumi.ComponentResource):
             inputs["origin_secret"] = pulumi.Output.secret(origin_secret)
         if worker_function is not None:
             inputs["worker"] = worker_function  # long jobs go there (infra/scheduler.py)
+        if listener is not None:
+            inputs["listener"] = listener.name
         environment = pulumi.Output.all(**inputs).apply(lambda v: lambda_environment(config, v))
-        self.package_bucket: PrivateBucket | None = None
-        code_args: dict[str, object]
-        if code.zipped_bytes > DIRECT_UPLOAD_LIMIT:
-            # Too big for a direct upload: stage the zip in a private artifact bucket.
-            self.package_bucket = PrivateBucket(f"{name}-artifacts", config, opts=child)
-            obj = aws.s3.BucketObject(
-                f"{name}-package",
-                bucket=self.package_bucket.bucket.id,
-                key=f"lambda/{code.sha256_b64.rstrip('=').replace('/', '_').replace('+', '-')}.zip",
-                source=pulumi.FileAsset(str(code.zip_path)),
-                opts=child,
-            )
-            code_args = {"s3_bucket": obj.bucket, "s3_key": obj.key}
-        else:
-            code_args = {"code": pulumi.FileArchive(str(code.zip_path))}
+        code_args, self.package_bucket = function_code(name, config, code, child)
         self.code_args = code_args  # the worker function runs the same package
         self.function = aws.lambda_.Function(
             name,
@@ -254,6 +265,8 @@ def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]
         "MQTT_PORT": str(config.mqtt_port),
         "MQTT_TRANSPORT": config.mqtt_transport,
         "MQTT_PATH": config.mqtt_path,
+        # API Gateway's HTTP API buffers responses: no server-sent events, the UI polls.
+        "PLAYERS_STREAM": "false",
         "POLLY_ENGINE": config.polly_engine,
         "MAX_UPLOAD_MB": _setting("max_upload_mb"),
         "MAX_AUDIO_MINUTES": str(LAMBDA_MAX_AUDIO_MINUTES),
@@ -270,4 +283,6 @@ def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]
         env["YOTO_CLIENT_ID"] = config.yoto_client_id
     if "worker" in v:
         env["WORKER_FUNCTION"] = v["worker"]
+    if "listener" in v:
+        env["MQTT_LISTENER_FUNCTION"] = v["listener"]
     return env

@@ -44,6 +44,12 @@ ORIGIN_VERIFY_HEADER = "x-origin-verify"
 # What the MQTT task runs: `python -m mqtt` (the CMD of mqtt/Dockerfile).
 MQTT_ENTRY_MODULE = "mqtt"
 MQTT_ENTRY_FILE = ROOT / MQTT_ENTRY_MODULE / "__main__.py"
+# What the on-demand listener's Lambda function runs (mqttMode=on-demand).
+MQTT_LAMBDA_HANDLER = "mqtt.lambda_handler.handler"
+MQTT_LAMBDA_HANDLER_FILE = ROOT / "mqtt" / "lambda_handler.py"
+# always: the Fargate Spot service; on-demand: a Lambda function started by the API
+# while someone watches the players; off: commands only (short-lived connections).
+MQTT_MODES = ("always", "on-demand", "off")
 # CloudWatch Logs accepts only these retention periods (days).
 VALID_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
@@ -73,8 +79,10 @@ class StackConfig:
     stack: str
     region: str
     production: bool
-    enable_mqtt_handler: bool = True
+    enable_mqtt_handler: bool = True  # the always-on ECS service (mqttMode=always)
     enable_cloudfront: bool = False
+    mqtt_mode: str = "always"
+    mqtt_idle_s: int = 300
     yoto_client_id: str = ""
     lambda_architecture: str = "arm64"
     lambda_memory_mb: int = 1024
@@ -190,11 +198,18 @@ def parse_stack_config(
         if not lambda_zip.is_file():
             raise StackConfigError(f"{PROJECT}:lambdaPackageZip={zip_raw!r} is not a file")
     mqtt_image = (get("mqttImage") or "").strip() or None
+    # mqttMode (always | on-demand | off, default always). The older key enableMqttHandler,
+    # when set, still means what it did: true = always, false = off.
+    mqtt_mode = _choice("mqttMode", get("mqttMode"), "always", MQTT_MODES)
+    if get("enableMqttHandler") not in (None, ""):
+        mqtt_mode = "always" if _bool("enableMqttHandler", get("enableMqttHandler"), True) else "off"
     return StackConfig(
         stack=stack,
         region=region or "eu-west-2",
         production=production,
-        enable_mqtt_handler=_bool("enableMqttHandler", get("enableMqttHandler"), True),
+        enable_mqtt_handler=mqtt_mode == "always",
+        mqtt_mode=mqtt_mode,
+        mqtt_idle_s=_int("mqttIdleSeconds", get("mqttIdleSeconds"), 300, low=30, high=3600),
         enable_cloudfront=_bool("enableCloudFront", get("enableCloudFront"), False),
         yoto_client_id=(get("yotoClientId") or "").strip(),
         lambda_architecture=_choice("lambdaArchitecture", get("lambdaArchitecture"), "arm64", ARCHITECTURES),
@@ -226,6 +241,8 @@ def parse_stack_config(
 
 # Every key `load_stack_config` reads (besides the secret `sessionSecret`).
 KEYS: tuple[str, ...] = (
+    "mqttMode",
+    "mqttIdleSeconds",
     "enableMqttHandler",
     "enableCloudFront",
     "yotoClientId",
@@ -270,6 +287,10 @@ def missing_entry_modules(config: StackConfig) -> list[str]:
             f"{PROJECT}:enableMqttHandler is true but {MQTT_ENTRY_MODULE}/__main__.py "
             f"(`python -m {MQTT_ENTRY_MODULE}`, the task's entry module) does not exist; "
             "set it to false until the handler lands"
+        )
+    if config.mqtt_mode == "on-demand" and not MQTT_LAMBDA_HANDLER_FILE.is_file():
+        problems.append(
+            f"{PROJECT}:mqttMode is on-demand but mqtt/lambda_handler.py ({MQTT_LAMBDA_HANDLER}) is missing"
         )
     return problems
 

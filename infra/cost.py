@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -146,6 +147,13 @@ class Usage:
     routine_runs: int = 2 * 30  # bedtime and quiet time every day
     routine_ms: int = 2_000
     worker_dynamodb_per_run: float = 6.0  # claim, run record, podcast/routine read and save
+    # mqttMode=on-demand: someone has the players page open this long a day, in this
+    # many visits; after each the listener idles `mqttIdleSeconds` before it stops.
+    watch_minutes_per_day: float = 30.0
+    watch_sessions_per_day: int = 2
+    listener_mb: int = 256  # the on-demand function's memory (infra/mqtt_on_demand.py)
+    poll_s: int = 3  # the players page polls GET /api/players this often
+    heartbeat_s: int = 30  # the listener writes its heartbeat record this often
 
 
 FAMILY = Usage()
@@ -269,8 +277,10 @@ def estimate(
         Line("Cognito", f"{u.users} active users; free up to {p.cognito_free_mau:,} (Lite)", 0.0, page="cognito")
     )
     lines += scheduler_lines(config, u, p)
-    if config.enable_mqtt_handler:
+    if config.mqtt_mode == "always":
         lines += _mqtt_lines(config, u, p)
+    elif config.mqtt_mode == "on-demand":
+        lines += _on_demand_lines(config, u, p)
     return lines
 
 
@@ -324,6 +334,58 @@ def scheduler_lines(config: StackConfig, u: Usage, p: Prices) -> list[Line]:
             + writes / 1e6 * p.dynamodb_per_million_writes
             + log_gb * (p.logs_ingest_gb + config.log_retention_days / 30 * p.logs_store_gb_month),
             page="dynamodb",
+        ),
+    ]
+
+
+def with_mqtt_mode(config: StackConfig, mode: str) -> StackConfig:
+    """The same stack with another listener mode (always | on-demand | off)."""
+    return replace(config, mqtt_mode=mode, enable_mqtt_handler=mode == "always")
+
+
+def _on_demand_lines(config: StackConfig, u: Usage, p: Prices) -> list[Line]:
+    """A Lambda function runs the handler while someone watches (plus the idle tail):
+    no VPC, NAT or public IPv4, so it is compute, a few writes and logs."""
+    minutes = 30 * (u.watch_minutes_per_day + u.watch_sessions_per_day * config.mqtt_idle_s / 60)
+    gb_s = minutes * 60 * u.listener_mb / 1024
+    rate = p.lambda_gb_s_arm64 if config.lambda_architecture == "arm64" else p.lambda_gb_s_x86_64
+    per_visit = u.watch_minutes_per_day / u.watch_sessions_per_day + config.mqtt_idle_s / 60
+    invocations = 30 * u.watch_sessions_per_day * math.ceil(per_visit / 14)  # one run lasts at most 14 min
+    share = minutes / (HOURS_PER_MONTH * 60)  # of the events an always-on listener would store
+    polls = 30 * u.watch_minutes_per_day * 60 / u.poll_s
+    writes = u.mqtt_events_per_month * share + minutes * 60 / u.heartbeat_s + polls  # events, heartbeats, viewer stamps
+    reads = polls * 2 + minutes * 60 / u.heartbeat_s  # heartbeat + wake lease per poll; viewer check per beat
+    log_gb = u.mqtt_log_gb * share * 4  # connect/stop lines per run on top of the share
+    return [
+        Line(
+            "Lambda (on-demand MQTT listener)",
+            f"{minutes:,.0f} min/month ({u.watch_minutes_per_day:g} min/day watched + {u.watch_sessions_per_day} x "
+            f"{config.mqtt_idle_s} s idle), {u.listener_mb} MB, {gb_s:,.0f} GB-s, {invocations} starts; "
+            "before the always-free tier the API may leave",
+            gb_s * rate + invocations / 1e6 * p.lambda_per_million_requests,
+            page="lambda",
+            mqtt=True,
+        ),
+        Line(
+            "DynamoDB (on-demand listener)",
+            f"{writes:,.0f} writes (events while running, heartbeats, viewer stamps), {reads:,.0f} reads",
+            writes / 1e6 * p.dynamodb_per_million_writes + reads / 1e6 * p.dynamodb_per_million_reads,
+            page="dynamodb",
+            mqtt=True,
+        ),
+        Line(
+            "API polls (players page)",
+            f"{polls:,.0f} GET /api/players every {u.poll_s} s while watched (HTTP API; Lambda inside the free tier)",
+            polls / 1e6 * p.http_api_per_million,
+            page="api-gateway",
+            mqtt=True,
+        ),
+        Line(
+            "CloudWatch Logs (MQTT)",
+            f"{log_gb * 1024:.1f} MB ingested, kept {config.log_retention_days} days",
+            log_gb * p.logs_ingest_gb + log_gb * config.log_retention_days / 30 * p.logs_store_gb_month,
+            page="cloudwatch",
+            mqtt=True,
         ),
     ]
 
@@ -393,15 +455,14 @@ def render(config: StackConfig, lines: Sequence[Line], usage: Usage = FAMILY, pr
     width = max(len(line.service) for line in lines)
     out = [
         f"{PROJECT} stack '{config.stack}': estimated monthly cost (prices as of {prices.as_of}, us-east-1)",
-        f"MQTT handler {'on' if config.enable_mqtt_handler else 'off'}, "
-        f"CloudFront {'on' if config.enable_cloudfront else 'off'}",
+        f"MQTT listener mode {config.mqtt_mode}, CloudFront {'on' if config.enable_cloudfront else 'off'}",
         "",
     ]
     out += [f"  {line.service:<{width}}  ${line.usd:7.2f}  {line.detail}" for line in lines]
     mqtt = sum(line.usd for line in lines if line.mqtt)
     out += ["", f"  {'Total':<{width}}  ${total(lines):7.2f}"]
-    if config.enable_mqtt_handler:
-        out.append(f"  {'of which MQTT handler':<{width}}  ${mqtt:7.2f}")
+    if config.mqtt_mode != "off":
+        out.append(f"  {'of which MQTT listener':<{width}}  ${mqtt:7.2f}")
     out += [
         "",
         f"Usage assumed: {usage.api_requests:,} API requests, {usage.audio_gb_stored} GB audio stored, "
@@ -417,11 +478,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.cost", description=__doc__.splitlines()[0])
     parser.add_argument("stack", choices=["dev", "prod"])
     parser.add_argument("--polly", choices=["neural", "standard"], default=None, help="override the stack's engine")
-    parser.add_argument("--mqtt", choices=["on", "off", "stack"], default="stack", help="override enableMqttHandler")
+    parser.add_argument("--mqtt", choices=["on", "off", "stack"], default="stack", help="on = --mqtt-mode always")
+    parser.add_argument(
+        "--mqtt-mode", choices=["always", "on-demand", "off", "stack"], default="stack", help="override mqttMode"
+    )
+    parser.add_argument("--all-modes", action="store_true", help="one estimate per listener mode")
     args = parser.parse_args(argv)
     config = stack_config(args.stack)
     if args.mqtt != "stack":
-        config = replace(config, enable_mqtt_handler=args.mqtt == "on")
+        config = with_mqtt_mode(config, "always" if args.mqtt == "on" else "off")
+    if args.mqtt_mode != "stack":
+        config = with_mqtt_mode(config, args.mqtt_mode)
+    if args.all_modes:
+        for mode in ("always", "on-demand", "off"):
+            moded = with_mqtt_mode(config, mode)
+            lines = estimate(moded, polly_engine=args.polly)
+            listener = sum(line.usd for line in lines if line.mqtt)
+            sys.stdout.write(
+                f"mqttMode {mode:<9}  total ${total(lines):6.2f}  of which the listener ${listener:5.2f}\n"
+            )
+        return 0
     sys.stdout.write(render(config, estimate(config, polly_engine=args.polly)) + "\n")
     return 0
 

@@ -13,6 +13,7 @@ from typing import Any
 from adapters.aws.permissions import (
     COGNITO_ACTIONS,
     DYNAMODB_ACTIONS,
+    LAMBDA_INVOKE_ACTIONS,
     POLLY_ACTIONS,
     S3_BUCKET_ACTIONS,
     S3_OBJECT_ACTIONS,
@@ -49,8 +50,11 @@ def log_statement(log_group_arn: str) -> dict[str, Any]:
     return _stmt("OwnLogs", LOG_WRITE_ACTIONS, [f"{log_group_arn}:*"])
 
 
-def lambda_policy(*, table_arn: str, bucket_arn: str, user_pool_arn: str, log_group_arn: str) -> str:
-    """What the API's adapters call: records, audio objects, Cognito admin, Polly, own logs."""
+def lambda_policy(
+    *, table_arn: str, bucket_arn: str, user_pool_arn: str, log_group_arn: str, listener_arn: str | None = None
+) -> str:
+    """What the API's adapters call: records, audio objects, Cognito admin, Polly, own logs;
+    with mqttMode=on-demand also starting the listener's function (that one only)."""
     statements = [
         table_statement(table_arn),
         _stmt("AudioObjects", S3_OBJECT_ACTIONS, [f"{bucket_arn}/*"]),
@@ -60,7 +64,16 @@ def lambda_policy(*, table_arn: str, bucket_arn: str, user_pool_arn: str, log_gr
         _stmt("Speech", POLLY_ACTIONS, ["*"]),
         log_statement(log_group_arn),
     ]
+    if listener_arn:
+        statements.append(_stmt("StartListener", LAMBDA_INVOKE_ACTIONS, [listener_arn]))
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def mqtt_on_demand_policy(*, table_arn: str, log_group_arn: str) -> str:
+    """The on-demand listener's function: the records table and its own logs, nothing else."""
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": [table_statement(table_arn), log_statement(log_group_arn)]}
+    )
 
 
 def mqtt_task_policy(*, table_arn: str) -> str:

@@ -97,6 +97,14 @@ def container_definitions(config: StackConfig, *, image: str, log_group: str, en
             },
         },
         "readonlyRootFilesystem": False,
+        # Fresh heartbeat record (written every 30 s by the handler) or the task is replaced.
+        "healthCheck": {
+            "command": ["CMD", "python", "-m", "mqtt", "--check"],
+            "interval": 60,
+            "timeout": 10,
+            "retries": 3,
+            "startPeriod": 60,
+        },
     }
     return json.dumps([definition])
 

@@ -5,7 +5,7 @@ subscribes to its players' topics (both spellings), asks every player for
 events and status after each connect and for events again every
 `events_every_s` (players stop sending ~5 min after the last request), and
 writes what arrives through the records port: the merged state per player and
-an expiring event history. Everything it needs is injected, so the same loop
+an expiring event history (batched, see `StateWriter`). Everything it needs is injected, so the same loop
 runs under `make run`, in the ECS task, in a short-lived Lambda and in tests.
 
 Faults: a lost connection is retried with jittered exponential backoff (a new
@@ -80,13 +80,27 @@ def history_payload(message: Message) -> dict[str, Any] | None:
 
 class StateWriter:
     """Parsed messages → merged state and history through the records port.
-    Keeps each player's state in memory so a message costs one write, not a read too."""
 
-    def __init__(self, players: PlayerRepository, *, keep_events_s: int = KEEP_EVENTS_S) -> None:
+    The merge happens at once, in memory (each player's state is kept here, so a
+    message costs no read); the writes are batched by a background thread every
+    `batch_s`: per player one `merge_state` of everything that changed, and one
+    `add_events` for the history. A busy player's position updates therefore
+    cost one write per batch, not two per message, and a slow backend never
+    holds up paho's network thread (acks are matched before anything is stored).
+    """
+
+    def __init__(self, players: PlayerRepository, *, keep_events_s: int = KEEP_EVENTS_S, batch_s: float = 0.05) -> None:
         self._players = players
         self._keep_s = keep_events_s
+        self._batch_s = batch_s
         self._states: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._pending_state: dict[str, dict[str, Any]] = {}
+        self._pending_events: list[PlayerEvent] = []
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
         self.counts: Counter[str] = Counter()
 
     def write(self, message: Message) -> None:
@@ -96,29 +110,77 @@ class StateWriter:
             return
         player_id = message.player_id
         try:
+            state = self._known_state(player_id)
             with self._lock:
-                state = self._states.get(player_id)
-                if state is None:
-                    try:
-                        state = dict(self._players.get_state(player_id).state)
-                    except NotFound:
-                        state = {}
                 changes = merge(state, message)
                 if changes:
-                    self._players.merge_state(player_id, changes)
-                self._states[player_id] = {**state, **changes}
-            payload = history_payload(message)
-            if payload is not None:
-                kind = "presence" if isinstance(message, Presence) else type(message).__name__.lower()
-                kind = {"ack": "response"}.get(kind, kind)
-                event = PlayerEvent(player_id, datetime.now(UTC), kind, payload)
-                self._players.add_event(event, keep_s=self._keep_s)
+                    self._states[player_id] = {**state, **changes}
+                    self._pending_state[player_id] = {**self._pending_state.get(player_id, {}), **changes}
+                payload = history_payload(message)
+                if payload is not None:
+                    kind = "presence" if isinstance(message, Presence) else type(message).__name__.lower()
+                    kind = {"ack": "response"}.get(kind, kind)
+                    self._pending_events.append(PlayerEvent(player_id, datetime.now(UTC), kind, payload))
             self.counts[type(message).__name__.lower()] += 1
         except Exception:  # a records outage must not stop the connection
             self.counts["write_errors"] += 1
-            with self._lock:
-                self._states.pop(player_id, None)  # re-read next time: the write may not have landed
             log.exception("could not store MQTT %s of player %s", type(message).__name__, player_id)
+            return
+        self._ensure_thread()
+
+    def _known_state(self, player_id: str) -> dict[str, Any]:
+        with self._lock:
+            state = self._states.get(player_id)
+        if state is not None:
+            return state
+        try:
+            state = dict(self._players.get_state(player_id).state)
+        except NotFound:
+            state = {}
+        with self._lock:
+            return self._states.setdefault(player_id, state)
+
+    def flush(self) -> None:
+        """Write what is pending now (the background thread does this every `batch_s`)."""
+        with self._flush_lock:
+            with self._lock:
+                states, self._pending_state = self._pending_state, {}
+                events, self._pending_events = self._pending_events, []
+            for player_id, changes in states.items():
+                try:
+                    self._players.merge_state(player_id, changes)
+                except Exception:
+                    self.counts["write_errors"] += 1
+                    with self._lock:
+                        self._states.pop(player_id, None)  # re-read next time: the write did not land
+                    log.exception("could not store the state of player %s", player_id)
+            if events:
+                try:
+                    self._players.add_events(events, keep_s=self._keep_s)
+                except Exception:
+                    self.counts["write_errors"] += len(events)
+                    log.exception("could not store %d player events", len(events))
+
+    def close(self) -> None:
+        """Stop the background thread after a last flush."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        self.flush()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None and not self._closed.is_set():
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="mqtt-writer", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            self._wake.wait(self._batch_s)
+            self._wake.clear()
+            self.flush()
 
 
 class AccountSession:
@@ -320,6 +382,11 @@ class Listener:
         deadline = time.monotonic() + timeout
         for session in sessions:
             session.thread.join(max(0.0, deadline - time.monotonic()))
+        self.writer.close()
+
+    def can_send(self, player_id: str) -> bool:
+        """Whether an open connection is subscribed to the player (so `send` would publish)."""
+        return any(player_id in s.player_ids and s.connected for s in list(self.sessions.values()))
 
     def send(self, player_id: str, command: Command, *, timeout: float = ACK_TIMEOUT_S) -> CommandResult:
         """A command over the open connection of the account that has the player."""

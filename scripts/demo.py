@@ -4,13 +4,17 @@ For a newcomer without a Yoto account: every page works, linking included
 (the simulator's consent approves at once). It starts
 
 1. the fake Yoto cloud (`simulator.cloud`, in this process, on 127.0.0.1);
-2. the service under uvicorn with the local adapters, a data dir of its own
+2. a local mosquitto and simulated Yoto players (`simulator.players`): the
+   fake cloud's two seeded players, online over MQTT, each with a sample card
+   `demo1` (3 chapters) to play;
+3. the service under uvicorn with the local adapters, a data dir of its own
    (a fresh temporary one unless `--data-dir` is given), ALLOW_HTTP_PUBLIC_URL
    and the Yoto settings pointing at the simulator;
-3. an admin `demo` with a generated password, printed once.
+4. an admin `demo` with a generated password, printed once.
 
-Each part is a `Part` (start → the lines to print, stop); the simulated MQTT
-players join by adding one to `parts()`. Ctrl-C or SIGTERM stops every part,
+The service runs the MQTT listener in-process (MQTT_ENABLED), so once an
+account is linked the players page shows live state and commands go over its
+connection. Each part is a `Part` (start → the lines to print, stop). Ctrl-C or SIGTERM stops every part,
 in reverse order, by the handle it started.
 """
 
@@ -93,6 +97,36 @@ def yoto_cloud_part() -> Part:
     return Part("yoto cloud", start, stop)
 
 
+def players_part() -> Part:
+    """mosquitto on free ports and one simulated player per seeded cloud device."""
+    from contextlib import ExitStack
+
+    stack = ExitStack()
+
+    def start(demo: Demo) -> list[str]:
+        from simulator.cloud import DEFAULT_DEVICES
+        from simulator.players import PlayerSpec, sample_card, start_players
+        from tests.brokers import run_mosquitto
+
+        broker_dir = Path(tempfile.mkdtemp(prefix="yss-demo-mqtt-"))
+        stack.callback(shutil.rmtree, broker_dir, True)
+        broker = stack.enter_context(run_mosquitto(broker_dir))
+        card = sample_card("demo1", chapters=3, tracks=2, length_s=180)
+        specs = [PlayerSpec(device_id, cards=[card]) for device_id, _, _ in DEFAULT_DEVICES]
+        stack.enter_context(start_players(broker.config("tcp"), specs))
+        demo.env.update(
+            MQTT_ENABLED="true",
+            MQTT_HOST=broker.host,
+            MQTT_PORT=str(broker.tcp_port),
+            MQTT_TRANSPORT="tcp",
+            MQTT_TLS="false",
+        )
+        names = ", ".join(name for _, name, _ in DEFAULT_DEVICES)
+        return [f"Simulated players: {names} on mosquitto 127.0.0.1:{broker.tcp_port} (card id demo1 plays)"]
+
+    return Part("players", start, stack.close)
+
+
 def admin_part() -> Part:
     def start(demo: Demo) -> list[str]:
         from adapters import Adapters
@@ -121,7 +155,7 @@ def service_part() -> Part:
             "PUBLIC_URL": demo.url,
             "ALLOW_HTTP_PUBLIC_URL": "true",
             "TTS_ENGINE": os.environ.get("TTS_ENGINE", "espeak"),
-            "MQTT_ENABLED": "false",  # no broker yet: the simulated players will bring one
+            "MQTT_ENABLED": "false",  # the players part turns it on with its broker
             **demo.env,
         }
         command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(demo.port)]
@@ -144,7 +178,7 @@ def service_part() -> Part:
 
 def parts() -> list[Part]:
     """In start order; each part may add to `Demo.env` for the ones after it."""
-    return [yoto_cloud_part(), admin_part(), service_part()]
+    return [yoto_cloud_part(), players_part(), admin_part(), service_part()]
 
 
 # --------------------------------------------------------------------------- running

@@ -2,7 +2,8 @@
 # Debian packages the project uses as real parts.
 #
 #   scripts/system-deps.sh [test]   what the tests need: an MQTT broker (mosquitto), the offline
-#                                   speech engine (espeak-ng) and its MP3 encoder (lame)
+#                                   speech engine (espeak-ng) and its MP3 encoder (lame), and the
+#                                   browser the UI tests drive (chromium)
 #   scripts/system-deps.sh run      what the running local service needs: espeak-ng and lame
 #
 # Installs what is missing when run as root. Otherwise `test` says what to
@@ -14,7 +15,7 @@ set -euo pipefail
 mode="${1:-test}"
 declare -A needs
 case "$mode" in
-  test) needs=([mosquitto]=mosquitto [espeak-ng]=espeak-ng [lame]=lame) ;;
+  test) needs=([mosquitto]=mosquitto [espeak-ng]=espeak-ng [lame]=lame [chromium]=chromium) ;;
   run) needs=([espeak-ng]=espeak-ng [lame]=lame) ;;
   *) echo "usage: $0 [test|run]" >&2; exit 2 ;;
 esac

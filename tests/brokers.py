@@ -12,6 +12,7 @@ import getpass
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ class Mosquitto:
     tls: bool = False  # a third listener: MQTT over TLS with a self-signed certificate
     tls_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    _ready: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def ca_file(self) -> str:
@@ -95,6 +97,7 @@ class Mosquitto:
                 self.stop()
                 raise RuntimeError("mosquitto did not open its ports in time")
             time.sleep(0.02)
+        self._ready.set()
 
     def _password_file(self) -> Path:
         path = self.workdir / "passwords"
@@ -131,9 +134,25 @@ class Mosquitto:
 
     def stop(self) -> None:
         """SIGTERM by PID (clients see the connection drop), SIGKILL if it lingers."""
+        self._ready.clear()
         proc, self.proc = self.proc, None
         if proc is not None:
             stop(proc)
+
+    def reload_users(self, users: dict[str, str]) -> None:
+        """Replace the password file and have mosquitto re-read it (SIGHUP), without a restart."""
+        import os
+        import signal
+
+        self.users = dict(users)
+        self._password_file()
+        # A SIGHUP before mosquitto has set up its handlers (just after it opens its
+        # ports) would end it: wait until `start` has returned, then a moment more.
+        self._ready.wait(10)
+        time.sleep(0.1)
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGHUP)
+            time.sleep(0.2)
 
     def restart(self, down_s: float = 0.0) -> None:
         """Stop, stay down `down_s` seconds, start again on the same ports."""

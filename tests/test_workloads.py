@@ -80,14 +80,19 @@ def test_each_workload_reads_only_its_own_names() -> None:
     assert mqtt.isdisjoint(API_ONLY_NAMES)
     api = env_names_for("api")
     assert set(API_AWS_NAMES) <= api
-    assert api.isdisjoint({"MQTT_HOST", "MQTT_PORT", "MQTT_TRANSPORT", "MQTT_PATH"})
     # Every name is one `Settings` reads, and every setting is read by some workload.
     fields = {name.upper() for name in Settings.model_fields}
     assert api | mqtt == fields
-    # A broker setting added later lands on the handler's side, not the API's.
-    broker = {f for f in fields if f.startswith("MQTT_") and f != "MQTT_ENABLED"}
-    assert broker <= mqtt and api.isdisjoint(broker)
-    assert "MQTT_ENABLED" in api
+    # The broker connection is both workloads': the API sends a command over a
+    # short-lived connection when no listener runs (issue 11).
+    broker = {"MQTT_HOST", "MQTT_PORT", "MQTT_TRANSPORT", "MQTT_PATH", "MQTT_TLS", "MQTT_CA_FILE", "MQTT_ALPN"}
+    assert broker <= mqtt and broker <= api
+    assert "YOTO_MQTT_AUTHORIZER" in api and "MQTT_COMMAND_TIMEOUT_S" in api
+    # What only the API or only the handler needs stays on its side.
+    assert {"MQTT_ENABLED", "MQTT_LISTENER_FUNCTION", "PLAYERS_STREAM"} <= api and mqtt.isdisjoint(
+        {"MQTT_ENABLED", "MQTT_LISTENER_FUNCTION", "PLAYERS_STREAM"}
+    )
+    assert "MQTT_IDLE_S" in mqtt and "MQTT_IDLE_S" not in api
 
 
 def test_the_mqtt_adapter_set_hands_out_records_only(tmp_path: Path) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.aws import dynamo_codecs as codecs
 from adapters.aws.dynamo_table import EXPIRY_MS, PK, SK, Table, epoch_ms, expiry_attrs, iso, now_ms
+from adapters.keyset import check_limit
 from core.errors import NotFound
-from core.records import PlayerEvent, PlayerState, utcnow
+from core.records import Page, PlayerEvent, PlayerState, utcnow
 
 STATE_PREFIX = "st:"
 PLAYERS_PARTITION = "PLAYERS"
@@ -70,9 +71,19 @@ class DynamoPlayers:
         return [_state_from_item(i) for i in res.items]
 
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
+        self._t.put(self._event_item(event, keep_s))
+
+    def add_events(self, events: list[PlayerEvent], *, keep_s: int = 7 * 24 * 3600) -> None:
+        """BatchWriteItem, 25 at a time (unprocessed items retried by the table)."""
+        items = [self._event_item(event, keep_s) for event in events]
+        if items:
+            self._t.put_many(items)
+
+    @staticmethod
+    def _event_item(event: PlayerEvent, keep_s: int) -> dict[str, Any]:
         fields = codecs.PLAYER_EVENTS.dump(event)
         expires = epoch_ms(utcnow() + timedelta(seconds=keep_s))
-        item = {
+        return {
             PK: player_pk(event.player_id),
             # the random suffix keeps two events of the same microsecond apart
             SK: f"EVENT#{iso(event.at)}#{secrets.token_hex(4)}",
@@ -80,7 +91,6 @@ class DynamoPlayers:
             **fields,
             **expiry_attrs(expires),
         }
-        self._t.put(item)
 
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         res = self._t.query(
@@ -92,3 +102,20 @@ class DynamoPlayers:
             limit=limit,
         )
         return [codecs.PLAYER_EVENTS.load(i) for i in res.items]
+
+    def events_since(
+        self, player_id: str, since: datetime, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[PlayerEvent]:
+        """One Query over the sort-key range `EVENT#<since>` … (ISO times sort as text)."""
+        check_limit(limit)
+        res = self._t.query(
+            partition=player_pk(player_id),
+            sk_between=(f"EVENT#{iso(since)}", "EVENT#~"),
+            newest_first=False,
+            filter="#x > :now",
+            names={"#x": EXPIRY_MS},
+            values={":now": now_ms()},
+            limit=limit,
+            cursor=cursor,
+        )
+        return Page([codecs.PLAYER_EVENTS.load(i) for i in res.items], res.next_cursor)

@@ -309,6 +309,7 @@ class Table:
         partition: str,
         index: str | None = None,
         sk_prefix: str | None = None,
+        sk_between: tuple[str, str] | None = None,
         newest_first: bool = True,
         filter: str | None = None,
         names: dict[str, str] | None = None,
@@ -316,7 +317,8 @@ class Table:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> QueryResult:
-        """Items of one partition (of the table or an index) in sort-key order.
+        """Items of one partition (of the table or an index) in sort-key order,
+        narrowed to a sort-key prefix or an inclusive range (`sk_between`).
 
         With `limit`, reads page after page until `limit` items have passed the
         filter *and* one more is known to exist, so `next_cursor` is None exactly
@@ -332,6 +334,10 @@ class Table:
             names["#s"] = sk_attr
             vals[":sp"] = sk_prefix
             key_cond += " AND begins_with(#s, :sp)"
+        elif sk_between is not None:
+            names["#s"] = sk_attr
+            vals[":sa"], vals[":sb"] = sk_between
+            key_cond += " AND #s BETWEEN :sa AND :sb"
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": key_cond,
             "ExpressionAttributeNames": names,

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from adapters.keyset import check_limit
+from adapters.keyset import check_limit, decode_cursor, encode_cursor
 from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
 from adapters.local.sql_library import swap_version
 from core.errors import AlreadyExists, NotFound
-from core.records import PasswordFallback, PlayerEvent, PlayerState, Session, YotoTokens, utcnow
+from core.records import Page, PasswordFallback, PlayerEvent, PlayerState, Session, YotoTokens, utcnow
 
 # --------------------------------------------------------------------------- tokens
 
@@ -95,9 +96,16 @@ class SqlPlayers:
 
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
         """The event expires `keep_s` seconds after it is stored."""
-        row = t.PLAYER_EVENTS.row(event, expires_at=t.now_us() + keep_s * 1_000_000)
+        self.add_events([event], keep_s=keep_s)
+
+    def add_events(self, events: list[PlayerEvent], *, keep_s: int = 7 * 24 * 3600) -> None:
+        """One transaction, one multi-row INSERT: all land or none."""
+        if not events:
+            return
+        expires = t.now_us() + keep_s * 1_000_000
+        rows = [t.PLAYER_EVENTS.row(event, expires_at=expires) for event in events]
         with self._db.write() as conn:
-            conn.execute(sa.insert(t.player_events).values(**row))
+            conn.execute(sa.insert(t.player_events), rows)
 
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         check_limit(limit)
@@ -111,6 +119,27 @@ class SqlPlayers:
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
         return [t.PLAYER_EVENTS.load(r) for r in rows]
+
+    def events_since(
+        self, player_id: str, since: datetime, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[PlayerEvent]:
+        """Keyset paging on (at, seq): the cursor names the last event handed out."""
+        check_limit(limit)
+        table = t.player_events
+        where = [table.c.player_id == player_id, table.c.expires_at > t.now_us()]
+        if cursor is not None:
+            at_us, seq = decode_cursor(cursor)  # ValueError for a cursor we did not issue
+            seq_no = int(seq)
+            where.append(sa.or_(table.c.at > at_us, sa.and_(table.c.at == at_us, table.c.seq > seq_no)))
+        else:
+            where.append(table.c.at >= t.to_us(since))
+        stmt = sa.select(table).where(*where).order_by(table.c.at, table.c.seq).limit(limit + 1)
+        with self._db.read() as conn:
+            rows = conn.execute(stmt).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].at, str(rows[-1].seq)) if more else None
+        return Page([t.PLAYER_EVENTS.load(r) for r in rows], next_cursor)
 
 
 # --------------------------------------------------------------------------- settings

@@ -385,11 +385,15 @@ class MemoryPlayers:
 
     def add_event(self, event: PlayerEvent, *, keep_s: int = 7 * 24 * 3600) -> None:
         """The event expires `keep_s` seconds after it is stored."""
+        self.add_events([event], keep_s=keep_s)
+
+    def add_events(self, events: list[PlayerEvent], *, keep_s: int = 7 * 24 * 3600) -> None:
         expires = to_us(self._clock() + timedelta(seconds=keep_s))
-        row = self._events.dump(event)
+        rows = [self._events.dump(event) for event in events]  # every one converts before any is stored
         with self._db.lock:
-            seq = self._db.next_seq()
-            self._db.table("player_events")[seq] = {**row, "seq": seq, "expires_at": expires}
+            for row in rows:
+                seq = self._db.next_seq()
+                self._db.table("player_events")[seq] = {**row, "seq": seq, "expires_at": expires}
 
     def recent_events(self, player_id: str, *, limit: int = 50) -> list[PlayerEvent]:
         check_limit(limit)
@@ -402,6 +406,27 @@ class MemoryPlayers:
             ]
         rows.sort(key=lambda r: (r["at"], r["seq"]), reverse=True)
         return [self._events.load(r) for r in rows[:limit]]
+
+    def events_since(
+        self, player_id: str, since: datetime, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[PlayerEvent]:
+        check_limit(limit)
+        now = to_us(self._clock())
+        if cursor is not None:
+            at_us, seq = decode_cursor(cursor)
+            after = (at_us, int(seq))
+        else:
+            after = (to_us(since), -1)
+        with self._db.lock:
+            rows = [
+                r
+                for r in self._db.table("player_events").values()
+                if r["player_id"] == player_id and r["expires_at"] > now and (r["at"], r["seq"]) > after
+            ]
+        rows.sort(key=lambda r: (r["at"], r["seq"]))
+        more, rows = len(rows) > limit, rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["at"], str(rows[-1]["seq"])) if more else None
+        return Page([self._events.load(r) for r in rows], next_cursor)
 
 
 class MemorySettings:

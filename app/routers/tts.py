@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.deps import AdaptersDep, UserDep, ingest_limits, scratch
-from app.schemas import ERRORS, AudioOut, TtsIn, VoiceOut
+from app.schemas import ERRORS, AudioOut, TtsIn, TtsQuotaOut, VoiceOut
 from services import tts
 
 router = APIRouter(tags=["tts"])
@@ -37,3 +37,11 @@ def text_to_speech(body: TtsIn, adapters: AdaptersDep, user: UserDep) -> AudioOu
 @router.get("/api/tts/voices", response_model=list[VoiceOut], responses=ERRORS(401, 503))
 def voices(adapters: AdaptersDep, _: UserDep) -> list[VoiceOut]:
     return [VoiceOut.of(v) for v in tts.voices(adapters.tts)]
+
+
+@router.get("/api/tts/quota", response_model=TtsQuotaOut, responses=ERRORS(401))
+def quota(adapters: AdaptersDep, user: UserDep) -> TtsQuotaOut:
+    """Characters you may still have spoken today (UTC), the daily allowance and the most per text."""
+    limits = tts.TtsLimits.of(adapters.settings)
+    left = tts.remaining_today(adapters.records.counters, limits, user.username)
+    return TtsQuotaOut(remaining_today=left, daily_chars=limits.daily_chars, max_chars=limits.max_chars)

@@ -277,7 +277,7 @@ def test_html_pages_get_the_ui_policy(server: Server) -> None:
     csp = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
     assert csp["default-src"] == "'none'"
     assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'"  # no inline
-    assert csp["img-src"] == "'self' data:"
+    assert csp["img-src"] == "'self' data: blob: https://*.yotoplay.com"  # Yoto's icons and covers
     assert csp["media-src"] == "'self' blob:"
     assert csp["frame-ancestors"] == "'none'"
     assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"

@@ -769,6 +769,44 @@ def test_player_events_newest_first_limited_and_expired_left_out(records: Record
     assert records.players.recent_events("nobody") == []
 
 
+def test_player_add_events_stores_a_batch(records: Records) -> None:
+    now = utcnow()
+    batch = [PlayerEvent("p1", now - timedelta(seconds=60 - i), "events", {"n": i}) for i in range(30)]  # > 25
+    records.players.add_events(batch, keep_s=3600)
+    records.players.add_events([], keep_s=3600)
+    got = records.players.events_since("p1", now - timedelta(hours=1), limit=100).items
+    assert [e.payload["n"] for e in got] == list(range(30))
+    with pytest.raises((TypeError, ValueError)):
+        records.players.add_events([PlayerEvent("p1", now, "events", {"bad": object()})])
+    assert len(records.players.events_since("p1", now - timedelta(hours=1), limit=100).items) == 30
+
+
+def test_player_events_since_oldest_first_in_pages(records: Records) -> None:
+    now = utcnow()
+    events = [
+        PlayerEvent(
+            player_id="p1", at=now - timedelta(minutes=30) + timedelta(seconds=i // 2), kind="events", payload={"n": i}
+        )
+        for i in range(9)  # pairs share a timestamp: the page boundary must neither repeat nor skip one
+    ]
+    old = PlayerEvent(player_id="p1", at=now - timedelta(hours=2), kind="events", payload={"old": True})
+    for event in [old, *random.Random(2).sample(events, len(events))]:
+        records.players.add_event(event)
+    records.players.add_event(PlayerEvent(player_id="p1", at=now, kind="events", payload={"gone": 1}), keep_s=0)
+    records.players.add_event(PlayerEvent(player_id="p2", at=now, kind="events", payload={"other": 1}))
+
+    since = now - timedelta(hours=1)
+    pages = walk(lambda cursor: records.players.events_since("p1", since, limit=4, cursor=cursor), limit=4)
+    got = flat(pages)
+    assert sorted(e.payload["n"] for e in got) == list(range(9))
+    assert [e.at for e in got] == sorted(e.at for e in events)
+    assert [len(p) for p in pages] == [4, 4, 1]
+    assert records.players.events_since("p1", events[0].at, limit=100).items[0].at == events[0].at  # inclusive
+    everything = records.players.events_since("p1", now - timedelta(days=1), limit=100)
+    assert everything.items[0].payload == {"old": True} and everything.next_cursor is None
+    assert records.players.events_since("nobody", since).items == []
+
+
 # --------------------------------------------------------------------------- settings
 
 

@@ -23,21 +23,32 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_aws")
 
 
-# The four configurations the issue names, plus each stack file as it stands
-# (both keep the MQTT handler off until `mqtt/__main__.py` lands).
+# The four configurations the issue names, each stack file as it stands, and the
+# three listener modes (issue 11).
 CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
     "dev-mqtt-on-cf-off": ("dev", {"enableMqttHandler": "true"}),
     "dev-stack-file": ("dev", {}),
     "prod-mqtt-on-cf-on": ("prod", {"enableMqttHandler": "true"}),
     "prod-cf-off": ("prod", {"enableCloudFront": "false", "enableMqttHandler": "true"}),
     "prod-stack-file": ("prod", {}),
+    "dev-mqtt-on-demand": ("dev", {"mqttMode": "on-demand"}),
+    "dev-mqtt-off": ("dev", {"mqttMode": "off"}),
 }
 
 
+def mqtt_mode(stack: str, overrides: dict[str, str]) -> str:
+    """The configuration's mqttMode: the override, else the stack file, else the default
+    (`enableMqttHandler`, the older key, stands for always/off when mqttMode is absent)."""
+    values = {**{k.split(":", 1)[1]: v for k, v in stack_file_config(stack).items()}, **overrides}
+    raw = values.get("enableMqttHandler")
+    if raw is not None:
+        return "always" if json.loads(raw) else "off"
+    return values.get("mqttMode") or "always"
+
+
 def mqtt_enabled(stack: str, overrides: dict[str, str]) -> bool:
-    """Whether a configuration runs the MQTT handler: the override, else the stack file, else the default."""
-    raw = overrides.get("enableMqttHandler", stack_file_config(stack).get("yoto-smart-stream:enableMqttHandler"))
-    return True if raw is None else bool(json.loads(raw))
+    """Whether a configuration runs the always-on MQTT handler (the ECS service)."""
+    return mqtt_mode(stack, overrides) == "always"
 
 
 @pytest.fixture(scope="session", autouse=True)

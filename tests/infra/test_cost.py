@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from infra.cost import FAMILY, HOURS_PER_MONTH, PRICES, estimate, main, stack_config, total
+from infra.cost import FAMILY, HOURS_PER_MONTH, PRICES, estimate, main, stack_config, total, with_mqtt_mode
 
 
 def by_service(lines: list) -> dict[str, float]:
@@ -27,8 +27,8 @@ def test_total_is_the_sum_of_the_lines(stack: str) -> None:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_mqtt_difference_is_exactly_its_own_lines(stack: str) -> None:
     config = stack_config(stack)
-    on = estimate(replace(config, enable_mqtt_handler=True))
-    off = estimate(replace(config, enable_mqtt_handler=False))
+    on = estimate(with_mqtt_mode(config, "always"))
+    off = estimate(with_mqtt_mode(config, "off"))
     mqtt_lines = [line for line in on if line.mqtt]
     assert {line.service for line in mqtt_lines} >= {
         "Fargate (MQTT handler)",
@@ -40,17 +40,17 @@ def test_mqtt_difference_is_exactly_its_own_lines(stack: str) -> None:
 
 
 def test_public_ipv4_and_fargate_prices() -> None:
-    lines = by_service(estimate(replace(stack_config("dev"), enable_mqtt_handler=True)))
+    lines = by_service(estimate(with_mqtt_mode(stack_config("dev"), "always")))
     assert lines["Public IPv4 (MQTT task)"] == pytest.approx(HOURS_PER_MONTH * 0.005)  # ~$3.65
     on_demand = HOURS_PER_MONTH * (0.25 * PRICES.fargate_vcpu_h + 0.5 * PRICES.fargate_gb_h)
     assert lines["Fargate (MQTT handler)"] == pytest.approx(on_demand * (1 - PRICES.fargate_spot_discount))
-    fallback_config = replace(stack_config("dev"), enable_mqtt_handler=True, mqtt_capacity_provider="FARGATE")
+    fallback_config = replace(with_mqtt_mode(stack_config("dev"), "always"), mqtt_capacity_provider="FARGATE")
     fallback = by_service(estimate(fallback_config))
     assert fallback["Fargate (MQTT handler)"] == pytest.approx(on_demand)
 
 
 def test_dev_without_mqtt_stays_under_one_dollar() -> None:
-    config = replace(stack_config("dev"), enable_mqtt_handler=False)
+    config = with_mqtt_mode(stack_config("dev"), "off")
     assert config.polly_engine == "standard"
     assert total(estimate(config)) <= 1.00
     # Neural voices cost 4x per character; the model says so rather than hiding it.
@@ -82,14 +82,15 @@ def test_free_tiers_apply_only_up_to_their_limit() -> None:
 def test_cli_prints_lines_and_total(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prod", "--mqtt", "on"]) == 0
     out = capsys.readouterr().out
-    expected = total(estimate(replace(stack_config("prod"), enable_mqtt_handler=True)))
+    expected = total(estimate(with_mqtt_mode(stack_config("prod"), "always")))
     assert f"${expected:7.2f}" in out.split("Total", 1)[1].splitlines()[0]
-    assert "Public IPv4 (MQTT task)" in out and "of which MQTT handler" in out
-    # As the stack file stands (handler off until it lands), no MQTT line is charged.
-    assert main(["prod"]) == 0
+    assert "Public IPv4 (MQTT task)" in out and "of which MQTT listener" in out
+    # With the listener off no MQTT line is charged.
+    assert main(["prod", "--mqtt-mode", "off"]) == 0
     out = capsys.readouterr().out
-    assert "MQTT handler off" in out and "Fargate" not in out
-    assert f"${total(estimate(stack_config('prod'))):7.2f}" in out.split("Total", 1)[1].splitlines()[0]
+    assert "MQTT listener mode off" in out and "Fargate" not in out
+    off = total(estimate(with_mqtt_mode(stack_config("prod"), "off")))
+    assert f"${off:7.2f}" in out.split("Total", 1)[1].splitlines()[0]
     with pytest.raises(SystemExit):
         main(["staging"])
 
@@ -99,7 +100,7 @@ def test_module_entry_point_runs() -> None:
         [sys.executable, "-m", "infra.cost", "dev", "--mqtt", "off"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
-    assert "MQTT handler off" in proc.stdout and "Fargate" not in proc.stdout
+    assert "MQTT listener mode off" in proc.stdout and "Fargate" not in proc.stdout
 
 
 def test_prices_cite_aws_price_pages_and_their_date(capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,7 +108,7 @@ def test_prices_cite_aws_price_pages_and_their_date(capsys: pytest.CaptureFixtur
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", PRICES.as_of)
     for url in PRICES.pages.values():
         assert re.fullmatch(r"https://aws\.amazon\.com/[a-z0-9-]+/pricing/([a-z-]+/)?", url), url
-    lines = estimate(replace(stack_config("prod"), enable_mqtt_handler=True))
+    lines = estimate(with_mqtt_mode(stack_config("prod"), "always"))
     assert {line.page for line in lines} == set(PRICES.pages)  # every page is used, every line has one
     assert main(["prod", "--mqtt", "on"]) == 0
     out = capsys.readouterr().out
@@ -117,3 +118,31 @@ def test_prices_cite_aws_price_pages_and_their_date(capsys: pytest.CaptureFixtur
     assert main(["dev", "--mqtt", "off"]) == 0  # only the pages of the lines it prints
     out = capsys.readouterr().out
     assert PRICES.pages["lambda"] in out and PRICES.pages["fargate"] not in out
+
+
+def test_each_listener_mode_is_priced_and_on_demand_meets_its_goal() -> None:
+    """Issue 11: on-demand for a family watching 30 minutes a day at or under $1/month."""
+    config = stack_config("dev")
+    assert config.mqtt_mode == "on-demand"  # the dev stack file
+    listener = {
+        mode: sum(line.usd for line in estimate(with_mqtt_mode(config, mode)) if line.mqtt)
+        for mode in ("always", "on-demand", "off")
+    }
+    assert listener["off"] == 0
+    assert 0 < listener["on-demand"] <= 1.00 < listener["always"]
+    lines = by_service(estimate(config))
+    assert "Public IPv4 (MQTT task)" not in lines and "Fargate (MQTT handler)" not in lines
+    # 30 min/day plus two idle tails of 5 min: 40 min/day of a 256 MB function
+    gb_s = 30 * 40 * 60 * 0.25
+    assert lines["Lambda (on-demand MQTT listener)"] == pytest.approx(
+        gb_s * PRICES.lambda_gb_s_arm64 + 30 * 2 * 2 / 1e6 * PRICES.lambda_per_million_requests
+    )
+    # a family that watches twice as long pays about twice the compute, still under $1
+    longer = replace(FAMILY, watch_minutes_per_day=60)
+    assert sum(line.usd for line in estimate(config, usage=longer) if line.mqtt) <= 1.00
+
+
+def test_the_cost_cli_prints_every_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dev", "--all-modes"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[1] for line in out.splitlines()] == ["always", "on-demand", "off"]

@@ -70,8 +70,17 @@ def production(run: ProgramRun) -> bool:
     return run.stack == "prod"
 
 
+def mqtt_mode(run: ProgramRun) -> str:
+    """As `infra.config` reads it: enableMqttHandler (the older key) when set, else mqttMode, else always."""
+    raw = run.config.get("yoto-smart-stream:enableMqttHandler")
+    if raw is not None:
+        return "always" if json.loads(raw) else "off"
+    return run.config.get("yoto-smart-stream:mqttMode") or "always"
+
+
 def mqtt_on(run: ProgramRun) -> bool:
-    return json.loads(run.config.get("yoto-smart-stream:enableMqttHandler", "true"))
+    """The always-on ECS handler runs (mqttMode=always)."""
+    return mqtt_mode(run) == "always"
 
 
 def cloudfront_on(run: ProgramRun) -> bool:
@@ -110,6 +119,8 @@ def test_outputs_match_the_configuration(run: ProgramRun) -> None:
     expected = set(BASE_OUTPUTS)
     if mqtt_on(run):
         expected |= {"mqtt_cluster_name", "mqtt_service_name"}
+    if mqtt_mode(run) == "on-demand":
+        expected.add("mqtt_listener_function_name")
     if cloudfront_on(run):
         expected.add("cloudfront_domain")
     assert set(run.outputs) == expected
@@ -367,7 +378,7 @@ def test_http_api_gateway(run: ProgramRun) -> None:
 
 def test_log_groups_have_the_stack_retention(run: ProgramRun) -> None:
     groups = run.of_type(LOG_GROUP)
-    assert len(groups) == (4 if mqtt_on(run) else 3)  # API access, API, worker (+ MQTT handler)
+    assert len(groups) == (3 if mqtt_mode(run) == "off" else 4)  # API access, API, worker (+ the listener)
     for group in groups:
         assert group.inputs["retentionInDays"] == (30 if production(run) else 7)
 
@@ -392,7 +403,14 @@ def test_lambda_role_is_least_privilege(run: ProgramRun) -> None:
     assert by_sid["Speech"] == {"Sid": "Speech", "Effect": "Allow", "Action": list(POLLY_ACTIONS), "Resource": ["*"]}
     log_name = run.one(LOG_GROUP, "-app-log").inputs["name"]
     assert by_sid["OwnLogs"]["Resource"] == [f"arn:aws:logs:eu-west-2:123456789012:log-group:{log_name}:*"]
-    assert set(by_sid) == {"Records", "AudioObjects", "AudioBucket", "Users", "Speech", "OwnLogs"}
+    base = {"Records", "AudioObjects", "AudioBucket", "Users", "Speech", "OwnLogs"}
+    if mqtt_mode(run) == "on-demand":  # it may start the on-demand listener, that function only
+        listener = run.one(FUNCTION, "-listener")
+        assert by_sid["StartListener"]["Action"] == ["lambda:InvokeFunction"]
+        assert by_sid["StartListener"]["Resource"] == [f"arn:aws:lambda:eu-west-2:123456789012:function:{listener.id}"]
+        assert set(by_sid) == base | {"StartListener"}
+    else:
+        assert set(by_sid) == base
 
 
 # --------------------------------------------------------------------------- UI and CloudFront

@@ -49,7 +49,7 @@ def test_worker_function_runs_the_same_package_with_its_own_timeout(run: Program
     assert w["sourceCodeHash"] == api["sourceCodeHash"]
     assert w["name"] == f"yss-{run.stack}-worker"
     assert lambda_env(run)["WORKER_FUNCTION"] == w["name"]
-    invoke = run.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").inputs
+    invoke = run.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "-worker").inputs
     assert invoke["maximumRetryAttempts"] == 0
 
 

@@ -68,6 +68,21 @@ def test_make_demo_serves_every_part_and_stops_them_all() -> None:
             assert back.status_code == 303 and back.headers["location"] == "/?yoto=linked"
             assert web.get("/api/yoto/status").json()["linked"] is True
             assert web.get("/api/icons", params={"q": "moon"}).json()["items"][0]["title"] == "Moon"
+            # the simulated players, live over MQTT through the in-process listener
+            deadline = time.monotonic() + 40
+            while web.get("/api/health/mqtt").json()["connected_accounts"] != 1:  # the new link, within 15 s
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+            while True:
+                players = web.get("/api/players").json()
+                if players["live"] and all(p["playback_status"] == "stopped" and p["online"] for p in players["items"]):
+                    break
+                assert time.monotonic() < deadline, players
+                time.sleep(0.3)
+            assert {p["name"] for p in players["items"]} == {"Bedroom Player", "Kitchen Mini"}
+            first = players["items"][0]["id"]
+            play = web.post(f"/api/players/{first}/commands", json={"action": "play", "card_id": "demo1"})
+            assert play.status_code == 200 and play.json()["via"] == "listener", play.text
         assert Path(data_dir.group(1)).is_dir()
     finally:
         proc.send_signal(signal.SIGINT)

@@ -1,0 +1,167 @@
+"""Players: live state (REST list + MQTT), commands, server-sent changes, listening
+history, and the MQTT listener's health. Rules live in `services.players`,
+`services.player_commands`, `services.listening` and `services.listener_health`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from adapters import Adapters
+from app.deps import AdaptersDep, UserDep
+from app.players_wiring import wiring
+from app.schemas import ERRORS, ErrorOut
+from app.schemas_players import (
+    PLAYER_ID_PATTERN,
+    CommandIn,
+    CommandOut,
+    HistoryOut,
+    MqttHealthOut,
+    PlayerOut,
+    PlayersOut,
+)
+from core.errors import NotSupportedHere
+from core.records import utcnow
+from services import listener_health, listening, player_commands, players
+
+router = APIRouter(tags=["players"])
+
+PlayerId = Annotated[str, Path(min_length=1, max_length=64, pattern=PLAYER_ID_PATTERN)]
+# The stream is re-read this often, and ends after STREAM_MAX_S (EventSource reconnects by itself).
+STREAM_EVERY_S = 0.5
+STREAM_MAX_S = 1800
+STREAM_KEEPALIVE_S = 15
+
+_COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS(401, 403, 404, 422, 503),
+    409: {"model": ErrorOut, "description": "the player is offline, or there is no next/previous chapter"},
+    502: {"model": ErrorOut, "description": "the player answered FAIL (`detail` and `reason` say why), or Yoto failed"},
+    504: {"model": ErrorOut, "description": "the player did not acknowledge within the bound (it may still obey)"},
+}
+
+
+def _live(adapters: Adapters) -> bool:
+    return listener_health.is_live(adapters.records.settings)
+
+
+def _wake(adapters: Adapters) -> None:
+    """A viewer is here: start the on-demand listener if the stack has one and none is live."""
+    starter = adapters.listener_starter
+    if starter is not None:
+        listener_health.wake(adapters.records.settings, adapters.records.counters, starter)
+
+
+@router.get("/api/players", response_model=PlayersOut, responses=ERRORS(401, 409, 502, 503, 504))
+def list_players(adapters: AdaptersDep, _: UserDep) -> PlayersOut:
+    """Every player of the linked Yoto accounts. Poll it every `poll_interval_s`
+    where `stream` is false: it reads the records, not Yoto's REST API (the
+    device list is cached for 5 minutes)."""
+    _wake(adapters)
+    items = players.list_players(wiring(adapters).ports)
+    settings = adapters.settings
+    return PlayersOut(
+        items=[PlayerOut.model_validate(p) for p in items],
+        live=_live(adapters),
+        stream=settings.players_stream,
+        poll_interval_s=settings.players_poll_s,
+    )
+
+
+@router.get("/api/players/stream", include_in_schema=False)
+async def stream_players(request: Request, adapters: AdaptersDep, _: UserDep) -> StreamingResponse:
+    """Server-sent events: `event: player` with a `PlayerOut` as data, first for
+    every player, then for each one that changes. Not in the OpenAPI document
+    (it cannot describe an event stream); 404 where the server cannot stream."""
+    if not adapters.settings.players_stream:
+        raise NotSupportedHere(
+            f"live updates are not streamed here; poll GET /api/players every {adapters.settings.players_poll_s} s"
+        )
+    ports = wiring(adapters).ports
+    await run_in_threadpool(_wake, adapters)
+    first = await run_in_threadpool(players.list_players, ports)  # errors answer before the stream starts
+
+    async def events() -> AsyncIterator[bytes]:
+        sent: dict[str, str] = {}
+        current = first
+        started = asyncio.get_running_loop().time()
+        last_write = started
+        yield f"retry: {adapters.settings.players_poll_s * 1000}\n\n".encode()
+        while True:
+            for player in current:
+                data = PlayerOut.model_validate(player).model_dump_json()
+                if sent.get(player["id"]) != data:
+                    sent[player["id"]] = data
+                    last_write = asyncio.get_running_loop().time()
+                    yield f"event: player\nid: {player['id']}\ndata: {data}\n\n".encode()
+            now = asyncio.get_running_loop().time()
+            if now - started > STREAM_MAX_S or await request.is_disconnected():
+                return
+            if now - last_write > STREAM_KEEPALIVE_S:
+                last_write = now
+                yield b": keep-alive\n\n"
+            await asyncio.sleep(STREAM_EVERY_S)
+            try:
+                current = await run_in_threadpool(players.list_players, ports)
+            except Exception:  # a records hiccup: keep the stream, try again
+                continue
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+@router.get("/api/players/{player_id}", response_model=PlayerOut, responses=ERRORS(401, 404, 409, 422, 502, 503, 504))
+def get_player(player_id: PlayerId, adapters: AdaptersDep, _: UserDep) -> PlayerOut:
+    _wake(adapters)
+    return PlayerOut.model_validate(players.get_player(wiring(adapters).ports, player_id))
+
+
+@router.post("/api/players/{player_id}/commands", response_model=CommandOut, responses=_COMMAND_ERRORS)
+def send_command(
+    player_id: PlayerId, body: Annotated[CommandIn, Body()], adapters: AdaptersDep, _: UserDep
+) -> CommandOut:
+    """Publish one command (QoS 1) and wait, at most `MQTT_COMMAND_TIMEOUT_S`
+    (3 s), for the player's acknowledgement. Checked before anything is sent."""
+    wired = wiring(adapters)
+    device, view = players.device_and_view(wired.ports, player_id)
+    fields = body.model_dump(exclude={"action"}, exclude_none=True)
+
+    def chapters(card_id: str) -> list[str]:
+        return player_commands.card_chapters(wired.tokens.call(device.account, wired.cloud.get_card, card_id))
+
+    command = player_commands.build(body.action, fields, player=view, chapters=chapters)
+    offline = players.known_offline(view, live=_live(adapters), now=utcnow())
+    timeout = adapters.settings.mqtt_command_timeout_s
+    sent = player_commands.send(wired.sender, device, body.action, command, offline=offline, timeout=timeout)
+    return CommandOut(ok=True, action=sent.action, via=sent.via, elapsed_ms=sent.elapsed_ms)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/api/players/{player_id}/history", response_model=HistoryOut, responses=ERRORS(401, 404, 409, 422, 502, 503, 504)
+)
+def player_history(
+    player_id: PlayerId,
+    adapters: AdaptersDep,
+    _: UserDep,
+    days: Annotated[int, Query(ge=1, le=3650, description="up to PLAYER_HISTORY_DAYS (90 by default)")] = 7,
+) -> HistoryOut:
+    """Plays and minutes listened per card and track over the last `days`, from
+    the event history the listener keeps (complete only while a listener ran)."""
+    players.find_device(wiring(adapters).ports, player_id)
+    kept = adapters.settings.player_history_days
+    summary = listening.history(adapters.records.players, player_id, days=min(days, kept))
+    return HistoryOut.model_validate(summary)
+
+
+@router.get("/api/health/mqtt", response_model=MqttHealthOut, tags=["health"], responses=ERRORS(503))
+def mqtt_health(adapters: AdaptersDep) -> MqttHealthOut:
+    """The MQTT listener's heartbeat: live while younger than 90 s. No login needed;
+    it names no account."""
+    health = listener_health.health(adapters.records.settings)
+    return MqttHealthOut.model_validate(
+        {**health, "accounts": len(health["accounts"]), "connected_accounts": len(health["connected_accounts"])}
+    )

@@ -1,0 +1,190 @@
+"""Request and response bodies of `/api/players*` and `/api/health/mqtt`.
+
+A command body is one of the models below, chosen by its `action`. Request
+bodies are strict like every other (`app.schemas.In`); an optional field may
+be left out but not sent as `null`, so the OpenAPI document is exact.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from app.schemas import In
+from mqtt.payloads import SLEEP_TIMER_MAX_MINUTES
+
+PLAYER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+CARD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+HEX_PATTERN = r"^#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$"
+
+
+class PlayerOut(BaseModel):
+    """A player: the REST device list merged with what arrived over MQTT."""
+
+    id: str
+    name: str
+    online: bool
+    volume: int | None = Field(description="0–100 (the nearest of the player's 17 steps)")
+    playback_status: Literal["playing", "paused", "stopped"]
+    card_id: str | None
+    chapter_key: str | None
+    track_key: str | None
+    chapter_title: str | None
+    track_title: str | None
+    position_s: float | None
+    track_length_s: float | None
+    sleep_timer_s: float | None = Field(description="seconds left; 0 when off")
+    battery_percent: int | None
+    charging: bool | None
+    updated_at: datetime | None
+
+
+class PlayersOut(BaseModel):
+    items: list[PlayerOut]
+    live: bool = Field(description="a listener is running, so the MQTT state is current")
+    stream: bool = Field(description="GET /api/players/stream pushes changes here; else poll this list")
+    poll_interval_s: int = Field(description="how often to poll when there is no stream")
+
+
+class _NoNulls(In):
+    """Optional fields may be left out, not sent as null."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(k for k, v in data.items() if v is None)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)} must not be null (leave it out instead)")
+        return data
+
+
+class PlayIn(_NoNulls):
+    action: Literal["play"]
+    card_id: str = Field(pattern=CARD_ID_PATTERN, description="a Yoto card id")
+    chapter: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=999, description="sent zero-padded")
+    track: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=999, description="sent zero-padded")
+    seconds_in: int = Field(default=0, ge=0, le=24 * 3600)
+
+
+class PauseIn(In):
+    action: Literal["pause"]
+
+
+class ResumeIn(In):
+    action: Literal["resume"]
+
+
+class StopIn(In):
+    action: Literal["stop"]
+
+
+class NextIn(In):
+    """The next chapter of the card that is playing."""
+
+    action: Literal["next"]
+
+
+class PreviousIn(In):
+    action: Literal["previous"]
+
+
+class StatusIn(In):
+    """Ask the player for its status (the answer arrives in the player's state)."""
+
+    action: Literal["status"]
+
+
+class VolumeIn(In):
+    action: Literal["volume"]
+    volume: int = Field(ge=0, le=100)
+
+
+class SleepTimerIn(In):
+    action: Literal["sleep_timer"]
+    minutes: int = Field(ge=0, le=SLEEP_TIMER_MAX_MINUTES, description="0 turns the timer off")
+
+
+_RGB = Annotated[int, Field(ge=0, le=255)]
+_HEX_ONLY = {"required": ["hex"], "not": {"anyOf": [{"required": [c]} for c in "rgb"]}}
+_RGB_ONLY = {"required": ["r", "g", "b"], "not": {"required": ["hex"]}}
+
+
+class AmbientIn(_NoNulls):
+    """The night light: `hex` (`#rrggbb` or `#rgb`), or all of `r`, `g`, `b`."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [_HEX_ONLY, _RGB_ONLY]})
+
+    action: Literal["ambient"]
+    hex: str | SkipJsonSchema[None] = Field(default=None, pattern=HEX_PATTERN)
+    r: _RGB | SkipJsonSchema[None] = None
+    g: _RGB | SkipJsonSchema[None] = None
+    b: _RGB | SkipJsonSchema[None] = None
+
+    @model_validator(mode="after")
+    def _one_colour(self) -> AmbientIn:
+        rgb = [v is not None for v in (self.r, self.g, self.b)]
+        if self.hex is not None and any(rgb):
+            raise ValueError("give either hex or r, g, b, not both")
+        if self.hex is None and not all(rgb):
+            raise ValueError("ambient needs hex or all of r, g, b")
+        return self
+
+
+CommandIn = Annotated[
+    PlayIn | PauseIn | ResumeIn | StopIn | VolumeIn | SleepTimerIn | AmbientIn | NextIn | PreviousIn | StatusIn,
+    Field(discriminator="action"),
+]
+
+
+class CommandOut(BaseModel):
+    ok: Literal[True]
+    action: str
+    via: Literal["listener", "short-lived"] = Field(
+        description="over the running listener's connection, or a connection opened for this command"
+    )
+    elapsed_ms: int = Field(description="publish to acknowledgement")
+
+
+class TrackPlays(BaseModel):
+    chapter_key: str | None
+    track_key: str | None
+    chapter_title: str | None
+    track_title: str | None
+    plays: int
+    minutes: float
+
+
+class CardPlays(BaseModel):
+    card_id: str
+    plays: int
+    minutes: float
+    tracks: list[TrackPlays]
+
+
+class HistoryOut(BaseModel):
+    player_id: str
+    days: int
+    since: datetime
+    until: datetime
+    total_minutes: float
+    plays: int
+    cards: list[CardPlays] = Field(description="most listened first")
+
+
+class MqttHealthOut(BaseModel):
+    """The listener's heartbeat record, as the container health check reads it."""
+
+    status: Literal["ok", "degraded", "down"]
+    live: bool
+    mode: str | None
+    heartbeat_at: datetime | None
+    age_s: float | None
+    last_contact: datetime | None = Field(description="the last message from the broker")
+    accounts: int
+    connected_accounts: int
+    counts: dict[str, int]
+    ends_at: datetime | None = Field(description="an on-demand listener stops by itself then")

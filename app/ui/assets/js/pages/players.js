@@ -1,0 +1,252 @@
+// Players: each player's live state, updated by itself (server-sent events
+// where the server streams, otherwise a poll of our own API), every command
+// the API offers, and a small chart of the last week's listening.
+
+import { api, apiUrl, listOf } from "../api.js";
+import { announce, clear, field, formatDuration, h, missing, statusLine } from "../dom.js";
+
+const POLL_MS = 5000;
+const POLL_WITH_STREAM_MS = 30000;
+const SLEEP_CHOICES = [0, 5, 10, 15, 20, 30, 45, 60, 90];
+const TYPING_GRACE_MS = 2500;
+
+export async function render(root, ctx) {
+  if (!ctx.features.players) {
+    clear(root, h("h1", {}, "Players"), missing("Seeing and controlling the players needs the Yoto part of this service."));
+    return;
+  }
+  const grid = h("div", { class: "players" }, h("div", { class: "panel player" }, h("p", { class: "muted now" }, "Looking for players…")));
+  const live = h("p", { class: "small muted" }, "\u00a0");
+  const pageStatus = statusLine();
+  const panels = new Map();
+  let cardTitles = new Map();
+  let cards = [];
+  let source = null;
+  let timer = null;
+  let stopped = false;
+
+  async function loadCards() {
+    if (!ctx.features.cards) return;
+    try {
+      cards = listOf(await api("api/cards"), "cards").filter((c) => c.yoto_card_id);
+      cardTitles = new Map(cards.map((c) => [c.yoto_card_id, c.title]));
+    } catch { cards = []; }
+  }
+
+  let streams = false;
+  let pollMs = POLL_MS;
+
+  async function loadAll() {
+    try {
+      const answer = await api("api/players");
+      const players = listOf(answer, "players");
+      if (answer && typeof answer.stream === "boolean") streams = answer.stream;
+      if (answer && answer.poll_interval_s) pollMs = Math.max(2000, answer.poll_interval_s * 1000);
+      if (!players.length) {
+        grid.replaceChildren(h("div", { class: "panel" }, h("p", {}, "No players yet. Link the Yoto account (", h("a", { href: "#/yoto" }, "Yoto account"), ") and switch a player on.")));
+        panels.clear();
+        return;
+      }
+      const seen = new Set();
+      for (const p of players) {
+        seen.add(p.id);
+        if (!panels.has(p.id)) panels.set(p.id, playerPanel(p));
+        panels.get(p.id).update(p);
+      }
+      for (const id of [...panels.keys()]) if (!seen.has(id)) panels.delete(id);
+      const wanted = [...panels.values()].map((p) => p.el);
+      if (wanted.length !== grid.children.length || wanted.some((el, i) => grid.children[i] !== el)) grid.replaceChildren(...wanted);
+      pageStatus.clear();
+    } catch (err) {
+      if (err.status === 401) return;
+      if (!panels.size) grid.replaceChildren(h("div", { class: "panel" }, h("p", { class: "error" }, `The players could not be listed: ${err.message}`)));
+      else pageStatus.error(`Could not refresh: ${err.message}`);
+    }
+  }
+
+  function onData(data) {
+    const states = Array.isArray(data) ? data : data && Array.isArray(data.players) ? data.players : [data && data.player ? data.player : data];
+    for (const raw of states) {
+      if (!raw || typeof raw !== "object") continue;
+      const id = raw.id || raw.player_id || raw.device_id;
+      const patch = { ...(raw.state || raw.patch || raw), id };
+      if (!id) continue;
+      const panel = panels.get(id);
+      if (panel) panel.update(patch);
+      else loadAll();
+    }
+  }
+
+  function schedule(ms) {
+    window.clearTimeout(timer);
+    if (stopped) return;
+    timer = window.setTimeout(async () => {
+      if (!document.hidden) await loadAll();
+      schedule(ms);
+    }, ms);
+  }
+
+  function connect() {
+    if (!streams || !window.EventSource) {
+      live.textContent = "Updates every few seconds.";
+      schedule(pollMs);
+      return;
+    }
+    source = new EventSource(apiUrl("api/players/stream"));
+    const handle = (e) => { try { onData(JSON.parse(e.data)); } catch { /* a keep-alive or a line we do not know */ } };
+    source.addEventListener("message", handle);
+    for (const name of ["player", "players", "state", "update"]) source.addEventListener(name, handle);
+    source.addEventListener("open", () => { live.textContent = "Live: changes show up as they happen."; schedule(POLL_WITH_STREAM_MS); });
+    source.addEventListener("error", () => {
+      if (source && source.readyState === EventSource.CLOSED) {
+        source = null;
+        live.textContent = "Updates every few seconds.";
+        schedule(pollMs);
+      }
+    });
+  }
+
+  /** One player's panel; `update` changes it in place so focus and sliders stay put. */
+  function playerPanel(first) {
+    const id = first.id;
+    let state = { ...first };
+    let lastTouched = 0;
+    const name = h("h2", {}, first.name || id);
+    const online = h("span", { class: "badge" }, "");
+    const what = h("p", { class: "title" }, "");
+    const chapter = h("p", { class: "meta small" }, "");
+    const posBar = h("span");
+    const position = h("div", { class: "position", role: "presentation" }, posBar);
+    const posText = h("p", { class: "meta small" }, "\u00a0");
+    const fact = (label) => { const dd = h("dd", {}, "–"); return [h("div", {}, h("dt", {}, label), dd), dd]; };
+    const [volBox, volFact] = fact("Volume");
+    const [batBox, batFact] = fact("Battery");
+    const [sleepBox, sleepFact] = fact("Sleep timer");
+    const [seenBox, seenFact] = fact("Updated");
+    const status = statusLine();
+    const playerName = () => state.name || id;
+
+    async function command(body, said) {
+      status.info(`${said}…`);
+      try {
+        await api(`api/players/${encodeURIComponent(id)}/commands`, { method: "POST", json: body });
+        status.ok(`${said}: done.`);
+        announce(`${playerName()}: ${said} done`);
+        try { update(await api(`api/players/${encodeURIComponent(id)}`)); } catch { /* the live feed brings it */ }
+      } catch (err) {
+        status.error(`${said}: ${err.message}`);
+      }
+    }
+    const button = (label, body, cls = "secondary") => h("button", { type: "button", class: cls, "aria-label": `${label} ${playerName()}`, onclick: () => command(body, label) }, label);
+    const transport = h("div", { class: "transport", role: "group", "aria-label": `Playback on ${playerName()}` },
+      button("Previous", { action: "previous" }), button("Pause", { action: "pause" }), button("Resume", { action: "resume" }),
+      button("Stop", { action: "stop" }), button("Next", { action: "next" }));
+
+    const cardSelect = h("select", {}, h("option", { value: "" }, cards.length ? "Choose a card…" : "No cards yet"), cards.map((c) => h("option", { value: c.yoto_card_id }, c.title)));
+    const playCard = h("button", { type: "button" }, "Play card");
+    playCard.addEventListener("click", () => {
+      if (!cardSelect.value) { status.error("Choose a card to play first."); return; }
+      command({ action: "play", card_id: cardSelect.value }, `Play “${cardSelect.selectedOptions[0].textContent}”`);
+    });
+
+    const volume = h("input", { type: "range", min: 0, max: 100, step: 1, value: 0 });
+    const volValue = h("output", { "aria-hidden": "true" }, "");
+    let volTimer = null;
+    volume.addEventListener("input", () => {
+      lastTouched = Date.now();
+      volValue.textContent = `${volume.value}%`;
+      window.clearTimeout(volTimer);
+      volTimer = window.setTimeout(() => command({ action: "volume", volume: Number(volume.value) }, `Volume ${volume.value}%`), 350);
+    });
+
+    const sleep = h("select", {}, SLEEP_CHOICES.map((m) => h("option", { value: m }, m ? `${m} minutes` : "Off")));
+    const setSleep = h("button", { type: "button", class: "secondary", "aria-label": `Set sleep timer on ${playerName()}` }, "Set sleep timer");
+    setSleep.addEventListener("click", () => command({ action: "sleep_timer", minutes: Number(sleep.value) }, Number(sleep.value) ? `Sleep in ${sleep.value} minutes` : "Sleep timer off"));
+
+    const colour = h("input", { type: "color", value: "#ffb347" });
+    const setColour = h("button", { type: "button", class: "secondary", "aria-label": `Set night-light colour on ${playerName()}` }, "Set night light");
+    setColour.addEventListener("click", () => command({ action: "ambient", hex: colour.value }, `Night light ${colour.value}`));
+    const ask = h("button", { type: "button", class: "quiet", "aria-label": `Ask ${playerName()} for its status` }, "Ask for status");
+    ask.addEventListener("click", () => command({ action: "status" }, "Status asked for"));
+
+    const chart = h("div", { class: "chart-wrap" });
+    const history = h("details", {}, h("summary", {}, "Listening in the last 7 days"), chart);
+    history.addEventListener("toggle", () => { if (history.open) loadHistory(id, chart, (cardId) => cardTitles.get(cardId)); });
+
+    const el = h("section", { class: "panel player", "aria-label": `Player ${playerName()}` },
+      h("div", { class: "row" }, name, online),
+      h("div", { class: "now" }, what, chapter, position, posText),
+      h("dl", { class: "facts" }, volBox, batBox, sleepBox, seenBox),
+      transport,
+      h("div", { class: "grid2" },
+        h("div", {}, field("Card to play", cardSelect).wrap, playCard),
+        h("div", {}, h("div", { class: "field" }, h("label", { for: volume.id = `vol-${id}` }, "Volume ", volValue), volume))),
+      h("div", { class: "grid2" },
+        h("div", {}, field("Sleep timer", sleep).wrap, setSleep),
+        h("div", {}, field("Night-light colour", colour).wrap, setColour)),
+      h("div", { class: "row" }, ask), status.el,
+      ctx.features.history ? history : null);
+
+    function update(patch) {
+      state = { ...state, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
+      name.textContent = playerName();
+      online.textContent = state.online === false ? "Offline" : "Online";
+      online.className = state.online === false ? "badge off" : "badge on";
+      const playing = { playing: "Playing", paused: "Paused", stopped: "Stopped" }[state.playback_status] || "Idle";
+      const card = state.card_id ? cardTitles.get(state.card_id) || state.card_title || `card ${state.card_id}` : null;
+      what.textContent = card ? `${playing}: ${card}` : playing;
+      chapter.textContent = [state.chapter_title, state.track_title && state.track_title !== state.chapter_title ? state.track_title : null].filter(Boolean).join(" · ") || "\u00a0";
+      const length = Number(state.track_length_s) || 0;
+      const pos = Number(state.position_s) || 0;
+      posBar.style.width = length ? `${Math.min(100, (pos / length) * 100)}%` : "0";
+      posText.textContent = length ? `${formatDuration(pos)} of ${formatDuration(length)}` : "\u00a0";
+      volFact.textContent = Number.isFinite(state.volume) ? `${state.volume}%` : "–";
+      batFact.textContent = Number.isFinite(state.battery_percent) ? `${state.battery_percent}%${state.charging ? " ⚡" : ""}` : "–";
+      batFact.setAttribute("aria-label", Number.isFinite(state.battery_percent) ? `${state.battery_percent}%${state.charging ? ", charging" : ""}` : "unknown");
+      sleepFact.textContent = state.sleep_timer_s ? `${Math.ceil(state.sleep_timer_s / 60)} min` : "Off";
+      seenFact.textContent = state.updated_at ? new Date(state.updated_at).toLocaleTimeString() : "–";
+      const busy = document.activeElement === volume && Date.now() - lastTouched < TYPING_GRACE_MS;
+      if (Number.isFinite(state.volume) && !busy && Date.now() - lastTouched > TYPING_GRACE_MS) {
+        volume.value = String(state.volume);
+        volValue.textContent = `${state.volume}%`;
+      }
+      volume.setAttribute("aria-label", `Volume of ${playerName()}`);
+      el.dataset.playback = state.playback_status || "";
+      el.dataset.volume = Number.isFinite(state.volume) ? String(state.volume) : "";
+    }
+    return { el, update };
+  }
+
+  clear(root,
+    h("div", { class: "page-head" }, h("h1", {}, "Players"), live),
+    pageStatus.el, grid);
+  await loadCards();
+  await loadAll();
+  connect();
+  return () => {
+    stopped = true;
+    window.clearTimeout(timer);
+    if (source) source.close();
+  };
+}
+
+async function loadHistory(id, chart, cardTitle) {
+  chart.replaceChildren(h("p", { class: "muted small" }, "Loading…"));
+  try {
+    const data = await api(`api/players/${encodeURIComponent(id)}/history`, { query: { days: 7 } });
+    const rows = listOf(data, "cards", "plays", "history").map((e) => ({
+      label: cardTitle(e.card_id) || e.card_title || e.title || (e.card_id ? `card ${e.card_id}` : "unknown"),
+      minutes: Number(e.minutes ?? e.minutes_listened ?? (e.seconds ?? e.seconds_listened ?? 0) / 60) || 0,
+    })).sort((a, b) => b.minutes - a.minutes).slice(0, 10);
+    if (!rows.length) { chart.replaceChildren(h("p", { class: "muted small" }, "Nothing played in the last 7 days.")); return; }
+    const total = Number(data.total_minutes);
+    const most = Math.max(...rows.map((r) => r.minutes), 1);
+    chart.replaceChildren(Number.isFinite(total) ? h("p", { class: "small" }, `${Math.round(total)} minutes in ${data.plays} plays`) : "", h("ul", { class: "chart", "aria-label": "Minutes listened per card, last 7 days" }, rows.map((r) => {
+      const fill = h("span", { class: "fill" });
+      fill.style.width = `${(r.minutes / most) * 100}%`;
+      return h("li", {}, h("span", { class: "label" }, r.label), h("span", { class: "track", "aria-hidden": "true" }, fill), h("span", { class: "val" }, `${Math.round(r.minutes)} min`));
+    })));
+  } catch (err) {
+    chart.replaceChildren(h("p", { class: "error small" }, `No history: ${err.message}`));
+  }
+}

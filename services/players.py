@@ -1,0 +1,213 @@
+"""Players as the API shows them: each linked account's REST device list merged
+with the MQTT state the listener keeps in the records.
+
+The UI polls this (on Lambda it cannot be pushed to), so a poll must not reach
+Yoto's REST API: the device list of each account is cached in the settings
+records (`yoto-devices:<account>`) and fetched again only when it is older than
+`DEVICES_FRESH_S`, or, for an id nobody has heard of, at most every
+`UNKNOWN_REFRESH_S`. A player's REST status is an optional source (Yoto may
+answer 403): it fills battery, charging and volume until MQTT reports them.
+Where both sources say whether a player is online, the fresher one wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from core.errors import DomainError, NotFound
+from core.ports import PlayerRepository, Records, SettingsRepository
+from core.records import PlayerState, utcnow
+from core.yoto import Device, DeviceStatus
+from mqtt.state import api_fields
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DEVICES_FRESH_S = 300
+UNKNOWN_REFRESH_S = 30
+_CACHE_KEY = "yoto-devices:{account}"
+
+
+class TokenCalls(Protocol):
+    """The part of `services.yoto_tokens.YotoTokenService` a player listing needs."""
+
+    def call(self, account: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T: ...
+
+
+class DeviceCloud(Protocol):
+    def list_devices(self, token: str) -> list[Device]: ...
+
+    def device_status(self, token: str, device_id: str) -> DeviceStatus | None: ...
+
+
+@dataclass(frozen=True)
+class PlayerPorts:
+    accounts: Callable[[], list[str]]  # the linked accounts (TokenRepository.list_accounts)
+    tokens: TokenCalls
+    cloud: DeviceCloud
+    players: PlayerRepository
+    settings: SettingsRepository
+    now: Callable[[], datetime] = utcnow
+
+    @classmethod
+    def over(cls, records: Records, tokens: TokenCalls, cloud: DeviceCloud) -> PlayerPorts:
+        """The ports from a `Records` set."""
+        return cls(records.tokens.list_accounts, tokens, cloud, records.players, records.settings)
+
+
+@dataclass(frozen=True)
+class KnownDevice:
+    """One player as the REST list (and its optional status) described it at `listed_at`."""
+
+    id: str
+    name: str
+    account: str
+    online: bool
+    listed_at: datetime
+    battery_percent: int | None = None
+    charging: bool | None = None
+    volume: int | None = None
+
+
+# --------------------------------------------------------------------------- device lists
+
+
+def devices(ports: PlayerPorts, account: str, *, max_age_s: float = DEVICES_FRESH_S) -> list[KnownDevice]:
+    """The account's players from the cache, fetched again when older than `max_age_s`.
+    A failed fetch falls back to the cached list; with none cached it raises."""
+    cached = _cached(ports, account)
+    if cached is not None and (ports.now() - cached[0]).total_seconds() < max_age_s:
+        return cached[1]
+    try:
+        return _fetch(ports, account)
+    except DomainError:
+        if cached is None:
+            raise
+        log.warning("could not list the players of account %s; using the list of %s", account, cached[0])
+        return cached[1]
+
+
+def _cached(ports: PlayerPorts, account: str) -> tuple[datetime, list[KnownDevice]] | None:
+    try:
+        body = ports.settings.get(_CACHE_KEY.format(account=account))
+        listed_at = datetime.fromisoformat(body["at"])
+        return listed_at, [KnownDevice(**{**d, "listed_at": listed_at}) for d in body["devices"]]
+    except NotFound:
+        return None
+    except (KeyError, TypeError, ValueError):
+        log.warning("the cached device list of account %s is unreadable; fetching it again", account)
+        return None
+
+
+def _fetch(ports: PlayerPorts, account: str) -> list[KnownDevice]:
+    listed = ports.tokens.call(account, ports.cloud.list_devices)
+    at = ports.now()
+    found = []
+    for device in listed:
+        status = None
+        try:
+            status = ports.tokens.call(account, ports.cloud.device_status, device.device_id)
+        except DomainError as exc:  # an optional source: the listing stands without it
+            log.info("no REST status for player %s: %s", device.device_id, exc)
+        found.append(
+            KnownDevice(
+                id=device.device_id,
+                name=device.name,
+                account=account,
+                online=status.online if status is not None and status.online is not None else device.online,
+                listed_at=at,
+                battery_percent=status.battery_percent if status else None,
+                charging=status.charging if status else None,
+                volume=status.volume_percent if status else None,
+            )
+        )
+    body = {
+        "at": at.isoformat(),
+        "devices": [{k: v for k, v in vars(d).items() if k != "listed_at"} for d in found],
+    }
+    ports.settings.put(_CACHE_KEY.format(account=account), body)
+    return found
+
+
+def all_devices(ports: PlayerPorts, *, max_age_s: float = DEVICES_FRESH_S) -> list[KnownDevice]:
+    """Every linked account's players (an account that fails with nothing cached is left out)."""
+    out: list[KnownDevice] = []
+    failures: list[DomainError] = []
+    accounts = ports.accounts()
+    for account in accounts:
+        try:
+            out.extend(devices(ports, account, max_age_s=max_age_s))
+        except DomainError as exc:
+            log.warning("could not list the players of account %s: %s", account, exc)
+            failures.append(exc)
+    if accounts and not out and failures:
+        raise failures[0]
+    return out
+
+
+def find_device(ports: PlayerPorts, player_id: str) -> KnownDevice:
+    """The player among the linked accounts' players; `NotFound` if none has it."""
+    for device in all_devices(ports):
+        if device.id == player_id:
+            return device
+    for device in all_devices(ports, max_age_s=UNKNOWN_REFRESH_S):  # perhaps added since the last look
+        if device.id == player_id:
+            return device
+    raise NotFound(f"no linked Yoto account has a player {player_id!r}")
+
+
+def player_ids(ports: PlayerPorts, account: str, *, max_age_s: float = 60) -> list[str]:
+    """The account's player ids, for the listener (re-listed every minute)."""
+    return [d.id for d in devices(ports, account, max_age_s=max_age_s)]
+
+
+# --------------------------------------------------------------------------- views
+
+
+def view(device: KnownDevice, state: PlayerState | None) -> dict[str, Any]:
+    """The API fields (`mqtt.state.API_FIELDS` plus `name`) of one player."""
+    merged: Mapping[str, Any] = state.state if state is not None else {}
+    out = api_fields(device.id, merged, state.updated_at if state is not None else device.listed_at)
+    mqtt_online = merged.get("online")
+    if not isinstance(mqtt_online, bool) or (state is not None and state.updated_at < device.listed_at):
+        out["online"] = device.online
+    for field in ("battery_percent", "charging", "volume"):
+        if out[field] is None:
+            out[field] = getattr(device, field)
+    return {"id": device.id, "name": device.name, **{k: v for k, v in out.items() if k != "id"}}
+
+
+def _state(ports: PlayerPorts, player_id: str) -> PlayerState | None:
+    try:
+        return ports.players.get_state(player_id)
+    except NotFound:
+        return None
+
+
+def list_players(ports: PlayerPorts) -> list[dict[str, Any]]:
+    states = {s.player_id: s for s in ports.players.list_states()}
+    return [view(d, states.get(d.id)) for d in all_devices(ports)]
+
+
+def device_and_view(ports: PlayerPorts, player_id: str) -> tuple[KnownDevice, dict[str, Any]]:
+    device = find_device(ports, player_id)
+    return device, view(device, _state(ports, player_id))
+
+
+def get_player(ports: PlayerPorts, player_id: str) -> dict[str, Any]:
+    return device_and_view(ports, player_id)[1]
+
+
+def known_offline(player: Mapping[str, Any], *, live: bool, now: datetime, fresh_s: float = 60) -> bool:
+    """True when the player is offline by what we know for sure: the listener is
+    live (so the MQTT state is current), or the offline report is under `fresh_s` old."""
+    if player.get("online") is not False:
+        return False
+    if live:
+        return True
+    updated = player.get("updated_at")
+    return updated is not None and now - datetime.fromisoformat(updated) < timedelta(seconds=fresh_s)
