@@ -2,8 +2,7 @@
 
 Kept apart from `app/schemas.py` (same conventions: strict `In` bodies, every
 constraint the services enforce declared here too). A routine step is a
-command body of `POST /api/players/{id}/commands`; until that route's schema
-lands these are its shapes, one per action, told apart by `action`.
+command body of `POST /api/players/{id}/commands` (`CommandIn`).
 """
 
 from __future__ import annotations
@@ -14,12 +13,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from app.schemas import NOT_BLANK, In, Out
+from app.schemas_players import CARD_ID_PATTERN, PLAYER_ID_PATTERN, CommandIn
 from services.podcasts import EPISODES_MAX, REFRESH_HOURS_MAX, REFRESH_HOURS_MIN
 from services.routines import STEPS_MAX
 
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK)]
-PlayerId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-CardId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+PlayerId = Annotated[str, Field(min_length=1, max_length=64, pattern=PLAYER_ID_PATTERN)]
+CardId = Annotated[str, Field(pattern=CARD_ID_PATTERN)]
 Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM in FAMILY_TIMEZONE")]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Days = Annotated[list[Day], Field(min_length=1, max_length=7)]
@@ -31,41 +31,9 @@ Hours = Annotated[float, Field(ge=REFRESH_HOURS_MIN, le=REFRESH_HOURS_MAX)]
 # --------------------------------------------------------------------------- steps (command bodies)
 
 
-class PlayStep(In):
-    action: Literal["play"]
-    card_id: CardId
-    chapter: int | None = Field(default=None, ge=1, le=999)
-    track: int | None = Field(default=None, ge=1, le=999)
-    seconds_in: int = Field(default=0, ge=0, le=24 * 3600)
-
-
-class VolumeStep(In):
-    action: Literal["volume"]
-    volume: int = Field(ge=0, le=100, description="percent; the player lands on its nearest of 17 steps")
-
-
-class SleepTimerStep(In):
-    action: Literal["sleep_timer"]
-    minutes: int = Field(ge=0, le=24 * 60, description="0 turns the timer off")
-
-
-class AmbientStep(In):
-    action: Literal["ambient"]
-    hex: str | None = Field(default=None, pattern=r"^#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
-    r: int | None = Field(default=None, ge=0, le=255)
-    g: int | None = Field(default=None, ge=0, le=255)
-    b: int | None = Field(default=None, ge=0, le=255)
-
-
-class PlainStep(In):
-    action: Literal["pause", "resume", "stop", "status"]
-
-
-Step = Annotated[PlayStep | VolumeStep | SleepTimerStep | AmbientStep | PlainStep, Field(discriminator="action")]
-
-
 def step_bodies(steps: list[Any]) -> list[dict[str, Any]]:
-    return [s.model_dump(exclude_none=True, exclude_defaults=False) for s in steps]
+    """Steps as stored: each command body as the player commands route takes it."""
+    return [s.model_dump(exclude_none=True) for s in steps]
 
 
 # --------------------------------------------------------------------------- runs
@@ -140,7 +108,7 @@ class RoutineIn(In):
     player_id: PlayerId
     at: Clock
     days: Days
-    steps: list[Step] = Field(min_length=1, max_length=STEPS_MAX)
+    steps: list[CommandIn] = Field(min_length=1, max_length=STEPS_MAX, description="next/previous are refused (422)")
     enabled: bool = True
 
 

@@ -7,9 +7,8 @@ EventBridge schedule invokes the worker function with `{"yss": "tick"}` and
 the API hands long runs to it as `{"yss": "run", "run_id": ...}`
 (`app.lambda_handler` routes both here; neither is an HTTP event).
 
-Podcast cards are written through `services.cards` (`ServiceCardWriter`).
-Until `services.commands` lands, routine steps are sent over a short-lived
-MQTT connection (`ShortLivedSender`), behind the routines' own `StepSender`.
+Podcast cards are written through `services.cards` (`ServiceCardWriter`);
+routine steps go out through the player commands' sender (`PlayerSender`).
 """
 
 from __future__ import annotations
@@ -34,22 +33,22 @@ def yoto_access(adapters: Adapters) -> tuple[Any, Any]:
     return adapters.yoto, yoto_services(adapters).tokens
 
 
-class ShortLivedSender:
-    """Publishes a routine step over its own MQTT connection as the owner's account."""
+class PlayerSender:
+    """Routine steps go out as the player commands route sends them: the player's
+    own linked account, over the listener's connection or a short-lived one."""
 
-    def __init__(self, adapters: Adapters, timeout_s: float = 3.0) -> None:
+    def __init__(self, adapters: Adapters) -> None:
         self._adapters = adapters
-        self._timeout_s = timeout_s
 
-    def send(self, account: str, player_id: str, command: Command) -> tuple[str, str | None, str]:
-        from mqtt.commands import send_once
-        from mqtt.transport import BrokerConfig
+    def send(self, player_id: str, command: Command) -> tuple[str, str | None, str]:
+        from app.players_wiring import wiring
+        from services import players
 
-        _, tokens = yoto_access(self._adapters)
-        token = tokens.access_token(account)
-        config = BrokerConfig.from_settings(self._adapters.settings)
-        result = send_once(config, player_id, command, token=token, timeout=self._timeout_s)
-        return result.outcome, result.reason, "short-lived"
+        wired = wiring(self._adapters)
+        device = players.find_device(wired.ports, player_id)
+        timeout = self._adapters.settings.mqtt_command_timeout_s
+        result, via = wired.sender.send(device.account, player_id, command, timeout=timeout)
+        return result.outcome, result.reason, via
 
 
 def podcast_ports(adapters: Adapters) -> podcasts.PodcastPorts:
@@ -85,7 +84,7 @@ def podcast_ports(adapters: Adapters) -> podcasts.PodcastPorts:
 def routine_ports(adapters: Adapters) -> routines.RoutinePorts:
     records = adapters.records
     return routines.RoutinePorts(
-        records.routines, records.jobs, records.runs, ShortLivedSender(adapters), adapters.settings.family_tz
+        records.routines, records.jobs, records.runs, PlayerSender(adapters), adapters.settings.family_tz
     )
 
 

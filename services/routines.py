@@ -10,7 +10,9 @@ A run sends the steps in order, each waiting for the player's acknowledgement
 (bounded); a step that fails or times out is recorded and the next one still
 runs. The run (`Run` record, status ok / partial / failed, one result per
 step) is kept with the routine's last runs. No always-on listener is needed:
-the sender uses the listener's connection when one runs, else a short-lived one.
+the sender (`mqtt.sender.MqttSender`, as for the player commands route) uses
+the in-process listener's connection when it has the player, else a
+short-lived one, as the linked account the player belongs to.
 """
 
 from __future__ import annotations
@@ -24,26 +26,21 @@ from zoneinfo import ZoneInfo
 from core.errors import Forbidden, Invalid, NotFound
 from core.ports import JobRepository, RoutineRepository, RunRepository
 from core.records import Job, Routine, Run, User, new_id, utcnow
-from mqtt import payloads
-from mqtt.payloads import Command, InvalidCommand
-from services import jobs
+from mqtt.payloads import Command
+from services import jobs, player_commands
 from services.schedule_times import check_days, parse_clock
 
 STEPS_MAX = 20
-ROUTINE_ACTIONS = ("play", "pause", "resume", "stop", "volume", "sleep_timer", "ambient", "status")
-_FIELDS: dict[str, frozenset[str]] = {
-    "play": frozenset({"card_id", "chapter", "track", "seconds_in"}),
-    "volume": frozenset({"volume"}),
-    "sleep_timer": frozenset({"minutes"}),
-    "ambient": frozenset({"hex", "r", "g", "b"}),
-}
+# What a step may not be: these depend on what is playing at that moment.
+LIVE_ONLY = ("next", "previous")
 
 
 class StepSender(Protocol):
-    """Publishes one command to a player as `account` and waits for its answer:
-    (outcome "ok" | "failed" | "timeout", reason, how: "listener" | "short-lived")."""
+    """Publishes one command to a player, as the linked account that has it, and
+    waits for its answer: (outcome "ok" | "failed" | "timeout", reason, how:
+    "listener" | "short-lived")."""
 
-    def send(self, account: str, player_id: str, command: Command) -> tuple[str, str | None, str]: ...
+    def send(self, player_id: str, command: Command) -> tuple[str, str | None, str]: ...
 
 
 @dataclass(frozen=True)
@@ -58,44 +55,20 @@ class RoutinePorts:
 # --------------------------------------------------------------------------- steps
 
 
+def _no_chapters(card_id: str) -> list[str]:
+    raise Invalid("a routine cannot skip chapters")
+
+
 def command_of(step: Mapping[str, Any]) -> Command:
-    """The MQTT command a step stands for; `Invalid` with the reason otherwise."""
+    """The MQTT command a step stands for, built exactly as the player commands
+    route builds it (`services.player_commands.build`); `Invalid` with the reason otherwise."""
     if not isinstance(step, Mapping) or not isinstance(step.get("action"), str):
         raise Invalid("a step is a command body with an action")
     action = step["action"]
-    if action in ("next", "previous"):
+    if action in LIVE_ONLY:
         raise Invalid(f"{action} depends on what is playing at that moment; a routine cannot hold it")
-    if action not in ROUTINE_ACTIONS:
-        raise Invalid(f"unknown action {action!r}; one of {', '.join(ROUTINE_ACTIONS)}")
     fields = {k: v for k, v in step.items() if k != "action"}
-    extra = set(fields) - _FIELDS.get(action, frozenset())
-    if extra:
-        raise Invalid(f"{action} takes no {', '.join(sorted(extra))}")
-    try:
-        if action == "play":
-            if "card_id" not in fields:
-                raise Invalid("play needs card_id")
-            return payloads.play(
-                fields["card_id"],
-                chapter=fields.get("chapter"),
-                track=fields.get("track"),
-                seconds_in=fields.get("seconds_in", 0),
-            )
-        if action == "volume":
-            if "volume" not in fields:
-                raise Invalid("volume needs volume")
-            return payloads.volume(fields["volume"])
-        if action == "sleep_timer":
-            if "minutes" not in fields:
-                raise Invalid("sleep_timer needs minutes")
-            return payloads.sleep_timer(fields["minutes"])
-        if action == "ambient":
-            return payloads.ambient(fields.get("hex"), r=fields.get("r"), g=fields.get("g"), b=fields.get("b"))
-        if action == "status":
-            return payloads.status_request()
-        return {"pause": payloads.pause, "resume": payloads.resume, "stop": payloads.stop}[action]()
-    except InvalidCommand as exc:
-        raise Invalid(str(exc)) from None
+    return player_commands.build(action, fields, player={}, chapters=_no_chapters)
 
 
 def check_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -262,7 +235,7 @@ def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
     for n, step in enumerate(routine.steps, start=1):
         started = utcnow()
         try:
-            outcome, reason, via = ports.sender.send(routine.owner, routine.player_id, command_of(step))
+            outcome, reason, via = ports.sender.send(routine.player_id, command_of(step))
         except Exception as exc:  # an unreachable broker fails this step, not the routine
             outcome, reason, via = "failed", str(exc) or type(exc).__name__, "none"
         elapsed = round((utcnow() - started).total_seconds() * 1000)

@@ -38,7 +38,9 @@ def player_id() -> str:
 
 
 @pytest.fixture
-def fleet(mosquitto: Mosquitto, player_id: str) -> Iterator[PlayerFleet]:  # noqa: F811 - fixture use
+def fleet(mosquitto: Mosquitto, player_id: str, yoto_cloud_env: RunningCloud) -> Iterator[PlayerFleet]:  # noqa: F811
+    """A simulated player on the broker, listed on the Yoto simulator as the admin's."""
+    yoto_cloud_env.add_device(player_id, "Bedroom", account="mum")
     with start_players(mosquitto.config("tcp"), [PlayerSpec(player_id, cards=[sample_card("c1")])]) as players:
         yield players
 
@@ -73,7 +75,8 @@ def routine_api(
 
 
 def families(fleet: PlayerFleet, player_id: str) -> list[str]:
-    return [family for family, _ in fleet[player_id].received if family != "events/request"]
+    """The commands the player received, without the listener's own events/status requests."""
+    return [family for family, _ in fleet[player_id].received if family not in ("events/request", "status/request")]
 
 
 def routine_body(player_id: str, **kw: Any) -> dict[str, Any]:
@@ -169,7 +172,8 @@ def test_one_real_tick_of_make_runs_scheduler(
         wait_for(lambda: client.get(f"/api/routines/{routine['id']}").json()["last_runs"], timeout=10)
         run = client.get(f"/api/routines/{routine['id']}").json()["last_runs"][0]
         wait_for(lambda: client.get(f"/api/runs/{run['id']}").json()["status"] == "ok", timeout=10)
-        assert client.get(f"/api/runs/{run['id']}").json()["trigger"] == "schedule"
+        done = client.get(f"/api/runs/{run['id']}").json()
+        assert done["trigger"] == "schedule" and done["results"][0]["via"] in ("listener", "short-lived")
     assert families(fleet, player_id) == ["card/stop"]
 
 
