@@ -1,8 +1,10 @@
 """The FastAPI application factory.
 
-`create_app()` wires routers and error handlers only: no adapter is built, no
-network is touched and neither boto3 nor sqlalchemy is imported until a
-request needs them (see `adapters.get_adapters`).
+`create_app()` wires route groups and error handlers only: no adapter is
+built, no network is touched and neither boto3 nor sqlalchemy is imported
+until a request needs them (see `adapters.get_adapters`). The routers
+themselves are imported per group when a request first needs one
+(`app.route_groups`): a new area of the API is one more line in `ROUTE_GROUPS`.
 """
 
 from __future__ import annotations
@@ -20,28 +22,34 @@ from app.error_bodies import install_error_bodies
 from app.errors import install_error_handling
 from app.http_limits import install_http_limits
 from app.problems import install_domain_errors
-from app.routers import (
-    audio,
-    auth,
-    cards,
-    health,
-    icons,
-    players,
-    playlists,
-    podcasts,
-    routines,
-    storage,
-    stream,
-    tts,
-    ui,
-    uploads,
-    users,
-    yoto,
-)
+from app.route_groups import RouteGroup, load_all
+from app.route_groups import install as install_route_groups
 from app.security_headers import install_security_headers
 from core.settings import VERSION
 
 log = logging.getLogger("yss.app")
+
+# In matching order. Every route of a group lives under one of its prefixes
+# (tests/api/test_route_groups.py checks it).
+ROUTE_GROUPS = (
+    # First: the route a player waits on is matched before every other.
+    RouteGroup("stream", ("/s/",), ("app.routers.stream",)),
+    RouteGroup("health", (), ("app.routers.health",), exact=("/api/health",)),
+    RouteGroup("auth", ("/api/auth",), ("app.routers.auth",)),
+    RouteGroup("users", ("/api/users",), ("app.routers.users",)),
+    # Fixed paths under /api/audio before the /{item_id} routes.
+    RouteGroup("audio", ("/api/audio", "/api/tts"), ("app.routers.uploads", "app.routers.tts", "app.routers.audio")),
+    RouteGroup("storage", ("/api/storage",), ("app.routers.storage",)),
+    RouteGroup("yoto", ("/api/yoto",), ("app.routers.yoto",)),
+    RouteGroup("cards", ("/api/cards", "/api/icons"), ("app.routers.cards", "app.routers.icons")),
+    RouteGroup("playlists", ("/api/playlists",), ("app.routers.playlists",)),
+    RouteGroup("players", ("/api/players", "/api/health/mqtt"), ("app.routers.players",)),
+    RouteGroup(
+        "scheduled", ("/api/podcasts", "/api/runs", "/api/routines"), ("app.routers.podcasts", "app.routers.routines")
+    ),
+    # The web UI's pages and files (its paths never shadow the API's).
+    RouteGroup("ui", ("/assets", "/api/ui"), ("app.routers.ui",), exact=("/", "/index.html", "/manifest.webmanifest")),
+)
 
 
 @asynccontextmanager
@@ -50,6 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     when it starts. Lambda runs with lifespan off: S3's lifecycle rule does it there."""
     from services import uploads
 
+    load_all(app)  # a long-running server imports every route group now, not on a request
     adapters = deps.get_adapters()
     try:
         swept = await asyncio.to_thread(
@@ -107,23 +116,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_domain_errors(app)
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(users.router)
-    # Fixed paths under /api/audio before the /{item_id} routes.
-    app.include_router(uploads.router)
-    app.include_router(tts.router)
-    app.include_router(audio.router)
-    app.include_router(stream.router)
-    app.include_router(podcasts.router)
-    app.include_router(routines.router)
-    app.include_router(storage.router)
-    app.include_router(yoto.router)
-    app.include_router(cards.router)
-    app.include_router(icons.router)
-    app.include_router(playlists.router)
-    app.include_router(players.router)
-    app.include_router(ui.router)  # the web UI at /, last: its paths never shadow the API's
+    install_route_groups(app, ROUTE_GROUPS)
     install_api_docs(app)
     install_error_bodies(app)
     install_http_limits(app)

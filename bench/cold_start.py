@@ -13,6 +13,9 @@ Cases, interleaved round by round so machine noise hits them alike:
 - app listing: `app.lambda_handler` answering an authenticated
   `GET /api/audio?limit=200` (moto server, 200 items, session cookie), which
   also pays for boto3 and the first clients;
+- app stream redirect: `app.lambda_handler` answering a player's first
+  `GET /s/{token}.mp3` with its 302 to a presigned S3 URL (moto: one DynamoDB
+  read; the presigning is computed, no round trip), the path a player hits first;
 - the baseline and app health again from a package built without .pyc
   (`precompile=False`), which is what the ahead-of-time bytecode saves.
 
@@ -85,7 +88,9 @@ def interpreter() -> tuple[str, str]:
     return sys.executable, version
 
 
-def run_child(python: str, package: Path, mode: str, event: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+def run_child(
+    python: str, package: Path, mode: str, event: dict[str, Any], env: dict[str, str], expect: int = 200
+) -> dict[str, Any]:
     started = time.perf_counter()
     proc = subprocess.run(
         [python, "-I", "-S", "-B", "-c", CHILD, str(package), mode],
@@ -100,7 +105,7 @@ def run_child(python: str, package: Path, mode: str, event: dict[str, Any], env:
     if proc.returncode != 0:
         raise RuntimeError(f"{mode} child failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    if out["status"] != 200:
+    if out["status"] != expect:
         raise RuntimeError(f"{mode} answered {out['status']}:\n{proc.stderr[-2000:]}")
     out["wall_ms"] = wall
     return out
@@ -126,6 +131,29 @@ def import_top10(python: str, package: Path, env: dict[str, str]) -> tuple[list[
     return fmt, fmt_self
 
 
+def stream_path(env: dict[str, str]) -> str:
+    """The player URL path of one more item added to the seeded table."""
+    from adapters import Adapters
+    from app.keys import keys_for
+    from core.records import AudioItem, new_id
+    from core.settings import load_settings
+    from services.streams import make_token
+
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        adapters = Adapters(load_settings())
+        item_id = new_id()
+        item = AudioItem(
+            id=item_id, owner="bench", title="Lullaby", storage_key=f"audio/{item_id}.mp3", size_bytes=1, duration_s=1
+        )
+        adapters.records.audio.add(item)
+        return f"/s/{make_token(keys_for(adapters).stream, item)}.mp3"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Lambda cold start against a hello-world baseline")
     parser.add_argument("--runs", type=int, default=10)
@@ -137,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
     apigw = importlib.import_module("tests.lambda.apigw")
     python, version = interpreter()
+    load_before = os.getloadavg()
     result = build_lambda_package(platform.machine(), python_version=version)
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "task"
@@ -158,23 +187,26 @@ def main(argv: list[str] | None = None) -> int:
             }
             health = apigw.http_event("GET", "/api/health")
             listing = apigw.http_event("GET", "/api/audio", query=[("limit", "200")], cookies=[seeded.cookie])
+            stream = apigw.http_event("GET", stream_path(seeded.env))
             cases = {
-                "baseline hello-world health": (plain, "hello", health),
-                "app health": (plain, "app", health),
-                "app listing (200 items)": (plain, "app", listing),
-                "baseline, no .pyc": (no_pyc, "hello", health),
-                "app health, no .pyc": (no_pyc, "app", health),
+                "baseline hello-world health": (plain, "hello", health, 200),
+                "app health": (plain, "app", health, 200),
+                "app listing (200 items)": (plain, "app", listing, 200),
+                "app stream redirect (302)": (plain, "app", stream, 302),
+                "baseline, no .pyc": (no_pyc, "hello", health, 200),
+                "app health, no .pyc": (no_pyc, "app", health, 200),
             }
             samples: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
             for _ in range(args.runs):
-                for name, (package, mode, event) in cases.items():
-                    samples[name].append(run_child(python, package, mode, event, env))
+                for name, (package, mode, event, expect) in cases.items():
+                    samples[name].append(run_child(python, package, mode, event, env, expect))
             top_cum, top_self = import_top10(python, plain, env)
 
     base = statistics.median(s["total_ms"] for s in samples["baseline hello-world health"])
     base_wall = statistics.median(s["wall_ms"] for s in samples["baseline hello-world health"])
     print(f"package {result.zip_path.name}: {result.zipped_bytes / 2**20:.1f} MiB zipped, .pyc {result.precompiled}")
-    print(f"interpreter {python} (-I -S -B), runs={args.runs}, medians")
+    print(f"interpreter {python} (-I -S -B), runs={args.runs}, medians, interleaved")
+    print(f"load average (1/5/15 min): before {_load(load_before)}, after {_load(os.getloadavg())}")
     print(
         f"{'case':<30} {'import ms':>9} {'1st event':>9} {'total ms':>9} {'ratio':>7} {'wall ms':>8} {'wall ratio':>10}"
     )
@@ -192,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntop 10 by self time:")
     print("\n".join(top_self))
     return 0
+
+
+def _load(avg: tuple[float, float, float]) -> str:
+    return "/".join(f"{x:.2f}" for x in avg)
 
 
 if __name__ == "__main__":

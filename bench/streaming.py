@@ -1,20 +1,30 @@
 """Concurrent streaming of one 30 MB item through the app under uvicorn.
 
-Two servers, each a uvicorn process on 127.0.0.1 measured one after the other
-with the same load in the same run:
+Servers, each a uvicorn process on 127.0.0.1, all started at once and loaded
+one at a time with the same load, in interleaved rounds (the order reversed
+every round), so a change in the machine's load hits every server alike:
+- baseline: a bare Starlette `StaticFiles` app serving the same file (the same
+  Range code underneath, nothing else);
 - the app (`app.main:app`, local backend) serving the player stream URL
   `/s/{token}.mp3` (token check, record lookup, then the file with Range);
-- baseline: a bare Starlette `StaticFiles` app serving the same file (same
-  Range code underneath, nothing else).
+- with `--before DIR`: the app of another checkout (e.g. `git archive <commit>`
+  unpacked in DIR), over the same data, for before/after figures from one run.
 The load: CLIENTS concurrent clients (asyncio + httpx, one process), each
 looping for DURATION seconds over random `Range` requests of CHUNK bytes and
-checking every byte against the file. Reported: requests, errors (non-206 or
-wrong bytes), p50/p99 time to first byte (response headers), throughput.
+checking every byte against the file. Per round and server: requests, errors
+(non-206 or wrong bytes), p50/p99 time to first byte (response headers),
+throughput, and the server process's CPU time per request (from /proc: the
+least noisy figure on a shared machine, since other processes' load stretches
+wall time but not the CPU a request costs). Reported: the median of each over the rounds, and the median of the
+per-round ratios against the baseline (each ratio from one round, so from
+neighbouring minutes).
 
 Client and servers share this machine's cores, so absolute figures are low;
-the ratio against the baseline is what the numbers are for.
+the ratios are what the numbers are for. The load average is printed before
+and after.
 
-Run: .venv/bin/python bench/streaming.py [--clients 200] [--duration 15] [--chunk 262144]
+Run: .venv/bin/python bench/streaming.py [--clients 10] [--duration 5] [--rounds 5]
+     [--chunk 262144] [--before DIR]
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import argparse
 import asyncio
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +65,7 @@ class Result:
     error_kinds: dict[str, int] = field(default_factory=dict)
     bytes: int = 0
     seconds: float = 0.0
+    server_cpu_s: float = 0.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -98,13 +110,19 @@ async def load(url: str, data: bytes, clients: int, duration: float, chunk: int)
     return out
 
 
-def serve(args: list[str], env: dict[str, str], log: Path, ready_url: str) -> subprocess.Popen[bytes]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve(args: list[str], env: dict[str, str], log: Path, ready_url: str, cwd: Path) -> subprocess.Popen[bytes]:
     from tests.servers import stop, wait_http
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", *args, "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"],
-        env=env,
-        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(cwd)},
+        cwd=cwd,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -116,20 +134,38 @@ def serve(args: list[str], env: dict[str, str], log: Path, ready_url: str) -> su
     return proc
 
 
-def report(name: str, res: Result) -> str:
+@dataclass(frozen=True)
+class Server:
+    name: str
+    args: list[str]
+    url: str
+    cwd: Path
+
+
+def figures(res: Result) -> dict[str, float]:
     total = len(res.ttfb_ms) + res.errors
-    mb_s = res.bytes / res.seconds / 1e6
-    return (
-        f"| {name} | {total} | {res.errors} | {percentile(res.ttfb_ms, 0.5):.1f} | "
-        f"{percentile(res.ttfb_ms, 0.99):.1f} | {total / res.seconds:.0f} | {mb_s:.0f} |"
-    )
+    return {
+        "requests": total,
+        "errors": res.errors,
+        "p50": percentile(res.ttfb_ms, 0.5),
+        "p99": percentile(res.ttfb_ms, 0.99),
+        "req_s": total / res.seconds,
+        "mb_s": res.bytes / res.seconds / 1e6,
+        "cpu_us": res.server_cpu_s / max(len(res.ttfb_ms), 1) * 1e6,
+    }
+
+
+def median_of(rows: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per server and round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--chunk", type=int, default=256 * 1024)
+    parser.add_argument("--before", type=Path, help="a checkout whose app.main:app is measured too")
     args = parser.parse_args()
 
     from adapters import Adapters
@@ -139,9 +175,10 @@ def main() -> None:
     from services.streams import make_token
     from tests.servers import free_port, stop
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        app_port, static_port = free_port(), free_port()
+        app_port, static_port, before_port = free_port(), free_port(), free_port()
         settings = Settings(
             use_aws=False, data_dir=tmp / "data", session_secret=SECRET, public_url=f"http://127.0.0.1:{app_port}"
         )
@@ -152,42 +189,103 @@ def main() -> None:
         adapters.storage.put_bytes(key, data, "audio/mpeg")
         item = AudioItem(id=item_id, owner="mum", title="big", storage_key=key, size_bytes=SIZE, duration_s=1966.0)
         adapters.records.audio.add(item)
-        app_url = f"http://127.0.0.1:{app_port}/s/{make_token(keys_for(adapters).stream, item)}.mp3"
+        token_path = f"/s/{make_token(keys_for(adapters).stream, item)}.mp3"
         static_dir = tmp / "static"
         static_dir.mkdir()
         (static_dir / "big.mp3").write_bytes(data)
-        static_url = f"http://127.0.0.1:{static_port}/static/big.mp3"
 
         env = {**os.environ, "USE_AWS": "false", "DATA_DIR": str(settings.data_dir), "SESSION_SECRET": SECRET}
         env["PUBLIC_URL"] = settings.public_url
         env["BENCH_STATIC_DIR"] = str(static_dir)
         env.pop("AWS_ENDPOINT_URL", None)
 
-        rows = []
-        for name, server_args, url in (
-            ("baseline: Starlette StaticFiles", ["--factory", "bench.streaming:static_app"], static_url),
-            ("app: /s/{token}.mp3 (local)", ["app.main:app"], app_url),
-        ):
-            port = str(static_port if "static" in url else app_port)
-            proc = serve([*server_args, "--port", port], env, tmp / f"{port}.log", url)
-            try:
-                asyncio.run(load(url, data, min(args.clients, 20), 2.0, args.chunk))  # warm-up
-                res = asyncio.run(load(url, data, args.clients, args.duration, args.chunk))
-            finally:
+        servers = [
+            Server(
+                "baseline: Starlette StaticFiles",
+                ["--factory", "bench.streaming:static_app", "--port", str(static_port)],
+                f"http://127.0.0.1:{static_port}/static/big.mp3",
+                ROOT,
+            ),
+            Server(
+                "app: /s/{token}.mp3 (local)",
+                ["app.main:app", "--port", str(app_port)],
+                f"http://127.0.0.1:{app_port}{token_path}",
+                ROOT,
+            ),
+        ]
+        if args.before is not None:
+            servers.append(
+                Server(
+                    f"before ({args.before.name}): /s/{{token}}.mp3 (local)",
+                    ["app.main:app", "--port", str(before_port)],
+                    f"http://127.0.0.1:{before_port}{token_path}",
+                    args.before.resolve(),
+                )
+            )
+        procs = []
+        results: dict[str, list[Result]] = {s.name: [] for s in servers}
+        try:
+            for server in servers:
+                procs.append(serve(server.args, env, tmp / f"server-{len(procs)}.log", server.url, server.cwd))
+            for server in servers:  # warm-up
+                asyncio.run(load(server.url, data, min(args.clients, 20), 2.0, args.chunk))
+            pids = {server.name: proc.pid for server, proc in zip(servers, procs, strict=True)}
+            for r in range(args.rounds):
+                for server in servers if r % 2 == 0 else servers[::-1]:
+                    cpu0 = cpu_seconds(pids[server.name])
+                    res = asyncio.run(load(server.url, data, args.clients, args.duration, args.chunk))
+                    res.server_cpu_s = cpu_seconds(pids[server.name]) - cpu0
+                    results[server.name].append(res)
+        finally:
+            for proc in procs:
                 stop(proc)
-            rows.append((name, res))
+    load_after = os.getloadavg()
 
-    print(f"{args.clients} clients, {args.duration:.0f} s each run, Range requests of {args.chunk} bytes")
-    print("\n| server | requests | errors | p50 TTFB ms | p99 TTFB ms | req/s | MB/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, res in rows:
-        print(report(name, res))
-        if res.error_kinds:
-            print(f"<!-- {name} errors: {res.error_kinds} -->")
-    base, app = rows[0][1], rows[1][1]
-    p99_ratio = percentile(app.ttfb_ms, 0.99) / percentile(base.ttfb_ms, 0.99)
-    tput_ratio = (app.bytes / app.seconds) / (base.bytes / base.seconds)
-    print(f"\napp vs baseline: p99 TTFB {p99_ratio:.2f}x, throughput {tput_ratio:.2f}x")
+    print(
+        f"{args.clients} clients, {args.rounds} interleaved rounds of {args.duration:g} s per server, "
+        f"Range requests of {args.chunk} bytes"
+    )
+    print(f"load average (1/5/15 min): before {_load(load_before)}, after {_load(load_after)}")
+    print("\nMedians over the rounds:\n")
+    print(
+        "| server | requests/round | errors (all rounds) | p50 TTFB ms | p99 TTFB ms | req/s | MB/s "
+        "| server CPU us/request |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    per_server = {name: [figures(res) for res in runs] for name, runs in results.items()}
+    for name, rows in per_server.items():
+        errors = sum(int(r["errors"]) for r in rows)
+        print(
+            f"| {name} | {median_of(rows, 'requests'):.0f} | {errors} | {median_of(rows, 'p50'):.1f} | "
+            f"{median_of(rows, 'p99'):.1f} | {median_of(rows, 'req_s'):.0f} | {median_of(rows, 'mb_s'):.0f} "
+            f"| {median_of(rows, 'cpu_us'):.0f} |"
+        )
+        kinds: dict[str, int] = {}
+        for res in results[name]:
+            for kind, n in res.error_kinds.items():
+                kinds[kind] = kinds.get(kind, 0) + n
+        if kinds:
+            print(f"<!-- {name} errors: {kinds} -->")
+    base = per_server[servers[0].name]
+    print()
+    for server in servers[1:]:
+        rows = per_server[server.name]
+        tput = [row["mb_s"] / b["mb_s"] for row, b in zip(rows, base, strict=True)]
+        p99 = [row["p99"] / b["p99"] for row, b in zip(rows, base, strict=True)]
+        cpu = [row["cpu_us"] / b["cpu_us"] for row, b in zip(rows, base, strict=True)]
+        print(
+            f"{server.name} vs baseline (median of per-round ratios): throughput {statistics.median(tput):.2f}x "
+            f"(rounds {_span(tput)}), p99 TTFB {statistics.median(p99):.2f}x (rounds {_span(p99)}), "
+            f"server CPU per request {statistics.median(cpu):.2f}x (rounds {_span(cpu)})"
+        )
+
+
+def _load(avg: tuple[float, float, float]) -> str:
+    return "/".join(f"{x:.2f}" for x in avg)
+
+
+def _span(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from core.records import (
     Run,
     Session,
     Speech,
+    StreamRef,
     UploadTarget,
     Usage,
     User,
@@ -46,10 +47,21 @@ from core.records import (
 
 
 class AudioRepository(Protocol):
+    reads_locally: bool
+    """True when `get` and `stream_ref` are answered on this machine (a SQLite
+    file, memory) without network I/O, in microseconds: an async caller may then
+    call them on its event loop instead of hopping to a worker thread."""
+
     def add(self, item: AudioItem) -> None:
         """Store a new item; `AlreadyExists` if the id is taken."""
 
     def get(self, item_id: str) -> AudioItem: ...
+
+    def stream_ref(self, item_id: str) -> StreamRef:
+        """Only the item's `stream_key` and `storage_key`, read as narrowly as the
+        backend allows (the player stream checks a token with it on every
+        request); always the stored values, never a cached copy, so a rotated
+        key revokes at once. `NotFound` like `get`."""
 
     def list(
         self,

@@ -83,6 +83,16 @@ class AudioItem:
 
 
 @dataclass(frozen=True)
+class StreamRef:
+    """What the player stream URL needs of an audio item and nothing more: the
+    per-item key its token is signed with, and where its bytes are
+    (`AudioRepository.stream_ref`, a narrow read on the player's hot path)."""
+
+    stream_key: str
+    storage_key: str
+
+
+@dataclass(frozen=True)
 class Usage:
     """What one member keeps in the library: how many items and their stored bytes (the storage quota)."""
 

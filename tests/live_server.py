@@ -46,7 +46,7 @@ def live_app(settings: Settings, log_dir: Path, *, extra_args: tuple[str, ...] =
     cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port), *extra_args]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
-        wait_http(f"{base}/api/health")
+        wait_http(f"{base}/api/health", timeout=90)  # a loaded machine starts slowly
         yield base
     finally:
         stop(proc)

@@ -23,7 +23,7 @@ from adapters.aws.dynamo_table import (
 )
 from core.codec import given
 from core.errors import AlreadyExists, NotFound
-from core.records import AudioItem, Page, PendingUpload, Usage
+from core.records import AudioItem, Page, PendingUpload, StreamRef, Usage
 
 AUDIO_ALL = "AUDIO"
 _NEW = "attribute_not_exists(PK)"
@@ -64,6 +64,8 @@ def _audio_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class DynamoAudio:
+    reads_locally = False  # every read is a round trip to DynamoDB
+
     def __init__(self, table: Table) -> None:
         self._t = table
 
@@ -78,6 +80,12 @@ class DynamoAudio:
         if found is None:
             raise NotFound(f"audio item {item_id!r} not found")
         return codecs.AUDIO.load(found)
+
+    def stream_ref(self, item_id: str) -> StreamRef:
+        found = self._t.get(audio_pk(item_id), "AUDIO", attributes=("stream_key", "storage_key"))
+        if found is None:
+            raise NotFound(f"audio item {item_id!r} not found")
+        return StreamRef(stream_key=found["stream_key"], storage_key=found["storage_key"])
 
     def list(
         self,

@@ -209,8 +209,13 @@ class Table:
                 raise ConditionFailed(str(exc)) from exc
             raise
 
-    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        out = self.client.get_item(TableName=self.name, Key=self.key(pk, sk), ConsistentRead=True)
+    def get(self, pk: str, sk: str, *, attributes: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """A strongly consistent read; only `attributes` when given (a projection)."""
+        projection: dict[str, Any] = {}
+        if attributes:
+            names = {f"#a{i}": name for i, name in enumerate(attributes)}
+            projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+        out = self.client.get_item(TableName=self.name, Key=self.key(pk, sk), ConsistentRead=True, **projection)
         item = out.get("Item")
         return self.deserialize(item) if item else None
 

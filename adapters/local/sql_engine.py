@@ -71,6 +71,22 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def read_row(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The first row of one SELECT, run on a pooled driver connection below
+        SQLAlchemy's execution layer: some 30 us instead of some 400 us, for
+        reads on a hot path (the player stream). One statement in autocommit
+        is its own consistent snapshot, so no BEGIN is needed."""
+        conn = self.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                row = cursor.execute(sql, params).fetchone()
+            finally:
+                cursor.close()
+        finally:
+            conn.close()  # back to the pool
+        return tuple(row) if row is not None else None
+
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A transaction holding SQLite's write lock from its first statement; commits on success."""

@@ -13,7 +13,7 @@ from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database
 from core.codec import given
 from core.errors import AlreadyExists, NotFound, VersionConflict
-from core.records import AudioItem, Card, Page, PendingUpload, Playlist, Usage, saved_fields, utcnow
+from core.records import AudioItem, Card, Page, PendingUpload, Playlist, StreamRef, Usage, saved_fields, utcnow
 
 R = TypeVar("R")
 
@@ -111,7 +111,12 @@ def update_one(db: Database, table: sa.Table, record_id: str, values: dict[str, 
 # --------------------------------------------------------------------------- audio
 
 
+_STREAM_REF_SQL = f"SELECT stream_key, storage_key FROM {t.audio.name} WHERE id = ?"
+
+
 class SqlAudio:
+    reads_locally = True
+
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -120,6 +125,12 @@ class SqlAudio:
 
     def get(self, item_id: str) -> AudioItem:
         return t.AUDIO.load(get_one(self._db, t.audio, item_id, "audio item"))
+
+    def stream_ref(self, item_id: str) -> StreamRef:
+        row = self._db.read_row(_STREAM_REF_SQL, (item_id,))
+        if row is None:
+            raise NotFound(f"no audio item {item_id!r}")
+        return StreamRef(stream_key=row[0], storage_key=row[1])
 
     def list(
         self,

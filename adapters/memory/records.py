@@ -40,6 +40,7 @@ from core.records import (
     Routine,
     Run,
     Session,
+    StreamRef,
     Usage,
     YotoTokens,
     saved_fields,
@@ -166,12 +167,18 @@ def _owned(owner: str | None) -> Callable[[dict[str, Any]], bool]:
 
 class MemoryAudio(_Repo[AudioItem]):
     name, label = "audio", "audio item"
+    reads_locally = True
 
     def add(self, item: AudioItem) -> None:
         self._insert(item)
 
     def get(self, item_id: str) -> AudioItem:
         return self._get(item_id)
+
+    def stream_ref(self, item_id: str) -> StreamRef:
+        with self._db.lock:
+            row = self._row(item_id)
+            return StreamRef(stream_key=row["stream_key"], storage_key=row["storage_key"])
 
     def list(
         self,

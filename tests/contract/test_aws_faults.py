@@ -106,6 +106,12 @@ def _check_deleted(records: Records, seed: AudioItem, result: Any) -> None:
 PATHS = [
     Path("get", "GetItem", lambda r, s: r.audio.get(s.id), lambda r, s, got: assert_equal(got, s)),
     Path(
+        "projected get (the player stream's read)",
+        "GetItem",
+        lambda r, s: r.audio.stream_ref(s.id),
+        lambda r, s, ref: assert_equal((ref.stream_key, ref.storage_key), (s.stream_key, s.storage_key)),
+    ),
+    Path(
         "query",
         "Query",
         lambda r, s: r.audio.list(limit=10),

@@ -46,6 +46,7 @@ from core.records import (
     PlayerEvent,
     Playlist,
     Session,
+    StreamRef,
     YotoTokens,
     new_id,
     utcnow,
@@ -229,6 +230,29 @@ def test_audio_update_changes_title_and_rotates_stream_key(records: Records) -> 
     assert records.audio.update(item.id) == rotated
     assert [i.id for i in records.audio.list(query="NEW").items] == [item.id]  # search follows the rename
     assert records.audio.list(query="old").items == []
+
+
+def test_audio_stream_ref_is_the_stored_keys_and_follows_a_rotation_at_once(
+    records: Records, reopen: Callable[[], Records]
+) -> None:
+    item = make_audio()
+    records.audio.add(item)
+    ref = records.audio.stream_ref(item.id)
+    assert ref == StreamRef(stream_key=item.stream_key, storage_key=item.storage_key)
+    other = reopen()  # another process over the same database rotates the key
+    other.audio.update(item.id, stream_key="rotated-key")
+    assert records.audio.stream_ref(item.id) == StreamRef(stream_key="rotated-key", storage_key=item.storage_key)
+    other.audio.delete(item.id)
+    with pytest.raises(NotFound):
+        records.audio.stream_ref(item.id)
+    with pytest.raises(NotFound):
+        records.audio.stream_ref("no-such-item")
+
+
+def test_audio_says_whether_its_reads_stay_on_this_machine(records: Records, request: pytest.FixtureRequest) -> None:
+    """The player stream reads inline on its event loop only where this is True."""
+    side = request.node.callspec.params["reopen"]
+    assert records.audio.reads_locally is (side != "aws")
 
 
 def test_audio_delete_removes_the_item_from_get_and_list(records: Records) -> None:
