@@ -15,6 +15,7 @@ from infra.data import STAGING_PREFIX, PrivateBucket, RecordsTable, upload_cors_
 from infra.identity import UserDirectory
 from infra.mqtt_on_demand import MqttOnDemand
 from infra.mqtt_service import MqttService
+from infra.scheduler import ScheduledWorker, worker_function_name
 from infra.ui import UiSite
 
 config = load_stack_config()
@@ -63,9 +64,13 @@ api = ApiFunction(
     gateway=gateway,
     code=code,
     origin_secret=origin_secret,
+    worker_function=worker_function_name(config),
     listener=on_demand.function if on_demand else None,
     **shared,
 )
+# Podcast refreshes and routines: the minute tick and the worker the API hands long jobs to.
+worker = ScheduledWorker(f"{prefix}-worker", config, code=code, code_args=api.code_args, **shared)
+worker.allow_invoke(f"{prefix}-app-invoke-worker", api.role)
 
 pulumi.export("api_url", gateway.url)
 pulumi.export("ui_url", ui.url)
@@ -75,6 +80,7 @@ pulumi.export("table_name", table.table.name)
 pulumi.export("user_pool_id", users.pool.id)
 pulumi.export("user_pool_client_id", users.client.id)
 pulumi.export("lambda_function_name", api.function.name)
+pulumi.export("worker_function_name", worker.function.name)
 if config.enable_cloudfront and ui.distribution is not None:
     pulumi.export("cloudfront_domain", ui.distribution.domain_name)
 if on_demand is not None:

@@ -21,7 +21,7 @@ from core.errors import ConfigError
 from core.settings import Settings, Workload, load_settings
 
 if TYPE_CHECKING:
-    from core.ports import AudioStorage, Identity, Records, SecretHasher, TextToSpeech
+    from core.ports import AudioStorage, Identity, Records, RunQueue, SecretHasher, TextToSpeech
     from core.yoto import YotoCloud
     from services.listener_health import ListenerStarter
 
@@ -78,6 +78,17 @@ class Adapters:
         from adapters.local.tts import LocalTTS
 
         return LocalTTS(self.settings)
+
+    @cached_property
+    def run_queue(self) -> RunQueue:
+        """Where long jobs go: the worker function on AWS (when the stack has one), the caller locally."""
+        if self.settings.use_aws and self.settings.worker_function:
+            from adapters.aws.worker_queue import LambdaRunQueue
+
+            return LambdaRunQueue(self.settings)
+        from adapters.local.inline_queue import InlineRunQueue
+
+        return InlineRunQueue()
 
     @cached_property
     def yoto(self) -> YotoCloud:

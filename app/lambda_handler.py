@@ -11,6 +11,7 @@ app keeps no start-up work in a lifespan.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from mangum import Mangum
 
@@ -25,4 +26,16 @@ if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or os.environ.get("LOG_FORMAT") ==
 
 install_error_handling(app)  # idempotent: a no-op once create_app() installs it itself
 
-handler = Mangum(app, lifespan="off")
+http_handler = Mangum(app, lifespan="off")
+
+
+def handler(event: Any, context: Any) -> Any:
+    """HTTP events go to the app; the worker's scheduled tick and queued runs
+    (`{"yss": "tick" | "run", ...}`, sent by EventBridge Scheduler and by the
+    API itself) go to `app.scheduled`."""
+    if isinstance(event, dict) and "yss" in event:
+        from adapters import get_adapters
+        from app.scheduled import handle_event
+
+        return handle_event(get_adapters(), event)
+    return http_handler(event, context)

@@ -45,6 +45,9 @@ ROUTE_GROUPS = (
     RouteGroup("cards", ("/api/cards", "/api/icons"), ("app.routers.cards", "app.routers.icons")),
     RouteGroup("playlists", ("/api/playlists",), ("app.routers.playlists",)),
     RouteGroup("players", ("/api/players", "/api/health/mqtt"), ("app.routers.players",)),
+    RouteGroup(
+        "scheduled", ("/api/podcasts", "/api/runs", "/api/routines"), ("app.routers.podcasts", "app.routers.routines")
+    ),
     # The web UI's pages and files (its paths never shadow the API's).
     RouteGroup("ui", ("/assets", "/api/ui"), ("app.routers.ui",), exact=("/", "/index.html", "/manifest.webmanifest")),
 )
@@ -67,9 +70,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except Exception:
         log.exception("sweeping abandoned uploads failed; the server starts anyway")
     listener = await asyncio.to_thread(_start_listener, adapters)
+    scheduler = None
+    if adapters.settings.scheduler_enabled and not adapters.settings.use_aws:
+        from app.scheduled import local_scheduler
+
+        scheduler = local_scheduler(adapters)
+        scheduler.start()  # podcasts and routines run by themselves (docs/scheduling.md)
     try:
         yield
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         if listener:
             from mqtt.handler import in_process
 

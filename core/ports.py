@@ -15,13 +15,15 @@ Conventions shared by every implementation:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from core.records import (
     AudioItem,
     Card,
+    Job,
     LocalBlob,
     ObjectInfo,
     Page,
@@ -30,6 +32,9 @@ from core.records import (
     PlayerEvent,
     PlayerState,
     Playlist,
+    Podcast,
+    Routine,
+    Run,
     Session,
     Speech,
     StreamRef,
@@ -231,6 +236,89 @@ class CounterRepository(Protocol):
     def reset(self, key: str) -> None: ...
 
 
+R = TypeVar("R")
+
+
+class VersionedRepository(Protocol[R]):
+    """Records with an owner and a `version`: podcasts, routines, scheduled jobs, runs.
+
+    `save` replaces every field but id, owner and created_at when the stored
+    version is `expected_version`, and returns the record with version + 1 and
+    a fresh `updated_at`; else `VersionConflict` (`NotFound` when it is gone)."""
+
+    def add(self, record: R) -> None: ...
+
+    def get(self, record_id: str) -> R: ...
+
+    def save(self, record: R, *, expected_version: int) -> R: ...
+
+    def delete(self, record_id: str) -> None:
+        """`NotFound` when there is no such record."""
+
+    def list(self, *, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[R]:
+        """Newest first."""
+
+
+PodcastRepository = VersionedRepository[Podcast]
+RoutineRepository = VersionedRepository[Routine]
+JobRepository = VersionedRepository[Job]
+
+
+class RunRepository(Protocol):
+    """Like `VersionedRepository`, but listed by what ran, not by owner."""
+
+    def add(self, record: Run) -> None: ...
+
+    def get(self, record_id: str) -> Run: ...
+
+    def save(self, record: Run, *, expected_version: int) -> Run: ...
+
+    def delete(self, record_id: str) -> None: ...
+
+    def recent(self, subject_id: str, *, limit: int = 20) -> list[Run]:
+        """The runs of one podcast or routine, newest first (on DynamoDB read from
+        an index, so a run added a moment ago may be missing)."""
+
+
+class RunQueue(Protocol):
+    """Where work goes that must not run inside an HTTP request (podcast episodes
+    to fetch and normalise): on AWS an asynchronous invocation of the worker
+    function, with its own timeout; locally nowhere, the caller runs it."""
+
+    def submit(self, run: Run) -> bool:
+        """True when the run was handed to a worker; False when the caller must run it itself."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a GET answered after its redirects: the final URL, status, headers
+    (lower-case names) and the body (empty when it went to a file)."""
+
+    status: int
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    size: int = 0
+
+
+class WebFetcher(Protocol):
+    """GETs of user-supplied URLs (podcast feeds, enclosures), checked at every hop."""
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        max_bytes: int,
+        timeout_s: float,
+        to: Path | None = None,
+    ) -> Fetched:
+        """`Invalid` for a URL (or redirect) the address check refuses, before any
+        connection to it; `TooLarge` past `max_bytes`; `UpstreamTimeout` past
+        `timeout_s` for the whole transfer; `UpstreamError` when it cannot be
+        reached. A 200 body goes to `to` when given (nothing left there on failure)."""
+
+
 class Records(Protocol):
     """All repositories over one database."""
 
@@ -243,6 +331,10 @@ class Records(Protocol):
     settings: SettingsRepository
     sessions: SessionRepository
     counters: CounterRepository
+    podcasts: PodcastRepository
+    routines: RoutineRepository
+    jobs: JobRepository
+    runs: RunRepository
     fallbacks: PasswordFallbackRepository
 
 

@@ -260,6 +260,110 @@ class Speech:
     characters: int
 
 
+# --------------------------------------------------------------------------- scheduled work
+
+
+PODCAST_ORDERS = ("newest_first", "oldest_first")
+
+
+@dataclass(frozen=True)
+class Podcast:
+    """A feed a card follows: the newest `episodes` episodes (or the oldest, for a serial).
+
+    `held` lists the episodes the card holds, in card order, each
+    `{"guid", "title", "audio_ids": [...]}` (an episode over the per-track
+    limit is several items). `etag`/`last_modified` are the feed's validators
+    for the next conditional GET. `last_error` is why the last refresh failed
+    (None after a good one); the card is left as it was when one fails."""
+
+    id: str
+    owner: str
+    feed_url: str
+    title: str
+    episodes: int = 5
+    order: str = "newest_first"
+    refresh_hours: float = 6.0
+    card_id: str | None = None
+    yoto_card_id: str | None = None
+    held: list[dict[str, Any]] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None
+    status: str = "new"  # new | ok | failed
+    last_error: str | None = None
+    checked_at: datetime | None = None
+    version: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Routine:
+    """Steps for one player at a clock time (`at`, "HH:MM" in FAMILY_TIMEZONE) on `days`.
+
+    Each step is a body of `POST /api/players/{id}/commands` (`{"action": ...}`)."""
+
+    id: str
+    owner: str
+    name: str
+    player_id: str
+    at: str
+    days: tuple[str, ...] = ()
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    enabled: bool = True
+    version: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Job:
+    """When a podcast or routine runs by itself: every `every_s` seconds, or at
+    `at` ("HH:MM", family time) on `days`. `id` is the subject's id (one job each).
+
+    `next_run_at` is the next due moment (UTC); a scheduler claims a due job by
+    compare-and-swap on `version`, moving `next_run_at` past now, so a run
+    missed while nothing was running happens once, and two schedulers never
+    both run it."""
+
+    id: str
+    owner: str
+    kind: str  # podcast | routine
+    every_s: int | None = None
+    at: str | None = None
+    days: tuple[str, ...] = ()
+    enabled: bool = True
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+    last_run_id: str | None = None
+    version: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+RUN_STATUSES = ("queued", "running", "ok", "partial", "failed")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a job (a podcast refresh, a routine): queued, then running, then
+    `ok`, `partial` (some routine steps failed) or `failed` with `detail`.
+    `results` holds a routine's step results in order."""
+
+    id: str
+    owner: str
+    subject_id: str
+    kind: str  # podcast | routine
+    trigger: str = "manual"  # manual | schedule | create
+    status: str = "queued"
+    detail: str | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    version: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
 @dataclass(frozen=True)
 class PasswordFallback:
     """A secret kept for a user while their identity side cannot check it itself.

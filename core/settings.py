@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -121,6 +122,23 @@ class Settings(BaseSettings):
     players_stream: bool = True
     players_poll_s: int = Field(default=3, ge=1, le=60)
 
+    # Scheduled work (docs/scheduling.md). Every clock time a family member
+    # types ("19:30") is in FAMILY_TIMEZONE, an IANA name.
+    family_timezone: str = "UTC"
+    scheduler_enabled: bool = True  # the in-process scheduler of `make run`
+    scheduler_tick_s: float = 20.0
+    # On AWS: the worker function that runs long jobs outside an HTTP request
+    # (its own timeout); set by the Pulumi program. Unset: jobs run in the request.
+    worker_function: str | None = None
+    # Podcasts: feed and enclosure URLs are user input (services/url_safety.py).
+    allow_private_feeds: bool = False
+    podcast_refresh_hours: float = 6.0
+    podcast_feed_max_kb: int = 5 * 1024
+    podcast_feed_timeout_s: float = 15.0
+    podcast_episode_max_mb: int = 300
+    podcast_episode_timeout_s: float = 600.0
+    podcast_max_redirects: int = 5
+
     @property
     def backend(self) -> str:
         return "aws" if self.use_aws else "local"
@@ -132,6 +150,13 @@ class Settings(BaseSettings):
     @property
     def storage_quota_bytes(self) -> int:
         return self.storage_quota_mb * 1024 * 1024
+
+    @property
+    def family_tz(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.family_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"FAMILY_TIMEZONE={self.family_timezone!r} is not an IANA time zone name") from exc
 
     @property
     def max_body_bytes(self) -> int:
@@ -175,6 +200,8 @@ class Settings(BaseSettings):
         if missing:
             side = "USE_AWS=true" if self.use_aws else "USE_AWS=false"
             raise ConfigError(f"the {workload} workload with {side} needs {', '.join(missing)} to be set")
+        if workload == "api":
+            self.family_tz  # noqa: B018 - refuses a bad FAMILY_TIMEZONE at start-up
         if not self.use_aws:
             self._check_data_dir()
 

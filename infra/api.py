@@ -149,6 +149,7 @@ class ApiFunction(pulumi.ComponentResource):
         session_secret: pulumi.Input[str],
         code: LambdaCode,
         origin_secret: pulumi.Input[str] | None = None,
+        worker_function: str | None = None,
         listener: aws.lambda_.Function | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -187,10 +188,13 @@ class ApiFunction(pulumi.ComponentResource):
         }
         if origin_secret is not None:
             inputs["origin_secret"] = pulumi.Output.secret(origin_secret)
+        if worker_function is not None:
+            inputs["worker"] = worker_function  # long jobs go there (infra/scheduler.py)
         if listener is not None:
             inputs["listener"] = listener.name
         environment = pulumi.Output.all(**inputs).apply(lambda v: lambda_environment(config, v))
         code_args, self.package_bucket = function_code(name, config, code, child)
+        self.code_args = code_args  # the worker function runs the same package
         self.function = aws.lambda_.Function(
             name,
             runtime=LAMBDA_RUNTIME,
@@ -277,6 +281,8 @@ def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]
         env["CLIENT_ADDRESS_FROM"] = CLIENT_ADDRESS_FROM_APIGW
     if config.yoto_client_id:
         env["YOTO_CLIENT_ID"] = config.yoto_client_id
+    if "worker" in v:
+        env["WORKER_FUNCTION"] = v["worker"]
     if "listener" in v:
         env["MQTT_LISTENER_FUNCTION"] = v["listener"]
     return env

@@ -42,6 +42,7 @@ PRICE_PAGES: dict[str, str] = {
     "cloudwatch": "https://aws.amazon.com/cloudwatch/pricing/",
     "ecr": "https://aws.amazon.com/ecr/pricing/",
     "cognito": "https://aws.amazon.com/cognito/pricing/",
+    "scheduler": "https://aws.amazon.com/eventbridge/pricing/",
 }
 
 
@@ -78,6 +79,8 @@ class Prices:
     logs_store_gb_month: float
     ecr_gb_month: float
     cognito_free_mau: int
+    scheduler_per_million: float = 1.00
+    scheduler_free_invocations: int = 14_000_000
 
 
 PRICES = Prices(
@@ -135,6 +138,15 @@ class Usage:
     mqtt_image_gb: float = 0.35  # python:3.12-slim + requirements (PyAV dominates)
     task_vcpu: float = 0.25
     task_gb: float = 0.5
+    # Scheduled work (infra/scheduler.py): one tick a minute; most find nothing due.
+    tick_ms: int = 150  # a Query of the jobs partition, nothing due
+    podcast_refreshes: int = 3 * 4 * 30  # 3 podcasts every 6 h; most are 304 Not Modified
+    refresh_ms: int = 1_500
+    episodes_fetched: int = 30  # new episodes a month, each normalised in the worker
+    episode_ms: int = 20_000  # a 30-minute episode: download + normalise at ~0.6 vCPU
+    routine_runs: int = 2 * 30  # bedtime and quiet time every day
+    routine_ms: int = 2_000
+    worker_dynamodb_per_run: float = 6.0  # claim, run record, podcast/routine read and save
     # mqttMode=on-demand: someone has the players page open this long a day, in this
     # many visits; after each the listener idles `mqttIdleSeconds` before it stops.
     watch_minutes_per_day: float = 30.0
@@ -264,11 +276,66 @@ def estimate(
     lines.append(
         Line("Cognito", f"{u.users} active users; free up to {p.cognito_free_mau:,} (Lite)", 0.0, page="cognito")
     )
+    lines += scheduler_lines(config, u, p)
     if config.mqtt_mode == "always":
         lines += _mqtt_lines(config, u, p)
     elif config.mqtt_mode == "on-demand":
         lines += _on_demand_lines(config, u, p)
     return lines
+
+
+def ticks_per_month() -> int:
+    return HOURS_PER_MONTH * 60
+
+
+def _lambda_usd(config: StackConfig, requests: float, gb_s: float, p: Prices) -> float:
+    rate = p.lambda_gb_s_arm64 if config.lambda_architecture == "arm64" else p.lambda_gb_s_x86_64
+    billable_requests = max(0.0, requests - p.lambda_free_requests)
+    return billable_requests / 1e6 * p.lambda_per_million_requests + max(0.0, gb_s - p.lambda_free_gb_s) * rate
+
+
+def scheduler_lines(config: StackConfig, u: Usage, p: Prices) -> list[Line]:
+    """The minute tick, and the worker's Lambda time on top of the API's (the free tier is shared)."""
+    ticks = ticks_per_month()
+    gb = config.lambda_memory_mb / 1024
+    worker_ms = (
+        ticks * u.tick_ms + u.podcast_refreshes * u.refresh_ms + u.episodes_fetched * u.episode_ms
+        + u.routine_runs * u.routine_ms
+    )  # fmt: skip
+    worker_requests = ticks + u.podcast_refreshes  # refreshes on demand are async invocations; ticks run the rest
+    api_gb_s = u.api_requests * u.lambda_avg_ms / 1000 * gb
+    worker_gb_s = worker_ms / 1000 * gb
+    added = _lambda_usd(config, u.api_requests + worker_requests, api_gb_s + worker_gb_s, p) - _lambda_usd(
+        config, u.api_requests, api_gb_s, p
+    )
+    runs = u.podcast_refreshes + u.routine_runs
+    reads = ticks + runs * u.worker_dynamodb_per_run / 2
+    writes = runs * u.worker_dynamodb_per_run / 2
+    log_gb = (ticks * 0.3 + runs * 2.0) / 1024 / 1024  # START/END/REPORT lines per tick, a few lines per run
+    return [
+        Line(
+            "EventBridge Scheduler",
+            f"1 schedule, rate(1 minute): {ticks:,} invocations; first {p.scheduler_free_invocations:,} free",
+            max(0, ticks - p.scheduler_free_invocations) / 1e6 * p.scheduler_per_million,
+            page="scheduler",
+        ),
+        Line(
+            "Lambda (scheduled worker)",
+            f"{worker_requests:,} invocations, {worker_gb_s:,.0f} GB-s (ticks, {u.podcast_refreshes} "
+            f"podcast refreshes, {u.episodes_fetched} episodes, {u.routine_runs} routine runs), "
+            "sharing the API's free tier",
+            added,
+            page="lambda",
+        ),
+        Line(
+            "DynamoDB + Logs (scheduled worker)",
+            f"{reads:,.0f} reads, {writes:,.0f} writes; {log_gb * 1024:.0f} MB of logs",
+            reads / 1e6 * p.dynamodb_per_million_reads
+            + writes / 1e6 * p.dynamodb_per_million_writes
+            + log_gb * (p.logs_ingest_gb + config.log_retention_days / 30 * p.logs_store_gb_month),
+            page="dynamodb",
+        ),
+    ]
 
 
 def with_mqtt_mode(config: StackConfig, mode: str) -> StackConfig:

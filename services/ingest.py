@@ -139,6 +139,25 @@ def _transcode_slot(limits: IngestLimits) -> Iterator[None]:
         gate.release()
 
 
+def normalise_unregistered(src: Path, dst: Path, limits: IngestLimits, *, max_duration_s: float) -> float:
+    """Normalise `src` to our MP3 layout without registering it, in one of the
+    bounded transcode slots (a podcast episode over the per-track limit, to be
+    split into parts that then come through `ingest`); returns its seconds."""
+    from services import transcode
+
+    if transcode.sniff(src) is None:
+        raise Unsupported(f"this is not an audio file we accept ({ACCEPTED})")
+    try:
+        with _transcode_slot(limits):
+            return float(
+                transcode.normalize(src, dst, max_duration_s=max_duration_s, bitrate=limits.bitrate).duration_s
+            )
+    except transcode.UnsupportedAudio as exc:
+        raise Unsupported(f"this is not an audio file we accept ({ACCEPTED}): {exc}") from None
+    except transcode.UnreadableAudio as exc:
+        raise Invalid(f"the audio could not be read: {exc}") from None
+
+
 def ingest(
     audio: AudioRepository,
     storage: AudioStorage,

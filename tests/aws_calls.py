@@ -22,6 +22,7 @@ IAM_ALIASES = {
     "s3:CreateMultipartUpload": "s3:PutObject",
     "s3:UploadPart": "s3:PutObject",
     "s3:CompleteMultipartUpload": "s3:PutObject",
+    "lambda:Invoke": "lambda:InvokeFunction",
 }
 NO_IAM_NEEDED = {"cognito-idp:InitiateAuth", "cognito-idp:RespondToAuthChallenge"}
 

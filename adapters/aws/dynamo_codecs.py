@@ -17,11 +17,15 @@ from core.codec import JSON_TEXT, SCALARS, Conversion, RecordCodec, ids_tuple
 from core.records import (
     AudioItem,
     Card,
+    Job,
     PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
     Playlist,
+    Podcast,
+    Routine,
+    Run,
     Session,
     YotoTokens,
 )
@@ -31,6 +35,7 @@ CONVERSIONS: dict[type, Conversion] = {
     datetime: Conversion(iso, parse_iso),
     tuple: Conversion(lambda ids: list(ids_tuple(ids)), tuple),
     dict: JSON_TEXT,
+    list: JSON_TEXT,
 }
 
 AUDIO = RecordCodec(AudioItem, CONVERSIONS)
@@ -41,4 +46,8 @@ TOKENS = RecordCodec(YotoTokens, CONVERSIONS)
 PLAYER_STATES = RecordCodec(PlayerState, CONVERSIONS)
 PLAYER_EVENTS = RecordCodec(PlayerEvent, CONVERSIONS)
 SESSIONS = RecordCodec(Session, CONVERSIONS)
+PODCASTS = RecordCodec(Podcast, CONVERSIONS)
+ROUTINES = RecordCodec(Routine, CONVERSIONS)
+JOBS = RecordCodec(Job, CONVERSIONS)
+RUNS = RecordCodec(Run, CONVERSIONS)
 FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)

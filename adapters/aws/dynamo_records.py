@@ -11,6 +11,7 @@ from adapters.aws.dynamo_accounts import DynamoCounters, DynamoFallbacks, Dynamo
 from adapters.aws.dynamo_collections import DynamoCards, DynamoPlaylists
 from adapters.aws.dynamo_library import DynamoAudio, DynamoUploads
 from adapters.aws.dynamo_players import DynamoPlayers
+from adapters.aws.dynamo_schedule import schedule_repositories
 from adapters.aws.dynamo_table import Table
 from core.settings import Settings
 
@@ -29,4 +30,9 @@ class DynamoRecords:
         self.settings = DynamoSettings(self.table)
         self.sessions = DynamoSessions(self.table)
         self.counters = DynamoCounters(self.table)
+        scheduled = schedule_repositories(self.table)
+        self.podcasts = scheduled["podcasts"]
+        self.routines = scheduled["routines"]
+        self.jobs = scheduled["jobs"]
+        self.runs = scheduled["runs"]
         self.fallbacks = DynamoFallbacks(self.table)

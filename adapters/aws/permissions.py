@@ -35,5 +35,7 @@ COGNITO_ACTIONS: tuple[str, ...] = (
 )
 # Polly has no resource-level permissions: the one documented Resource "*" exception.
 POLLY_ACTIONS: tuple[str, ...] = ("polly:SynthesizeSpeech", "polly:DescribeVoices")
+# The API hands long jobs to the worker function (`worker_queue.LambdaRunQueue`),
+# and EventBridge Scheduler invokes the worker each minute: the worker's ARN only.
 # The API starts the on-demand MQTT listener (mqttMode=on-demand), on that one function only.
 LAMBDA_INVOKE_ACTIONS: tuple[str, ...] = ("lambda:InvokeFunction",)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from adapters.local import sql_tables as t
 from adapters.local.sql_engine import Database, create_sqlite_engine
 from adapters.local.sql_library import SqlAudio, SqlCards, SqlPlaylists, SqlUploads
+from adapters.local.sql_schedule import SqlRuns, SqlVersioned
 from adapters.local.sql_state import SqlCounters, SqlFallbacks, SqlPlayers, SqlSessions, SqlSettings, SqlTokens
 from adapters.local.sql_tables import metadata
 from core.errors import ConfigError
@@ -19,9 +20,13 @@ from core.ports import (
     AudioRepository,
     CardRepository,
     CounterRepository,
+    JobRepository,
     PasswordFallbackRepository,
     PlayerRepository,
     PlaylistRepository,
+    PodcastRepository,
+    RoutineRepository,
+    RunRepository,
     SessionRepository,
     SettingsRepository,
     TokenRepository,
@@ -66,6 +71,10 @@ class SqlRecords:
         self.settings: SettingsRepository = SqlSettings(db)
         self.sessions: SessionRepository = SqlSessions(db)
         self.counters: CounterRepository = SqlCounters(db)
+        self.podcasts: PodcastRepository = SqlVersioned(db, t.PODCASTS, "podcast")
+        self.routines: RoutineRepository = SqlVersioned(db, t.ROUTINES, "routine")
+        self.jobs: JobRepository = SqlVersioned(db, t.JOBS, "scheduled job")
+        self.runs: RunRepository = SqlRuns(db, t.RUNS, "run")
         self.fallbacks: PasswordFallbackRepository = SqlFallbacks(db)
 
     def purge_expired(self) -> int:

@@ -29,11 +29,15 @@ from core.errors import ConfigError
 from core.records import (
     AudioItem,
     Card,
+    Job,
     PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
     Playlist,
+    Podcast,
+    Routine,
+    Run,
     Session,
     YotoTokens,
 )
@@ -59,6 +63,7 @@ CONVERSIONS: dict[type, Conversion] = {
     datetime: MICROS,
     tuple: Conversion(dump_ids, load_ids),
     dict: JSON_TEXT,
+    list: JSON_TEXT,
 }
 _COLUMN_TYPES: dict[type, type[sa.types.TypeEngine[Any]]] = {
     str: sa.Text,
@@ -68,6 +73,7 @@ _COLUMN_TYPES: dict[type, type[sa.types.TypeEngine[Any]]] = {
     datetime: sa.BigInteger,
     tuple: sa.Text,
     dict: sa.Text,
+    list: sa.Text,
 }
 
 
@@ -188,6 +194,19 @@ PLAYER_EVENTS = record_table(
     indexes=(sa.Index("ix_player_events_player_at", "player_id", "at"),),
 )
 SESSIONS = record_table("sessions", Session, primary_key="id", indexes=(sa.Index("ix_sessions_username", "username"),))
+PODCASTS = record_table(
+    "podcasts", Podcast, primary_key="id", indexes=(_created("podcasts"), _owner_created("podcasts"))
+)
+ROUTINES = record_table(
+    "routines", Routine, primary_key="id", indexes=(_created("routines"), _owner_created("routines"))
+)
+JOBS = record_table("jobs", Job, primary_key="id", indexes=(_created("jobs"), _owner_created("jobs")))
+RUNS = record_table(
+    "runs",
+    Run,
+    primary_key="id",
+    indexes=(_created("runs"), _owner_created("runs"), sa.Index("ix_runs_subject_created", "subject_id", "created_at")),
+)
 FALLBACKS = record_table("password_fallbacks", PasswordFallback, primary_key="username")
 
 RECORD_TABLES: tuple[RecordTable[Any], ...] = (
@@ -199,6 +218,10 @@ RECORD_TABLES: tuple[RecordTable[Any], ...] = (
     PLAYER_STATES,
     PLAYER_EVENTS,
     SESSIONS,
+    PODCASTS,
+    ROUTINES,
+    JOBS,
+    RUNS,
     FALLBACKS,
 )
 

@@ -29,12 +29,16 @@ from core.errors import AlreadyExists, NotFound, VersionConflict
 from core.records import (
     AudioItem,
     Card,
+    Job,
     Page,
     PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
     Playlist,
+    Podcast,
+    Routine,
+    Run,
     Session,
     StreamRef,
     Usage,
@@ -52,6 +56,7 @@ CONVERSIONS: dict[type, Conversion] = {
     datetime: MICROS,
     tuple: Conversion(ids_tuple, tuple),
     dict: JSON_TEXT,
+    list: JSON_TEXT,
 }
 
 
@@ -63,6 +68,10 @@ TOKENS = RecordCodec(YotoTokens, CONVERSIONS)
 PLAYER_STATES = RecordCodec(PlayerState, CONVERSIONS)
 PLAYER_EVENTS = RecordCodec(PlayerEvent, CONVERSIONS)
 SESSIONS = RecordCodec(Session, CONVERSIONS)
+PODCASTS = RecordCodec(Podcast, CONVERSIONS)
+ROUTINES = RecordCodec(Routine, CONVERSIONS)
+JOBS = RecordCodec(Job, CONVERSIONS)
+RUNS = RecordCodec(Run, CONVERSIONS)
 FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)
 
 
@@ -269,6 +278,53 @@ class MemoryCards(_Collection[Card]):
         kept = ("id", "owner", "created_at", "updated_at")
         changes = {n: getattr(card, n) for n in self._codec.names if n not in kept}
         return self._change(card.id, **changes, updated_at=self._clock())
+
+
+# --------------------------------------------------------------------------- scheduled work
+
+
+class MemoryVersioned(_Repo[R]):
+    """Podcasts, routines, jobs and runs: owner listings and compare-and-swap saves."""
+
+    group_field = "owner"  # what `list(owner=...)` narrows on
+
+    def __init__(self, db: MemoryDatabase, clock: Clock, codec: RecordCodec[R], name: str, label: str) -> None:
+        super().__init__(db, clock, codec)
+        self.name, self.label = name, label
+
+    def add(self, record: R) -> None:
+        self._insert(record)
+
+    def get(self, record_id: str) -> R:
+        return self._get(record_id)
+
+    def save(self, record: R, *, expected_version: int) -> R:
+        kept = ("id", "owner", "created_at", "updated_at", "version")
+        changes = {n: getattr(record, n) for n in self._codec.names if n not in kept}
+        with self._db.lock:
+            stored = self._row(record.id)  # type: ignore[attr-defined]
+            if stored["version"] != expected_version:
+                raise VersionConflict(
+                    f"{self.label} {stored['id']!r} is at version {stored['version']}, "
+                    f"not the expected {expected_version}"
+                )
+            return self._change(stored["id"], **changes, version=expected_version + 1, updated_at=self._clock())
+
+    def delete(self, record_id: str) -> None:
+        self._delete(record_id)
+
+    def list(self, *, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[R]:
+        field = self.group_field
+        return self._page(lambda row: owner is None or row[field] == owner, limit=limit, cursor=cursor)
+
+
+class MemoryRuns(MemoryVersioned[Run]):
+    def recent(self, subject_id: str, *, limit: int = 20) -> builtins.list[Run]:
+        check_limit(limit)
+        with self._db.lock:
+            rows = [r for r in self._rows.values() if r["subject_id"] == subject_id]
+        rows.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        return [self._codec.load(r) for r in rows[:limit]]
 
 
 # --------------------------------------------------------------------------- service state
@@ -502,6 +558,10 @@ class MemoryRecords:
         self.settings = MemorySettings(self.db)
         self.sessions = MemorySessions(self.db, clock, SESSIONS)
         self.counters = MemoryCounters(self.db, clock)
+        self.podcasts = MemoryVersioned(self.db, clock, PODCASTS, "podcasts", "podcast")
+        self.routines = MemoryVersioned(self.db, clock, ROUTINES, "routines", "routine")
+        self.jobs = MemoryVersioned(self.db, clock, JOBS, "jobs", "scheduled job")
+        self.runs = MemoryRuns(self.db, clock, RUNS, "runs", "run")
         self.fallbacks = MemoryFallbacks(self.db, clock, FALLBACKS)
 
     def purge_expired(self) -> int:

@@ -23,17 +23,35 @@ from core.errors import ConfigError
 from core.records import (
     AudioItem,
     Card,
+    Job,
     PasswordFallback,
     PendingUpload,
     PlayerEvent,
     PlayerState,
     Playlist,
+    Podcast,
+    Routine,
+    Run,
     Session,
     YotoTokens,
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-RECORDS = (AudioItem, PendingUpload, Playlist, Card, YotoTokens, PlayerState, PlayerEvent, Session, PasswordFallback)
+RECORDS = (
+    AudioItem,
+    PendingUpload,
+    Playlist,
+    Card,
+    YotoTokens,
+    PlayerState,
+    PlayerEvent,
+    Session,
+    Podcast,
+    Routine,
+    Job,
+    Run,
+    PasswordFallback,
+)
 
 
 @dataclass(frozen=True)

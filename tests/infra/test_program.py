@@ -52,6 +52,7 @@ BASE_OUTPUTS = {
     "user_pool_id",
     "user_pool_client_id",
     "lambda_function_name",
+    "worker_function_name",
 }
 MQTT_TYPES = {
     "aws:ec2/vpc:Vpc",
@@ -377,7 +378,7 @@ def test_http_api_gateway(run: ProgramRun) -> None:
 
 def test_log_groups_have_the_stack_retention(run: ProgramRun) -> None:
     groups = run.of_type(LOG_GROUP)
-    assert len(groups) == (2 if mqtt_mode(run) == "off" else 3)  # the listener's logs in either mode
+    assert len(groups) == (3 if mqtt_mode(run) == "off" else 4)  # API access, API, worker (+ the listener)
     for group in groups:
         assert group.inputs["retentionInDays"] == (30 if production(run) else 7)
 

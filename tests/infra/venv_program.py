@@ -36,7 +36,9 @@ def main(package_zip: str, stub_entry: str) -> dict[str, object]:
         runs[cid] = {
             "types": sorted(run.types()),
             "outputs": sorted(run.outputs),
-            "lambda_env_keys": sorted(run.one("aws:lambda/function:Function").inputs["environment"]["variables"]),
+            "lambda_env_keys": sorted(
+                run.one("aws:lambda/function:Function", "-app").inputs["environment"]["variables"]
+            ),
             "violations": evaluate(run.rule_resources(), RuleContext(production=stack == "prod")),
         }
     return {

@@ -1,0 +1,122 @@
+"""Podcast cards and the status of queued runs (rules in `services.podcasts`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
+
+from app.deps import AdaptersDep, UserDep
+from app.schedule_schemas import PodcastIn, PodcastOut, PodcastPage, PodcastPatch, RunOut
+from app.scheduled import podcast_ports
+from app.schemas import ERRORS
+from core.errors import NotFound
+from core.records import Podcast, Run
+from services import podcasts
+from services.library import paged
+
+router = APIRouter(tags=["podcasts"])
+
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+# Fetching and normalising fail in their own ways: a feed or episode that is too
+# big (413), not audio (415), unreachable (502) or too slow (504).
+_FETCH_ERRORS = (413, 415, 422, 502, 503, 504)
+
+
+def _out(podcast: Podcast, run: Run | None) -> PodcastOut:
+    out = PodcastOut.of(podcast)
+    out.last_run = RunOut.of(run) if run is not None else None
+    return out
+
+
+def _last_run(adapters: AdaptersDep, podcast: Podcast) -> Run | None:
+    recent = adapters.records.runs.recent(podcast.id, limit=1)
+    return recent[0] if recent else None
+
+
+@router.post(
+    "/api/podcasts",
+    response_model=PodcastOut,
+    status_code=201,
+    responses=ERRORS(401, 403, 409, *_FETCH_ERRORS),
+)
+async def create_podcast(body: PodcastIn, adapters: AdaptersDep, user: UserDep) -> PodcastOut:
+    """Reads the feed first: a URL the address check refuses (only http/https; never
+    link-local, multicast or unspecified addresses such as 169.254.169.254; loopback
+    and private ones only with ALLOW_PRIVATE_FEEDS) or a document that is no feed is
+    a 422 with nothing kept. Where jobs run in the request (locally) the card is
+    made before the answer and any failure keeps nothing; on AWS it is queued for
+    the worker: `yoto_card_id` is null until `last_run` (see `GET /api/runs/{id}`) is done."""
+    podcast, run = await run_in_threadpool(
+        podcasts.create,
+        podcast_ports(adapters),
+        user,
+        feed_url=body.feed_url,
+        episodes=body.episodes,
+        order=body.order,
+        title=body.title,
+        refresh_hours=body.refresh_hours,
+    )
+    return _out(podcast, run)
+
+
+@router.get("/api/podcasts", response_model=PodcastPage, responses=ERRORS(400, 401))
+def list_podcasts(
+    adapters: AdaptersDep,
+    user: UserDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    mine: bool = False,
+) -> PodcastPage:
+    """Newest first; every member sees the family's podcasts (`mine=true`: only yours)."""
+    page = paged(
+        lambda: adapters.records.podcasts.list(owner=user.username if mine else None, limit=limit, cursor=cursor)
+    )
+    return PodcastPage(items=[_out(p, None) for p in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/api/podcasts/{podcast_id}", response_model=PodcastOut, responses=ERRORS(401, 404))
+def get_podcast(podcast_id: Id, adapters: AdaptersDep, _: UserDep) -> PodcastOut:
+    podcast = podcasts.get(podcast_ports(adapters), podcast_id)
+    return _out(podcast, _last_run(adapters, podcast))
+
+
+@router.patch("/api/podcasts/{podcast_id}", response_model=PodcastOut, responses=ERRORS(401, 403, 404, 409, 422))
+def patch_podcast(podcast_id: Id, body: PodcastPatch, adapters: AdaptersDep, user: UserDep) -> PodcastOut:
+    """Title, window, order or refresh interval; the card follows at the next refresh
+    (`POST …/refresh` to have it now). 409 when someone changed it meanwhile."""
+    podcast = podcasts.update(podcast_ports(adapters), user, podcast_id, **body.model_dump(exclude_unset=True))
+    return _out(podcast, _last_run(adapters, podcast))
+
+
+@router.delete("/api/podcasts/{podcast_id}", status_code=204, responses=ERRORS(401, 403, 404, 409, 502, 504))
+def delete_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep) -> Response:
+    """Stops its refreshes, deletes its Yoto card, and removes its episodes from
+    the library unless another card or playlist uses them."""
+    podcasts.delete(podcast_ports(adapters), user, podcast_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api/podcasts/{podcast_id}/refresh",
+    response_model=PodcastOut,
+    responses={**ERRORS(401, 403, 404, 409, 503), 202: {"model": PodcastOut, "description": "queued for the worker"}},
+)
+async def refresh_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep, response: Response) -> PodcastOut:
+    """200 when the refresh ran in the request (`last_run` says how it went: a
+    broken feed or episode is `failed` with the reason and leaves the card as it
+    was), 202 when it was queued (poll `GET /api/runs/{last_run.id}`)."""
+    podcast, run, queued = await run_in_threadpool(podcasts.refresh_now, podcast_ports(adapters), user, podcast_id)
+    if queued:
+        response.status_code = 202
+    return _out(podcast, run)
+
+
+@router.get("/api/runs/{run_id}", response_model=RunOut, responses=ERRORS(401, 404))
+def get_run(run_id: Id, adapters: AdaptersDep, _: UserDep) -> RunOut:
+    """A podcast refresh or routine run: queued, running, ok, partial or failed (with `detail`)."""
+    try:
+        return RunOut.of(adapters.records.runs.get(run_id))
+    except NotFound:
+        raise NotFound(f"no run {run_id}") from None

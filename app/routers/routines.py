@@ -1,0 +1,114 @@
+"""Routines per player: steps (command bodies) at a time on chosen days, or now
+(rules in `services.routines`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
+
+from app.deps import AdaptersDep, UserDep
+from app.schedule_schemas import FromTemplateIn, RoutineIn, RoutineOut, RoutinePage, RunOut, TemplateOut, step_bodies
+from app.scheduled import routine_ports
+from app.schemas import ERRORS
+from core.records import Routine
+from services import routines
+from services.library import paged
+
+router = APIRouter(prefix="/api/routines", tags=["routines"])
+
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+LAST_RUNS = 5
+
+
+def _out(ports: routines.RoutinePorts, routine: Routine, *, runs: bool = True) -> RoutineOut:
+    out = RoutineOut.of(routine)
+    out.next_run_at = routines.next_run_at(ports, routine.id)
+    if runs:
+        out.last_runs = [RunOut.of(r) for r in ports.runs.recent(routine.id, limit=LAST_RUNS)]
+    return out
+
+
+@router.get("/templates", response_model=list[TemplateOut], responses=ERRORS(401))
+def templates(
+    _: UserDep, card_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] = None
+) -> list[TemplateOut]:
+    """The ready-made routines and their steps (bedtime shows `card_id` as given, else `CARD_ID`)."""
+    return [
+        TemplateOut(
+            name=t.name, description=t.description, needs_card=t.needs_card, steps=t.steps(card_id or "CARD_ID")
+        )
+        for t in routines.TEMPLATES.values()
+    ]
+
+
+@router.post("", response_model=RoutineOut, status_code=201, responses=ERRORS(401, 403, 422))
+def create_routine(body: RoutineIn, adapters: AdaptersDep, user: UserDep) -> RoutineOut:
+    """`at` is HH:MM in FAMILY_TIMEZONE; each step is a command body, checked as the
+    player commands route checks it (422 naming the step). `next`/`previous` are refused."""
+    ports = routine_ports(adapters)
+    routine = routines.create(ports, user, **{**body.model_dump(exclude={"steps"}), "steps": step_bodies(body.steps)})
+    return _out(ports, routine)
+
+
+@router.post("/from-template", response_model=RoutineOut, status_code=201, responses=ERRORS(401, 403, 422))
+def create_from_template(body: FromTemplateIn, adapters: AdaptersDep, user: UserDep) -> RoutineOut:
+    """ "bedtime" (dim warm light, volume 30 %, `card_id`, sleep timer 30 min; 422
+    without `card_id`) or "quiet_time" (stop, night-light off)."""
+    ports = routine_ports(adapters)
+    template = routines.TEMPLATES[body.template]
+    routine = routines.create(
+        ports,
+        user,
+        name=body.name or template.name.replace("_", " ").capitalize(),
+        player_id=body.player_id,
+        at=body.at,
+        days=body.days,
+        steps=template.steps(body.card_id),
+        enabled=body.enabled,
+    )
+    return _out(ports, routine)
+
+
+@router.get("", response_model=RoutinePage, responses=ERRORS(400, 401))
+def list_routines(
+    adapters: AdaptersDep,
+    user: UserDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    mine: bool = False,
+) -> RoutinePage:
+    ports = routine_ports(adapters)
+    owner = user.username if mine else None
+    page = paged(lambda: ports.routines.list(owner=owner, limit=limit, cursor=cursor))
+    return RoutinePage(items=[_out(ports, r, runs=False) for r in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{routine_id}", response_model=RoutineOut, responses=ERRORS(401, 404))
+def get_routine(routine_id: Id, adapters: AdaptersDep, _: UserDep) -> RoutineOut:
+    """With `next_run_at` (UTC) and the last runs, newest first."""
+    ports = routine_ports(adapters)
+    return _out(ports, routines.get(ports, routine_id))
+
+
+@router.put("/{routine_id}", response_model=RoutineOut, responses=ERRORS(401, 403, 404, 409, 422))
+def put_routine(routine_id: Id, body: RoutineIn, adapters: AdaptersDep, user: UserDep) -> RoutineOut:
+    ports = routine_ports(adapters)
+    values = {**body.model_dump(exclude={"steps"}), "steps": step_bodies(body.steps)}
+    return _out(ports, routines.replace_routine(ports, user, routine_id, **values))
+
+
+@router.delete("/{routine_id}", status_code=204, responses=ERRORS(401, 403, 404))
+def delete_routine(routine_id: Id, adapters: AdaptersDep, user: UserDep) -> Response:
+    routines.delete(routine_ports(adapters), user, routine_id)
+    return Response(status_code=204)
+
+
+@router.post("/{routine_id}/run", response_model=RunOut, responses=ERRORS(401, 403, 404))
+async def run_routine(routine_id: Id, adapters: AdaptersDep, user: UserDep) -> RunOut:
+    """Runs the steps now, in order, each awaiting the player's acknowledgement (a few
+    seconds at most each). 200 with one result per step (`outcome` ok, failed or
+    timeout, with `reason`); the run's `status` is ok, partial or failed."""
+    run = await run_in_threadpool(routines.run_now, routine_ports(adapters), user, routine_id)
+    return RunOut.of(run)

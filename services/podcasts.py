@@ -1,0 +1,441 @@
+"""Podcast cards: a Yoto card that follows a feed, rewritten in place as episodes arrive.
+
+A refresh, in the order that leaves nothing half-done:
+1. GET the feed (conditional on its ETag / Last-Modified once the card holds
+   episodes; a 304 ends the refresh), every hop through the URL check;
+2. pick the window: the newest `episodes` episodes, arranged newest or oldest first;
+3. fetch each episode the card does not hold yet into a scratch file (size
+   and time caps) and bring it in through `services.ingest` (`source:
+   podcast`); an episode over the per-track limit is normalised once, cut at
+   MP3 frame boundaries into equal parts, and each part ingested;
+4. rewrite the same card with the window's tracks (only when they changed);
+5. save the podcast, then remove the items of episodes that left the window
+   unless another card or playlist uses them.
+
+Any failure in 1–4 deletes the items this refresh made and leaves the card
+and the podcast's episodes as they were; the reason is the run's detail and
+the podcast's `last_error`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, VersionConflict
+from core.ports import (
+    AudioRepository,
+    AudioStorage,
+    CardRepository,
+    JobRepository,
+    PlaylistRepository,
+    PodcastRepository,
+    RunQueue,
+    RunRepository,
+    WebFetcher,
+)
+from core.records import PODCAST_ORDERS, AudioItem, Card, Job, Podcast, Run, User, new_id, utcnow
+from core.settings import Settings
+from services import jobs, library
+from services.ingest import IngestLimits, ingest, normalise_unregistered, scratch_dir
+from services.podcast_feeds import Episode, Feed, parse_feed
+
+log = logging.getLogger("yss.podcasts")
+
+EPISODES_MAX = 25
+REFRESH_HOURS_MIN, REFRESH_HOURS_MAX = 0.25, 7 * 24.0
+LONGEST_EPISODE_S = 12 * 3600.0  # what a split may hold in all
+
+
+@dataclass(frozen=True)
+class PodcastRules:
+    feed_max_bytes: int
+    feed_timeout_s: float
+    episode_max_bytes: int
+    episode_timeout_s: float
+    refresh_hours: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> PodcastRules:
+        return cls(
+            feed_max_bytes=settings.podcast_feed_max_kb * 1024,
+            feed_timeout_s=settings.podcast_feed_timeout_s,
+            episode_max_bytes=settings.podcast_episode_max_mb * 1024 * 1024,
+            episode_timeout_s=settings.podcast_episode_timeout_s,
+            refresh_hours=settings.podcast_refresh_hours,
+        )
+
+
+@dataclass(frozen=True)
+class Track:
+    audio_id: str
+    title: str
+
+
+class CardWriter(Protocol):
+    """Writes a streaming card's tracks on the owner's Yoto account
+    (`services.stream_cards.ServiceCardWriter`: through `services.cards`)."""
+
+    def write(self, owner: str, card_id: str | None, title: str, tracks: Sequence[Track]) -> Card:
+        """Create the card (`card_id` None) or rewrite it in place; returns its record."""
+        ...
+
+    def remove(self, owner: str, card_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PodcastPorts:
+    podcasts: PodcastRepository
+    jobs: JobRepository
+    runs: RunRepository
+    audio: AudioRepository
+    playlists: PlaylistRepository
+    cards: CardRepository
+    storage: AudioStorage
+    limits: IngestLimits
+    scratch: Path
+    fetch: WebFetcher
+    writer: CardWriter
+    queue: RunQueue
+    rules: PodcastRules
+    tz: ZoneInfo
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check(episodes: int | None, order: str | None, refresh_hours: float | None) -> None:
+    if episodes is not None and not 1 <= episodes <= EPISODES_MAX:
+        raise Invalid(f"episodes must be 1 to {EPISODES_MAX}")
+    if order is not None and order not in PODCAST_ORDERS:
+        raise Invalid(f"order must be one of {', '.join(PODCAST_ORDERS)}")
+    if refresh_hours is not None and not REFRESH_HOURS_MIN <= refresh_hours <= REFRESH_HOURS_MAX:
+        raise Invalid(f"refresh_hours must be {REFRESH_HOURS_MIN:g} to {REFRESH_HOURS_MAX:g}")
+
+
+def get(ports: PodcastPorts, podcast_id: str) -> Podcast:
+    try:
+        return ports.podcasts.get(podcast_id)
+    except NotFound:
+        raise NotFound(f"no podcast {podcast_id}") from None
+
+
+def _may_change(user: User, podcast: Podcast) -> None:
+    if podcast.owner != user.username and not user.is_admin:
+        raise Forbidden("only the owner or an admin may change this podcast")
+
+
+def _job(podcast: Podcast) -> Job:
+    return Job(id=podcast.id, owner=podcast.owner, kind="podcast", every_s=max(60, round(podcast.refresh_hours * 3600)))
+
+
+# --------------------------------------------------------------------------- use cases
+
+
+def fetch_feed(
+    ports: PodcastPorts, url: str, headers: dict[str, str] | None = None
+) -> tuple[Feed | None, dict[str, str]]:
+    """(the feed, its response headers); (None, headers) for a 304 Not Modified."""
+    got = ports.fetch.get(
+        url, headers=headers, max_bytes=ports.rules.feed_max_bytes, timeout_s=ports.rules.feed_timeout_s
+    )
+    if got.status == 304:
+        return None, got.headers
+    if got.status != 200:
+        raise Invalid(f"the feed answered HTTP {got.status}")
+    return parse_feed(got.body, got.url), got.headers
+
+
+def create(
+    ports: PodcastPorts,
+    user: User,
+    *,
+    feed_url: str,
+    episodes: int,
+    order: str = "newest_first",
+    title: str | None = None,
+    refresh_hours: float | None = None,
+) -> tuple[Podcast, Run]:
+    """Checks and reads the feed in the request (a bad URL or feed is a 422 with
+    nothing kept), then fills the card: in the request where runs are inline
+    (a failure removes the podcast again), else queued for the worker."""
+    hours = refresh_hours if refresh_hours is not None else ports.rules.refresh_hours
+    _check(episodes, order, hours)
+    feed, _ = fetch_feed(ports, feed_url)
+    assert feed is not None
+    now = utcnow()
+    podcast = Podcast(
+        id=new_id(),
+        owner=user.username,
+        feed_url=feed_url.strip(),
+        title=(title or feed.title).strip()[:100],
+        episodes=episodes,
+        order=order,
+        refresh_hours=hours,
+        created_at=now,
+        updated_at=now,
+    )
+    ports.podcasts.add(podcast)
+    run = jobs.new_run("podcast", podcast.id, podcast.owner, "create")
+    ports.runs.add(run)
+    if ports.queue.submit(run):
+        jobs.put_job(ports.jobs, _job(podcast), ports.tz)
+        return podcast, run
+    done = jobs.execute(ports.runs, {"podcast": lambda r: run_refresh(ports, r)}, run.id)
+    if done.status != "ok":
+        _forget(ports, get(ports, podcast.id))
+        raise Invalid(f"the podcast could not be made: {done.detail}")
+    jobs.put_job(ports.jobs, _job(podcast), ports.tz)
+    return get(ports, podcast.id), done
+
+
+def refresh_now(ports: PodcastPorts, user: User, podcast_id: str) -> tuple[Podcast, Run, bool]:
+    """(podcast, run, queued): the refresh ran in the request, or went to the worker."""
+    podcast = get(ports, podcast_id)
+    _may_change(user, podcast)
+    run = jobs.new_run("podcast", podcast.id, podcast.owner, "manual")
+    ports.runs.add(run)
+    if ports.queue.submit(run):
+        return podcast, run, True
+    done = jobs.execute(ports.runs, {"podcast": lambda r: run_refresh(ports, r)}, run.id)
+    return get(ports, podcast_id), done, False
+
+
+def update(
+    ports: PodcastPorts,
+    user: User,
+    podcast_id: str,
+    *,
+    title: str | None = None,
+    episodes: int | None = None,
+    order: str | None = None,
+    refresh_hours: float | None = None,
+) -> Podcast:
+    """Change the title, window, order or refresh interval; the card follows at the next refresh."""
+    _check(episodes, order, refresh_hours)
+    podcast = get(ports, podcast_id)
+    _may_change(user, podcast)
+    changed = replace(
+        podcast,
+        title=title.strip()[:100] if title is not None else podcast.title,
+        episodes=episodes if episodes is not None else podcast.episodes,
+        order=order if order is not None else podcast.order,
+        refresh_hours=refresh_hours if refresh_hours is not None else podcast.refresh_hours,
+    )
+    saved = ports.podcasts.save(changed, expected_version=podcast.version)
+    if refresh_hours is not None:
+        jobs.put_job(ports.jobs, _job(saved), ports.tz)
+    return saved
+
+
+def delete(ports: PodcastPorts, user: User, podcast_id: str) -> None:
+    podcast = get(ports, podcast_id)
+    _may_change(user, podcast)
+    _forget(ports, podcast)
+
+
+def _forget(ports: PodcastPorts, podcast: Podcast) -> None:
+    """Job first (nothing refreshes a half-deleted podcast), then the card, the items, the record."""
+    jobs.drop_job(ports.jobs, podcast.id)
+    if podcast.card_id:
+        ports.writer.remove(podcast.owner, podcast.card_id)
+    _remove_unused(ports, [a for e in podcast.held for a in e["audio_ids"]], podcast.card_id)
+    with contextlib.suppress(NotFound):
+        ports.podcasts.delete(podcast.id)
+    for run in ports.runs.recent(podcast.id, limit=jobs.RUNS_KEPT + 20):
+        with contextlib.suppress(NotFound):
+            ports.runs.delete(run.id)
+
+
+# --------------------------------------------------------------------------- the refresh
+
+
+def run_refresh(ports: PodcastPorts, run: Run) -> jobs.Outcome:
+    """The job handler: refresh, and record the result on the podcast either way."""
+    podcast = get(ports, run.subject_id)
+    try:
+        done = refresh(ports, podcast)
+    except DomainError as exc:
+        _note(ports, podcast.id, status="failed", last_error=str(exc), checked_at=utcnow())
+        raise
+    added = len({e["guid"] for e in done.held} - {e["guid"] for e in podcast.held})
+    return jobs.Outcome("ok", f"{added} new episode(s); the card holds {len(done.held)}")
+
+
+def _note(ports: PodcastPorts, podcast_id: str, **fields: Any) -> Podcast:
+    """Save some fields on the current record, retrying over a concurrent edit."""
+    for _ in range(5):
+        current = get(ports, podcast_id)
+        try:
+            return ports.podcasts.save(replace(current, **fields), expected_version=current.version)
+        except VersionConflict:
+            continue
+    raise Conflict("the podcast kept changing while its refresh was saved; try again")
+
+
+def _window(feed: Feed, podcast: Podcast) -> list[Episode]:
+    newest = feed.episodes[: podcast.episodes]
+    return newest if podcast.order == "newest_first" else list(reversed(newest))
+
+
+def refresh(ports: PodcastPorts, podcast: Podcast) -> Podcast:
+    conditional: dict[str, str] = {}
+    if podcast.held and podcast.card_id:
+        if podcast.etag:
+            conditional["If-None-Match"] = podcast.etag
+        if podcast.last_modified:
+            conditional["If-Modified-Since"] = podcast.last_modified
+    feed, headers = fetch_feed(ports, podcast.feed_url, conditional)
+    if feed is None:
+        return _note(ports, podcast.id, status="ok", last_error=None, checked_at=utcnow())
+    window = _window(feed, podcast)
+    held = {e["guid"]: e for e in podcast.held}
+    made: list[AudioItem] = []
+    try:
+        entries = []
+        with scratch_dir(ports.scratch) as work:
+            for episode in window:
+                entry = held.get(episode.guid)
+                if entry is None:
+                    items = _bring_in(ports, podcast, episode, work)
+                    made.extend(items)
+                    entry = {"guid": episode.guid, "title": episode.title, "audio_ids": [i.id for i in items]}
+                entries.append(entry)
+        card_id = podcast.card_id
+        yoto_card_id = podcast.yoto_card_id
+        if [e["guid"] for e in entries] != [e["guid"] for e in podcast.held] or not card_id:
+            card = ports.writer.write(podcast.owner, card_id, podcast.title, _tracks(ports, entries))
+            card_id, yoto_card_id = card.id, card.yoto_card_id
+    except BaseException:
+        for item in made:
+            library.remove(_library(ports), item, force=True)
+        raise
+    saved = _note(
+        ports,
+        podcast.id,
+        held=entries,
+        card_id=card_id,
+        yoto_card_id=yoto_card_id,
+        etag=headers.get("etag"),
+        last_modified=headers.get("last-modified"),
+        status="ok",
+        last_error=None,
+        checked_at=utcnow(),
+    )
+    kept = {a for e in entries for a in e["audio_ids"]}
+    _remove_unused(ports, [a for e in podcast.held for a in e["audio_ids"] if a not in kept], card_id)
+    return saved
+
+
+def _tracks(ports: PodcastPorts, entries: list[dict[str, Any]]) -> list[Track]:
+    out = []
+    for entry in entries:
+        ids = entry["audio_ids"]
+        for n, audio_id in enumerate(ids, start=1):
+            title = entry["title"] if len(ids) == 1 else f"{entry['title']} ({n}/{len(ids)})"
+            out.append(Track(audio_id, title[:100]))
+    return out
+
+
+def _library(ports: PodcastPorts) -> library.LibraryPorts:
+    return library.LibraryPorts(ports.audio, ports.playlists, ports.cards, ports.storage)
+
+
+def _remove_unused(ports: PodcastPorts, audio_ids: list[str], own_card_id: str | None) -> None:
+    """Delete items no card (but ours) and no playlist uses; an item gone already is fine."""
+    for audio_id in dict.fromkeys(audio_ids):
+        others = [c for c in ports.cards.using_audio(audio_id) if c != own_card_id]
+        if others or ports.playlists.using_audio(audio_id):
+            continue
+        try:
+            item = ports.audio.get(audio_id)
+        except NotFound:
+            continue
+        library.remove(_library(ports), item, force=True)
+
+
+def _bring_in(ports: PodcastPorts, podcast: Podcast, episode: Episode, work: Path) -> list[AudioItem]:
+    """The episode's enclosure into the library: one item, or one per part when it is too long for one track."""
+    from services import transcode
+
+    src = work / f"episode-{new_id(8)}"
+    rules = ports.rules
+    got = ports.fetch.get(
+        episode.audio_url, max_bytes=rules.episode_max_bytes, timeout_s=rules.episode_timeout_s, to=src
+    )
+    if got.status != 200:
+        raise Invalid(f"episode {episode.title!r}: the audio answered HTTP {got.status}")
+    limit = ports.limits.max_duration_s
+    seconds = None
+    with contextlib.suppress(transcode.AudioError, OSError):
+        seconds = transcode.probe(src).duration_s
+    if seconds is None or seconds <= limit:
+        try:
+            return [
+                ingest(
+                    ports.audio,
+                    ports.storage,
+                    ports.limits,
+                    src,
+                    owner=podcast.owner,
+                    title=episode.title,
+                    source="podcast",
+                )
+            ]
+        except Invalid as exc:
+            if "longer" not in str(exc) and "too long" not in str(exc):
+                raise Invalid(f"episode {episode.title!r}: {exc}") from None
+        except DomainError as exc:
+            raise type(exc)(f"episode {episode.title!r}: {exc}") from None
+    return _split_in(ports, podcast, episode, src, work)
+
+
+def _split_in(ports: PodcastPorts, podcast: Podcast, episode: Episode, src: Path, work: Path) -> list[AudioItem]:
+    whole = work / f"whole-{new_id(8)}.mp3"
+    try:
+        seconds = normalise_unregistered(src, whole, ports.limits, max_duration_s=LONGEST_EPISODE_S)
+    except DomainError as exc:
+        raise type(exc)(f"episode {episode.title!r}: {exc}") from None
+    parts = split_mp3(whole, work, math.ceil(seconds / ports.limits.max_duration_s))
+    made: list[AudioItem] = []
+    try:
+        for n, part in enumerate(parts, start=1):
+            title = f"{episode.title} ({n}/{len(parts)})"
+            made.append(
+                ingest(
+                    ports.audio, ports.storage, ports.limits, part, owner=podcast.owner, title=title, source="podcast"
+                )
+            )
+    except BaseException:
+        for item in made:
+            library.remove(_library(ports), item, force=True)
+        raise
+    return made
+
+
+def split_mp3(path: Path, work: Path, parts: int) -> list[Path]:
+    """Cut our CBR MP3 (no tags, no Info frame) into `parts` files of equal frame counts."""
+    from services import transcode
+
+    data = path.read_bytes()
+    starts, at = [], 0
+    while at + 4 <= len(data):
+        length = transcode.mpeg_frame_length(data[at : at + 4])
+        if not length:
+            raise Invalid("the normalised episode is not a clean MP3 stream")
+        starts.append(at)
+        at += length
+    per = math.ceil(len(starts) / max(1, parts))
+    out = []
+    for n in range(0, len(starts), per):
+        end = starts[n + per] if n + per < len(starts) else len(data)
+        part = work / f"{path.stem}-part{len(out) + 1}.mp3"
+        part.write_bytes(data[starts[n] : end])
+        out.append(part)
+    return out

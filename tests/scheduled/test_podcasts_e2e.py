@@ -1,0 +1,197 @@
+"""Podcast cards end to end: a real RSS feed on 127.0.0.1 → our library → a
+streaming card on the Yoto simulator, refreshed in place; and every refusal."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from simulator.cloud import RunningCloud
+from tests.api.conftest import Api, make_api
+from tests.scheduled.conftest import FeedServer, Served, rss
+
+DAYS = ["Mon, 01 Jun 2026 07:00:00 GMT", "Tue, 02 Jun 2026 07:00:00 GMT", "Wed, 03 Jun 2026 07:00:00 GMT",
+        "Thu, 04 Jun 2026 07:00:00 GMT"]  # fmt: skip
+
+
+def serve_feed(server: FeedServer, tones: dict[str, bytes], n: int, *, etag: str = '"v1"') -> None:
+    kinds = ["mp3", "m4a", "wav", "mp3"]
+    episodes = []
+    for i in range(n):
+        path = f"/audio/ep{i + 1}"
+        server.routes[path] = Served(200, tones[kinds[i]], {"Content-Type": "audio/mpeg"})
+        episodes.append((f"guid-{i + 1}", f"Episode {i + 1}", DAYS[i], server.url + path))
+    # Feeds list newest first, but do not rely on it: shuffle the document order.
+    body = rss("Bedtime Tales", episodes[::2] + episodes[1::2])
+    server.routes["/feed.xml"] = Served(200, body, {"Content-Type": "application/rss+xml", "ETag": etag})
+
+
+def yoto_titles(cloud: RunningCloud, yoto_card_id: str) -> list[str]:
+    card = cloud.card(yoto_card_id)
+    assert card is not None
+    return [c["title"] for c in card["content"]["chapters"]]
+
+
+def yoto_urls(cloud: RunningCloud, yoto_card_id: str) -> list[str]:
+    card = cloud.card(yoto_card_id)
+    assert card is not None
+    return [t["trackUrl"] for c in card["content"]["chapters"] for t in c["tracks"]]
+
+
+def create(api: Api, url: str, **body: Any) -> Any:
+    return api.login().post("/api/podcasts", json={"feed_url": url, "episodes": 2, **body})
+
+
+def test_feed_becomes_a_card_with_the_newest_episodes_in_order(
+    sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
+) -> None:
+    serve_feed(feed_server, tones, 3)
+    r = create(sched_api, feed_server.url + "/feed.xml")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["title"] == "Bedtime Tales" and body["status"] == "ok" and body["last_run"]["status"] == "ok"
+    assert [e["title"] for e in body["held"]] == ["Episode 3", "Episode 2"]
+    assert yoto_titles(yoto_cloud_env, body["yoto_card_id"]) == ["Episode 3", "Episode 2"]
+    # each track streams our signed URL of a library item with source "podcast"
+    urls = yoto_urls(yoto_cloud_env, body["yoto_card_id"])
+    assert all(u.startswith("http://127.0.0.1:8000/s/") for u in urls)
+    client = sched_api.login()
+    items = client.get("/api/audio").json()["items"]
+    assert sorted(i["title"] for i in items) == ["Episode 2", "Episode 3"]
+    assert {i["source"] for i in items} == {"podcast"}
+    assert "/audio/ep1" not in feed_server.paths()  # outside the window: never downloaded
+    # the card plays: its first URL answers MP3 bytes
+    got = client.get(urls[0].removeprefix("http://127.0.0.1:8000"))
+    assert got.status_code == 200 and got.headers["content-type"] == "audio/mpeg"
+
+
+def test_a_new_episode_reaches_the_same_card_and_the_old_one_leaves(
+    sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
+) -> None:
+    serve_feed(feed_server, tones, 2)
+    first = create(sched_api, feed_server.url + "/feed.xml", order="oldest_first").json()
+    assert yoto_titles(yoto_cloud_env, first["yoto_card_id"]) == ["Episode 1", "Episode 2"]
+    client = sched_api.login()
+
+    # unchanged feed: a conditional GET, answered 304, and no card write
+    writes = len(yoto_cloud_env.requests("POST", "/content"))
+    r = client.post(f"/api/podcasts/{first['id']}/refresh")
+    assert r.status_code == 200 and r.json()["last_run"]["status"] == "ok"
+    assert feed_server.requests[-1][1].get("if-none-match") == '"v1"'
+    assert len(yoto_cloud_env.requests("POST", "/content")) == writes
+
+    serve_feed(feed_server, tones, 3, etag='"v2"')
+    r = client.post(f"/api/podcasts/{first['id']}/refresh")
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert after["yoto_card_id"] == first["yoto_card_id"] and after["card_id"] == first["card_id"]
+    assert yoto_titles(yoto_cloud_env, first["yoto_card_id"]) == ["Episode 2", "Episode 3"]
+    kept = {a for e in after["held"] for a in e["audio_ids"]}
+    assert first["held"][1]["audio_ids"][0] in kept  # episode 2 was not fetched again
+    titles = sorted(i["title"] for i in client.get("/api/audio").json()["items"])
+    assert titles == ["Episode 2", "Episode 3"]  # episode 1 left the window and the library
+    assert [p for p in feed_server.paths() if p.startswith("/audio/")].count("/audio/ep2") == 1
+
+
+def test_an_episode_still_used_elsewhere_is_kept(
+    sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes]
+) -> None:
+    serve_feed(feed_server, tones, 2)
+    made = create(sched_api, feed_server.url + "/feed.xml", episodes=1).json()
+    ep2 = made["held"][0]["audio_ids"][0]
+    from core.records import Playlist, new_id
+
+    sched_api.adapters.records.playlists.add(Playlist(id=new_id(), owner="mum", name="mine", audio_ids=(ep2,)))
+    serve_feed(feed_server, tones, 3, etag='"v2"')
+    client = sched_api.login()
+    assert client.post(f"/api/podcasts/{made['id']}/refresh").json()["held"][0]["title"] == "Episode 3"
+    assert client.get(f"/api/audio/{ep2}").status_code == 200
+
+
+def test_a_broken_enclosure_leaves_the_card_untouched(
+    sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
+) -> None:
+    serve_feed(feed_server, tones, 2)
+    made = create(sched_api, feed_server.url + "/feed.xml").json()
+    before = yoto_cloud_env.card(made["yoto_card_id"])
+    client = sched_api.login()
+    items_before = client.get("/api/audio").json()["items"]
+    for broken in (Served(404, b"gone"), Served(200, b"this is no audio at all" * 50)):
+        serve_feed(feed_server, tones, 3, etag='"v3"')
+        feed_server.routes["/audio/ep3"] = broken
+        r = client.post(f"/api/podcasts/{made['id']}/refresh")
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["last_run"]["status"] == "failed" and "Episode 3" in out["last_run"]["detail"]
+        assert out["status"] == "failed" and out["last_error"]
+        assert [e["title"] for e in out["held"]] == ["Episode 2", "Episode 1"]
+        assert yoto_cloud_env.card(made["yoto_card_id"]) == before
+        assert client.get("/api/audio").json()["items"] == items_before
+    runs = client.get(f"/api/runs/{out['last_run']['id']}").json()
+    assert runs["status"] == "failed"
+
+
+def test_link_local_feed_refused_fast_and_nothing_kept(sched_api: Api, feed_server: FeedServer) -> None:
+    client = sched_api.login()
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/feed", "http://0.0.0.0:9/feed"):
+        started = time.perf_counter()
+        r = client.post("/api/podcasts", json={"feed_url": url, "episodes": 3})
+        took = time.perf_counter() - started
+        assert r.status_code == 422, r.text
+        assert "never fetched" in r.json()["detail"]
+        assert took < 0.5, took
+    # a redirect to the metadata address is refused at that hop
+    feed_server.routes["/moved"] = Served(302, b"", {"Location": "http://169.254.169.254/latest/meta-data/"})
+    r = client.post("/api/podcasts", json={"feed_url": feed_server.url + "/moved", "episodes": 3})
+    assert r.status_code == 422 and "169.254.169.254" in r.json()["detail"]
+    assert client.get("/api/podcasts").json()["items"] == []
+
+
+def test_private_feeds_need_the_setting(sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes]) -> None:
+    serve_feed(feed_server, tones, 1)
+    strict_settings = sched_api.settings.model_copy(
+        update={"allow_private_feeds": False, "data_dir": sched_api.settings.data_dir / "strict"}
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        strict = make_api(strict_settings, mp, sched_api.settings.data_dir / "strict-tmp")
+        r = strict.login().post("/api/podcasts", json={"feed_url": feed_server.url + "/feed.xml", "episodes": 1})
+    assert r.status_code == 422 and "ALLOW_PRIVATE_FEEDS" in r.json()["detail"]
+    assert feed_server.requests == []
+
+
+def test_refusals_of_the_body(sched_api: Api) -> None:
+    client = sched_api.login()
+    for body in (
+        {"feed_url": "ftp://x.example/feed", "episodes": 3},
+        {"feed_url": "http://x.example/feed", "episodes": 0},
+        {"feed_url": "http://x.example/feed", "episodes": 26},
+        {"feed_url": "http://x.example/feed", "episodes": 3, "order": "random"},
+        {"feed_url": "http://x.example/feed", "episodes": "3"},
+        {"feed_url": "http://x.example/feed", "episodes": 3, "extra": 1},
+    ):
+        r = client.post("/api/podcasts", json=body)
+        assert r.status_code == 422, (body, r.text)
+    assert client.get("/api/podcasts/nope").status_code == 404
+    assert sched_api.client().get("/api/podcasts").status_code == 401
+
+
+def test_patch_and_delete(
+    sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
+) -> None:
+    serve_feed(feed_server, tones, 2)
+    made = create(sched_api, feed_server.url + "/feed.xml").json()
+    client = sched_api.login()
+    r = client.patch(f"/api/podcasts/{made['id']}", json={"refresh_hours": 1.5, "title": "Tales"})
+    assert r.status_code == 200 and r.json()["refresh_hours"] == 1.5
+    job = sched_api.adapters.records.jobs.get(made["id"])
+    assert job.every_s == 5400
+    kid = sched_api.login(("kid", "purple monkey dishwasher"))
+    assert kid.delete(f"/api/podcasts/{made['id']}").status_code == 403
+    assert client.delete(f"/api/podcasts/{made['id']}").status_code == 204
+    assert client.get(f"/api/podcasts/{made['id']}").status_code == 404
+    assert made["yoto_card_id"] not in yoto_cloud_env.cards()  # deleted on the Yoto side
+    assert client.get("/api/audio").json()["items"] == []
+    assert sched_api.adapters.records.cards.list().items == []
+    assert sched_api.adapters.records.jobs.list().items == []

@@ -1,0 +1,70 @@
+"""The address check in front of every podcast fetch (`services.url_safety`)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.errors import Invalid
+from services.url_safety import check_url, refusal
+
+
+def no_dns(host: str, port: int) -> list[str]:
+    raise AssertionError(f"{host} must not be resolved")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["169.254.169.254", "fe80::1", "224.0.0.1", "ff02::1", "0.0.0.0", "::", "0.1.2.3", "240.0.0.1",
+     "255.255.255.255", "::ffff:169.254.169.254", "2002:a9fe:a9fe::1"],
+)  # fmt: skip
+def test_always_refused_even_when_private_is_allowed(address: str) -> None:
+    assert refusal(address, allow_private=True) is not None
+    assert refusal(address, allow_private=False) is not None
+
+
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "::1", "10.1.2.3", "192.168.1.20", "172.16.0.9", "100.64.0.1", "fd00::5"]
+)
+def test_private_refused_unless_allowed(address: str) -> None:
+    assert "ALLOW_PRIVATE_FEEDS" in (refusal(address, allow_private=False) or "")
+    assert refusal(address, allow_private=True) is None
+
+
+def test_public_addresses_pass() -> None:
+    assert refusal("93.184.215.14", allow_private=False) is None
+    assert refusal("2606:4700::1111", allow_private=False) is None
+
+
+def test_metadata_url_refused_fast_without_resolving() -> None:
+    started = time.perf_counter()
+    with pytest.raises(Invalid, match="link-local"):
+        check_url("http://169.254.169.254/latest/meta-data/", allow_private=True, resolver=no_dns)
+    assert time.perf_counter() - started < 0.05
+
+
+def test_a_name_is_judged_by_every_address_it_resolves_to() -> None:
+    def sneaky(host: str, port: int) -> list[str]:
+        assert (host, port) == ("feeds.example", 443)
+        return ["93.184.215.14", "169.254.169.254"]
+
+    with pytest.raises(Invalid, match=r"169\.254\.169\.254"):
+        check_url("https://feeds.example/kids.xml", allow_private=False, resolver=sneaky)
+    ok = check_url("https://feeds.example/kids.xml", allow_private=False, resolver=lambda h, p: ["93.184.215.14"])
+    assert (ok.host, ok.port, ok.address) == ("feeds.example", 443, "93.184.215.14")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.org/feed", "file:///etc/passwd", "gopher://x/", "javascript:alert(1)", "http://", "http://[::1",
+     "https://user:pw@feeds.example/x", "http://example.org:99999/"],
+)  # fmt: skip
+def test_only_plain_http_urls(url: str) -> None:
+    with pytest.raises(Invalid):
+        check_url(url, allow_private=True, resolver=lambda h, p: ["93.184.215.14"])
+
+
+def test_loopback_allowed_for_tests() -> None:
+    got = check_url("http://127.0.0.1:8123/feed.xml", allow_private=True, resolver=no_dns)
+    assert (got.address, got.port, got.scheme) == ("127.0.0.1", 8123, "http")
