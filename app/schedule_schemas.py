@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from app.schemas import NOT_BLANK, In, Out
-from app.schemas_players import CARD_ID_PATTERN, PLAYER_ID_PATTERN, CommandIn
+from app.schemas_players import CARD_ID_PATTERN, PLAYER_ID_PATTERN, StepIn
 from services.podcasts import EPISODES_MAX, REFRESH_HOURS_MAX, REFRESH_HOURS_MIN
 from services.routines import STEPS_MAX
 
@@ -108,18 +108,32 @@ class RoutineIn(In):
     player_id: PlayerId
     at: Clock
     days: Days
-    steps: list[CommandIn] = Field(min_length=1, max_length=STEPS_MAX, description="next/previous are refused (422)")
+    steps: list[StepIn] = Field(min_length=1, max_length=STEPS_MAX, description="command bodies (not next/previous)")
     enabled: bool = True
 
 
-class FromTemplateIn(In):
-    template: Literal["bedtime", "quiet_time"]
+class _FromTemplate(In):
     player_id: PlayerId
     at: Clock
     days: Days
-    card_id: CardId | None = Field(default=None, description="the card bedtime plays (required for bedtime)")
     name: Name | None = None
     enabled: bool = True
+
+
+class BedtimeIn(_FromTemplate):
+    template: Literal["bedtime"]
+    card_id: CardId = Field(description="the card bedtime plays")
+
+
+class QuietTimeIn(_FromTemplate):
+    template: Literal["quiet_time"]
+
+    @property
+    def card_id(self) -> None:
+        return None
+
+
+FromTemplateIn = Annotated[BedtimeIn | QuietTimeIn, Field(discriminator="template")]
 
 
 class RoutineOut(Out):

@@ -144,6 +144,12 @@ CommandIn = Annotated[
     PlayIn | PauseIn | ResumeIn | StopIn | VolumeIn | SleepTimerIn | AmbientIn | NextIn | PreviousIn | StatusIn,
     Field(discriminator="action"),
 ]
+# A routine's step: a command that needs no current state (next/previous are
+# computed from what is playing when the command is sent, so a routine has none).
+StepIn = Annotated[
+    PlayIn | PauseIn | ResumeIn | StopIn | VolumeIn | SleepTimerIn | AmbientIn | StatusIn,
+    Field(discriminator="action"),
+]
 
 
 class CommandOut(BaseModel):
