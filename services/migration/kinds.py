@@ -106,6 +106,19 @@ COPIED: tuple[RecordKind[Any], ...] = (
         lambda r, k: r.cards.get(k),
         lambda r, c: r.cards.add(c),
     ),
+    *(
+        RecordKind(
+            label,
+            attr,
+            lambda r, attr=attr: pages(lambda c: getattr(r, attr).list(limit=PAGE, cursor=c)),
+            lambda x: x.id,
+            lambda r, k, attr=attr: getattr(r, attr).get(k),
+            lambda r, x, attr=attr: getattr(r, attr).add(x),
+        )
+        # Podcasts and routines after the cards they write; their scheduled jobs
+        # with them, so they keep running on the new side.
+        for label, attr in (("podcasts", "podcasts"), ("routines", "routines"), ("scheduled jobs", "jobs"))
+    ),
     RecordKind(
         "Yoto tokens",
         "tokens",
@@ -134,6 +147,7 @@ COPIED: tuple[RecordKind[Any], ...] = (
 
 # What stays behind, by `Records` attribute, and why (printed by `--dry-run`; docs/migration.md).
 NOT_COPIED: dict[str, str] = {
+    "runs": "the log of past podcast refreshes and routine runs: history, not state",
     "sessions": "signed with the side's own secret; everyone signs in again on the new side",
     "counters": "login throttling and quota windows of minutes and days, meaningless elsewhere",
     "uploads": "upload forms live at most minutes, and their staged objects are swept",

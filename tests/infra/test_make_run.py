@@ -62,11 +62,12 @@ def test_run_mode_never_blocks_the_start_but_test_mode_fails(tmp_path: Path) -> 
     # (mosquitto lives in /usr/sbin, which the script also looks in: on this machine it may be there)
     broker = [] if Path("/usr/sbin/mosquitto").exists() else ["mosquitto"]
     test = system_deps("test", bin_dir)
-    wanted = " ".join(sorted(["espeak-ng", "lame", *broker]))
+    # Test mode also wants the UI tests' browser (in /usr/bin, outside this PATH).
+    wanted = " ".join(sorted(["chromium", "espeak-ng", "lame", *broker]))
     assert test.returncode == 1 and f"could not install {wanted}\n" in test.stderr
     non_root = fake_bin(tmp_path / "user", {"id": "echo 1000", "lame": "exit 0", "sort": "/usr/bin/sort"})
     proc = system_deps("test", non_root)
-    wanted = " ".join(sorted(["espeak-ng", *broker]))
+    wanted = " ".join(sorted(["chromium", "espeak-ng", *broker]))
     assert proc.returncode == 1 and f"install them with: sudo apt-get install {wanted}\n" in proc.stderr
     assert system_deps("run", non_root).returncode == 0
     assert system_deps("bogus", non_root).returncode == 2
