@@ -114,6 +114,22 @@ class HttpGateway(pulumi.ComponentResource):
         self.register_outputs({"url": self.url})
 
 
+def function_log_and_role(
+    name: str, config: StackConfig, workload: str, opts: pulumi.ResourceOptions
+) -> tuple[aws.cloudwatch.LogGroup, aws.iam.Role]:
+    """A Lambda function's own log group (named so the function writes into it,
+    kept as long as the stack says) and the role it runs as; the caller attaches
+    the least-privilege policy of its workload."""
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-log",
+        name=log_group_name(config, workload),
+        retention_in_days=config.log_retention_days,
+        opts=opts,
+    )
+    role = aws.iam.Role(f"{name}-role", assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"), opts=opts)
+    return log_group, role
+
+
 def function_code(
     name: str, config: StackConfig, code: LambdaCode, opts: pulumi.ResourceOptions
 ) -> tuple[dict[str, object], PrivateBucket | None]:
@@ -157,15 +173,7 @@ class ApiFunction(pulumi.ComponentResource):
         if config.enable_cloudfront != (origin_secret is not None):
             raise ValueError("the origin secret goes with CloudFront: both on or both off")
         child = pulumi.ResourceOptions(parent=self)
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-log",
-            name=log_group_name(config, "lambda"),
-            retention_in_days=config.log_retention_days,
-            opts=child,
-        )
-        self.role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"), opts=child
-        )
+        self.log_group, self.role = function_log_and_role(name, config, "lambda", child)
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,

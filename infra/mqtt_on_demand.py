@@ -16,8 +16,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
-from infra.api import LambdaCode, function_code
-from infra.config import LAMBDA_RUNTIME, MQTT_LAMBDA_HANDLER, StackConfig, log_group_name
+from infra.api import LambdaCode, function_code, function_log_and_role
+from infra.config import LAMBDA_RUNTIME, MQTT_LAMBDA_HANDLER, StackConfig
 
 TIMEOUT_S = 14 * 60
 MEMORY_MB = 256
@@ -52,15 +52,7 @@ class MqttOnDemand(pulumi.ComponentResource):
         super().__init__("yss:mqtt:MqttOnDemand", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         code_args, self.package_bucket = function_code(name, config, code, child)
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-log",
-            name=log_group_name(config, "mqtt"),
-            retention_in_days=config.log_retention_days,
-            opts=child,
-        )
-        self.role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"), opts=child
-        )
+        self.log_group, self.role = function_log_and_role(name, config, "mqtt", child)
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,

@@ -25,8 +25,8 @@ import pulumi_aws as aws
 
 from adapters.aws.permissions import LAMBDA_INVOKE_ACTIONS, S3_OBJECT_ACTIONS
 from infra import iam
-from infra.api import LambdaCode, lambda_environment
-from infra.config import LAMBDA_HANDLER, LAMBDA_RUNTIME, StackConfig, log_group_name
+from infra.api import LambdaCode, function_log_and_role, lambda_environment
+from infra.config import LAMBDA_HANDLER, LAMBDA_RUNTIME, StackConfig
 
 WORKER_TIMEOUT_S = 900  # Lambda's longest
 TICK_EXPRESSION = "rate(1 minute)"
@@ -66,15 +66,7 @@ class ScheduledWorker(pulumi.ComponentResource):
     ) -> None:
         super().__init__("yss:scheduler:ScheduledWorker", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-log",
-            name=log_group_name(config, "worker"),
-            retention_in_days=config.log_retention_days,
-            opts=child,
-        )
-        self.role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"), opts=child
-        )
+        self.log_group, self.role = function_log_and_role(name, config, "worker", child)
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
