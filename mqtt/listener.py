@@ -195,6 +195,7 @@ class AccountSession:
         self.waiters = AckWaiters()
         self.player_ids: list[str] = []
         self._offline: set[str] = set()
+        self._ready = False  # connected AND subscribed to every player listed
         self.connects = 0
         self.thread = threading.Thread(target=self._run, name=f"mqtt-{account}", daemon=True)
 
@@ -207,11 +208,12 @@ class AccountSession:
 
     @property
     def connected(self) -> bool:
-        return self.transport is not None and self.transport.connected
+        """Serving: the connection is up and every listed player's topics are subscribed."""
+        return self._ready and self.transport is not None and self.transport.connected
 
     def send(self, player_id: str, command: Command, timeout: float) -> CommandResult:
         transport = self.transport
-        if transport is None or not transport.connected:
+        if transport is None or not self.connected:
             raise TransportError(f"account {self.account} is not connected")
         return send_command(transport, self.waiters, player_id, command, timeout=timeout)
 
@@ -259,10 +261,10 @@ class AccountSession:
         )
         self.transport = transport
         transport.connect(listener.connect_timeout_s)
-        self.connects += 1
         listener.touch()
-        self.player_ids = []
-        self._sync_players()
+        self._sync_players(fresh=True)
+        self._ready = True
+        self.connects += 1
         next_events = time.monotonic() + listener.events_every_s
         next_players = time.monotonic() + listener.relist_every_s
         while not self._stop.is_set() and transport.connected:
@@ -277,12 +279,16 @@ class AccountSession:
             self._wake.wait(max(0.0, min(next_events, next_players) - time.monotonic()))
             self._wake.clear()
 
-    def _sync_players(self) -> None:
-        """Subscribe to players new since the last look and ask them for events and status."""
+    def _sync_players(self, *, fresh: bool = False) -> None:
+        """Subscribe to players new since the last look and ask them for events and status.
+
+        `fresh`: a new connection, so every player is new to it; `player_ids`
+        keeps the previous list until the subscriptions are made.
+        """
         transport = self.transport
         assert transport is not None
         current = list(dict.fromkeys(self._listener.players_for(self.account)))
-        new = [p for p in current if p not in self.player_ids]
+        new = current if fresh else [p for p in current if p not in self.player_ids]
         if new:
             transport.subscribe([t for p in new for t in subscribe_topics(p)], timeout=self._listener.connect_timeout_s)
         self.player_ids = current
@@ -311,6 +317,7 @@ class AccountSession:
                 self._request(message.player_id, payloads.status_request())
 
     def _close(self) -> None:
+        self._ready = False
         transport, self.transport = self.transport, None
         if transport is not None:
             transport.close()

@@ -139,6 +139,35 @@ def test_a_broker_restart_is_survived_without_duplicate_subscriptions(
         assert len(after) == len(before) + 1  # one ack, stored once
 
 
+def test_a_connection_counts_as_up_only_once_its_players_are_subscribed(
+    mosquitto: Mosquitto, players: PlayerRepository, run_listener: Callable[..., Listener], player_id: str
+) -> None:
+    """CI once saw a reconnect reported before its subscriptions were made: a
+    command sent in that gap found no player. Hold the player listing open and
+    the session must not call itself connected."""
+    listing = threading.Event()
+    release = threading.Event()
+
+    def players_for(account: str) -> list[str]:
+        listing.set()
+        release.wait(5)
+        return [player_id]
+
+    with start_players(mosquitto.config("tcp"), [PlayerSpec(player_id, cards=[CARD])]):
+        listener = run_listener(
+            config=mosquitto.config("tcp"), accounts=lambda: ["family"], players_for=players_for, players=players
+        )
+        eventually(listing.is_set)
+        session = listener.sessions["family"]
+        assert session.transport is not None and session.transport.connected  # the broker took the connection
+        assert not session.connected and session.connects == 0
+        assert listener.health()["connected_accounts"] == []
+        release.set()
+        eventually(lambda: session.connected)
+        assert session.connects == 1
+        assert listener.send(player_id, p.pause()).ok
+
+
 def test_a_refused_token_is_refreshed_once_then_used(
     tmp_path: Path, players: PlayerRepository, run_listener: Callable[..., Listener], player_id: str
 ) -> None:
