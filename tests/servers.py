@@ -44,11 +44,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def moto_server(log_dir: Path) -> Iterator[str]:
-    """A moto server process; yields its endpoint URL."""
+    """A moto server process (with DynamoDB's atomicity, see `tests.moto_atomic`); yields its endpoint URL."""
     port = free_port()
-    moto = Path(sys.executable).with_name("moto_server")
     log = open(log_dir / f"moto-{port}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-m", "tests.moto_atomic", "-H", "127.0.0.1", "-p", str(port)]
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/moto-api/")
