@@ -22,7 +22,8 @@ not need (bench/streaming.py holds it to a bare StaticFiles server):
   takes no second one, and the file is read in 256 KiB pieces
   (`PlayerFileResponse`) where Starlette reads 64 KiB: each piece is a
   worker-thread hop and an ASGI message, and a player's Range requests are
-  large. Range handling is Starlette's own, unchanged.
+  large. Range handling is Starlette's own; only its refusals of a bad
+  `Range` (plain text there) are answered with our JSON error body.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.datastructures import Headers
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    RedirectResponse,
+    Response,
+)
+from starlette.types import Receive, Scope, Send
 
 from app import deps
 from app.keys import keys_for
@@ -42,14 +52,42 @@ from services import streams
 
 STREAM_PATH = "/s/{token}.mp3"
 READ_BYTES = 256 * 1024
+BAD_RANGE = "Range header: not a byte range of the form bytes=START-END"
 
 
 class PlayerFileResponse(FileResponse):
     """Starlette's file response (Range, If-Range, HEAD, 416) with bigger reads:
     a 256 KiB range is one read instead of four, for at most 256 KiB of buffer
-    per response in flight."""
+    per response in flight. A `Range` it would refuse in plain text (400, 416)
+    is refused here first with the JSON body every other error has."""
 
     chunk_size = READ_BYTES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self._range_refusal(Headers(scope=scope))
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def _range_refusal(self, headers: Headers) -> Response | None:
+        """Starlette's own checks (same parser, same conditions), answered in JSON."""
+        http_range = headers.get("range")
+        if http_range is None or self.stat_result is None:
+            return None
+        if_range = headers.get("if-range")
+        if if_range is not None and not self._should_use_range(if_range):
+            return None
+        size = self.stat_result.st_size
+        try:
+            self._parse_range_header(http_range, size)
+        except MalformedRangeHeader as exc:
+            reason = exc.content if exc.content.startswith("Range header") else BAD_RANGE
+            return JSONResponse({"detail": reason}, status_code=400)
+        except RangeNotSatisfiable:
+            detail = f"Range header: the range starts past the end of the audio ({size} bytes)"
+            return JSONResponse({"detail": detail}, status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        return None
 
 
 class StreamRoute(APIRoute):
