@@ -109,7 +109,16 @@ class SecurityHeadersMiddleware:
         user_content = scope.get("path", "").startswith(USER_CONTENT_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and message.get("status") == 304:
+                # A 304's headers replace the cached answer's: a policy here would
+                # give the cached page the API's `default-src 'none'` (a 304 has no
+                # type to tell a page by), and the reloaded page would run nothing.
+                if https:
+                    message = {
+                        **message,
+                        "headers": [*message.get("headers", []), (b"strict-transport-security", HSTS.encode())],
+                    }
+            elif message["type"] == "http.response.start":
                 have = Headers(raw=message.get("headers", []))
                 html = have.get("content-type", "").startswith("text/html")
                 wanted = self._page_headers() if html and not user_content else API_HEADERS

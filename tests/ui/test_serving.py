@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 
 import httpx
+from playwright.sync_api import expect
 
-from tests.ui.conftest import ADMIN, UiServer
+from tests.ui.conftest import ADMIN, Ui, UiServer
 
 
 def test_files_have_their_types_and_revalidate_with_etags(ui_server: UiServer) -> None:
@@ -29,6 +30,9 @@ def test_files_have_their_types_and_revalidate_with_etags(ui_server: UiServer) -
         assert js.headers["content-security-policy"].startswith("default-src 'none'")  # not a page
         again = c.get("/assets/js/main.js", headers={"If-None-Match": js.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
+        # A 304 updates the cached answer's headers: it must not bring a policy of its own.
+        page_again = c.get("/", headers={"If-None-Match": page.headers["etag"]})
+        assert page_again.status_code == 304 and "content-security-policy" not in page_again.headers
         assert c.get("/assets/js/main.js", headers={"If-None-Match": '"other"'}).status_code == 200
         head = c.head("/assets/app.css")
         assert head.status_code == 200 and int(head.headers["content-length"]) == len(c.get("/assets/app.css").content)
@@ -68,3 +72,12 @@ def test_the_questions_asked_before_signing_in(ui_server: UiServer) -> None:
         quota = c.get("/api/tts/quota").json()
         assert set(quota) == {"remaining_today", "daily_chars", "max_chars"}
         assert 0 <= quota["remaining_today"] <= quota["daily_chars"]
+
+
+def test_a_reload_shows_the_page_again(ui: Ui) -> None:
+    """The browser revalidates the page (304) on a reload and keeps its cached copy."""
+    ui.sign_in(route="cards")
+    for _ in range(2):
+        ui.page.reload()
+        expect(ui.page.get_by_role("heading", level=1, name="Cards")).to_be_visible()
+        expect(ui.page.get_by_role("navigation", name="Main").get_by_role("link", name="Library")).to_be_visible()
