@@ -107,6 +107,10 @@ def test_refresh_is_retried_on_429_but_a_timeout_is_not(yoto_cloud: RunningCloud
     yoto_cloud.slow_next(delay_s=1.0, path_prefix="/oauth/token")
     with pytest.raises(UpstreamTimeout):
         client.refresh(again.refresh_token or "")
-    time.sleep(0.8)  # the simulator logs the slow request once it has answered it
+    # The simulator logs the slow request once it has answered it (0.7 s on, or later on a busy machine).
+    deadline = time.monotonic() + 10
+    while not yoto_cloud.requests("POST", "/oauth/token") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # a resend would have been answered at once
     assert len(yoto_cloud.requests("POST", "/oauth/token")) == 1, "a refresh that may have happened is never resent"
     client.close()
