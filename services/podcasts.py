@@ -217,7 +217,11 @@ def update(
     order: str | None = None,
     refresh_hours: float | None = None,
 ) -> Podcast:
-    """Change the title, window, order or refresh interval; the card follows at the next refresh."""
+    """Change the title, window, order or refresh interval; the card follows at the next refresh.
+
+    A new title, window or order also forgets the feed's validators: an
+    unchanged feed answers a conditional GET with 304, and the next refresh
+    would keep the old card without looking at the new window."""
     _check(episodes, order, refresh_hours)
     podcast = get(ports, podcast_id)
     _may_change(user, podcast)
@@ -228,6 +232,8 @@ def update(
         order=order if order is not None else podcast.order,
         refresh_hours=refresh_hours if refresh_hours is not None else podcast.refresh_hours,
     )
+    if (changed.title, changed.episodes, changed.order) != (podcast.title, podcast.episodes, podcast.order):
+        changed = replace(changed, etag=None, last_modified=None)
     saved = ports.podcasts.save(changed, expected_version=podcast.version)
     if refresh_hours is not None:
         jobs.put_job(ports.jobs, _job(saved), ports.tz)
@@ -309,7 +315,8 @@ def refresh(ports: PodcastPorts, podcast: Podcast) -> Podcast:
                 entries.append(entry)
         card_id = podcast.card_id
         yoto_card_id = podcast.yoto_card_id
-        if [e["guid"] for e in entries] != [e["guid"] for e in podcast.held] or not card_id:
+        same_episodes = [e["guid"] for e in entries] == [e["guid"] for e in podcast.held]
+        if not card_id or not same_episodes or _renamed(ports, card_id, podcast.title):
             card = ports.writer.write(podcast.owner, card_id, podcast.title, _tracks(ports, entries))
             card_id, yoto_card_id = card.id, card.yoto_card_id
     except BaseException:
@@ -331,6 +338,14 @@ def refresh(ports: PodcastPorts, podcast: Podcast) -> Podcast:
     kept = {a for e in entries for a in e["audio_ids"]}
     _remove_unused(ports, [a for e in podcast.held for a in e["audio_ids"] if a not in kept], card_id)
     return saved
+
+
+def _renamed(ports: PodcastPorts, card_id: str, title: str) -> bool:
+    """Whether the podcast's title is not the one its card has (a PATCH renamed it)."""
+    try:
+        return ports.cards.get(card_id).title != title
+    except NotFound:  # not ours to judge: the write path says what a missing card means
+        return False
 
 
 def _tracks(ports: PodcastPorts, entries: list[dict[str, Any]]) -> list[Track]:

@@ -10,7 +10,7 @@ import pytest
 
 from simulator.cloud import RunningCloud
 from tests.api.conftest import Api, make_api
-from tests.scheduled.conftest import FeedServer, Served, rss
+from tests.feeds import FeedServer, Served, rss
 
 DAYS = ["Mon, 01 Jun 2026 07:00:00 GMT", "Tue, 02 Jun 2026 07:00:00 GMT", "Wed, 03 Jun 2026 07:00:00 GMT",
         "Thu, 04 Jun 2026 07:00:00 GMT"]  # fmt: skip
@@ -195,3 +195,34 @@ def test_patch_and_delete(
     assert client.get("/api/audio").json()["items"] == []
     assert sched_api.adapters.records.cards.list().items == []
     assert sched_api.adapters.records.jobs.list().items == []
+
+
+def test_an_edit_reaches_the_card_at_the_next_refresh_though_the_feed_is_unchanged(
+    sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
+) -> None:
+    """The feed keeps its ETag (a conditional GET would answer 304): a new window,
+    order or title must still be applied by the next refresh."""
+    serve_feed(feed_server, tones, 3)
+    made = create(sched_api, feed_server.url + "/feed.xml").json()
+    client = sched_api.login()
+    card = made["yoto_card_id"]
+    assert yoto_titles(yoto_cloud_env, card) == ["Episode 3", "Episode 2"]
+
+    def refresh() -> Any:
+        r = client.post(f"/api/podcasts/{made['id']}/refresh")
+        assert r.status_code == 200 and r.json()["last_run"]["status"] == "ok", r.text
+        return r.json()
+
+    refresh()  # unchanged: answered 304, nothing to do
+    assert feed_server.requests[-1][1].get("if-none-match") == '"v1"'
+    assert client.patch(f"/api/podcasts/{made['id']}", json={"episodes": 1}).status_code == 200
+    assert [e["title"] for e in refresh()["held"]] == ["Episode 3"]
+    assert "if-none-match" not in feed_server.requests[-1][1]  # fetched in full after the edit
+    assert yoto_titles(yoto_cloud_env, card) == ["Episode 3"]
+    assert client.patch(f"/api/podcasts/{made['id']}", json={"order": "oldest_first", "episodes": 2}).status_code == 200
+    assert [e["title"] for e in refresh()["held"]] == ["Episode 2", "Episode 3"]
+    assert client.patch(f"/api/podcasts/{made['id']}", json={"title": "Night Tales"}).status_code == 200
+    refresh()
+    assert yoto_cloud_env.card(card)["title"] == "Night Tales"
+    assert yoto_titles(yoto_cloud_env, card) == ["Episode 2", "Episode 3"]
+    assert len([c for c in yoto_cloud_env.cards().values() if c.get("title") in ("Night Tales", "Bedtime Tales")]) == 1
