@@ -11,7 +11,6 @@ when the cloud issues a new one (the authorizer itself cannot run here).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from mqtt.transport import BrokerConfig
 from services.yoto_tokens import YotoTokenService
 from simulator.cloud import RunningCloud, start_cloud
 from simulator.players import PlayerFleet, PlayerSpec, SimCard, sample_card, start_players
+from tests import waiting
 from tests.api.conftest import ADMIN, TEST_LIMITS, Api, make_api
 from tests.brokers import Mosquitto, fresh_mosquitto, mosquitto, run_mosquitto
 
@@ -43,14 +43,7 @@ USERNAME = authorizer_username("PublicJWTAuthorizer")
 
 
 def eventually(check: Callable[[], Any], timeout: float = 8.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last: {got!r})")
-        time.sleep(every)
+    return waiting.eventually(check, timeout, every)
 
 
 class AuthorizerStandIn:

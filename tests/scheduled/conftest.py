@@ -3,10 +3,7 @@ local side with a linked account on the Yoto simulator, and audio to serve."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,72 +15,15 @@ from simulator.cloud import RunningCloud
 from tests import yoto_sim
 from tests.api.conftest import ADMIN, Api, make_api
 from tests.audio_fixtures import write_tone
+from tests.feeds import FeedServer, serve_feeds
 
 yoto_cloud, yoto_cloud_env = yoto_sim.yoto_cloud, yoto_sim.yoto_cloud_env
 
 
-@dataclass
-class Served:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class FeedServer:
-    """Serves `routes[path]`; honours If-None-Match against an ETag it was given; records requests."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Served] = {}
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                served = owner.routes.get(self.path, Served(404, b"not here"))
-                etag = served.headers.get("ETag")
-                if etag and self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.end_headers()
-                    return
-                self.send_response(served.status)
-                for name, value in served.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(served.body)))
-                self.end_headers()
-                self.wfile.write(served.body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def paths(self) -> list[str]:
-        return [p for p, _ in self.requests]
-
-
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
-    server = FeedServer()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-
-
-def rss(title: str, episodes: list[tuple[str, str, str, str]]) -> bytes:
-    """An RSS 2.0 document: episodes as (guid, title, RFC 822 date, enclosure URL)."""
-    items = "".join(
-        f"<item><title>{t}</title><guid isPermaLink='false'>{g}</guid><pubDate>{d}</pubDate>"
-        f"<enclosure url='{u}' type='audio/mpeg' length='1000'/></item>"
-        for g, t, d, u in episodes
-    )
-    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>{title}</title>{items}</channel></rss>".encode()
+    with serve_feeds() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

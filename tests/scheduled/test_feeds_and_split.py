@@ -14,7 +14,8 @@ from services.podcasts import split_mp3
 from simulator.cloud import RunningCloud
 from tests.api.conftest import Api, make_api
 from tests.audio_fixtures import write_tone
-from tests.scheduled.conftest import FeedServer, Served, link_account, rss
+from tests.feeds import FeedServer, Served, rss
+from tests.scheduled.conftest import link_account
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Atom Tales</title><id>urn:x</id><updated>2026-06-02T00:00:00Z</updated>
