@@ -154,6 +154,10 @@ class RoutineOut(Out):
 class RoutinePage(BaseModel):
     items: list[RoutineOut]
     next_cursor: str | None = None
+    timezone: str = Field(
+        description="the IANA time zone (FAMILY_TIMEZONE) that every `at` is in; `next_run_at` is UTC",
+        examples=["Europe/London"],
+    )
 
 
 class TemplateOut(BaseModel):

@@ -79,10 +79,18 @@ def list_routines(
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     mine: bool = False,
 ) -> RoutinePage:
+    """The family's routines (`mine`: only the caller's), each with `next_run_at`
+    (UTC), and the `timezone` their `at` clock times are in."""
     ports = routine_ports(adapters)
     owner = user.username if mine else None
     page = paged(lambda: ports.routines.list(owner=owner, limit=limit, cursor=cursor))
-    return RoutinePage(items=[_out(ports, r, runs=False) for r in page.items], next_cursor=page.next_cursor)
+    # The zone goes with the list so a page can say which clock the times are on
+    # (ports.tz is the same ZoneInfo, built from this setting).
+    return RoutinePage(
+        items=[_out(ports, r, runs=False) for r in page.items],
+        next_cursor=page.next_cursor,
+        timezone=adapters.settings.family_timezone,
+    )
 
 
 @router.get("/{routine_id}", response_model=RoutineOut, responses=ERRORS(401, 404))

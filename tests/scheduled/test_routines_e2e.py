@@ -225,6 +225,23 @@ def test_templates_and_replace_and_delete(routine_api: Api, player_id: str) -> N
     assert json.dumps(client.get("/api/routines").json())  # serialisable listing
 
 
+def test_the_list_says_which_time_zone_the_times_are_in(routine_api: Api, player_id: str) -> None:
+    """`at` is a clock time in FAMILY_TIMEZONE; the list names that zone (a page
+    says it next to the times), while `next_run_at` stays UTC."""
+    client = routine_api.login()
+    empty = client.get("/api/routines").json()
+    assert empty["timezone"] == TZ and empty["items"] == []
+    made = client.post("/api/routines", json=routine_body(player_id, at="07:15", days=["wed"])).json()
+    listed = client.get("/api/routines").json()
+    assert listed["timezone"] == TZ
+    assert [r["id"] for r in listed["items"]] == [made["id"]]
+    due = datetime.fromisoformat(listed["items"][0]["next_run_at"])
+    assert due.utcoffset() == timedelta(0)
+    assert due.astimezone(ZoneInfo(TZ)).strftime("%H:%M %a") == "07:15 Wed"
+    schema = client.get("/api/openapi.json").json()["components"]["schemas"]["RoutinePage"]
+    assert "timezone" in schema["required"] and "FAMILY_TIMEZONE" in schema["properties"]["timezone"]["description"]
+
+
 def wait_for(check: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
