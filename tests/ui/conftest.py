@@ -22,6 +22,7 @@ from core.settings import Settings
 from tests.brokers import Mosquitto, mosquitto  # noqa: F401 - the session broker fixture
 from tests.conftest import TEST_SECRET
 from tests.live_server import live_app
+from tests.waiting import eventually  # noqa: F401 - the UI tests take it from here
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -90,6 +91,7 @@ def serve_ui(
     wiring = {
         **cloud.env(),
         "ALLOW_HTTP_PUBLIC_URL": "true",
+        "ALLOW_PRIVATE_FEEDS": "true",  # the podcast tests serve their feed on 127.0.0.1
         "CARD_SYNC_DEBOUNCE_S": "0.5",
         "CARD_SYNC_TIMER": "true",
         "MQTT_HOST": broker.host,
@@ -144,6 +146,38 @@ def ui_server(
 ) -> Iterator[UiServer]:
     with serve_ui(tmp_path_factory.mktemp("ui"), yoto_cloud_for_ui, mosquitto) as server:
         yield server
+
+
+@dataclass
+class PlayerRig:
+    server: UiServer
+    player: Any
+
+
+@pytest.fixture(scope="module")
+def player_rig(tmp_path_factory: pytest.TempPathFactory, ui_server: UiServer) -> Iterator[PlayerRig]:
+    """A server of its own whose admin has a linked Yoto account and a simulated
+    player before it starts: the in-process listener finds both at once (it
+    looks for new accounts and players only every minute). Per module, not per
+    package: the tests leave the player's volume, card and timers changed, and
+    each module's checks start from a player nobody else has touched."""
+    import uuid
+
+    import httpx
+
+    features = httpx.get(f"{ui_server.url}/api/ui/features", timeout=10).json()["features"]
+    if not {"yoto", "cards", "players"} <= {k for k, v in features.items() if v}:
+        pytest.skip("waiting for the API: yoto, cards and players not all on this server yet")
+    from simulator.players import PlayerSpec, start_players
+
+    cloud = ui_server.cloud
+    player_id = f"ui-{uuid.uuid4().hex[:8]}"
+    cloud.add_device(player_id, f"Bedroom {player_id[-4:]}")
+
+    with start_players(ui_server.broker.config("tcp"), [PlayerSpec(player_id, volume_level=8)]) as fleet:
+        root = tmp_path_factory.mktemp("ui-players")
+        with serve_ui(root, cloud, ui_server.broker, prepare=linked_admin(cloud)) as server:
+            yield PlayerRig(server, fleet[player_id])
 
 
 @dataclass
@@ -217,3 +251,10 @@ def ui(request: pytest.FixtureRequest, browser: Browser, ui_server: UiServer) ->
     yield session
     session.page.context.close()
     session.check()
+
+
+def ui_api(ui: Ui, method: str, path: str, **kw: Any) -> Any:
+    """A call of the API with the browser context's session (set-up and checks beside the page)."""
+    r = ui.page.context.request.fetch(f"{ui.base}{path}", method=method, headers={"Origin": ui.base}, **kw)
+    assert r.ok, f"{method} {path}: {r.status} {r.text()}"
+    return r.json() if r.status != 204 else None

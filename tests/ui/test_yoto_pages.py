@@ -9,10 +9,8 @@ not have it yet (`/api/ui/features`)."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.audio_fixtures import write_tone
-from tests.ui.conftest import Ui, UiServer, linked_admin, new_ui, serve_ui
+from tests.ui.conftest import PlayerRig, Ui, UiServer, eventually, new_ui
+from tests.ui.conftest import ui_api as _api
 
 
 def _features(server: UiServer) -> dict[str, bool]:
@@ -38,23 +37,6 @@ def needs(ui_server: UiServer) -> Callable[..., None]:
             pytest.skip(f"waiting for the API: {', '.join(missing)} not on this server yet")
 
     return check
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s (last: {got!r})")
-        time.sleep(0.1)
-
-
-def _api(ui: Ui, method: str, path: str, **kw: Any) -> Any:
-    r = ui.page.context.request.fetch(f"{ui.base}{path}", method=method, headers={"Origin": ui.base}, **kw)
-    assert r.ok, f"{method} {path}: {r.status} {r.text()}"
-    return r.json() if r.status != 204 else None
 
 
 def _upload(ui: Ui, tmp_path: Path, title: str, freq: float = 440.0) -> dict[str, Any]:
@@ -185,31 +167,6 @@ def test_a_playlist_card_changes_in_place_when_the_playlist_is_reordered(
     expect(page.get_by_text("The card is up to date with this list.")).to_be_visible(timeout=20_000)
     eventually(lambda: chapter_titles() == [titles[2], titles[0], titles[1]])
     assert len(ui_server.cloud.cards()) == cards_before  # the same card, no new one
-
-
-@dataclass
-class PlayerRig:
-    server: UiServer
-    player: Any
-
-
-@pytest.fixture(scope="module")
-def player_rig(tmp_path_factory: pytest.TempPathFactory, ui_server: UiServer) -> Iterator[PlayerRig]:
-    """A server of its own whose admin has a linked Yoto account and a simulated
-    player before it starts: the in-process listener finds both at once (it
-    looks for new accounts and players only every minute)."""
-    if not {"yoto", "cards", "players"} <= {k for k, v in _features(ui_server).items() if v}:
-        pytest.skip("waiting for the API: yoto, cards and players not all on this server yet")
-    from simulator.players import PlayerSpec, start_players
-
-    cloud = ui_server.cloud
-    player_id = f"ui-{uuid.uuid4().hex[:8]}"
-    cloud.add_device(player_id, f"Bedroom {player_id[-4:]}")
-
-    with start_players(ui_server.broker.config("tcp"), [PlayerSpec(player_id, volume_level=8)]) as fleet:
-        root = tmp_path_factory.mktemp("ui-players")
-        with serve_ui(root, cloud, ui_server.broker, prepare=linked_admin(cloud)) as server:
-            yield PlayerRig(server, fleet[player_id])
 
 
 @pytest.mark.parametrize("width", ["phone", "laptop"])

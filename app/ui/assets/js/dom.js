@@ -145,6 +145,26 @@ export function missing(what) {
   return h("p", { class: "notice" }, `${what} This server does not offer it yet; the page will work once it does.`);
 }
 
+/**
+ * A list drawn in place: one row ({el, update(item)}) per item id is kept in
+ * `rows` (a Map) and updated, so focus and a control being used stay put;
+ * `container` then holds the rows in the items' order (`append`: after the
+ * rows it has, for a next page), or `empty` when there are none.
+ */
+export function syncRows(container, rows, items, make, { append = false, empty = null } = {}) {
+  const wanted = append ? [...rows.values()].map((row) => row.el) : [];
+  const seen = new Set();
+  for (const item of items) {
+    seen.add(item.id);
+    if (!rows.has(item.id)) rows.set(item.id, make(item));
+    rows.get(item.id).update(item);
+    if (!wanted.includes(rows.get(item.id).el)) wanted.push(rows.get(item.id).el);
+  }
+  if (!append) for (const id of [...rows.keys()]) if (!seen.has(id)) rows.delete(id);
+  if (!wanted.length) { if (empty) container.replaceChildren(empty); return; }
+  if (wanted.length !== container.children.length || wanted.some((el, i) => container.children[i] !== el)) container.replaceChildren(...wanted);
+}
+
 /** Reorderable list helpers: drag and drop (mouse, touch) plus buttons for keyboard users. */
 export function makeReorderable(list, onMove) {
   let from = null;

@@ -9,6 +9,8 @@ const PAGES = [
   { route: "cards", label: "Cards", load: () => import("./pages/cards.js") },
   { route: "playlists", label: "Playlists", load: () => import("./pages/playlists.js") },
   { route: "players", label: "Players", load: () => import("./pages/players.js") },
+  { route: "podcasts", label: "Podcasts", feature: "podcasts", load: () => import("./pages/podcasts.js") },
+  { route: "routines", label: "Routines", feature: "routines", load: () => import("./pages/routines.js") },
   { route: "yoto", label: "Yoto account", load: () => import("./pages/yoto.js") },
   { route: "family", label: "Family", admin: true, load: () => import("./pages/family.js") },
 ];

@@ -3,7 +3,7 @@
 // the API offers, and a small chart of the last week's listening.
 
 import { api, apiUrl, listOf } from "../api.js";
-import { announce, clear, field, formatDuration, h, missing, statusLine } from "../dom.js";
+import { announce, clear, field, formatDuration, h, missing, statusLine, syncRows } from "../dom.js";
 
 const POLL_MS = 5000;
 const POLL_WITH_STREAM_MS = 30000;
@@ -47,15 +47,7 @@ export async function render(root, ctx) {
         panels.clear();
         return;
       }
-      const seen = new Set();
-      for (const p of players) {
-        seen.add(p.id);
-        if (!panels.has(p.id)) panels.set(p.id, playerPanel(p));
-        panels.get(p.id).update(p);
-      }
-      for (const id of [...panels.keys()]) if (!seen.has(id)) panels.delete(id);
-      const wanted = [...panels.values()].map((p) => p.el);
-      if (wanted.length !== grid.children.length || wanted.some((el, i) => grid.children[i] !== el)) grid.replaceChildren(...wanted);
+      syncRows(grid, panels, players, playerPanel);
       pageStatus.clear();
     } catch (err) {
       if (err.status === 401) return;
