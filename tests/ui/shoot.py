@@ -20,9 +20,10 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.audio_fixtures import write_tone
 from tests.brokers import run_mosquitto
+from tests.feeds import FeedServer, Served, rss, serve_feeds
 from tests.ui.conftest import ADMIN, CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, linked_admin, serve_ui
 
-PAGES = ["library", "cards", "playlists", "players", "yoto", "family", "account"]
+PAGES = ["library", "cards", "playlists", "players", "podcasts", "routines", "yoto", "family", "account"]
 
 
 def _api(page: Page, base: str, method: str, path: str, **kw: Any) -> Any:
@@ -59,6 +60,27 @@ def _example_content(page: Page, base: str, work: Path, features: dict[str, bool
             _api(page, base, "POST", f"/api/playlists/{made['id']}/card")
 
 
+def _podcast(page: Page, base: str, work: Path, feeds: FeedServer) -> None:
+    """A podcast card from a feed served on 127.0.0.1 (three short episodes)."""
+    days = ["Mon, 02 Nov 2026 07:00:00 GMT", "Mon, 09 Nov 2026 07:00:00 GMT", "Mon, 16 Nov 2026 07:00:00 GMT"]
+    titles = ["The fox and the lantern", "A boat made of moonlight", "Why owls stay up late"]
+    episodes = []
+    for i, (day, title) in enumerate(zip(days, titles, strict=True)):
+        audio = write_tone(work / f"ep{i}.mp3", "mp3", seconds=2, freq=260 + 40 * i).read_bytes()
+        feeds.routes[f"/ep{i}.mp3"] = Served(200, audio, {"Content-Type": "audio/mpeg"})
+        episodes.append((f"ep-{i}", title, day, f"{feeds.url}/ep{i}.mp3"))
+    feeds.routes["/feed.xml"] = Served(200, rss("Stories at Sunset", episodes), {"Content-Type": "application/rss+xml"})
+    _api(page, base, "POST", "/api/podcasts", data={"feed_url": f"{feeds.url}/feed.xml", "episodes": 2})
+
+
+def _routine(page: Page, base: str, player_id: str, card_id: str) -> None:
+    days = ["sun", "mon", "tue", "wed", "thu"]
+    bedtime = {"template": "bedtime", "player_id": player_id, "at": "19:30", "days": days, "card_id": card_id}
+    _api(page, base, "POST", "/api/routines/from-template", data={**bedtime, "name": "School-night bedtime"})
+    quiet = {"template": "quiet_time", "player_id": player_id, "at": "07:00", "days": ["sat", "sun"]}
+    _api(page, base, "POST", "/api/routines/from-template", data={**quiet, "name": "Weekend lie-in"})
+
+
 def main(out: Path) -> None:
     from simulator.cloud import start_cloud
     from simulator.players import PlayerSpec, start_players
@@ -70,6 +92,7 @@ def main(out: Path) -> None:
         start_cloud(seed_devices=False) as cloud,
         run_mosquitto(work / "broker") as broker,
         start_players(broker.config("tcp"), [PlayerSpec("bedroom-1", battery=64)]) as fleet,
+        serve_feeds() as feeds,
     ):
         cloud.add_device("bedroom-1", "Bedroom")
         with serve_ui(work, cloud, broker, prepare=linked_admin(cloud)) as server, sync_playwright() as p:
@@ -87,6 +110,10 @@ def main(out: Path) -> None:
                     cid = cards[0]["yoto_card_id"]
                     fleet["bedroom-1"].cards[cid] = sample_card(cid, length_s=420)
                     _api(seed, base, "POST", "/api/players/bedroom-1/commands", data={"action": "play", "card_id": cid})
+                    if features.get("routines"):
+                        _routine(seed, base, "bedroom-1", cid)
+            if features.get("podcasts"):
+                _podcast(seed, base, work, feeds)
             seed.context.close()
             for width, viewport in VIEWPORTS.items():
                 schemes = ["light", "dark"] if width == "phone" else ["light"]
