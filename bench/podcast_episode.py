@@ -32,7 +32,8 @@ from services import podcasts
 from services.ingest import IngestLimits, ingest
 from simulator.cloud import start_cloud
 from tests.audio_fixtures import write_tone
-from tests.scheduled.conftest import FeedServer, Served, link_account, rss
+from tests.feeds import FeedServer, Served, rss
+from tests.scheduled.conftest import link_account
 
 
 def main() -> None:
