@@ -130,6 +130,55 @@ def function_log_and_role(
     return log_group, role
 
 
+def package_function(
+    name: str,
+    config: StackConfig,
+    *,
+    handler: str,
+    memory_mb: int,
+    timeout_s: int,
+    role: aws.iam.Role,
+    log_group: aws.cloudwatch.LogGroup,
+    policy: aws.iam.RolePolicy,
+    code: LambdaCode,
+    code_args: dict[str, object],
+    environment: pulumi.Input[dict[str, str]],
+    parent: pulumi.Resource,
+    function_name: str | None = None,
+) -> aws.lambda_.Function:
+    """A function running the package (the app, the scheduled worker, the
+    on-demand listener): JSON logs into its own group, created after its policy
+    so the first invocations can already write them."""
+    return aws.lambda_.Function(
+        name,
+        name=function_name,
+        runtime=LAMBDA_RUNTIME,
+        handler=handler,
+        architectures=[config.lambda_architecture],
+        memory_size=memory_mb,
+        timeout=timeout_s,
+        role=role.arn,
+        source_code_hash=code.sha256_b64,
+        environment={"variables": environment},
+        logging_config={"log_format": "JSON", "log_group": log_group.name},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[log_group, policy]),
+        **code_args,  # type: ignore[arg-type]
+    )
+
+
+def no_async_retries(
+    name: str, function: aws.lambda_.Function, max_age_s: int, opts: pulumi.ResourceOptions
+) -> aws.lambda_.FunctionEventInvokeConfig:
+    """Asynchronous invocations are not retried by Lambda: a failed run is recorded by the app."""
+    return aws.lambda_.FunctionEventInvokeConfig(
+        f"{name}-async",
+        function_name=function.name,
+        maximum_retry_attempts=0,
+        maximum_event_age_in_seconds=max_age_s,
+        opts=opts,
+    )
+
+
 def function_code(
     name: str, config: StackConfig, code: LambdaCode, opts: pulumi.ResourceOptions
 ) -> tuple[dict[str, object], PrivateBucket | None]:
@@ -203,20 +252,19 @@ class ApiFunction(pulumi.ComponentResource):
         environment = pulumi.Output.all(**inputs).apply(lambda v: lambda_environment(config, v))
         code_args, self.package_bucket = function_code(name, config, code, child)
         self.code_args = code_args  # the worker function runs the same package
-        self.function = aws.lambda_.Function(
+        self.function = package_function(
             name,
-            runtime=LAMBDA_RUNTIME,
+            config,
             handler=LAMBDA_HANDLER,
-            architectures=[config.lambda_architecture],
-            memory_size=config.lambda_memory_mb,
-            timeout=LAMBDA_TIMEOUT_S,
-            role=self.role.arn,
-            source_code_hash=code.sha256_b64,
-            environment={"variables": environment},
-            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
-            # The policy first, so the first invocations can already write logs.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, policy]),
-            **code_args,  # type: ignore[arg-type]
+            memory_mb=config.lambda_memory_mb,
+            timeout_s=LAMBDA_TIMEOUT_S,
+            role=self.role,
+            log_group=self.log_group,
+            policy=policy,
+            code=code,
+            code_args=code_args,
+            environment=environment,
+            parent=self,
         )
         integration = aws.apigatewayv2.Integration(
             f"{name}-integration",

@@ -16,8 +16,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
-from infra.api import LambdaCode, function_code, function_log_and_role
-from infra.config import LAMBDA_RUNTIME, MQTT_LAMBDA_HANDLER, StackConfig
+from infra.api import LambdaCode, function_code, function_log_and_role, no_async_retries, package_function
+from infra.config import MQTT_LAMBDA_HANDLER, StackConfig
 
 TIMEOUT_S = 14 * 60
 MEMORY_MB = 256
@@ -61,25 +61,19 @@ class MqttOnDemand(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.function = aws.lambda_.Function(
+        self.function = package_function(
             name,
-            runtime=LAMBDA_RUNTIME,
+            config,
             handler=MQTT_LAMBDA_HANDLER,
-            architectures=[config.lambda_architecture],
-            memory_size=MEMORY_MB,
-            timeout=TIMEOUT_S,
-            role=self.role.arn,
-            source_code_hash=code.sha256_b64,
-            environment={"variables": table.name.apply(lambda t: on_demand_environment(config, t))},
-            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, policy]),
-            **code_args,  # type: ignore[arg-type]
+            memory_mb=MEMORY_MB,
+            timeout_s=TIMEOUT_S,
+            role=self.role,
+            log_group=self.log_group,
+            policy=policy,
+            code=code,
+            code_args=code_args,
+            environment=table.name.apply(lambda t: on_demand_environment(config, t)),
+            parent=self,
         )
-        aws.lambda_.FunctionEventInvokeConfig(
-            f"{name}-async",
-            function_name=self.function.name,
-            maximum_retry_attempts=0,
-            maximum_event_age_in_seconds=60,
-            opts=child,
-        )
+        no_async_retries(name, self.function, 60, child)
         self.register_outputs({"function_name": self.function.name})

@@ -25,8 +25,8 @@ import pulumi_aws as aws
 
 from adapters.aws.permissions import LAMBDA_INVOKE_ACTIONS, S3_OBJECT_ACTIONS
 from infra import iam
-from infra.api import LambdaCode, function_log_and_role, lambda_environment
-from infra.config import LAMBDA_HANDLER, LAMBDA_RUNTIME, StackConfig
+from infra.api import LambdaCode, function_log_and_role, lambda_environment, no_async_retries, package_function
+from infra.config import LAMBDA_HANDLER, StackConfig
 
 WORKER_TIMEOUT_S = 900  # Lambda's longest
 TICK_EXPRESSION = "rate(1 minute)"
@@ -84,29 +84,22 @@ class ScheduledWorker(pulumi.ComponentResource):
             "secret": pulumi.Output.secret(session_secret),
         }
         environment = pulumi.Output.all(**inputs).apply(lambda v: worker_environment(config, v))
-        self.function = aws.lambda_.Function(
+        self.function = package_function(
             name,
-            name=worker_function_name(config),
-            runtime=LAMBDA_RUNTIME,
+            config,
+            function_name=worker_function_name(config),
             handler=LAMBDA_HANDLER,
-            architectures=[config.lambda_architecture],
-            memory_size=config.lambda_memory_mb,
-            timeout=WORKER_TIMEOUT_S,
-            role=self.role.arn,
-            source_code_hash=code.sha256_b64,
-            environment={"variables": environment},
-            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, policy]),
-            **code_args,  # type: ignore[arg-type]
+            memory_mb=config.lambda_memory_mb,
+            timeout_s=WORKER_TIMEOUT_S,
+            role=self.role,
+            log_group=self.log_group,
+            policy=policy,
+            code=code,
+            code_args=code_args,
+            environment=environment,
+            parent=self,
         )
-        # A run that fails is recorded as failed by the app; Lambda must not run it again.
-        aws.lambda_.FunctionEventInvokeConfig(
-            f"{name}-async",
-            function_name=self.function.name,
-            maximum_retry_attempts=0,
-            maximum_event_age_in_seconds=3600,
-            opts=child,
-        )
+        no_async_retries(name, self.function, 3600, child)
         self.schedule_role = aws.iam.Role(
             f"{name}-tick-role", assume_role_policy=iam.assume_role_policy("scheduler.amazonaws.com"), opts=child
         )
