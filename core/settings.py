@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     yoto_client_id: str | None = None
     yoto_api_url: str = "https://api.yotoplay.com"
     yoto_auth_url: str = "https://login.yotoplay.com"
+    # The OAuth scopes a login asks for (space-separated); each must be ticked for
+    # the app on Yoto's developer dashboard (README, docs/yoto.md "Scopes").
+    yoto_scopes: str = "offline_access user:content:manage family:devices:view family:devices:control"
     # The Yoto client's patience: per-request timeout, and the retry budget on 429/5xx.
     yoto_timeout_s: float = 10.0
     yoto_max_tries: int = 4
@@ -96,16 +99,15 @@ class Settings(BaseSettings):
     # unless USE_AWS (Lambda keeps no thread between requests).
     card_sync_debounce_s: float = 3.0
     card_sync_timer: bool | None = None
-    # What makes a playlist card repeat (unverified: docs/yoto.md). Written
-    # into content.config for `loop`; every key set to false otherwise.
-    playlist_loop_config: dict[str, Any] = Field(default_factory=lambda: {"repeatAll": True})
     mqtt_host: str = "aqrphjqbp3u2z-ats.iot.eu-west-2.amazonaws.com"
     mqtt_port: int = 443
     mqtt_transport: Literal["websockets", "tcp"] = "websockets"
     mqtt_path: str = "/mqtt"
     mqtt_tls: bool = True
     mqtt_ca_file: str | None = None  # None: the system's CA bundle
-    mqtt_alpn: str | None = None  # e.g. x-amzn-mqtt-ca for MQTT over TLS on 443
+    # On AWS IoT's port 443 the ALPN picks the authentication: raw MQTT (tcp) with the
+    # custom authorizer needs "mqtt"; websockets need none (docs/mqtt.md, "Connecting").
+    mqtt_alpn: str | None = None
     yoto_mqtt_authorizer: str = "PublicJWTAuthorizer"
     mqtt_enabled: bool = True  # the in-process listener of `make run`
     # How long a command waits for the player's acknowledgement.
@@ -127,6 +129,15 @@ class Settings(BaseSettings):
     family_timezone: str = "UTC"
     scheduler_enabled: bool = True  # the in-process scheduler of `make run`
     scheduler_tick_s: float = 20.0
+    # The scheduler's workers (locally they run the API's jobs too; on AWS the
+    # minute tick's): podcast refreshes at once, routine runs at once (one per
+    # player), a member's jobs waiting or running (locally; the next is a 429).
+    job_workers: int = Field(default=2, ge=1, le=16)
+    routine_workers: int = Field(default=4, ge=1, le=32)
+    jobs_per_member: int = Field(default=4, ge=1, le=100)
+    routines_per_member: int = Field(default=25, ge=1, le=1000)
+    # Routine steps sent to one player in a minute, whichever routines send them.
+    player_commands_per_minute: int = Field(default=30, ge=1, le=1000)
     # On AWS: the worker function that runs long jobs outside an HTTP request
     # (its own timeout); set by the Pulumi program. Unset: jobs run in the request.
     worker_function: str | None = None
@@ -202,6 +213,11 @@ class Settings(BaseSettings):
             raise ConfigError(f"the {workload} workload with {side} needs {', '.join(missing)} to be set")
         if workload == "api":
             self.family_tz  # noqa: B018 - refuses a bad FAMILY_TIMEZONE at start-up
+        problem = mqtt_alpn_problem(
+            self.mqtt_transport, self.mqtt_tls, self.mqtt_port, self.yoto_mqtt_authorizer, self.mqtt_alpn
+        )
+        if problem:
+            raise ConfigError(problem)
         if not self.use_aws:
             self._check_data_dir()
 
@@ -213,6 +229,18 @@ class Settings(BaseSettings):
             probe.unlink()
         except OSError as exc:
             raise ConfigError(f"DATA_DIR={self.data_dir} is not writable: {exc.strerror or exc}") from exc
+
+
+def mqtt_alpn_problem(transport: str, tls: bool, port: int, authorizer: str | None, alpn: str | None) -> str | None:
+    """AWS IoT Core picks the authentication on port 443 by ALPN: raw MQTT with a
+    custom authorizer needs `mqtt`; `x-amzn-mqtt-ca` means X.509 client
+    certificates and cannot carry custom authentication; WebSockets need none."""
+    if transport != "tcp" or not tls or port != 443 or not authorizer or alpn == "mqtt":
+        return None
+    return (
+        f"MQTT over TCP on port 443 with the custom authorizer {authorizer} needs MQTT_ALPN=mqtt"
+        f" (got {alpn or 'none'}; x-amzn-mqtt-ca is for X.509 certificates), or MQTT_TRANSPORT=websockets"
+    )
 
 
 Workload = Literal["api", "mqtt"]

@@ -1,9 +1,9 @@
 """Commands with acknowledgement: publish, then wait (bounded) for the player's answer.
 
 An answer is an `Ack` on `device/{id}/response` whose key belongs to the
-command's family (the key may be a legacy name: `card-play` for `card/start`)
-and whose `req_body`, when present, is the payload we sent. A status or events
-request counts as answered when status or events arrive. A player may never
+command's family (`ack_keys`: `card` for every `card/*`, legacy names too) and
+whose `req_body`, when present, is the payload we sent. A status, full-status
+or events request also counts as answered when that status or those events arrive. A player may never
 answer (the widely used open-source client does not even listen for acks), so
 `timeout` is a result, not an error.
 
@@ -26,20 +26,21 @@ from mqtt.protocol import command_topic, response_topic, subscribe_topics
 from mqtt.transport import BrokerConfig, Transport
 
 ACK_TIMEOUT_S = 3.0
-# Keys a player may use in its ack for each command family. Only `card-play`
-# has been seen; the others are the spellings a firmware could plausibly use.
-ACK_KEYS: dict[str, frozenset[str]] = {
-    "card/start": frozenset({"card/start", "card-start", "card-play", "play"}),
-    "card/pause": frozenset({"card/pause", "card-pause", "pause"}),
-    "card/resume": frozenset({"card/resume", "card-resume", "resume"}),
-    "card/stop": frozenset({"card/stop", "card-stop", "stop"}),
-    "volume/set": frozenset({"volume/set", "volume-set", "volume"}),
-    "ambients/set": frozenset({"ambients/set", "ambients-set", "ambients", "ambient"}),
-    "sleep-timer/set": frozenset({"sleep-timer/set", "sleep-timer", "sleepTimer"}),
-    "events/request": frozenset({"events/request", "events-request", "events"}),
-    "status/request": frozenset({"status/request", "status-request"}),
-    "reboot": frozenset({"reboot"}),
+# Ack keys reported beside the generic ones (`ack_keys`): `card-play` is the ack
+# of the old `command/card-play` topic and has been reported for `card/start`;
+# the Node.js client lists `sleepTimer` as another key of the sleep timer.
+LEGACY_ACK_KEYS: dict[str, frozenset[str]] = {
+    "card/start": frozenset({"card-play"}),
+    "sleep-timer/set": frozenset({"sleepTimer"}),
 }
+
+
+def ack_keys(family: str) -> frozenset[str]:
+    """Every key a player may answer `family` under: the family itself
+    (`events/request`), its first path segment (`card` for every `card/*`,
+    `volume`, `events`…), the hyphenated form (`card-start`) and the legacy names."""
+    first = family.split("/", 1)[0]
+    return frozenset({family, first, family.replace("/", "-")}) | LEGACY_ACK_KEYS.get(family, frozenset())
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,15 @@ def answer(command: Command, player_id: str, message: Message) -> CommandResult 
     """The result `message` gives `command` sent to `player_id`, or None if it is not its answer."""
     if getattr(message, "player_id", None) != player_id:
         return None
-    if command.family == "status/request" and isinstance(message, Status):
+    if command.family == "status/request" and isinstance(message, Status) and not message.full:
+        return CommandResult("ok")
+    if command.family == "status" and isinstance(message, Status) and message.full:
         return CommandResult("ok")
     if command.family == "events/request" and isinstance(message, Events):
         return CommandResult("ok")
     if not isinstance(message, Ack) or not _same_body(message.req_body, command):
         return None
-    keys = ACK_KEYS.get(command.family, frozenset({command.family}))
+    keys = ack_keys(command.family)
     verdicts = [ok for key, ok in message.results.items() if key in keys]
     if not verdicts:
         return None
@@ -140,7 +143,7 @@ class AckWaiters:
 
 def answer_topics(player_id: str, command: Command) -> list[str]:
     """What to subscribe to for the answer to `command`."""
-    if command.family in ("status/request", "events/request"):
+    if command.family in ("status/request", "status", "events/request"):
         return [response_topic(player_id), *subscribe_topics(player_id)]
     return [response_topic(player_id)]
 

@@ -1,25 +1,15 @@
-"""The long-lived MQTT listener: one connection per linked Yoto account.
-
-For each account it connects with the account's current access token,
-subscribes to its players' topics (both spellings), asks every player for
-events and status after each connect and for events again every
-`events_every_s` (players stop sending ~5 min after the last request), and
-writes what arrives through the records port: the merged state per player and
-an expiring event history (batched, see `StateWriter`). Everything it needs is injected, so the same loop
-runs under `make run`, in the ECS task, in a short-lived Lambda and in tests.
-
-Faults: a lost connection is retried with jittered exponential backoff (a new
-connection, a fresh client id, every subscription made once); a token the
-broker refuses is handed back to the token source as `rejected`, which
-refreshes it through the shared token store (one refresh chain, compare-and-
-swap); malformed payloads and failing record writes are counted and logged,
-never fatal; accounts and players are re-listed while running.
+"""The long-lived MQTT listener: each linked account's players watched over
+connections that respect the broker's limits, their state and history written
+through the records port. Everything is injected, so the same loop runs under
+`make run`, in the ECS task, in the on-demand Lambda and in tests (docs/mqtt.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import secrets
 import threading
 import time
 from collections import Counter
@@ -35,13 +25,15 @@ from mqtt import payloads
 from mqtt.commands import ACK_TIMEOUT_S, AckWaiters, CommandResult, send_command
 from mqtt.messages import Ack, Events, Malformed, Message, Presence, Status, parse_message
 from mqtt.payloads import Command
-from mqtt.protocol import command_topic, subscribe_topics
+from mqtt.protocol import PLAYERS_PER_CONNECTION, command_topic, subscribe_topics
 from mqtt.state import merge
-from mqtt.transport import BrokerConfig, ConnectRefused, Transport, TransportError
+from mqtt.transport import BrokerConfig, ConnectRefused, SubscribeRefused, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
-EVENTS_EVERY_S = 4 * 60 + 50
+EVENTS_EVERY_S = 4 * 60  # players stop pushing events about 5 min after the last request
+FULL_STATUS_AFTER_S = 0.5
+DUPLICATE_WITHIN_S = 2.0
 KEEP_EVENTS_S = 90 * 24 * 3600
 
 
@@ -101,12 +93,28 @@ class StateWriter:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
+        self._seen: dict[tuple[str, str], float] = {}
         self.counts: Counter[str] = Counter()
+
+    def _duplicate(self, message: Events) -> bool:
+        """The same events again within `DUPLICATE_WITHIN_S`: a QoS 1 redelivery, or the
+        copy a player sends on its legacy topic. Stored and counted once."""
+        key = (message.player_id, json.dumps(message.changes, sort_keys=True, default=str))
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > 2000:
+                self._seen = {k: t for k, t in self._seen.items() if now - t < DUPLICATE_WITHIN_S}
+            seen = self._seen.get(key)
+            self._seen[key] = now
+        return seen is not None and now - seen < DUPLICATE_WITHIN_S
 
     def write(self, message: Message) -> None:
         if isinstance(message, Malformed):
             self.counts["malformed"] += 1
             log.warning("malformed MQTT payload on %s: %s", message.topic, message.reason)
+            return
+        if isinstance(message, Events) and self._duplicate(message):
+            self.counts["duplicates"] += 1
             return
         player_id = message.player_id
         try:
@@ -183,21 +191,27 @@ class StateWriter:
             self.flush()
 
 
-class AccountSession:
-    """One account's connection, kept up by its own thread until `stop()`."""
+class Link:
+    """One connection of an account, for at most `PLAYERS_PER_CONNECTION` of its
+    players, kept up by its own thread until `stop()`."""
 
-    def __init__(self, account: str, listener: Listener) -> None:
-        self.account = account
-        self._listener = listener
+    def __init__(self, session: AccountSession, index: int) -> None:
+        self.session = session
+        self.account = session.account
+        self.index = index
+        self._listener = session.listener
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.transport: Transport | None = None
         self.waiters = AckWaiters()
-        self.player_ids: list[str] = []
+        self.wanted: list[str] = []  # assigned by the session
+        self.player_ids: list[str] = []  # subscribed on the open connection
         self._offline: set[str] = set()
-        self._ready = False  # connected AND subscribed to every player listed
+        self._full_due: dict[str, float] = {}
+        self._ready = False  # connected AND subscribed to every assigned player
+        self._dirty = False  # assigned players changed since the last subscribe
         self.connects = 0
-        self.thread = threading.Thread(target=self._run, name=f"mqtt-{account}", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"mqtt-{self.account}-{index}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -206,9 +220,14 @@ class AccountSession:
         self._stop.set()
         self._wake.set()
 
+    def assign(self, players: list[str]) -> None:
+        self.wanted = list(players)
+        self._dirty = True
+        self._wake.set()
+
     @property
     def connected(self) -> bool:
-        """Serving: the connection is up and every listed player's topics are subscribed."""
+        """Serving: the connection is up and every assigned player's topics are subscribed."""
         return self._ready and self.transport is not None and self.transport.connected
 
     def send(self, player_id: str, command: Command, timeout: float) -> CommandResult:
@@ -262,39 +281,66 @@ class AccountSession:
         self.transport = transport
         transport.connect(listener.connect_timeout_s)
         listener.touch()
-        self._sync_players(fresh=True)
-        self._ready = True
-        self.connects += 1
+        self.player_ids = []
+        applied = False
         next_events = time.monotonic() + listener.events_every_s
-        next_players = time.monotonic() + listener.relist_every_s
         while not self._stop.is_set() and transport.connected:
+            if self.session.listed and (not applied or self._dirty):
+                self._dirty = False
+                self._apply()
+                applied = True
+                if not self._ready:
+                    self._ready = True
+                    self.connects += 1
             now = time.monotonic()
             if now >= next_events:
                 for player_id in self.player_ids:
                     self._request(player_id, payloads.events_request())
                 next_events = now + listener.events_every_s
-            if now >= next_players:
-                self._sync_players()
-                next_players = now + listener.relist_every_s
-            self._wake.wait(max(0.0, min(next_events, next_players) - time.monotonic()))
+            for player_id, due in list(self._full_due.items()):
+                if now >= due:
+                    self._full_due.pop(player_id, None)
+                    if player_id in self.player_ids:
+                        self._request(player_id, payloads.full_status_request(secrets.token_hex(8)))
+            soonest = min([next_events, *self._full_due.values()])
+            self._wake.wait(max(0.0, soonest - time.monotonic()))
             self._wake.clear()
 
-    def _sync_players(self, *, fresh: bool = False) -> None:
-        """Subscribe to players new since the last look and ask them for events and status.
-
-        `fresh`: a new connection, so every player is new to it; `player_ids`
-        keeps the previous list until the subscriptions are made.
-        """
+    def _apply(self) -> None:
+        """Subscribe to assigned players not yet subscribed (one SUBSCRIBE each, its
+        SUBACK read), unsubscribe from players no longer assigned, and ask each new
+        player for events and status (the full status a moment later)."""
         transport = self.transport
         assert transport is not None
-        current = list(dict.fromkeys(self._listener.players_for(self.account)))
-        new = current if fresh else [p for p in current if p not in self.player_ids]
-        if new:
-            transport.subscribe([t for p in new for t in subscribe_topics(p)], timeout=self._listener.connect_timeout_s)
-        self.player_ids = current
+        wanted = list(dict.fromkeys(self.wanted))
+        gone = [p for p in self.player_ids if p not in wanted]
+        if gone:
+            topics = [t for p in gone for t in subscribe_topics(p)]
+            transport.unsubscribe(topics, timeout=self._listener.connect_timeout_s)
+        subscribed = [p for p in self.player_ids if p in wanted]
+        new: list[str] = []
+        for player_id in wanted:
+            if player_id in subscribed:
+                continue
+            topics = subscribe_topics(player_id)
+            try:
+                transport.subscribe(topics, timeout=self._listener.connect_timeout_s)
+            except SubscribeRefused as exc:
+                self._listener.counts["subscribe_refused"] += 1
+                log.warning("player %s of account %s: %s (tried again later)", player_id, self.account, exc)
+                transport.unsubscribe(topics, timeout=self._listener.connect_timeout_s)  # what was granted
+                continue
+            new.append(player_id)
+        self.player_ids = [p for p in wanted if p in subscribed or p in new]
         for player_id in new:
-            self._request(player_id, payloads.events_request())
-            self._request(player_id, payloads.status_request())
+            self._ask(player_id)
+
+    def _ask(self, player_id: str) -> None:
+        self._request(player_id, payloads.events_request())
+        self._request(player_id, payloads.status_request())
+        # a full status request straight after status/request can cost a reply (yoto_api): leave a gap
+        self._full_due[player_id] = time.monotonic() + FULL_STATUS_AFTER_S
+        self._wake.set()
 
     def _request(self, player_id: str, command: Command) -> None:
         if self.transport is None:
@@ -313,14 +359,123 @@ class AccountSession:
             elif message.player_id in self._offline:
                 # back from its last will: it sends nothing until asked
                 self._offline.discard(message.player_id)
-                self._request(message.player_id, payloads.events_request())
-                self._request(message.player_id, payloads.status_request())
+                self._ask(message.player_id)
 
     def _close(self) -> None:
         self._ready = False
+        self._full_due.clear()
         transport, self.transport = self.transport, None
         if transport is not None:
             transport.close()
+
+
+class AccountSession:
+    """Everything the listener keeps for one account: its player list, re-read
+    every `relist_every_s`, spread over as many `Link`s (connections) as the
+    broker's per-connection subscription limit needs (one for up to ten players)."""
+
+    def __init__(self, account: str, listener: Listener) -> None:
+        self.account = account
+        self.listener = listener
+        self.listed = False  # a player listing has been assigned to the links
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.links: list[Link] = [Link(self, 0)]
+        self.thread = threading.Thread(target=self._run, name=f"mqtt-{account}", daemon=True)
+
+    def start(self) -> None:
+        self.links[0].start()
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for link in self._links():
+            link.stop()
+
+    def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in [self.thread, *(link.thread for link in self._links())]:
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _links(self) -> list[Link]:
+        with self._lock:
+            return list(self.links)
+
+    @property
+    def connected(self) -> bool:
+        return all(link.connected for link in self._links())
+
+    @property
+    def connects(self) -> int:
+        return sum(link.connects for link in self._links())
+
+    @property
+    def transport(self) -> Transport | None:
+        """The first connection's transport (one account has one until it has over ten players)."""
+        return self._links()[0].transport
+
+    @property
+    def player_ids(self) -> list[str]:
+        return [p for link in self._links() for p in link.player_ids]
+
+    def link_of(self, player_id: str) -> Link | None:
+        for link in self._links():
+            if player_id in link.player_ids and link.connected:
+                return link
+        return None
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                players = list(dict.fromkeys(self.listener.players_for(self.account)))
+            except Exception:
+                log.exception("could not list the players of account %s", self.account)
+                listener = self.listener
+                self._stop.wait(listener.relist_every_s if self.listed else listener.backoff.delay(attempt))
+                attempt += 1
+                continue
+            attempt = 0
+            self.assign(players)
+            self._stop.wait(self.listener.relist_every_s)
+
+    def assign(self, players: list[str]) -> None:
+        """Keep each player on the link it is on; put new ones where there is room,
+        on new links when there is none; drop links left empty (but the first)."""
+        per_link = self.listener.players_per_connection
+        started: list[Link] = []
+        stopped: list[Link] = []
+        with self._lock:
+            wanted = set(players)
+            plan = [[p for p in link.wanted if p in wanted] for link in self.links]
+            placed = {p for chunk in plan for p in chunk}
+            waiting = [p for p in players if p not in placed]
+            for chunk in plan:
+                while waiting and len(chunk) < per_link:
+                    chunk.append(waiting.pop(0))
+            while waiting:
+                link = Link(self, len(self.links))
+                self.links.append(link)
+                started.append(link)
+                plan.append(waiting[:per_link])
+                waiting = waiting[per_link:]
+            keep: list[Link] = []
+            for i, (link, chunk) in enumerate(zip(self.links, plan, strict=True)):
+                if chunk or i == 0:
+                    link.assign(chunk)
+                    keep.append(link)
+                else:
+                    stopped.append(link)
+            self.links = keep
+            self.listed = True
+        for link in started:
+            if not self._stop.is_set():
+                link.start()
+        for link in stopped:
+            link.stop()
+        for link in keep:
+            link._wake.set()
 
 
 class Listener:
@@ -339,6 +494,7 @@ class Listener:
         keep_events_s: int = KEEP_EVENTS_S,
         backoff: Backoff | None = None,
         connect_timeout_s: float = 10.0,
+        players_per_connection: int = PLAYERS_PER_CONNECTION,
     ) -> None:
         self.config = config
         self.accounts = accounts
@@ -348,6 +504,7 @@ class Listener:
         self.relist_every_s = relist_every_s
         self.backoff = backoff or Backoff()
         self.connect_timeout_s = connect_timeout_s
+        self.players_per_connection = max(1, min(players_per_connection, PLAYERS_PER_CONNECTION))
         self.writer = StateWriter(players, keep_events_s=keep_events_s)
         self.counts: Counter[str] = Counter()
         self.sessions: dict[str, AccountSession] = {}
@@ -388,26 +545,35 @@ class Listener:
             session.stop()
         deadline = time.monotonic() + timeout
         for session in sessions:
-            session.thread.join(max(0.0, deadline - time.monotonic()))
+            session.join(max(0.0, deadline - time.monotonic()))
         self.writer.close()
+
+    def _link(self, player_id: str) -> Link | None:
+        for session in list(self.sessions.values()):
+            link = session.link_of(player_id)
+            if link is not None:
+                return link
+        return None
 
     def can_send(self, player_id: str) -> bool:
         """Whether an open connection is subscribed to the player (so `send` would publish)."""
-        return any(player_id in s.player_ids and s.connected for s in list(self.sessions.values()))
+        return self._link(player_id) is not None
 
     def send(self, player_id: str, command: Command, *, timeout: float = ACK_TIMEOUT_S) -> CommandResult:
-        """A command over the open connection of the account that has the player."""
-        for session in list(self.sessions.values()):
-            if player_id in session.player_ids and session.connected:
-                return session.send(player_id, command, timeout)
-        raise TransportError(f"no open connection has player {player_id}")
+        """A command over the open connection that has the player."""
+        link = self._link(player_id)
+        if link is None:
+            raise TransportError(f"no open connection has player {player_id}")
+        return link.send(player_id, command, timeout)
 
     def health(self) -> dict[str, Any]:
         """The heartbeat: last broker contact, connected accounts and counts."""
+        sessions = dict(self.sessions)
         return {
             "last_contact": self.last_contact.isoformat() if self.last_contact else None,
-            "accounts": sorted(self.sessions),
-            "connected_accounts": sorted(a for a, s in self.sessions.items() if s.connected),
+            "accounts": sorted(sessions),
+            "connected_accounts": sorted(a for a, s in sessions.items() if s.connected),
+            "connections": sum(len(s.links) for s in sessions.values()),
             "counts": dict(self.counts + self.writer.counts),
         }
 

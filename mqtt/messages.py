@@ -73,20 +73,31 @@ EVENT_KEYS: dict[str, Callable[[Any], Any]] = {
     "sleepTimerActive": _flag,
     "sleepTimerSeconds": _num,
 }
+# data/status carries the first group; status/full (and the REST shadow) add the rest.
 STATUS_KEYS: dict[str, Callable[[Any], Any]] = {
     "batteryLevel": _num,
     "charging": _flag,
     "headphones": _flag,
-    "volume": _num,
-    "userVolume": _num,
-    "freeDisk": _num,
+    "bluetoothHp": _flag,
+    "volume": _num,  # the player's maximum, 0–100
+    "userVolume": _num,  # the volume the child set, 0–100
+    "freeDisk": _num,  # KiB
     "nightlightMode": _text,
+    "activeCard": _text,
+    "cardInserted": _int,
+    "day": _int,
+    "als": _num,
+    "fwVersion": _text,
+    "productType": _text,
     "ssid": _text,
     "wifiStrength": _num,
     "upTime": _num,
-    "battery": _num,
-    "powerSrc": _num,
-    "temp": _num,
+    "totalDisk": _num,
+    "battery": _num,  # mV
+    "batteryTemp": _num,
+    "powerSrc": _int,
+    "temp": _text,  # "battery:device[:…]", each part a number, "0" or "notSupported"
+    "shutDown": _text,
 }
 _ACK_WORDS = {"OK": True, "FAIL": False, "FAILED": False, "ERROR": False}
 _REASON_KEYS = ("reason", "error", "message", "detail")
@@ -123,6 +134,7 @@ class Ack:
 class Presence:
     player_id: str
     online: bool
+    at_ms: int | None = None  # the payload's `ts` (epoch milliseconds), when it has one
 
 
 @dataclass(frozen=True)
@@ -204,15 +216,23 @@ def _ack(player_id: str, topic: str, body: dict[str, Any], text: str) -> Message
     return Ack(player_id, results, inner.get("req_body"), reason)
 
 
+_PRESENCE_WORDS = {"online": True, "offline": False}
+
+
 def _presence(player_id: str, topic: str, text: str) -> Presence:
+    """Yoto's form is `{"state": "online"|"offline", "ts": <epoch ms>}`; the older
+    guesses (a bare word, `{"online": bool}`, `{"status": word}`) are still accepted."""
     word = text.strip().strip('"').strip().lower()
-    if word in ("online", "offline"):
-        return Presence(player_id, word == "online")
+    if word in _PRESENCE_WORDS:
+        return Presence(player_id, _PRESENCE_WORDS[word])
     body = json.loads(text)  # ValueError: not JSON, reported by the caller
     if isinstance(body, dict):
+        at = body.get("ts")
+        at_ms = round(at) if isinstance(at, int | float) and not isinstance(at, bool) and math.isfinite(at) else None
+        for key in ("state", "status"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip().lower() in _PRESENCE_WORDS:
+                return Presence(player_id, _PRESENCE_WORDS[value.strip().lower()], at_ms)
         if isinstance(body.get("online"), bool):
-            return Presence(player_id, body["online"])
-        status = body.get("status")
-        if isinstance(status, str) and status.strip().lower() in ("online", "offline"):
-            return Presence(player_id, status.strip().lower() == "online")
+            return Presence(player_id, body["online"], at_ms)
     raise _NotUnderstood("presence is neither online nor offline")

@@ -20,6 +20,7 @@ CARD_URI = "https://yoto.io/{card_id}"
 SLEEP_TIMER_MAX_MINUTES = 24 * 60
 _CARD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HEX = re.compile(r"#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class InvalidCommand(ValueError):
@@ -43,19 +44,28 @@ def play(
     *,
     chapter: int | None = None,
     track: int | None = None,
-    seconds_in: int | float = 0,
+    seconds_in: int | float | None = None,
+    chapter_key: str | None = None,
 ) -> Command:
-    """`card/start`; chapter and track are numbers, sent as zero-padded keys."""
+    """`card/start`. A plain play (no chapter, track or offset) sends the card's
+    URI alone, so the player resumes where it left off; a targeted play names the
+    chapter (a number, sent zero-padded, or a card's own `chapter_key` such as a
+    shop card's "01-INT"), the track and starts `seconds_in` (default 0) into it."""
     if not isinstance(card_id, str) or not _CARD_ID.fullmatch(card_id):
         raise InvalidCommand("card_id must be a Yoto card id (letters, digits, - or _)")
+    if chapter is not None and chapter_key is not None:
+        raise InvalidCommand("give chapter or chapter_key, not both")
     body: dict[str, Any] = {"uri": CARD_URI.format(card_id=card_id)}
     if chapter is not None:
         body["chapterKey"] = padded_key(_whole(chapter, "chapter", low=1))
+    if chapter_key is not None:
+        if not isinstance(chapter_key, str) or not _KEY.fullmatch(chapter_key):
+            raise InvalidCommand("chapter_key must be a card's chapter key")
+        body["chapterKey"] = chapter_key
     if track is not None:
         body["trackKey"] = padded_key(_whole(track, "track", low=1))
-    body["secondsIn"] = _whole(seconds_in, "seconds_in", low=0)
-    body["cutOff"] = 0
-    body["anyButtonStop"] = False
+    if seconds_in is not None or len(body) > 1:
+        body["secondsIn"] = _whole(0 if seconds_in is None else seconds_in, "seconds_in", low=0)
     return Command("card/start", body)
 
 
@@ -107,7 +117,16 @@ def events_request() -> Command:
 
 
 def status_request() -> Command:
+    """Answered on `data/status`."""
     return Command("status/request")
+
+
+def full_status_request(request_id: str) -> Command:
+    """`command/status` with a request id, answered on `status/full` (wifi, ssid,
+    uptime, temperatures: more than `status/request` gives)."""
+    if not isinstance(request_id, str) or not _KEY.fullmatch(request_id):
+        raise InvalidCommand("request_id must be letters, digits, - or _")
+    return Command("status", {"requestId": request_id})
 
 
 def padded_key(number: int) -> str:

@@ -1,10 +1,8 @@
 """Yoto MQTT conventions, each stated once: topic names, client ids, the
-authorizer's login shape and the volume scales.
+authorizer's login shape, the broker's subscription limits and the volume scales.
 
 Commands take volume 0–100; events report the device scale 0–16 together with
-`volumeMax`, and the player only knows 17 steps. Topic spellings differ between
-Yoto's page and open-source clients, so the player→us side subscribes to both
-until one is confirmed. What is known and what is a guess: `docs/yoto.md`.
+`volumeMax`, and the player only knows 17 steps. Sources and marks: `docs/yoto.md`.
 """
 
 from __future__ import annotations
@@ -17,21 +15,29 @@ COMMAND_SCALE_MAX = 100
 # The 17 volume steps a player knows, as percentages: 0, 7, 13 … 94, 100.
 VOLUME_STEPS: tuple[int, ...] = tuple(math.ceil(k * COMMAND_SCALE_MAX / DEVICE_SCALE_MAX) for k in range(17))
 
-# player → us, per device; both spellings seen in public sources
-_INBOUND = (
+# player → us, per device: what we subscribe to (each carries data we use)
+SUBSCRIBED = (
     "data/events",
     "data/status",
     "status/full",
     "response",
     "presence",
-    "events",
-    "status",
 )
+# legacy spellings a player also publishes on: `events` duplicates `data/events`,
+# `status` is a diagnostics feed. Parsed if they arrive, never subscribed to.
+LEGACY = ("events", "status")
+_INBOUND = SUBSCRIBED + LEGACY
+# AWS IoT Core, Yoto's broker: at most 8 topic filters in one SUBSCRIBE and 50
+# subscriptions per connection; a client asking for more is refused.
+MAX_FILTERS_PER_SUBSCRIBE = 8
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 50
+PLAYERS_PER_CONNECTION = MAX_SUBSCRIPTIONS_PER_CONNECTION // len(SUBSCRIBED)
 # us → player, under device/{id}/command/
 COMMANDS = frozenset(
     {
         "events/request",
         "status/request",
+        "status",
         "volume/set",
         "ambients/set",
         "sleep-timer/set",
@@ -47,8 +53,9 @@ CLIENT_ID_MAX = 64
 
 
 def subscribe_topics(device_id: str) -> list[str]:
+    """The filters the listener subscribes to for one player (one SUBSCRIBE's worth)."""
     _check_id(device_id)
-    return [f"device/{device_id}/{suffix}" for suffix in _INBOUND]
+    return [f"device/{device_id}/{suffix}" for suffix in SUBSCRIBED]
 
 
 def response_topic(device_id: str) -> str:
@@ -83,7 +90,8 @@ def command_subscription(device_id: str) -> str:
 
 
 def parse_topic(topic: str) -> tuple[str, str] | None:
-    """(device_id, kind) for an inbound topic; kind is events|status|response|presence."""
+    """(device_id, kind) for an inbound topic; kind is events|status|response|presence
+    (a legacy spelling gives the same kind as its `data/` twin)."""
     parts = topic.split("/", 2)
     if len(parts) != 3 or parts[0] != "device" or parts[2] not in _INBOUND:
         return None

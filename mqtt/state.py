@@ -10,6 +10,7 @@ one are dropped unless the same event carries new ones.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,11 @@ API_FIELDS = (
     "sleep_timer_s",
     "battery_percent",
     "charging",
+    "wifi_strength_dbm",
+    "ssid",
+    "uptime_s",
+    "temperature_c",
+    "free_disk_mb",
     "updated_at",
 )
 
@@ -103,8 +109,30 @@ def api_fields(player_id: str, state: Mapping[str, Any], updated_at: datetime | 
         "sleep_timer_s": _number(sleep),
         "battery_percent": round(min(max(battery, 0), 100)) if isinstance(battery, int | float) else None,
         "charging": status.get("charging") if isinstance(status.get("charging"), bool) else None,
+        "wifi_strength_dbm": _number(status.get("wifiStrength")),
+        "ssid": status.get("ssid") if isinstance(status.get("ssid"), str) and status.get("ssid") else None,
+        "uptime_s": _number(status.get("upTime")),
+        "temperature_c": device_temperature(status.get("temp")),
+        "free_disk_mb": round(status["freeDisk"] / 1024) if _number(status.get("freeDisk")) is not None else None,
         "updated_at": updated_at.isoformat() if updated_at else None,
     }
+
+
+def device_temperature(temp: Any) -> int | float | None:
+    """The device's °C from a status `temp` ("battery:device[:…]"); "0" and
+    "notSupported" mean the player has no reading."""
+    if not isinstance(temp, str):
+        return None
+    parts = temp.split(":")
+    if len(parts) < 2:
+        return None
+    try:
+        value = float(parts[1])
+    except ValueError:
+        return None
+    if value == 0 or not math.isfinite(value):
+        return None
+    return int(value) if value.is_integer() else value
 
 
 def _playback(value: Any, *, has_card: bool) -> str:

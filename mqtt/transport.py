@@ -19,7 +19,8 @@ from typing import Any, Literal
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt.protocol import authorizer_username, client_id
+from core.settings import mqtt_alpn_problem
+from mqtt.protocol import MAX_FILTERS_PER_SUBSCRIBE, authorizer_username, client_id
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,14 @@ _AUTH_CODES = {4, 5, 134, 135}
 
 class TransportError(Exception):
     """The broker could not be reached or did not answer in time."""
+
+
+class SubscribeRefused(TransportError):
+    """The broker's SUBACK refused one or more topic filters (reason code 0x80 or above)."""
+
+    def __init__(self, refused: list[str]) -> None:
+        super().__init__(f"the broker refused the subscription to {', '.join(refused)}")
+        self.refused = refused
 
 
 class ConnectRefused(TransportError):
@@ -54,6 +63,11 @@ class BrokerConfig:
     alpn: str | None = None
     authorizer: str | None = "PublicJWTAuthorizer"
     keepalive: int = 60
+
+    def __post_init__(self) -> None:
+        problem = mqtt_alpn_problem(self.transport, self.tls, self.port, self.authorizer, self.alpn)
+        if problem:
+            raise ValueError(problem)
 
     @classmethod
     def from_settings(cls, settings: Any) -> BrokerConfig:
@@ -104,8 +118,9 @@ class Transport:
         self._gone = threading.Event()
         self._gone.set()
         self._answered = threading.Event()
-        self._refusal: ConnectRefused | None = None
+        self._refusal: TransportError | None = None
         self._pending: dict[int, threading.Event] = {}
+        self._codes: dict[int, list[int]] = {}
         self._lock = threading.Lock()
         self._subscribed: set[str] = set()
         self._started = False
@@ -131,6 +146,7 @@ class Transport:
         client.on_disconnect = self._disconnected_cb
         client.on_message = self._message_cb
         client.on_subscribe = self._subscribed_cb
+        client.on_unsubscribe = self._unsubscribed_cb
         self._client = client
 
     # ------------------------------------------------------------------ blocking API
@@ -150,15 +166,41 @@ class Transport:
             raise self._refusal
 
     def subscribe(self, topics: Iterable[str], *, qos: int = 1, timeout: float = 5.0) -> list[str]:
-        """Subscribe to the topics not yet subscribed on this connection; returns those."""
+        """Subscribe to the topics not yet subscribed on this connection, at most
+        `MAX_FILTERS_PER_SUBSCRIBE` to a SUBSCRIBE; returns those. Every SUBACK
+        reason code is read: a refused filter raises `SubscribeRefused` (the
+        filters the broker granted stay subscribed)."""
         with self._lock:
             new = [t for t in dict.fromkeys(topics) if t not in self._subscribed]
-            self._subscribed.update(new)
-        if not new:
-            return []
-        result, mid = self._client.subscribe([(t, qos) for t in new])
-        self._wait(result, mid, timeout, "SUBACK")
+        refused: list[str] = []
+        for start in range(0, len(new), MAX_FILTERS_PER_SUBSCRIBE):
+            batch = new[start : start + MAX_FILTERS_PER_SUBSCRIBE]
+            result, mid = self._client.subscribe([(t, qos) for t in batch])
+            codes = self._wait(result, mid, timeout, "SUBACK")
+            for topic, code in zip(batch, codes, strict=False):
+                if code >= 0x80:
+                    refused.append(topic)
+                else:
+                    with self._lock:
+                        self._subscribed.add(topic)
+            if len(codes) != len(batch):
+                raise TransportError(f"the SUBACK answered {len(codes)} filters of {len(batch)}")
+        if refused:
+            raise SubscribeRefused(refused)
         return new
+
+    def unsubscribe(self, topics: Iterable[str], *, timeout: float = 5.0) -> None:
+        with self._lock:
+            gone = [t for t in dict.fromkeys(topics) if t in self._subscribed]
+            self._subscribed.difference_update(gone)
+        for start in range(0, len(gone), MAX_FILTERS_PER_SUBSCRIBE):
+            result, mid = self._client.unsubscribe(gone[start : start + MAX_FILTERS_PER_SUBSCRIBE])
+            self._wait(result, mid, timeout, "UNSUBACK")
+
+    @property
+    def subscriptions(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._subscribed)
 
     def publish(
         self, topic: str, payload: bytes | str = b"", *, qos: int = 1, retain: bool = False, timeout: float | None = 5.0
@@ -219,17 +261,27 @@ class Transport:
 
     # ------------------------------------------------------------------ paho callbacks
 
-    def _wait(self, result: int, mid: int | None, timeout: float, what: str) -> None:
+    def _wait(self, result: int, mid: int | None, timeout: float, what: str) -> list[int]:
+        """Block until the broker acknowledges `mid`; its reason codes (SUBACK)."""
         if result != paho.MQTT_ERR_SUCCESS or mid is None:
             raise TransportError(f"{what} request failed: {paho.error_string(result)}")
         event = self._pending.setdefault(mid, threading.Event())
         if not event.wait(timeout):
             self._pending.pop(mid, None)
+            self._codes.pop(mid, None)
             raise TransportError(f"no {what} within {timeout:g} s")
         self._pending.pop(mid, None)
+        if mid not in self._codes and not self._connected.is_set():
+            raise TransportError(f"the connection was lost before the {what}")
+        return self._codes.pop(mid, [])
 
-    def _subscribed_cb(self, _client: paho.Client, _userdata: Any, mid: int, *_rest: Any) -> None:
+    def _subscribed_cb(self, _client: paho.Client, _userdata: Any, mid: int, codes: Any = (), *_rest: Any) -> None:
+        self._codes[mid] = [int(getattr(c, "value", c)) for c in codes or ()]
         self._pending.setdefault(mid, threading.Event()).set()  # _wait may not have registered yet
+
+    def _unsubscribed_cb(self, _client: paho.Client, _userdata: Any, mid: int, *_rest: Any) -> None:
+        self._codes[mid] = []
+        self._pending.setdefault(mid, threading.Event()).set()
 
     def _connected_cb(self, _c: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
@@ -241,10 +293,16 @@ class Transport:
 
     def _disconnected_cb(self, _c: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         was_connected = self._connected.is_set()
+        if not was_connected and not self._answered.is_set():
+            # closed before any CONNACK (a broker or proxy ending the connection): fail now, not at the timeout
+            self._refusal = TransportError(f"the broker closed the connection before answering CONNECT ({reason})")
+            self._answered.set()
         self._connected.clear()
         self._gone.set()
         with self._lock:
             self._subscribed.clear()
+        for event in list(self._pending.values()):
+            event.set()  # whoever waits for a SUBACK learns now that none will come
         if was_connected and self._on_disconnect is not None:
             self._on_disconnect(str(reason))
 

@@ -1,5 +1,7 @@
 """A real mosquitto for the tests: TCP and WebSockets listeners on 127.0.0.1,
-anonymous clients allowed, stopped by PID, restartable on the same ports.
+anonymous clients allowed, stopped by PID, restartable on the same ports, with
+AWS IoT Core's subscription limits in front (`simulator.iot_limits`): clients
+reach `tcp_port` and `ws_port`, the proxies; mosquitto itself listens on `raw_*`.
 
 Use the `mosquitto` fixture (one broker per test session; tests keep apart by
 player ids) or `fresh_mosquitto` (a broker of its own, for tests that stop or
@@ -22,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from mqtt.transport import BrokerConfig
+from simulator.iot_limits import LimitingProxy
 from tests.servers import free_port, stop
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -34,12 +37,17 @@ class Mosquitto:
     workdir: Path
     tcp_port: int = field(default_factory=free_port)
     ws_port: int = field(default_factory=free_port)
+    raw_tcp_port: int = field(default_factory=free_port)
+    raw_ws_port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
+    acl: str | None = None  # a mosquitto ACL file's text (e.g. to refuse a subscription)
     users: dict[str, str] | None = None  # username → password; None: anonymous
     tls: bool = False  # a third listener: MQTT over TLS with a self-signed certificate
     tls_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     _ready: threading.Event = field(default_factory=threading.Event, repr=False)
+    refusals: list[str] = field(default_factory=list)  # what the limiting proxies refused, oldest first
+    _proxies: list[LimitingProxy] = field(default_factory=list, repr=False)
 
     @property
     def ca_file(self) -> str:
@@ -71,11 +79,14 @@ class Mosquitto:
             "log_dest stderr",
             "log_type error",
             "log_type warning",
-            f"listener {self.tcp_port} {self.host}",
+            f"listener {self.raw_tcp_port} {self.host}",
             "protocol mqtt",
-            f"listener {self.ws_port} {self.host}",
+            f"listener {self.raw_ws_port} {self.host}",
             "protocol websockets",
         ]
+        if self.acl is not None:
+            (self.workdir / "acl").write_text(self.acl)
+            lines.append(f"acl_file {self.workdir / 'acl'}")
         if self.users is None:
             lines.insert(1, "allow_anonymous true")
         else:
@@ -89,7 +100,7 @@ class Mosquitto:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + timeout
-        ports = [self.tcp_port, self.ws_port] + ([self.tls_port] if self.tls else [])
+        ports = [self.raw_tcp_port, self.raw_ws_port] + ([self.tls_port] if self.tls else [])
         while not all(_listening(self.host, port) for port in ports):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()[-2000:]}")
@@ -97,6 +108,13 @@ class Mosquitto:
                 self.stop()
                 raise RuntimeError("mosquitto did not open its ports in time")
             time.sleep(0.02)
+        if not self._proxies:
+            self._proxies = [
+                LimitingProxy(self.raw_tcp_port, self.tcp_port, host=self.host, refusals=self.refusals),
+                LimitingProxy(self.raw_ws_port, self.ws_port, host=self.host, refusals=self.refusals),
+            ]
+        for proxy in self._proxies:
+            proxy.start()
         self._ready.set()
 
     def _password_file(self) -> Path:
@@ -132,9 +150,17 @@ class Mosquitto:
             capture_output=True,
         )
 
+    def refuse_subscriptions(self, prefix: str) -> None:
+        """From now on, SUBACK 0x80 for topic filters starting with `prefix` (plain MQTT;
+        as a broker's policy refuses them), and the broker never sees them."""
+        for proxy in self._proxies:
+            proxy.refused_prefixes.add(prefix)
+
     def stop(self) -> None:
         """SIGTERM by PID (clients see the connection drop), SIGKILL if it lingers."""
         self._ready.clear()
+        for proxy in self._proxies:
+            proxy.stop()
         proc, self.proc = self.proc, None
         if proc is not None:
             stop(proc)
@@ -169,10 +195,12 @@ def _listening(host: str, port: int) -> bool:
 
 
 @contextmanager
-def run_mosquitto(workdir: Path, *, users: dict[str, str] | None = None, tls: bool = False) -> Iterator[Mosquitto]:
+def run_mosquitto(
+    workdir: Path, *, users: dict[str, str] | None = None, tls: bool = False, acl: str | None = None
+) -> Iterator[Mosquitto]:
     if not Path(MOSQUITTO).exists():
         raise RuntimeError("mosquitto is not installed: run scripts/system-deps.sh")
-    broker = Mosquitto(workdir, users=users, tls=tls)
+    broker = Mosquitto(workdir, users=users, tls=tls, acl=acl)
     broker.start()
     try:
         yield broker

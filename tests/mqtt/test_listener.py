@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -132,15 +133,17 @@ def test_a_broker_restart_is_survived_without_duplicate_subscriptions(
         fleet[player_id].come_online()
         eventually(lambda: listener.sessions["family"].connects == 2 and listener.sessions["family"].connected)
         assert listener.health()["counts"]["reconnects"] >= 1
-        before = [e for e in players.recent_events(player_id, limit=500) if e.kind == "response"]
+
+        def acks() -> int:  # the pause's: players also ack the listener's events and status requests
+            events = players.recent_events(player_id, limit=500)
+            return len([e for e in events if e.kind == "response" and "card" in e.payload["results"]])
+
+        before = acks()
         assert listener.send(player_id, p.pause()).ok
 
-        def acks() -> int:
-            return len([e for e in players.recent_events(player_id, limit=500) if e.kind == "response"])
-
-        eventually(lambda: acks() > len(before))
+        eventually(lambda: acks() > before)
         time.sleep(0.3)  # a second subscription would store the same ack again by now
-        assert acks() == len(before) + 1  # one ack, stored once
+        assert acks() == before + 1  # one ack, stored once
 
 
 def test_a_connection_counts_as_up_only_once_its_players_are_subscribed(
@@ -260,3 +263,89 @@ def test_sigterm_stops_the_listener_cleanly_within_ten_seconds(mosquitto: Mosqui
         assert b"stopped cleanly" in out
     finally:
         stop(proc)  # type: ignore[arg-type]
+
+
+def test_three_players_one_a_mini_are_all_live_within_the_brokers_limits(
+    mosquitto: Mosquitto, players: PlayerRepository, run_listener: Callable[..., Listener]
+) -> None:
+    """Seven filters a player in one SUBSCRIBE broke AWS IoT Core's 8-filter limit at
+    the second player: the connection was ended and no player's state arrived."""
+    ids = [f"three-{i}" for i in range(3)]
+    specs = [PlayerSpec(ids[0], model="v3"), PlayerSpec(ids[1], model="mini", battery=61), PlayerSpec(ids[2])]
+    refused_before = len(mosquitto.refusals)
+    with start_players(mosquitto.config("tcp"), specs) as fleet:
+        listener = run_listener(
+            config=mosquitto.config("websockets"),
+            accounts=lambda: ["family"],
+            players_for=lambda account: ids,
+            players=players,
+        )
+        for player_id in ids:
+            eventually(lambda pid=player_id: api(players, pid)["battery_percent"] is not None)
+        assert api(players, ids[1])["battery_percent"] == 61
+        for player_id in ids:
+            assert listener.send(player_id, p.volume(50)).ok
+            # the full status is asked for too, a moment after status/request
+            eventually(lambda pid=player_id: "status" in [c for c, _ in fleet[pid].received])
+        eventually(lambda: all(api(players, pid)["ssid"] == "simulated" for pid in ids))
+    assert mosquitto.refusals[refused_before:] == []
+    assert listener.health()["connections"] == 1
+
+
+def test_more_players_than_one_connection_may_subscribe_get_a_second_connection(
+    mosquitto: Mosquitto, players: PlayerRepository, run_listener: Callable[..., Listener]
+) -> None:
+    """50 subscriptions a connection: eleven players need two connections."""
+    ids = [f"many-{uuid.uuid4().hex[:6]}-{i}" for i in range(11)]
+    refused_before = len(mosquitto.refusals)
+    with start_players(mosquitto.config("tcp"), ids):
+        listener = run_listener(
+            config=mosquitto.config("tcp"),
+            accounts=lambda: ["family"],
+            players_for=lambda account: ids,
+            players=players,
+        )
+        eventually(lambda: all(api(players, pid)["battery_percent"] == 80 for pid in ids), timeout=15)
+        eventually(lambda: listener.health()["connected_accounts"] == ["family"])
+        assert listener.health()["connections"] == 2
+        assert all(listener.send(pid, p.pause()).ok for pid in (ids[0], ids[-1]))
+    assert mosquitto.refusals[refused_before:] == []
+
+
+def test_a_refused_subscription_is_noticed_and_the_other_players_still_served(
+    fresh_mosquitto: Mosquitto, players: PlayerRepository, run_listener: Callable[..., Listener]
+) -> None:
+    fresh_mosquitto.refuse_subscriptions("device/refused-1/data/")
+    with start_players(fresh_mosquitto.config("tcp"), ["refused-1", "served-1"]):
+        listener = run_listener(
+            config=fresh_mosquitto.config("tcp"),
+            accounts=lambda: ["family"],
+            players_for=lambda account: ["refused-1", "served-1"],
+            players=players,
+        )
+        eventually(lambda: api(players, "served-1")["battery_percent"] == 80)
+        eventually(lambda: listener.health()["counts"].get("subscribe_refused", 0) >= 1)
+        assert not listener.can_send("refused-1")
+        assert listener.send("served-1", p.pause()).ok
+
+
+def test_an_event_sent_twice_is_stored_and_counted_once(
+    mosquitto: Mosquitto, players: PlayerRepository, run_listener: Callable[..., Listener], player_id: str
+) -> None:
+    """Players copy every data/events message on the legacy events topic: one stored event each."""
+    with start_players(mosquitto.config("tcp"), [PlayerSpec(player_id, cards=[CARD])]):
+        listener = run_listener(
+            config=mosquitto.config("tcp"),
+            accounts=lambda: ["family"],
+            players_for=lambda account: [player_id],
+            players=players,
+        )
+        eventually(lambda: api(players, player_id)["online"] is True)
+        for volume in (13, 25, 38, 57):  # the player starts at level 8 (50): end elsewhere
+            assert listener.send(player_id, p.volume(volume)).ok
+        eventually(lambda: api(players, player_id)["volume"] == 57)
+        listener.writer.flush()
+        stored = [e.payload for e in players.recent_events(player_id, limit=500) if e.kind == "events"]
+        volumes = [e["volume"] for e in stored if set(e) == {"eventUtc", "volume"}]
+        assert sorted(volumes) == [2, 4, 6, 9], stored
+        assert listener.health()["counts"]["events"] == len(stored)

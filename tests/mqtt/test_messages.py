@@ -47,8 +47,32 @@ def test_invalid_utf8_is_decoded_with_replacement() -> None:
 def test_status_arrives_wrapped_or_bare_and_full_is_marked() -> None:
     wrapped = parse_message("device/p1/data/status", b'{"status": {"batteryLevel": 80, "charging": 0}}')
     assert wrapped == Status("p1", {"batteryLevel": 80, "charging": False}, full=False)
-    full = parse_message("device/p1/status/full", b'{"batteryLevel": 79, "ssid": "home", "temp": "21"}')
-    assert full == Status("p1", {"batteryLevel": 79, "ssid": "home", "temp": 21}, full=True)
+    full = parse_message("device/p1/status/full", b'{"batteryLevel": 79, "ssid": "home", "temp": "0:21"}')
+    assert full == Status("p1", {"batteryLevel": 79, "ssid": "home", "temp": "0:21"}, full=True)
+
+
+# A Mini's data/status as bcomnes/yoto-nodejs-client captured it (collected-data/on-event.txt)
+CAPTURED_STATUS = (
+    b'{"status": {"statusVersion": 1, "fwVersion": "v2.23.2", "productType": "mini", "batteryLevel": 100,'
+    b' "als": 0, "freeDisk": 25160368, "shutdownTimeout": 3600, "dbatTimeout": 60, "charging": 0,'
+    b' "activeCard": "none", "cardInserted": 0, "playingStatus": 0, "headphones": 0, "dnowBrightness": 100,'
+    b' "dayBright": 100, "nightBright": 1, "bluetoothHp": 0, "volume": 55, "userVolume": 50,'
+    b' "timeFormat": "12", "day": -1}}'
+)
+
+
+def test_a_captured_status_parses_with_nothing_rejected() -> None:
+    status = parse_message("device/y2iYT7ItkMRWbuMzTDuGjgmS/data/status", CAPTURED_STATUS)
+    assert isinstance(status, Status) and status.rejected == ()
+    assert (status.fields["batteryLevel"], status.fields["charging"], status.fields["userVolume"]) == (100, False, 50)
+    assert status.fields["productType"] == "mini" and status.fields["day"] == -1
+
+
+def test_a_full_status_with_the_temperature_pair_keeps_it() -> None:
+    """Today's `temp` is "battery:device[:…]"; a number-only parser dropped it as malformed."""
+    full = parse_message("device/p1/status/full", b'{"status": {"temp": "0:0:0", "wifiStrength": -26, "upTime": 12}}')
+    assert isinstance(full, Status) and full.full and full.rejected == ()
+    assert full.fields == {"temp": "0:0:0", "wifiStrength": -26, "upTime": 12}
 
 
 @pytest.mark.parametrize(
@@ -63,6 +87,14 @@ def test_acks(payload: bytes, results: dict[str, bool], req_body: object, reason
     assert parse_message("device/p1/response", payload) == Ack("p1", results, req_body, reason)
 
 
+def test_yotos_presence_and_its_last_will() -> None:
+    """`{"state", "ts"}`, retained, "offline" the broker's last will (cdnninja/yoto_api's parser and its live probe)."""
+    assert parse_message("device/p1/presence", b'{"state":"online","ts":1766515283000}') == Presence(
+        "p1", True, 1766515283000
+    )
+    assert parse_message("device/p1/presence", b'{"state": "offline"}') == Presence("p1", False)
+
+
 @pytest.mark.parametrize(
     ("payload", "online"),
     [
@@ -73,7 +105,7 @@ def test_acks(payload: bytes, results: dict[str, bool], req_body: object, reason
         (b'{"status": "Online"}', True),
     ],
 )
-def test_presence_shapes(payload: bytes, online: bool) -> None:
+def test_older_presence_shapes_are_still_accepted(payload: bytes, online: bool) -> None:
     assert parse_message("device/p1/presence", payload) == Presence("p1", online)
 
 
@@ -89,6 +121,7 @@ def test_presence_shapes(payload: bytes, online: bool) -> None:
         ("device/p1/response", b'{"status": {"req_body": "x"}}', "OK or FAIL"),
         ("device/p1/presence", b"maybe", "not JSON"),
         ("device/p1/presence", b'{"online": "yes"}', "neither"),
+        ("device/p1/presence", b'{"state": "asleep", "ts": 1}', "neither"),
         ("elsewhere/p1/events", b"{}", "not a player topic"),
     ],
 )

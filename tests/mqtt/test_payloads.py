@@ -13,21 +13,34 @@ def body(command: p.Command) -> object:
     return json.loads(command.payload) if command.payload else None
 
 
-def test_play_sends_the_card_uri_and_zero_padded_keys() -> None:
+def test_a_targeted_play_sends_the_card_uri_zero_padded_keys_and_where_to_start() -> None:
     command = p.play("5WsQg", chapter=3, track=12, seconds_in=30)
     assert command.family == "card/start"
-    assert body(command) == {
-        "uri": "https://yoto.io/5WsQg",
-        "chapterKey": "03",
-        "trackKey": "12",
-        "secondsIn": 30,
-        "cutOff": 0,
-        "anyButtonStop": False,
-    }
+    # cutOff and anyButtonStop are optional on Yoto's MQTT page: not sent unless asked for
+    assert body(command) == {"uri": "https://yoto.io/5WsQg", "chapterKey": "03", "trackKey": "12", "secondsIn": 30}
     assert b" " not in command.payload
-    only_card = body(p.play("abc"))
-    assert isinstance(only_card, dict) and "chapterKey" not in only_card and "trackKey" not in only_card
+    assert body(p.play("abc", chapter=2)) == {"uri": "https://yoto.io/abc", "chapterKey": "02", "secondsIn": 0}
+    assert body(p.play("abc", seconds_in=40)) == {"uri": "https://yoto.io/abc", "secondsIn": 40}
     assert p.padded_key(123) == "123"
+
+
+def test_a_plain_play_sends_the_uri_alone_so_the_player_resumes() -> None:
+    """No `secondsIn`: a player told where to start would start there, not where the child left off."""
+    assert body(p.play("abc")) == {"uri": "https://yoto.io/abc"}
+
+
+def test_a_chapter_key_is_sent_as_the_card_has_it() -> None:
+    """Shop cards have keys such as "01-INT"; next/previous name the key they read."""
+    assert body(p.play("iYIMF", chapter_key="01-INT")) == {
+        "uri": "https://yoto.io/iYIMF",
+        "chapterKey": "01-INT",
+        "secondsIn": 0,
+    }
+
+
+def test_the_full_status_request_carries_a_request_id() -> None:
+    command = p.full_status_request("a1b2")
+    assert (command.family, body(command)) == ("status", {"requestId": "a1b2"})
 
 
 @pytest.mark.parametrize(
@@ -38,6 +51,9 @@ def test_play_sends_the_card_uri_and_zero_padded_keys() -> None:
         (lambda: p.play("abc", chapter=0), "chapter"),
         (lambda: p.play("abc", track=1.5), "track"),
         (lambda: p.play("abc", seconds_in=-1), "seconds_in"),
+        (lambda: p.play("abc", chapter=1, chapter_key="01"), "not both"),
+        (lambda: p.play("abc", chapter_key="01/x"), "chapter_key"),
+        (lambda: p.full_status_request("a/b"), "request_id"),
         (lambda: p.volume(101), "volume"),
         (lambda: p.volume(True), "volume"),
         (lambda: p.volume(float("nan")), "volume"),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mqtt.protocol import (
+    MAX_FILTERS_PER_SUBSCRIBE,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    PLAYERS_PER_CONNECTION,
     VOLUME_STEPS,
     authorizer_username,
     client_id,
@@ -21,13 +24,20 @@ from mqtt.protocol import (
 )
 
 
-def test_subscribes_to_both_spellings_of_inbound_topics() -> None:
+def test_subscribes_to_what_carries_data_within_one_subscribe() -> None:
+    """Not the legacy `events` (a copy of data/events) nor `status` (diagnostics); one
+    player's filters fit one SUBSCRIBE of AWS IoT Core (8), ten players one connection (50)."""
     topics = subscribe_topics("abc123")
-    assert "device/abc123/data/events" in topics
-    assert "device/abc123/events" in topics
-    assert "device/abc123/status/full" in topics
-    assert "device/abc123/presence" in topics
-    assert all(t.startswith("device/abc123/") for t in topics)
+    assert topics == [
+        "device/abc123/data/events",
+        "device/abc123/data/status",
+        "device/abc123/status/full",
+        "device/abc123/response",
+        "device/abc123/presence",
+    ]
+    assert len(topics) <= MAX_FILTERS_PER_SUBSCRIBE
+    assert PLAYERS_PER_CONNECTION * len(topics) <= MAX_SUBSCRIPTIONS_PER_CONNECTION == 50
+    assert PLAYERS_PER_CONNECTION == 10
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from mqtt.messages import Ack, Events, Malformed, Presence, Status
-from mqtt.state import API_FIELDS, api_fields, merge, merge_events
+from mqtt.state import API_FIELDS, api_fields, device_temperature, merge, merge_events
 
 
 def apply(state: dict, *messages: object) -> dict:
@@ -86,6 +88,11 @@ def test_api_fields_of_a_playing_player() -> None:
         "sleep_timer_s": 600,
         "battery_percent": 100,
         "charging": False,
+        "wifi_strength_dbm": None,
+        "ssid": None,
+        "uptime_s": None,
+        "temperature_c": None,
+        "free_disk_mb": None,
         "updated_at": "2024-05-01T19:00:00+00:00",
     }
 
@@ -98,3 +105,15 @@ def test_api_fields_without_a_card_or_any_state() -> None:
     assert no_card["card_id"] is None and no_card["playback_status"] == "stopped" and no_card["track_title"] is None
     odd = api_fields("p2", apply({}, Events("p2", {"cardId": "c1", "playbackStatus": "buffering"})))
     assert odd["playback_status"] == "paused"
+
+
+def test_the_full_status_shows_wifi_ssid_uptime_temperature_and_disk() -> None:
+    status = {"wifiStrength": -48, "ssid": "home", "upTime": 3600, "temp": "0:24", "freeDisk": 6_000_000}
+    fields = api_fields("p1", {"status": status})
+    assert (fields["wifi_strength_dbm"], fields["ssid"], fields["uptime_s"]) == (-48, "home", 3600)
+    assert (fields["temperature_c"], fields["free_disk_mb"]) == (24, 5859)
+
+
+@pytest.mark.parametrize(("temp", "celsius"), [("0:0:0", None), ("12:notSupported", None), ("21", None), (24, None)])
+def test_a_temperature_the_player_cannot_read_is_none(temp: object, celsius: None) -> None:
+    assert device_temperature(temp) is celsius
