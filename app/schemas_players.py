@@ -39,7 +39,17 @@ class PlayerOut(BaseModel):
     sleep_timer_s: float | None = Field(description="seconds left; 0 when off")
     battery_percent: int | None
     charging: bool | None
+    wifi_strength_dbm: float | None = Field(description="from the player's full status")
+    ssid: str | None
+    uptime_s: float | None
+    temperature_c: float | None
+    free_disk_mb: int | None
     updated_at: datetime | None
+    heard_at: datetime | None = Field(description="the last message from the player over MQTT; null: none yet")
+    stale: bool = Field(
+        description="nothing arrived from the player for longer than its events last (5 min): the state above"
+        " is what it was then, not now"
+    )
 
 
 class PlayersOut(BaseModel):
@@ -67,12 +77,18 @@ class _NoNulls(In):
 Position = Annotated[int, Field(ge=1, le=999)]
 
 
+Offset = Annotated[int, Field(ge=0, le=24 * 3600)]
+
+
 class PlayIn(_NoNulls):
+    """With only `card_id` the player resumes the card where it was left off; with a
+    `chapter`, `track` or `seconds_in` it starts there (`seconds_in` 0 by default)."""
+
     action: Literal["play"]
     card_id: str = Field(pattern=CARD_ID_PATTERN, description="a Yoto card id")
     chapter: Position | SkipJsonSchema[None] = Field(default=None, description="sent zero-padded")
     track: Position | SkipJsonSchema[None] = Field(default=None, description="sent zero-padded")
-    seconds_in: int = Field(default=0, ge=0, le=24 * 3600)
+    seconds_in: Offset | SkipJsonSchema[None] = Field(default=None, description="seconds into the chapter or track")
 
 
 class PauseIn(In):

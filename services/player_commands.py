@@ -3,7 +3,8 @@
 Everything is checked before anything is published: a refused command is
 `Invalid` (422) with nothing sent. A player known to be offline is `Conflict`
 (409) at once. `next`/`previous` are computed from the player's current state
-and the card's chapter list (read from the Yoto cloud). The answer: `ok`, the
+and the card's chapter list (read from the Yoto cloud: the family's own cards
+and shop cards alike). The answer: `ok`, the
 player's FAIL (`UpstreamError`, 502, with its reason) or its silence within the
 bound (`UpstreamTimeout`, 504: not proof the command failed, see docs/mqtt.md).
 """
@@ -60,7 +61,7 @@ def build(
                 fields["card_id"],
                 chapter=fields.get("chapter"),
                 track=fields.get("track"),
-                seconds_in=fields.get("seconds_in", 0),
+                seconds_in=fields.get("seconds_in"),
             )
         if action in ("pause", "resume", "stop"):
             return {"pause": payloads.pause, "resume": payloads.resume, "stop": payloads.stop}[action]()
@@ -92,9 +93,7 @@ def _adjacent(player: Mapping[str, Any], chapters: Callable[[str], list[str]], s
     target = payloads.adjacent_chapter(keys, player.get("chapter_key"), step)
     if target is None:
         raise Conflict("already at the first chapter" if step < 0 else "already at the last chapter")
-    if not target.isdigit():
-        raise Conflict(f"chapter key {target!r} is not a number")
-    return payloads.play(card_id, chapter=int(target))
+    return payloads.play(card_id, chapter_key=target)  # as the card names it ("03", a shop card's "01-INT")
 
 
 def card_chapters(card: YotoCard) -> list[str]:

@@ -5,9 +5,10 @@ The UI polls this (on Lambda it cannot be pushed to), so a poll must not reach
 Yoto's REST API: the device list of each account is cached in the settings
 records (`yoto-devices:<account>`) and fetched again only when it is older than
 `DEVICES_FRESH_S`, or, for an id nobody has heard of, at most every
-`UNKNOWN_REFRESH_S`. A player's REST status is an optional source (Yoto may
-answer 403): it fills battery, charging and volume until MQTT reports them.
-Where both sources say whether a player is online, the fresher one wins.
+`UNKNOWN_REFRESH_S`. A player's REST status (its device shadow, read from the
+config) fills battery, charging, volume and the network facts until MQTT
+reports them. Where both say whether a player is online, the fresher wins.
+State older than `STALE_AFTER_S` is shown as stale (docs/mqtt.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEVICES_FRESH_S = 300
 UNKNOWN_REFRESH_S = 30
+# Players push events for about 5 minutes after each request and the listener asks
+# every 4: nothing heard for longer means the state is no longer live.
+STALE_AFTER_S = 300
 _CACHE_KEY = "yoto-devices:{account}"
 
 
@@ -71,6 +75,31 @@ class KnownDevice:
     battery_percent: int | None = None
     charging: bool | None = None
     volume: int | None = None
+    wifi_strength_dbm: float | None = None
+    ssid: str | None = None
+    uptime_s: float | None = None
+    temperature_c: float | None = None
+    free_disk_mb: int | None = None
+
+
+_FROM_STATUS = ("battery_percent", "charging", "volume", "wifi_strength_dbm", "ssid", "uptime_s", "temperature_c")
+
+
+def _shadow(status: DeviceStatus | None) -> dict[str, Any]:
+    """The REST status's facts under the API's names (optional fields: older clients lack some)."""
+    if status is None:
+        return {}
+    free = getattr(status, "free_disk_bytes", None)
+    return {
+        "battery_percent": status.battery_percent,
+        "charging": status.charging,
+        "volume": status.volume_percent,
+        "wifi_strength_dbm": getattr(status, "wifi_strength", None),
+        "ssid": getattr(status, "ssid", None),
+        "uptime_s": getattr(status, "uptime_s", None),
+        "temperature_c": getattr(status, "temperature_c", None),
+        "free_disk_mb": round(free / 1024 / 1024) if isinstance(free, int | float) else None,
+    }
 
 
 # --------------------------------------------------------------------------- device lists
@@ -120,9 +149,7 @@ def _fetch(ports: PlayerPorts, account: str) -> list[KnownDevice]:
                 account=account,
                 online=status.online if status is not None and status.online is not None else device.online,
                 listed_at=at,
-                battery_percent=status.battery_percent if status else None,
-                charging=status.charging if status else None,
-                volume=status.volume_percent if status else None,
+                **_shadow(status),
             )
         )
     body = {
@@ -168,16 +195,20 @@ def player_ids(ports: PlayerPorts, account: str, *, max_age_s: float = 60) -> li
 # --------------------------------------------------------------------------- views
 
 
-def view(device: KnownDevice, state: PlayerState | None) -> dict[str, Any]:
-    """The API fields (`mqtt.state.API_FIELDS` plus `name`) of one player."""
+def view(device: KnownDevice, state: PlayerState | None, now: datetime | None = None) -> dict[str, Any]:
+    """The API fields (`mqtt.state.API_FIELDS`, `name`, `heard_at`, `stale`) of one player."""
     merged: Mapping[str, Any] = state.state if state is not None else {}
     out = api_fields(device.id, merged, state.updated_at if state is not None else device.listed_at)
     mqtt_online = merged.get("online")
     if not isinstance(mqtt_online, bool) or (state is not None and state.updated_at < device.listed_at):
         out["online"] = device.online
-    for field in ("battery_percent", "charging", "volume"):
+    for field in (*_FROM_STATUS, "free_disk_mb"):
         if out[field] is None:
             out[field] = getattr(device, field)
+    heard = state.updated_at if state is not None else None
+    now = now or utcnow()
+    out["heard_at"] = heard.isoformat() if heard else None
+    out["stale"] = heard is None or (now - heard).total_seconds() > STALE_AFTER_S
     return {"id": device.id, "name": device.name, **{k: v for k, v in out.items() if k != "id"}}
 
 
@@ -190,12 +221,13 @@ def _state(ports: PlayerPorts, player_id: str) -> PlayerState | None:
 
 def list_players(ports: PlayerPorts) -> list[dict[str, Any]]:
     states = {s.player_id: s for s in ports.players.list_states()}
-    return [view(d, states.get(d.id)) for d in all_devices(ports)]
+    now = ports.now()
+    return [view(d, states.get(d.id), now) for d in all_devices(ports)]
 
 
 def device_and_view(ports: PlayerPorts, player_id: str) -> tuple[KnownDevice, dict[str, Any]]:
     device = find_device(ports, player_id)
-    return device, view(device, _state(ports, player_id))
+    return device, view(device, _state(ports, player_id), ports.now())
 
 
 def get_player(ports: PlayerPorts, player_id: str) -> dict[str, Any]:

@@ -1,18 +1,8 @@
-"""Simulated Yoto players on a real MQTT broker.
-
-Each player is its own MQTT connection (anonymous, for a local mosquitto) that
-listens on `device/{id}/command/#` and behaves the way `docs/yoto.md` describes
-a player: it plays the chapters and tracks of the cards it knows, moves in the
-17 volume steps capped at `volumeMax`, counts its sleep timer down, sends
-partial events only for a while after the last `events/request`, wrapped status
-on `data/status`, the full status on `status/full`, and acks on `response`
-(`card-play` for `card/start`, as some firmware does). Its last will is the
-`offline` presence.
-
-Faults on demand: `reject()` a command (FAIL with a reason), `silent` (ignores
-commands), `acks = False` (obeys without answering), `send_garbage()`,
-`go_offline()` (drops the socket without DISCONNECT, so the broker sends the
-last will) and `come_online()`.
+"""Simulated Yoto players on a real MQTT broker, behaving as public sources
+report real ones do (each behaviour's source: docs/yoto.md, "What the
+simulated players do"): partial events for a while after each request, copied
+on the legacy topic; wrapped status; `{"state", "ts"}` presence with `offline`
+as the last will; acks under each command's first path segment.
 
     with start_players(broker_config, [PlayerSpec("p1", cards=[sample_card("c1")])]) as fleet:
         fleet["p1"].snapshot()
@@ -24,7 +14,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,14 +36,15 @@ CARD_URI_PREFIX = CARD_URI.split("{", 1)[0]
 # Keys that change continuously: sent with other changes or every `position_every_s`.
 _CONTINUOUS = ("position", "sleepTimerSeconds")
 GARBAGE: tuple[tuple[str, bytes], ...] = (
-    ("events", b"\xff\xfe\xfd"),
-    ("events", b"{not json"),
-    ("events", b"[1, 2, 3]"),
-    ("events", b'{"volume": "loud", "position": "NaN"}'),
-    ("events", b'{"trackTitle": "Radio \xff\xfe One"}'),
-    ("status", b'"status"'),
+    ("data/events", b"\xff\xfe\xfd"),
+    ("data/events", b"{not json"),
+    ("data/events", b"[1, 2, 3]"),
+    ("data/events", b'{"volume": "loud", "position": "NaN"}'),
+    ("data/events", b'{"trackTitle": "Radio \xff\xfe One"}'),
+    ("data/status", b'"status"'),
     ("response", b'{"status": {"req_body": ""}}'),
     ("presence", b"maybe"),
+    ("presence", b'{"state": "asleep", "ts": 1}'),
 )
 
 
@@ -106,9 +97,12 @@ class PlayerSpec:
     events_window_s: float = 300.0  # events stop this long after the last events/request
     position_every_s: float = 5.0
     speed: float = 1.0  # playback seconds per wall-clock second
-    topic_style: Literal["data", "short"] = "data"  # data/events … or Yoto's page's events …
-    presence_format: Literal["text", "json"] = "text"
-    ack_keys: Mapping[str, str] = field(default_factory=lambda: {"card/start": "card-play"})
+    model: str = "v3"  # the status' productType: "v3", "v2", "mini"…
+    presence_format: Literal["yoto", "text", "online-json"] = "yoto"  # the last two: older guesses
+    legacy_events: bool = True  # every data/events message copied on device/{id}/events
+    # an ack key per command family; unset families answer under their first path
+    # segment ("card" for card/*): {"card/start": "card-play"} is the legacy key
+    ack_keys: Mapping[str, str] = field(default_factory=dict)
 
 
 class SimulatedPlayer:
@@ -119,6 +113,10 @@ class SimulatedPlayer:
         self.cards = {c.card_id: c for c in spec.cards}
         self.silent = False
         self.acks = True
+        self.answers_requests = True  # False: events/status requests are acked but answered with no data
+        # called with (player id, status fields) whenever status is published:
+        # `make demo` copies it into the fake cloud's device shadow, as AWS IoT would
+        self.on_status: Callable[[str, dict[str, Any]], None] | None = None
         self.received: list[tuple[str, bytes]] = []  # (command, payload) in arrival order
         self._rejects: dict[str | None, str] = {}
         self._lock = threading.RLock()
@@ -136,6 +134,7 @@ class SimulatedPlayer:
         self.ambient = (0, 0, 0)
         self.battery = spec.battery
         self.charging = False
+        self._resume: dict[str, tuple[int, int, float]] = {}  # card id → where it was left off
         # event stream
         self._events_until = 0.0
         self._sent_events: dict[str, Any] = {}
@@ -158,7 +157,9 @@ class SimulatedPlayer:
             self._transport = transport
             self._events_until = 0.0
             self._sent_events = {}
+            self._started = time.monotonic()
         self._publish(presence_topic(self.player_id), self._presence(True), retain=True)
+        self._publish_legacy_status("nA")
         self._publish_status()
 
     def go_offline(self) -> None:
@@ -174,6 +175,8 @@ class SimulatedPlayer:
             transport, self._transport = self._transport, None
         if transport is not None and transport.connected:
             with contextlib.suppress(TransportError):
+                legacy = json.dumps({"status": {**self._legacy_fields(), "shutDown": "userShutdown"}}).encode()
+                transport.publish(player_topic(self.player_id, "status"), legacy, timeout=2)
                 transport.publish(presence_topic(self.player_id), self._presence(False), retain=True, timeout=2)
             transport.close()
 
@@ -194,7 +197,7 @@ class SimulatedPlayer:
         """Publish broken payloads on every topic we are known to send on; returns them."""
         sent = []
         for kind, payload in GARBAGE:
-            topic = response_topic(self.player_id) if kind == "response" else self._topic(kind)
+            topic = player_topic(self.player_id, kind)
             self._publish(topic, payload)
             sent.append((topic, payload))
         return sent
@@ -268,6 +271,12 @@ class SimulatedPlayer:
     def _stop(self) -> None:
         self.playback = "stopped"
         self.position = 0.0
+        if self.card is not None:
+            self._resume.pop(self.card.card_id, None)  # played to its end: the next start is from the top
+
+    def _remember(self) -> None:
+        if self.card is not None and self.playback in ("playing", "paused"):
+            self._resume[self.card.card_id] = (self.chapter_index, self.track_index, self.position)
 
     # ---------------------------------------------------------------- commands
 
@@ -290,17 +299,23 @@ class SimulatedPlayer:
                     self._obey(family, body)
             except (ValueError, TypeError, KeyError, OverflowError) as exc:
                 reason = str(exc) or exc.__class__.__name__
-        if reason is not None or family not in ("events/request", "status/request"):
-            self._ack(family, text, reason)  # requests are answered by the events or status themselves
+        self._ack(family, text, reason)
         self._publish_events()
 
     def _obey(self, family: str, body: dict[str, Any]) -> None:
         now = time.monotonic()
         if family == "events/request":
-            self._events_until = now + self.spec.events_window_s
-            self._sent_events = {}  # the next events carry everything
+            if self.answers_requests:
+                self._events_until = now + self.spec.events_window_s
+                self._sent_events = {}  # the next events carry everything
         elif family == "status/request":
-            self._publish_status(full=True)
+            if self.answers_requests:
+                self._publish_status()
+        elif family == "status":
+            if not isinstance(body.get("requestId"), str):
+                raise ValueError("a full status request needs a requestId")
+            if self.answers_requests:
+                self._publish_status(full=True)
         elif family == "card/start":
             self._start(body)
         elif family == "card/pause":
@@ -311,7 +326,8 @@ class SimulatedPlayer:
                 raise ValueError("no card to resume")
             self.playback = "playing"
         elif family == "card/stop":
-            self._stop()
+            self._remember()
+            self.playback = "stopped"
         elif family == "volume/set":
             percent = _whole(body["volume"], 0, COMMAND_SCALE_MAX, "volume")
             self.volume_level = min(volume_to_device(percent), self.volume_max)
@@ -334,6 +350,13 @@ class SimulatedPlayer:
         card = self.cards.get(uri.removeprefix(CARD_URI_PREFIX))
         if card is None:
             raise ValueError(f"unknown card {uri}")
+        self._remember()
+        if not {"chapterKey", "trackKey", "secondsIn"} & body.keys():
+            # a plain start resumes where this card was left off (Yoto's MQTT page: all but uri optional)
+            ci, ti, position = self._resume.get(card.card_id, (0, 0, 0.0))
+            self.card, self.chapter_index, self.track_index, self.position = card, ci, ti, position
+            self.playback = "playing"
+            return
         chapter_index, track_index = 0, 0
         if "chapterKey" in body:
             keys = card.chapter_keys
@@ -360,7 +383,7 @@ class SimulatedPlayer:
     def _ack(self, family: str, req_body: str, reason: str | None) -> None:
         if not self.acks:
             return
-        key = self.spec.ack_keys.get(family, family)
+        key = self.spec.ack_keys.get(family, family.split("/", 1)[0])
         status: dict[str, Any] = {key: "FAIL" if reason else "OK", "req_body": req_body}
         if reason:
             status["reason"] = reason
@@ -404,17 +427,28 @@ class SimulatedPlayer:
                 return
             self._sent_events = fields
             self._continuous_at = now
-            body = {"eventUtc": int(time.time()), **changed}
-        self._publish(self._topic("events"), json.dumps(body).encode())
+            body = json.dumps({"eventUtc": int(time.time()), **changed}).encode()
+        self._publish(player_topic(self.player_id, "data/events"), body)
+        if self.spec.legacy_events:
+            self._publish(player_topic(self.player_id, "events"), body)
 
     def _status_fields(self, full: bool) -> dict[str, Any]:
+        """Yoto's names and encodings: 0/1 flags, volumes as percentages (`volume`
+        the player's maximum, `userVolume` the child's), `freeDisk` in KiB."""
         fields: dict[str, Any] = {
+            "statusVersion": 3 if full else 1,
+            "fwVersion": "v2.23.2",
+            "productType": self.spec.model,
             "batteryLevel": self.battery,
             "charging": 1 if self.charging else 0,
             "headphones": 0,
-            "volume": self.volume_level,
+            "bluetoothHp": 0,
+            "activeCard": self.card.card_id if self.card else "none",
+            "cardInserted": 2 if self.card else 0,
+            "volume": volume_from_device(self.volume_max),
             "userVolume": volume_from_device(self.volume_level, self.volume_max),
-            "freeDisk": 1_000_000,
+            "freeDisk": 6_000_000,
+            "day": 1,
             "nightlightMode": "0x{:02x}{:02x}{:02x}".format(*self.ambient) if any(self.ambient) else "off",
         }
         if full:
@@ -422,31 +456,36 @@ class SimulatedPlayer:
                 "ssid": "simulated",
                 "wifiStrength": -50,
                 "upTime": int(time.monotonic() - self._started),
+                "totalDisk": 7_500_000,
                 "battery": 3900,
-                "powerSrc": 1,
-                "temp": 25,
+                "powerSrc": 2 if self.charging else 0,
+                "temp": "0:24",
             }
         return fields
+
+    def _legacy_fields(self) -> dict[str, Any]:
+        return {**self._status_fields(True), "upTime": int(time.monotonic() - self._started), "shutDown": "nA"}
 
     def _publish_status(self, *, full: bool = False) -> None:
         with self._lock:
             fields = self._status_fields(full)
-        if full:
-            topic = self._topic("full")
-            body = fields if self.spec.topic_style == "data" else {"status": fields}
-        else:
-            topic, body = self._topic("status"), {"status": fields}
-        self._publish(topic, json.dumps(body).encode())
+        topic = player_topic(self.player_id, "status/full" if full else "data/status")
+        self._publish(topic, json.dumps({"status": fields}).encode())
+        if self.on_status is not None:
+            self.on_status(self.player_id, fields)
 
-    def _topic(self, kind: str) -> str:
-        data = {"events": "data/events", "status": "data/status", "full": "status/full", "presence": "presence"}
-        short = {"events": "events", "status": "status", "full": "status", "presence": "presence"}
-        return player_topic(self.player_id, (data if self.spec.topic_style == "data" else short)[kind])
+    def _publish_legacy_status(self, shut_down: str) -> None:
+        with self._lock:
+            fields = {**self._legacy_fields(), "shutDown": shut_down}
+        self._publish(player_topic(self.player_id, "status"), json.dumps({"status": fields}).encode())
 
     def _presence(self, online: bool) -> bytes:
-        if self.spec.presence_format == "json":
+        word = "online" if online else "offline"
+        if self.spec.presence_format == "text":
+            return word.encode()
+        if self.spec.presence_format == "online-json":
             return json.dumps({"online": online}).encode()
-        return b"online" if online else b"offline"
+        return json.dumps({"state": word, "ts": int(time.time() * 1000)}).encode()
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         transport = self._transport

@@ -130,8 +130,8 @@ def send_command(
     device, view = players.device_and_view(wired.ports, player_id)
     fields = body.model_dump(exclude={"action"}, exclude_none=True)
 
-    def chapters(card_id: str) -> list[str]:
-        return player_commands.card_chapters(wired.tokens.call(device.account, wired.cloud.get_card, card_id))
+    def chapters(card_id: str) -> list[str]:  # the family's own card or one bought in the shop
+        return player_commands.card_chapters(wired.tokens.call(device.account, wired.cloud.card_for_playback, card_id))
 
     command = player_commands.build(body.action, fields, player=view, chapters=chapters)
     offline = players.known_offline(view, live=_live(adapters), now=utcnow())

@@ -7,10 +7,10 @@ from typing import Any
 
 from mqtt.protocol import volume_step
 from mqtt.state import API_FIELDS
-from simulator.players import PlayerSpec
+from simulator.players import PlayerSpec, SimCard, SimChapter, SimTrack
 from tests.players.conftest import ACCOUNT, Rig, admin, eventually, link
 
-FIELDS = {"name", *API_FIELDS}  # the issue's list: id, name, online, volume … updated_at
+FIELDS = {"name", "heard_at", "stale", *API_FIELDS}  # id, name, online, volume … updated_at, heard_at, stale
 
 
 def player(client: Any, player_id: str) -> dict[str, Any]:
@@ -30,11 +30,16 @@ def test_the_list_merges_the_rest_names_with_state_that_arrived_over_mqtt(rig: R
     assert [p["id"] for p in listed["items"]] == [player_id]
     assert set(listed["items"][0]) == FIELDS
     assert listed["items"][0]["name"] == f"Player {player_id}"
+    assert listed["items"][0]["stale"] is True and listed["items"][0]["heard_at"] is None  # nothing heard yet
     assert listed["live"] is False and listed["stream"] is True and listed["poll_interval_s"] == 3
 
     rig.start_listener()
     shown = eventually(lambda: (p := player(client, player_id))["battery_percent"] == 64 and p)
     assert shown["online"] is True and shown["playback_status"] == "stopped" and shown["volume"] == volume_step(50)
+    assert shown["stale"] is False and shown["heard_at"] is not None
+    # the full status is asked for over MQTT; until it comes the REST shadow's values show
+    full = eventually(lambda: (p := player(client, player_id))["ssid"] == "simulated" and p)
+    assert (full["wifi_strength_dbm"], full["temperature_c"]) == (-50, 24)
     assert client.get("/api/players").json()["live"] is True
     health = eventually(lambda: (h := client.get("/api/health/mqtt").json())["counts"].get("status", 0) >= 1 and h)
     assert health["status"] == "ok" and health["live"] is True and health["mode"] == "in-process"
@@ -182,3 +187,76 @@ def test_accounts_linked_and_unlinked_while_running(rig: Rig, player_id: str) ->
     rig.records.tokens.delete("granny")
     eventually(lambda: handler.listener.health()["connected_accounts"] == [ACCOUNT])
     assert fleet[second].online
+
+
+def test_a_family_of_three_players_one_a_mini_is_all_live_and_every_command_acknowledged(
+    rig: Rig, player_id: str
+) -> None:
+    """What a new family with three players meets on day one: every player live, and
+    every command of every family answered (the card ones under the key `card`)."""
+    card = rig.card(chapters=3, tracks=1)
+    ids = [f"{player_id}-{n}" for n in ("bedroom", "mini", "playroom")]
+    specs = [PlayerSpec(ids[0], cards=[card]), PlayerSpec(ids[1], cards=[card], model="mini"), PlayerSpec(ids[2])]
+    refused = len(rig.broker.refusals)
+    rig.players(*specs)
+    rig.start_listener()
+    client = admin(rig)
+    for pid in ids:
+        eventually(lambda p=pid: (s := player(client, p))["online"] and not s["stale"] and s["battery_percent"] == 80)
+    assert rig.broker.refusals[refused:] == []
+    bodies: list[dict[str, Any]] = [
+        {"action": "play", "card_id": card.card_id},
+        {"action": "pause"},
+        {"action": "resume"},
+        {"action": "next"},
+        {"action": "previous"},
+        {"action": "stop"},
+        {"action": "volume", "volume": 30},
+        {"action": "sleep_timer", "minutes": 10},
+        {"action": "ambient", "hex": "#204080"},
+        {"action": "status"},
+    ]
+    pid = ids[1]  # the Mini
+    for body in bodies:
+        if body["action"] in ("next", "previous"):
+            eventually(lambda: player(client, pid)["card_id"] == card.card_id)
+        r = command(client, pid, **body)
+        assert r.status_code == 200, (body, r.text)
+        assert r.json()["via"] == "listener"
+
+
+def test_next_and_previous_on_a_card_bought_in_the_shop(rig: Rig, player_id: str) -> None:
+    """`/content/{id}` serves the family's own cards only; a shop card's chapters come
+    from `/card/{id}`, and its keys need not be numbers ("01-INT")."""
+    shop = rig.cloud.add_shop_card(
+        {
+            "cardId": "sHop1",
+            "title": "Bought",
+            "content": {
+                "chapters": [
+                    {"key": "01-INT", "title": "Intro", "tracks": [{"key": "01-INT", "title": "Intro"}]},
+                    {"key": "01", "title": "One", "tracks": [{"key": "01", "title": "One"}]},
+                ]
+            },
+        },
+        ACCOUNT,
+    )
+    card = SimCard(
+        shop["cardId"],
+        "Bought",
+        (
+            SimChapter("01-INT", "Intro", (SimTrack("01-INT", "Intro", 600),)),
+            SimChapter("01", "One", (SimTrack("01", "One", 600),)),
+        ),
+    )
+    fleet = rig.players(PlayerSpec(player_id, cards=[card]))
+    rig.start_listener()
+    client = admin(rig)
+    assert command(client, player_id, action="play", card_id="sHop1").status_code == 200
+    eventually(lambda: player(client, player_id)["chapter_key"] == "01-INT")
+    r = command(client, player_id, action="next")
+    assert r.status_code == 200, r.text
+    assert fleet[player_id].snapshot()["chapter_key"] == "01"
+    eventually(lambda: player(client, player_id)["chapter_key"] == "01")
+    assert command(client, player_id, action="previous").status_code == 200
+    assert fleet[player_id].snapshot()["chapter_key"] == "01-INT"

@@ -197,6 +197,11 @@ def _drive(ui: Ui, sim_player: Any, tmp_path: Path) -> None:
     panel = page.get_by_role("region", name=f"Player {name}")
     expect(panel).to_be_visible(timeout=20_000)
     expect(panel).to_contain_text("Online")
+    expect(panel).to_contain_text("Last heard")
+    never_heard = page.get_by_role("region", name=f"Player Shelf {sim_player.player_id[-4:]}")
+    expect(never_heard).to_contain_text("Not live")  # Yoto lists it online; nothing came over MQTT
+    expect(never_heard).to_contain_text("No live state yet")
+    expect(never_heard).to_contain_text("Never")
 
     panel.get_by_label("Card to play").select_option(label=f"Story card {ui.width}")
     panel.get_by_role("button", name="Play card").click()

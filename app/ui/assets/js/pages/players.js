@@ -114,7 +114,8 @@ export async function render(root, ctx) {
     const [volBox, volFact] = fact("Volume");
     const [batBox, batFact] = fact("Battery");
     const [sleepBox, sleepFact] = fact("Sleep timer");
-    const [seenBox, seenFact] = fact("Updated");
+    const [seenBox, seenFact] = fact("Last heard");
+    const [wifiBox, wifiFact] = fact("Wi-Fi");
     const status = statusLine();
     const playerName = () => state.name || id;
 
@@ -168,7 +169,7 @@ export async function render(root, ctx) {
     const el = h("section", { class: "panel player", "aria-label": `Player ${playerName()}` },
       h("div", { class: "row" }, name, online),
       h("div", { class: "now" }, what, chapter, position, posText),
-      h("dl", { class: "facts" }, volBox, batBox, sleepBox, seenBox),
+      h("dl", { class: "facts" }, volBox, batBox, sleepBox, seenBox, wifiBox),
       transport,
       h("div", { class: "grid2" },
         h("div", {}, field("Card to play", cardSelect).wrap, playCard),
@@ -182,11 +183,15 @@ export async function render(root, ctx) {
     function update(patch) {
       state = { ...state, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
       name.textContent = playerName();
-      online.textContent = state.online === false ? "Offline" : "Online";
-      online.className = state.online === false ? "badge off" : "badge on";
+      // stale: nothing heard for longer than a player's events last; what shows is how it was then
+      const stale = state.online !== false && state.stale === true;
+      online.textContent = state.online === false ? "Offline" : stale ? "Not live" : "Online";
+      online.className = state.online === false ? "badge off" : stale ? "badge stale" : "badge on";
+      online.title = stale ? "Nothing has arrived from this player for a while: its state below may be old." : "";
       const playing = { playing: "Playing", paused: "Paused", stopped: "Stopped" }[state.playback_status] || "Idle";
       const card = state.card_id ? cardTitles.get(state.card_id) || state.card_title || `card ${state.card_id}` : null;
-      what.textContent = card ? `${playing}: ${card}` : playing;
+      const said = card ? `${playing}: ${card}` : playing;
+      what.textContent = stale && state.heard_at ? `Last known: ${said}` : stale ? "No live state yet" : said;
       chapter.textContent = [state.chapter_title, state.track_title && state.track_title !== state.chapter_title ? state.track_title : null].filter(Boolean).join(" · ") || "\u00a0";
       const length = Number(state.track_length_s) || 0;
       const pos = Number(state.position_s) || 0;
@@ -196,7 +201,10 @@ export async function render(root, ctx) {
       batFact.textContent = Number.isFinite(state.battery_percent) ? `${state.battery_percent}%${state.charging ? " ⚡" : ""}` : "–";
       batFact.setAttribute("aria-label", Number.isFinite(state.battery_percent) ? `${state.battery_percent}%${state.charging ? ", charging" : ""}` : "unknown");
       sleepFact.textContent = state.sleep_timer_s ? `${Math.ceil(state.sleep_timer_s / 60)} min` : "Off";
-      seenFact.textContent = state.updated_at ? new Date(state.updated_at).toLocaleTimeString() : "–";
+      seenFact.textContent = state.heard_at ? agoText(state.heard_at) : "Never";
+      wifiFact.textContent = state.ssid || Number.isFinite(state.wifi_strength_dbm)
+        ? [state.ssid, Number.isFinite(state.wifi_strength_dbm) ? `${state.wifi_strength_dbm} dBm` : null].filter(Boolean).join(", ")
+        : "–";
       const busy = document.activeElement === volume && Date.now() - lastTouched < TYPING_GRACE_MS;
       if (Number.isFinite(state.volume) && !busy && Date.now() - lastTouched > TYPING_GRACE_MS) {
         volume.value = String(state.volume);
@@ -220,6 +228,14 @@ export async function render(root, ctx) {
     window.clearTimeout(timer);
     if (source) source.close();
   };
+}
+
+function agoText(iso) {
+  const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  return new Date(iso).toLocaleDateString();
 }
 
 async function loadHistory(id, chart, cardTitle) {
