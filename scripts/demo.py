@@ -4,9 +4,11 @@ For a newcomer without a Yoto account: every page works, linking included
 (the simulator's consent approves at once). It starts
 
 1. the fake Yoto cloud (`simulator.cloud`, in this process, on 127.0.0.1);
-2. a local mosquitto and simulated Yoto players (`simulator.players`): the
-   fake cloud's two seeded players, online over MQTT, each with a sample card
-   `demo1` (3 chapters) to play;
+2. a local mosquitto behind AWS IoT Core's subscription limits and simulated
+   Yoto players (`simulator.players`): a family of three (the fake cloud's two
+   seeded players, a Mini among them, and a third), online over MQTT, each with
+   a sample card `demo1` (3 chapters) to play, each keeping its device shadow
+   in the fake cloud up to date as a real player does;
 3. the service under uvicorn with the local adapters, a data dir of its own
    (a fresh temporary one unless `--data-dir` is given), ALLOW_HTTP_PUBLIC_URL
    and the Yoto settings pointing at the simulator;
@@ -33,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,6 +51,7 @@ class Demo:
     sim_port: int
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    cloud: Any = None  # the running fake cloud (`simulator.cloud.RunningCloud`)
 
     @property
     def url(self) -> str:
@@ -87,6 +91,7 @@ def yoto_cloud_part() -> Part:
     def start(demo: Demo) -> list[str]:
         cloud = start_cloud(demo.sim_port)
         running.append(cloud)
+        demo.cloud = cloud
         demo.env.update(cloud.env())
         return [f"Fake Yoto cloud:  {cloud.url}  (test controls under {cloud.url}/_sim/, docs/simulator.md)"]
 
@@ -97,8 +102,12 @@ def yoto_cloud_part() -> Part:
     return Part("yoto cloud", start, stop)
 
 
+# The family: the fake cloud's seeded players and one more (id, name, model).
+THIRD_PLAYER = ("yoto-player-2b7d", "Playroom Player", "v2")
+
+
 def players_part() -> Part:
-    """mosquitto on free ports and one simulated player per seeded cloud device."""
+    """mosquitto on free ports and one simulated player per device of the family."""
     from contextlib import ExitStack
 
     stack = ExitStack()
@@ -111,9 +120,15 @@ def players_part() -> Part:
         broker_dir = Path(tempfile.mkdtemp(prefix="yss-demo-mqtt-"))
         stack.callback(shutil.rmtree, broker_dir, True)
         broker = stack.enter_context(run_mosquitto(broker_dir))
+        device_id, name, model = THIRD_PLAYER
+        demo.cloud.add_device(device_id, name, device_type=model)
+        family = [*DEFAULT_DEVICES, THIRD_PLAYER]
         card = sample_card("demo1", chapters=3, tracks=2, length_s=180)
-        specs = [PlayerSpec(device_id, cards=[card]) for device_id, _, _ in DEFAULT_DEVICES]
-        stack.enter_context(start_players(broker.config("tcp"), specs))
+        specs = [PlayerSpec(device_id, cards=[card], model=model) for device_id, _, model in family]
+        fleet = stack.enter_context(start_players(broker.config("tcp"), specs))
+        for player in fleet:
+            player.on_status = _shadow_writer(demo.cloud)
+            player.set_battery(player.battery)  # publishes status: the shadow has it from the start
         demo.env.update(
             MQTT_ENABLED="true",
             MQTT_HOST=broker.host,
@@ -121,10 +136,22 @@ def players_part() -> Part:
             MQTT_TRANSPORT="tcp",
             MQTT_TLS="false",
         )
-        names = ", ".join(name for _, name, _ in DEFAULT_DEVICES)
+        names = ", ".join(name for _, name, _ in family)
         return [f"Simulated players: {names} on mosquitto 127.0.0.1:{broker.tcp_port} (card id demo1 plays)"]
 
     return Part("players", start, stack.close)
+
+
+def _shadow_writer(cloud: Any) -> Callable[[str, dict[str, Any]], None]:
+    """A player's reported status into its device shadow (what `/config` serves as `device.status`)."""
+
+    def write(player_id: str, status: dict[str, Any]) -> None:
+        try:
+            cloud.set_device_status(player_id, dict(status))
+        except Exception as exc:  # a device the cloud no longer lists: the shadow is not ours to keep
+            print(f"device shadow of {player_id}: {exc}", file=sys.stderr)
+
+    return write
 
 
 def admin_part() -> Part:

@@ -75,14 +75,28 @@ def test_make_demo_serves_every_part_and_stops_them_all() -> None:
                 time.sleep(0.3)
             while True:
                 players = web.get("/api/players").json()
-                if players["live"] and all(p["playback_status"] == "stopped" and p["online"] for p in players["items"]):
+                items = players["items"]
+                if players["live"] and len(items) == 3 and all(p["online"] and not p["stale"] for p in items):
                     break
                 assert time.monotonic() < deadline, players
                 time.sleep(0.3)
-            assert {p["name"] for p in players["items"]} == {"Bedroom Player", "Kitchen Mini"}
-            first = players["items"][0]["id"]
-            play = web.post(f"/api/players/{first}/commands", json={"action": "play", "card_id": "demo1"})
-            assert play.status_code == 200 and play.json()["via"] == "listener", play.text
+            # a family of three, a Mini among them, all live and each command answered
+            assert {p["name"] for p in items} == {"Bedroom Player", "Kitchen Mini", "Playroom Player"}
+            assert all(p["battery_percent"] is not None for p in items)
+            for p in items:
+                play = web.post(f"/api/players/{p['id']}/commands", json={"action": "play", "card_id": "demo1"})
+                assert play.status_code == 200 and play.json()["via"] == "listener", play.text
+            mini = next(p["id"] for p in items if p["name"] == "Kitchen Mini")
+            for body in (
+                {"action": "pause"},
+                {"action": "resume"},
+                {"action": "stop"},
+                {"action": "volume", "volume": 40},
+                {"action": "sleep_timer", "minutes": 5},
+                {"action": "status"},
+            ):
+                r = web.post(f"/api/players/{mini}/commands", json=body)
+                assert r.status_code == 200, (body, r.text)
         assert Path(data_dir.group(1)).is_dir()
     finally:
         proc.send_signal(signal.SIGINT)
