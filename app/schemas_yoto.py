@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.schemas import NOT_BLANK, In, Out
 from core.records import Card
 from services.card_content import TITLE_MAX
 from services.playlist_cards import SyncState
-from services.playlists import PlaylistView
+from services.playlists import LOOP_REFUSED, PlaylistView
 
 ID_PATTERN = r"^[A-Za-z0-9]+$"
 AudioId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
@@ -25,7 +25,17 @@ CardTitle = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX,
 MediaId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 # The most tracks or items any configuration allows; MAX_CARD_TRACKS (default 100) is the real limit.
 ITEMS_CEILING = 500
-PlayMode = Literal["sequential", "shuffle", "loop"]
+
+
+def _no_loop(value: object) -> object:
+    """`loop` (offered by earlier versions) is refused with the reason, not as an unknown word."""
+    if value == "loop":
+        raise ValueError(LOOP_REFUSED)
+    return value
+
+
+PlayMode = Literal["sequential", "shuffle"]
+PlayModeIn = Annotated[PlayMode, BeforeValidator(_no_loop)]
 Version = Annotated[int, Field(ge=1, le=2**53)]
 
 # --------------------------------------------------------------------------- account link
@@ -140,13 +150,13 @@ class IconsOut(BaseModel):
 class PlaylistIn(In):
     name: CardTitle
     audio_ids: list[AudioId] = Field(default_factory=list, max_length=ITEMS_CEILING)
-    play_mode: PlayMode = "sequential"
+    play_mode: PlayModeIn = "sequential"
 
 
 class PlaylistPut(In):
     name: CardTitle | None = None
     audio_ids: list[AudioId] | None = Field(default=None, max_length=ITEMS_CEILING)
-    play_mode: PlayMode | None = None
+    play_mode: PlayModeIn | None = None
     version: Version | None = Field(default=None, description="the version you last read; 409 if it moved on")
 
 

@@ -56,7 +56,6 @@ def _build(adapters: Adapters) -> YotoServices:
         records.playlists,
         records.counters,
         debounce_s=settings.card_sync_debounce_s,
-        loop_config=settings.playlist_loop_config,
         timer=settings.card_sync_timer_enabled,
     )
     link = YotoLink(cloud, tokens, records.tokens, records.settings, records.counters, LinkRules.of(settings))

@@ -23,6 +23,15 @@ from typing import Any, Literal, Protocol
 
 from core.errors import UpstreamError
 
+# The scopes the service uses (docs/yoto.md, "Scopes"): refresh tokens, MYO cards
+# and covers, the player list and config reads, MQTT commands and live state.
+DEFAULT_SCOPES = "offline_access user:content:manage family:devices:view family:devices:control"
+
+# The `content.config` keys Yoto's card content schema documents; a card holds no other.
+CONTENT_CONFIG_KEYS = frozenset(
+    {"autoadvance", "resumeTimeout", "systemActivity", "trackNumberOverlayTimeout", "onlineOnly", "shuffle"}
+)
+
 # --------------------------------------------------------------------------- keys and icons
 
 
@@ -135,8 +144,14 @@ class Device:
 
 @dataclass(frozen=True)
 class DeviceStatus:
-    """The REST status of a player; every field is optional because the
-    endpoint's answer varies (and it may be refused, see `YotoCloud.device_status`)."""
+    """A player's last reported status: the device shadow's `device.status` block
+    of `GET /device-v2/{id}/config`, and `device.online`. Every field is optional
+    (a player that never reported has none); `updated_at` says how old it is.
+
+    `volume_percent` is the user's volume (`userVolume`), `max_volume_percent`
+    the system volume (`volume`), both 0-100; `free_disk_bytes` and
+    `total_disk_bytes` are Yoto's KiB figures times 1024; `day_mode` is True by
+    day, False at night; `card_inserted` 0 none, 1 physical, 2 remote."""
 
     device_id: str
     online: bool | None = None
@@ -144,6 +159,18 @@ class DeviceStatus:
     charging: bool | None = None
     volume_percent: int | None = None
     active_card: str | None = None
+    max_volume_percent: int | None = None
+    headphones: bool | None = None
+    wifi_strength: int | None = None  # dBm
+    ssid: str | None = None
+    uptime_s: int | None = None
+    free_disk_bytes: int | None = None
+    total_disk_bytes: int | None = None
+    temperature_c: int | None = None
+    battery_temperature_c: int | None = None
+    card_inserted: int | None = None
+    day_mode: bool | None = None
+    updated_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -195,8 +222,9 @@ class YotoChapter:
 class YotoCard:
     """A MYO card. `card_id` None means "create"; otherwise an update in place.
 
-    `content_config` keys (e.g. `resumeTimeout`, `autoadvance`) are laid over
-    whatever `content.config` the card already had."""
+    `content_config` keys (`CONTENT_CONFIG_KEYS` only) are laid over whatever
+    `content.config` the card already had. `read_only` marks a card read for
+    playback (`card_for_playback`, a shop card perhaps): it is never written."""
 
     title: str
     chapters: Sequence[YotoChapter] = ()
@@ -206,6 +234,7 @@ class YotoCard:
     cover_url: str | None = None
     playback_type: str | None = None
     content_config: Mapping[str, Any] = field(default_factory=dict)
+    read_only: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -268,14 +297,16 @@ class YotoCloud(Protocol):
     def poll_device_login(self, device_code: str, *, interval: float | None = None) -> DevicePoll: ...
 
     def refresh(self, refresh_token: str) -> TokenGrant:
-        """Never retried after a request may have reached Yoto without an answer:
-        a rotated refresh token used twice can revoke the whole chain."""
+        """Never retried after a request may have reached Yoto without an answer
+        (a 5xx, a timeout, a dropped connection): a rotated refresh token used
+        twice can revoke the whole chain. The same holds for every token call."""
 
     # players
     def list_devices(self, token: str) -> list[Device]: ...
 
     def device_status(self, token: str, device_id: str) -> DeviceStatus | None:
-        """None when Yoto refuses the status (403): an optional source."""
+        """The status block of the player's config (never `/status`, whose scope
+        Yoto refuses to third-party apps); None when Yoto refuses the read (403)."""
 
     def get_config(self, token: str, device_id: str) -> DeviceConfig: ...
 
@@ -283,9 +314,15 @@ class YotoCloud(Protocol):
 
     # cards
     def save_card(self, token: str, card: YotoCard) -> YotoCard:
-        """Create (`card_id` None) or update in place; answers the stored card."""
+        """Create (`card_id` None) or update in place; answers the stored card.
+        A create whose answer was lost is reconciled, never blindly resent."""
 
-    def get_card(self, token: str, card_id: str) -> YotoCard: ...
+    def get_card(self, token: str, card_id: str) -> YotoCard:
+        """One of the family's own (MYO) cards; `NotFound` for anything else."""
+
+    def card_for_playback(self, token: str, card_id: str) -> YotoCard:
+        """Any card the family can play, shop cards included, for reading its
+        chapters (next/previous); answers a `read_only` card, never written."""
 
     def my_cards(self, token: str) -> list[CardSummary]: ...
 

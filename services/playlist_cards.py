@@ -1,8 +1,9 @@
 """A Yoto card that follows a live playlist, rewritten in place, debounced.
 
 Every change to the playlist rewrites the SAME Yoto card (one chapter per
-item; `shuffle` a fresh order on each write; `loop` sets the card to repeat)
-and never makes a second one. A burst of edits is one write:
+item; `shuffle` a fresh order on each write) and never makes a second one.
+A card cannot repeat (repeat-all is the player's setting): a playlist stored
+with the old `loop` mode plays in order. A burst of edits is one write:
 
 - the card record keeps which playlist version its Yoto card holds
   (`synced_version`) and when it was last written (`synced_at`);
@@ -30,7 +31,7 @@ import contextlib
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -46,6 +47,12 @@ from services.cards import delete_on_yoto_and_here, forget_on_yoto
 log = logging.getLogger("yss.playlist_cards")
 
 LEASE_S = 120  # longer than one rewrite can take (icon list, read, write, each with retries)
+LEGACY_LOOP = "loop"
+
+
+def play_mode_of(playlist: Playlist) -> str:
+    """The mode a playlist plays in: one stored as `loop` by an earlier version plays in order."""
+    return "sequential" if playlist.play_mode == LEGACY_LOOP else playlist.play_mode
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ SYNCED = SyncState("synced")
 
 
 def same_content(a: Playlist, b: Playlist) -> bool:
-    return (a.name, tuple(a.audio_ids), a.play_mode) == (b.name, tuple(b.audio_ids), b.play_mode)
+    return (a.name, tuple(a.audio_ids), play_mode_of(a)) == (b.name, tuple(b.audio_ids), play_mode_of(b))
 
 
 class PlaylistCards:
@@ -74,7 +81,6 @@ class PlaylistCards:
         counters: CounterRepository,
         *,
         debounce_s: float,
-        loop_config: Mapping[str, Any],
         timer: bool,
         now: Callable[[], datetime] = utcnow,
         shuffle: Callable[[list[Any]], None] = random.shuffle,
@@ -83,7 +89,6 @@ class PlaylistCards:
         self.playlists = playlists
         self._counters = counters
         self._debounce_s = debounce_s
-        self._loop_config = dict(loop_config)
         self._timer_on = timer
         self._now = now
         self._shuffle = shuffle
@@ -101,13 +106,9 @@ class PlaylistCards:
     def _entries(self, playlist: Playlist) -> list[Entry]:
         items = content.existing_audio(self.ports.audio, playlist.audio_ids)
         entries = [Entry(items[a]) for a in playlist.audio_ids if a in items]
-        if playlist.play_mode == "shuffle":
+        if play_mode_of(playlist) == "shuffle":
             self._shuffle(entries)
         return entries
-
-    def _config(self, playlist: Playlist) -> dict[str, Any]:
-        looping = playlist.play_mode == "loop"
-        return {k: (v if looping else False) for k, v in self._loop_config.items()}
 
     def _write_yoto(self, playlist: Playlist, entries: list[Entry], current: YotoCard | None) -> tuple[Any, str]:
         """Write the playlist's content onto `current` (or a new card); answers (Built, Yoto card id)."""
@@ -123,7 +124,7 @@ class PlaylistCards:
         )
         title = content.check_title(playlist.name, "the playlist's name")
         base = current or YotoCard(title=title)
-        card = replace(base, title=title, chapters=built.chapters, content_config=self._config(playlist))
+        card = replace(base, title=title, chapters=built.chapters)
         saved = yoto.tokens.call(playlist.owner, yoto.cloud.save_card, card)
         return built, saved.card_id or ""
 
@@ -264,8 +265,8 @@ class PlaylistCards:
         """A fresh order on the card now (shuffle playlists only); Yoto's errors are the caller's."""
         playlist = self.get_playlist(user, playlist_id)
         content.may_change(user, playlist.owner, "playlist")
-        if playlist.play_mode != "shuffle":
-            raise Conflict(f"the playlist plays {playlist.play_mode}: set play_mode to shuffle first")
+        if play_mode_of(playlist) != "shuffle":
+            raise Conflict(f"the playlist plays {play_mode_of(playlist)}: set play_mode to shuffle first")
         card = self.card_of(playlist)
         if card is None:
             raise Conflict("the playlist has no card yet: make one with POST /api/playlists/{id}/card")

@@ -18,10 +18,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from core.errors import Invalid, VersionConflict
-from core.records import PLAY_MODES, Card, Page, Playlist, User, new_id, utcnow
+from core.records import Card, Page, Playlist, User, new_id, utcnow
 from services import card_content as content
 from services.library import paged
-from services.playlist_cards import PlaylistCards, SyncState
+from services.playlist_cards import LEGACY_LOOP, PlaylistCards, SyncState, play_mode_of
+
+PLAY_MODES = ("sequential", "shuffle")
+LOOP_REFUSED = (
+    "play_mode loop is not offered: a card cannot repeat, repeat-all is the player's own setting"
+    " (which the player settings will offer); choose sequential or shuffle"
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Playlists:
         return content.check_title(name, "name")
 
     def _mode(self, mode: str) -> str:
+        if mode == LEGACY_LOOP:
+            raise Invalid(LOOP_REFUSED)
         if mode not in PLAY_MODES:
             raise Invalid(f"play_mode must be one of {', '.join(PLAY_MODES)}")
         return mode
@@ -58,7 +66,8 @@ class Playlists:
     def _view(self, playlist: Playlist, sync: SyncState | None = None) -> PlaylistView:
         card = self._followers.card_of(playlist)
         state = sync if sync is not None else self._followers.state_of(playlist, card)
-        return PlaylistView(playlist, card.yoto_card_id if card else None, state)
+        shown = replace(playlist, play_mode=play_mode_of(playlist))
+        return PlaylistView(shown, card.yoto_card_id if card else None, state)
 
     # ------------------------------------------------------------------ reading
 
@@ -99,7 +108,10 @@ class Playlists:
             raise VersionConflict(
                 f"the playlist changed meanwhile (it is at version {current.version}, not {version}): reload it"
             )
-        saved = self._repo.save(change(current), expected_version=current.version)
+        changed = change(current)
+        # An edit stores a legacy `loop` as the mode it plays in.
+        changed = replace(changed, play_mode=play_mode_of(changed))
+        saved = self._repo.save(changed, expected_version=current.version)
         return self._view(saved, self._followers.sync(saved))
 
     def update(

@@ -3,6 +3,8 @@
 Writing starts from a deep copy of the JSON the card was read from (`raw`) and
 lays the typed fields over it, so whatever we did not model (ambient colours,
 `fileSize`, interactive `events`, fields Yoto adds later) goes back unchanged.
+Every write of a card with stream tracks carries the streaming fields where
+yoto.dev places them (docs/yoto.md, "Cards").
 """
 
 from __future__ import annotations
@@ -12,7 +14,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import UpstreamError
-from core.yoto import CardSummary, YotoCard, YotoChapter, YotoTrack, icon_ref, media_id_of, pad_key
+from core.yoto import (
+    CONTENT_CONFIG_KEYS,
+    CardSummary,
+    YotoCard,
+    YotoChapter,
+    YotoTrack,
+    icon_ref,
+    media_id_of,
+    pad_key,
+)
+
+# What earlier versions of this service wrote where Yoto reads nothing: a rewrite removes it.
+_LEGACY_CONFIG_KEYS = ("repeatAll",)
 
 # --------------------------------------------------------------------------- writing
 
@@ -43,6 +57,8 @@ def track_json(track: YotoTrack, position: int) -> dict[str, Any]:
     _put(out, ("duration",), track.duration)
     _put(out, ("fileSize",), track.file_size)
     _put(out, ("display", "icon16x16"), _icon(track.icon))
+    if out.get("type") == "stream":
+        out["isNew"] = True
     return out
 
 
@@ -54,7 +70,30 @@ def chapter_json(chapter: YotoChapter, position: int) -> dict[str, Any]:
     out["tracks"] = [track_json(t, i) for i, t in enumerate(chapter.tracks, start=1)]
     _put(out, ("duration",), chapter.duration)
     _put(out, ("display", "icon16x16"), _icon(chapter.icon))
+    if any(t.get("type") == "stream" for t in out["tracks"]):
+        out["hasStreams"] = True
     return out
+
+
+def _config(content: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    unknown = sorted(set(changes) - CONTENT_CONFIG_KEYS)
+    if unknown:
+        raise ValueError(f"content.config holds only Yoto's documented keys, not {', '.join(unknown)}")
+    config = content.get("config")
+    if isinstance(config, dict):
+        config = content["config"] = {k: v for k, v in config.items() if k not in _LEGACY_CONFIG_KEYS}
+    for name, value in changes.items():
+        _put(content, ("config", name), value)
+
+
+def _edit_settings(out: dict[str, Any], content: dict[str, Any], streams: bool) -> None:
+    """`editSettings` lives in `content`; one at the card's top level (our old
+    writes put it there) moves in when `content` has none, and goes either way."""
+    legacy = out.pop("editSettings", None)
+    if not isinstance(content.get("editSettings"), dict) and isinstance(legacy, dict):
+        content["editSettings"] = legacy
+    if streams:
+        _put(content, ("editSettings", "transcodeAudioUploads"), True)
 
 
 def card_json(card: YotoCard) -> dict[str, Any]:
@@ -67,16 +106,28 @@ def card_json(card: YotoCard) -> dict[str, Any]:
     content["chapters"] = [chapter_json(c, i) for i, c in enumerate(card.chapters, start=1)]
     content.setdefault("playbackType", "linear")
     _put(content, ("playbackType",), card.playback_type)
-    for name, value in card.content_config.items():
-        _put(content, ("config", name), value)
+    _config(content, card.content_config)
     _put(out, ("metadata", "description"), card.description)
     _put(out, ("metadata", "author"), card.author)
     _put(out, ("metadata", "cover", "imageL"), card.cover_url)
-    if not card.raw and any(t.type == "stream" for t in card.tracks):
-        # Documented as needed for streaming cards; a card read back keeps what Yoto stored.
+    streams = any(t.get("type") == "stream" for c in content["chapters"] for t in c["tracks"])
+    _edit_settings(out, content, streams)
+    if streams:
         _put(out, ("metadata", "media", "hasStreams"), True)
-        _put(out, ("editSettings", "transcodeAudioUploads"), True)
     return out
+
+
+def track_urls(body: Mapping[str, Any]) -> list[str | None]:
+    """The track URLs of a card body, in order (what a lost create is recognised by)."""
+    content = _dict(body.get("content"))
+    chapters = content.get("chapters")
+    return [
+        t.get("trackUrl")
+        for c in (chapters if isinstance(chapters, list) else [])
+        if isinstance(c, dict)
+        for t in (c.get("tracks") if isinstance(c.get("tracks"), list) else [])
+        if isinstance(t, dict)
+    ]
 
 
 # --------------------------------------------------------------------------- reading

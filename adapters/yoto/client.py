@@ -2,13 +2,8 @@
 
 Every Yoto URL is built here. Calls are synchronous (the API runs them in
 worker threads) and share one httpx connection pool, which is thread-safe.
-
-Retries: 429 and 5xx are retried with jittered exponential backoff, honouring
-`Retry-After`, for at most `max_tries` attempts and `max_wait_s` seconds of
-waiting in all; a refused connection is retried the same way (nothing reached
-Yoto). A timeout is never retried: the request may have been processed
-(a rotated refresh token sent twice can revoke the whole token chain) and
-waiting `max_tries` timeouts would outlast the API's own deadline.
+Retries, and what is never resent (token calls, card creates), are described
+in docs/yoto.md ("Retries and lost answers").
 """
 
 from __future__ import annotations
@@ -20,6 +15,8 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 from urllib.parse import quote, urlencode
@@ -29,6 +26,8 @@ import httpx
 from adapters.yoto import cards
 from core.errors import (
     ConfigError,
+    Conflict,
+    DomainError,
     NotFound,
     RateLimited,
     RelinkNeeded,
@@ -39,6 +38,7 @@ from core.errors import (
 from core.records import utcnow
 from core.settings import Settings
 from core.yoto import (
+    DEFAULT_SCOPES,
     RELINK_MESSAGE,
     AccessTokenRejected,
     CardSummary,
@@ -55,9 +55,7 @@ from core.yoto import (
 )
 
 AUDIENCE = "https://api.yotoplay.com"
-# The device and library scope spellings are unverified (docs/yoto.md): pass
-# `scope=` to change them.
-DEFAULT_SCOPE = "openid profile offline_access user:content:manage family:devices:view family:devices:control"
+DEFAULT_SCOPE = DEFAULT_SCOPES
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _DEFAULT_EXPIRES_S = 3600
@@ -138,18 +136,91 @@ def _grant(body: Any) -> TokenGrant:
     )
 
 
-def _opt_bool(*values: Any) -> bool | None:
-    for v in values:
-        if isinstance(v, bool):
-            return v
-    return None
-
-
 def _opt_int(*values: Any) -> int | None:
+    """The first value that is a number (or a string of one: the shadow is loosely typed)."""
     for v in values:
         if isinstance(v, int | float) and not isinstance(v, bool):
             return int(v)
+        if isinstance(v, str):
+            try:
+                return int(float(v))
+            except ValueError:
+                continue
     return None
+
+
+def _flag(*values: Any) -> bool | None:
+    """A boolean sent as true/false, 0/1 or "0"/"1"."""
+    for v in values:
+        if isinstance(v, bool):
+            return v
+        number = _opt_int(v)
+        if number is not None:
+            return number != 0
+    return None
+
+
+def _temperature(part: str) -> int | None:
+    """One side of the shadow's `temp` ("battery:device[:…]"): "0" and "notSupported" mean unknown."""
+    value = _opt_int(part)
+    return value if value not in (None, 0) else None
+
+
+def parse_iso(value: Any) -> datetime | None:
+    """A Yoto timestamp ("2025-01-02T03:04:05.678Z"); a bare one is taken as UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_device_status(device_id: str, device: Mapping[str, Any]) -> DeviceStatus | None:
+    """The `device` block of a config answer as a `DeviceStatus`: its `status`
+    (the shadow, in Yoto's names and encodings) and its `online`."""
+    s = device.get("status")
+    online = device.get("online") if isinstance(device.get("online"), bool) else None
+    if not isinstance(s, dict):
+        return DeviceStatus(device_id=device_id, online=online) if online is not None else None
+    parts = s.get("temp").split(":") if isinstance(s.get("temp"), str) else []
+    battery_temp = _opt_int(s.get("batteryTemp")) or (_temperature(parts[0]) if parts else None)
+    day = _opt_int(s.get("day"))
+    free, total = _opt_int(s.get("freeDisk")), _opt_int(s.get("totalDisk"))
+    card = s.get("activeCard")
+    ssid = s.get("ssid")
+    return DeviceStatus(
+        device_id=device_id,
+        online=online,
+        battery_percent=_opt_int(s.get("batteryLevel"), s.get("batteryLevelPercentage")),
+        charging=_flag(s.get("charging"), s.get("isCharging")),
+        volume_percent=_opt_int(s.get("userVolume"), s.get("userVolumePercentage")),
+        max_volume_percent=_opt_int(s.get("volume"), s.get("systemVolumePercentage")),
+        active_card=card if isinstance(card, str) and card not in ("", "none") else None,
+        headphones=_flag(s.get("headphones")),
+        wifi_strength=_opt_int(s.get("wifiStrength")),
+        ssid=ssid if isinstance(ssid, str) and ssid else None,
+        uptime_s=_opt_int(s.get("upTime")),
+        free_disk_bytes=free * 1024 if free is not None else None,
+        total_disk_bytes=total * 1024 if total is not None else None,
+        temperature_c=_temperature(parts[1]) if len(parts) > 1 else None,
+        battery_temperature_c=battery_temp,
+        card_inserted=_opt_int(s.get("cardInserted")),
+        day_mode=None if day not in (0, 1) else day == 1,
+        updated_at=parse_iso(s.get("updatedAt")),
+        raw=s,
+    )
+
+
+class _Unanswered(Exception):
+    """A request that may have been carried out although no answer said so.
+    `finished` is False after a timeout: Yoto may still be working on it."""
+
+    def __init__(self, error: DomainError, *, finished: bool = True) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.finished = finished
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -177,6 +248,7 @@ class YotoClient:
         backoff_s: float = 0.5,
         max_backoff_s: float = 4.0,
         max_wait_s: float = 10.0,
+        reconcile_skew_s: float = 120.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
@@ -184,12 +256,13 @@ class YotoClient:
         self.api_url = api_url.rstrip("/")
         self.auth_url = auth_url.rstrip("/")
         self.client_id = client_id
-        self.scope = scope
+        self.scope = " ".join(scope.split())
         self.audience = audience
         self.max_tries = max(1, max_tries)
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.max_wait_s = max_wait_s
+        self.reconcile_skew_s = reconcile_skew_s
         self._sleep = sleep
         self._jitter = jitter
         self._http = httpx.Client(
@@ -205,6 +278,7 @@ class YotoClient:
             api_url=settings.yoto_api_url,
             auth_url=settings.yoto_auth_url,
             client_id=settings.yoto_client_id,
+            scope=settings.yoto_scopes,
             **options,
         )
 
@@ -220,9 +294,16 @@ class YotoClient:
         base = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
         return base * (0.5 + self._jitter() / 2)
 
-    def _send(self, method: str, url: str, *, what: str, token: str | None = None, **kw: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, *, what: str, token: str | None = None, resend: bool = True, **kw: Any
+    ) -> httpx.Response:
         """The final answer after retries: a 2xx or a status that is not retried.
-        Raises for timeouts and for retryable failures that outlast the budget."""
+
+        429 and a refused connection (nothing reached Yoto) are retried within the
+        budget. With `resend` (reads, updates) a 5xx is retried too; without it (a
+        create, a token call) a 5xx, a dropped connection or a read timeout raises
+        `_Unanswered`: the request may have been carried out. A timeout is never
+        retried either way (waiting `max_tries` timeouts outlasts the API's deadline)."""
         headers = dict(kw.pop("headers", None) or {})
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -233,16 +314,26 @@ class YotoClient:
             resp: httpx.Response | None = None
             try:
                 resp = self._http.request(method, url, headers=headers, **kw)
-            except httpx.TimeoutException as exc:
+            except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 raise UpstreamTimeout(f"Yoto did not answer in time ({what})") from exc
+            except httpx.TimeoutException as exc:
+                lost = UpstreamTimeout(f"Yoto did not answer in time ({what})")
+                if resend:
+                    raise lost from exc
+                raise _Unanswered(lost, finished=False) from exc
             except httpx.ConnectError as exc:
                 failure = f"could not connect: {exc}"
             except httpx.TransportError as exc:
-                raise UpstreamError(f"the connection to Yoto failed ({what}): {exc}") from exc
+                dropped = UpstreamError(f"the connection to Yoto failed ({what}): {exc}")
+                if resend:
+                    raise dropped from exc
+                raise _Unanswered(dropped) from exc
             else:
                 if resp.status_code not in _RETRY_STATUSES:
                     return resp
                 failure = f"{resp.status_code} {resp.reason_phrase}: {yoto_message(resp)}"
+                if not resend and resp.status_code != 429:
+                    raise _Unanswered(UpstreamError(f"Yoto failed to {what}: {failure}"))
             delay = self._delay(attempt, resp)
             if attempt >= self.max_tries or waited + delay > self.max_wait_s:
                 self._give_up(what, attempt, resp, failure, delay)
@@ -284,7 +375,12 @@ class YotoClient:
         return self.client_id
 
     def _token_call(self, form: Mapping[str, str], *, what: str) -> httpx.Response:
-        return self._send("POST", f"{self.auth_url}/oauth/token", what=what, data=dict(form))
+        """Never resent once it may have reached Yoto: a code is spent by any
+        attempt and a rotated refresh token sent twice revokes the chain."""
+        try:
+            return self._send("POST", f"{self.auth_url}/oauth/token", what=what, resend=False, data=dict(form))
+        except _Unanswered as lost:
+            raise lost.error from lost
 
     def authorize_request(self, redirect_uri: str, *, state: str | None = None) -> PkceRequest:
         verifier, challenge = pkce_pair()
@@ -394,24 +490,12 @@ class YotoClient:
 
     def device_status(self, token: str, device_id: str) -> DeviceStatus | None:
         what = "read the player's status"
-        resp = self._send("GET", f"{self.api_url}/device-v2/{_seg(device_id)}/status", what=what, token=token)
+        resp = self._send("GET", f"{self.api_url}/device-v2/{_seg(device_id)}/config", what=what, token=token)
         if resp.status_code == 403:
             return None
         body = self._check(resp, what=what, missing=f"Yoto has no player {device_id!r}")
-        s = body if isinstance(body, dict) else {}
-        for wrapper in ("device", "status"):
-            if isinstance(s.get(wrapper), dict):
-                s = s[wrapper]
-        card = s.get("activeCard")
-        return DeviceStatus(
-            device_id=device_id,
-            online=_opt_bool(s.get("isOnline"), s.get("online")),
-            battery_percent=_opt_int(s.get("batteryLevelPercentage"), s.get("batteryLevel")),
-            charging=_opt_bool(s.get("isCharging"), s.get("charging")),
-            volume_percent=_opt_int(s.get("userVolumePercentage"), s.get("systemVolumePercentage")),
-            active_card=card if isinstance(card, str) and card not in ("", "none") else None,
-            raw=s,
-        )
+        device = body.get("device") if isinstance(body, dict) else None
+        return parse_device_status(device_id, device) if isinstance(device, dict) else None
 
     def get_config(self, token: str, device_id: str) -> DeviceConfig:
         body = self._api(
@@ -441,21 +525,79 @@ class YotoClient:
     # ------------------------------------------------------------------ cards
 
     def save_card(self, token: str, card: YotoCard) -> YotoCard:
+        if card.read_only:
+            raise Conflict("a card read for playback is never written back to Yoto")
         sent = cards.card_json(card)
-        what = "update the card" if card.card_id else "create the card"
-        missing = f"Yoto has no card {card.card_id!r}" if card.card_id else None
-        body = self._api("POST", "/content", token, what=what, missing=missing, json=sent)
+        if not card.card_id:
+            return self._create_card(token, sent)
+        # An update replaces the card whole: sending it twice leaves the same card.
+        what = "update the card"
+        body = self._api("POST", "/content", token, what=what, missing=f"Yoto has no card {card.card_id!r}", json=sent)
+        return self._stored(body, sent)
+
+    @staticmethod
+    def _stored(body: Any, sent: dict[str, Any]) -> YotoCard:
         stored = cards.unwrap_card(body)
         if not isinstance(stored.get("content"), dict):
             # An answer that names the card but does not echo it: what we sent is what it holds.
             stored = {**sent, **stored, "content": sent["content"]}
         return cards.parse_card(stored)
 
+    def _create_card(self, token: str, sent: dict[str, Any]) -> YotoCard:
+        """`POST /content` is not idempotent: after a lost answer the card Yoto
+        may have made is looked for first, and only when it is not there is the
+        create sent once more (never after a timeout: Yoto may still be making it)."""
+        what = "create the card"
+        started = utcnow()
+        for attempt in (1, 2):
+            try:
+                resp = self._send("POST", f"{self.api_url}/content", what=what, token=token, resend=False, json=sent)
+            except _Unanswered as lost:
+                self._sleep(self._delay(1, None))  # a moment for Yoto's listing to show a card just written
+                try:
+                    made = self._made_since(token, sent, started)
+                except DomainError as exc:
+                    raise lost.error from exc  # cannot tell whether it exists: never resend blindly
+                if made is not None:
+                    return made
+                if attempt == 2 or not lost.finished:
+                    raise lost.error from lost
+                continue
+            return self._stored(self._check(resp, what=what), sent)
+        raise AssertionError("unreachable")
+
+    def _made_since(self, token: str, sent: dict[str, Any], started: datetime) -> YotoCard | None:
+        """The card a lost create made: same title, created since just before the
+        request (allowing for clock skew), and exactly the track URLs sent."""
+        floor = started - timedelta(seconds=self.reconcile_skew_s)
+        urls = cards.track_urls(sent)
+        for summary in self.my_cards(token):
+            created = parse_iso(summary.raw.get("createdAt"))
+            if summary.title != sent["title"] or (created is not None and created < floor):
+                continue
+            try:
+                found = self.get_card(token, summary.card_id)
+            except NotFound:
+                continue
+            if cards.track_urls(found.raw) == urls:
+                return found
+        return None
+
     def get_card(self, token: str, card_id: str) -> YotoCard:
         body = self._api(
             "GET", f"/content/{_seg(card_id)}", token, what="read the card", missing=f"Yoto has no card {card_id!r}"
         )
         return cards.parse_card(body)
+
+    def card_for_playback(self, token: str, card_id: str) -> YotoCard:
+        try:
+            card = self.get_card(token, card_id)
+        except NotFound:
+            body = self._api(
+                "GET", f"/card/{_seg(card_id)}", token, what="read the card", missing=f"Yoto has no card {card_id!r}"
+            )
+            card = cards.parse_card(body)
+        return replace(card, read_only=True)
 
     def my_cards(self, token: str) -> list[CardSummary]:
         body = self._api("GET", "/content/mine", token, what="list the cards")

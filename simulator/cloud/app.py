@@ -37,10 +37,17 @@ class CloudApp:
         if req.path.startswith("/_sim/"):
             return self._dispatch(self._control, req)
         fault = self.cloud.faults.take(req.method, req.path)
-        if fault is not None and fault.kind == "slow":
-            time.sleep(fault.delay_s)
-            fault = None
-        response = self._fault_response(fault, req.path) if fault else self._dispatch(self._yoto, req)
+        if fault is not None and fault.after:
+            response = self._dispatch(self._yoto, req)  # the work is done; only the answer goes wrong
+            if fault.kind == "slow":
+                time.sleep(fault.delay_s)
+            else:
+                response = self._fault_response(fault, req.path)
+        else:
+            if fault is not None and fault.kind == "slow":
+                time.sleep(fault.delay_s)
+                fault = None
+            response = self._fault_response(fault, req.path) if fault else self._dispatch(self._yoto, req)
         self.cloud.record(
             RecordedRequest(
                 method=req.method,

@@ -1,7 +1,9 @@
 """MYO cards: the checks firmware and Yoto's API would make, and the card store.
 
 Validation is deliberately stricter than what is known of the real API
-(unknown media ids in `icon16x16` are refused while `strict_icons` is on):
+(unknown media ids in `icon16x16` are refused while `strict_icons` is on;
+`editSettings` only inside `content`, and `transcodeAudioUploads` there on a
+card with stream tracks; `content.config` holds the documented keys only):
 a card this accepts is one a player can show and play.
 """
 
@@ -14,10 +16,10 @@ import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from simulator.cloud.clock import iso
 from simulator.cloud.config import CloudConfig
 from simulator.cloud.http import HttpError
 
@@ -28,15 +30,13 @@ TRACK_TYPES = ("stream", "audio")
 PLAYBACK_TYPES = ("linear", "interactive")
 EVENT_NAMES = ("onLhb", "onRhb", "onEnd")
 EVENT_COMMANDS = ("goto", "stop")
+# yoto.dev's card content schema; the Node client's YotoContentConfig lists the same.
+CONFIG_KEYS = ("autoadvance", "resumeTimeout", "systemActivity", "trackNumberOverlayTimeout", "onlineOnly", "shuffle")
 
 
 def is_padded_key(key: object) -> bool:
     """ "01".."99", then "100"...: two digits at least, no extra leading zero."""
     return isinstance(key, str) and re.fullmatch(r"\d{2,}", key) is not None and (len(key) == 2 or key[0] != "0")
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
 
 
 class _Checker:
@@ -62,6 +62,10 @@ class _Checker:
             raise self.fail(where, "must be a string")
         if max_len is not None and len(value) > max_len:
             raise self.fail(where, f"must be at most {max_len} characters")
+
+    def boolean(self, value: object, where: str) -> None:
+        if value is not None and not isinstance(value, bool):
+            raise self.fail(where, "must be true or false")
 
     def number(self, value: object, where: str, integer: bool = False) -> None:
         if value is None:
@@ -114,6 +118,7 @@ class _Checker:
                 raise self.fail(f"{where}.trackUrl", 'of an audio track must be "yoto:#<sha256>"')
             if t.get("format") is not None and t.get("format") not in TRACK_FORMATS:
                 raise self.fail(f"{where}.format", f"must be one of {', '.join(TRACK_FORMATS)}")
+        self.boolean(t.get("isNew"), f"{where}.isNew")
         self.number(t.get("duration"), f"{where}.duration")
         self.number(t.get("fileSize"), f"{where}.fileSize", integer=True)
         self.text(t.get("overlayLabel"), f"{where}.overlayLabel")
@@ -132,6 +137,7 @@ class _Checker:
         self.text(c.get("title"), f"{where}.title")
         self.text(c.get("overlayLabel"), f"{where}.overlayLabel")
         self.icon(c.get("display"), f"{where}.display")
+        self.boolean(c.get("hasStreams"), f"{where}.hasStreams")
         tracks = c.get("tracks")
         if not isinstance(tracks, list) or not tracks:
             raise self.fail(f"{where}.tracks", "must be a non-empty list")
@@ -155,10 +161,7 @@ class _Checker:
         playback = content.get("playbackType")
         if playback is not None and playback not in PLAYBACK_TYPES:
             raise self.fail("content.playbackType", f"must be one of {', '.join(PLAYBACK_TYPES)}")
-        config = self.obj(content.get("config"), "content.config")
-        if config is not None:
-            for key in ("resumeTimeout", "trackNumberOverlayTimeout"):
-                self.number(config.get(key), f"content.config.{key}", integer=True)
+        self.config(self.obj(content.get("config"), "content.config"))
         chapters = content.get("chapters")
         if not isinstance(chapters, list):
             raise self.fail("content.chapters", "must be a list")
@@ -176,7 +179,38 @@ class _Checker:
             if cover is not None:
                 self.text(cover.get("imageL"), "metadata.cover.imageL")
             self.obj(metadata.get("media"), "metadata.media")
-        self.obj(body.get("editSettings"), "editSettings")
+        if "editSettings" in body:
+            raise self.fail("editSettings", "belongs inside content (content.editSettings), not at the top level")
+        self.edit_settings(self.obj(content.get("editSettings"), "content.editSettings"), chapters)
+
+    def config(self, config: dict[str, Any] | None) -> None:
+        if config is None:
+            return
+        for key in config:
+            if key not in CONFIG_KEYS:
+                raise self.fail(f"content.config.{key}", f"is not a card setting (allowed: {', '.join(CONFIG_KEYS)})")
+        for key in ("resumeTimeout", "trackNumberOverlayTimeout"):
+            self.number(config.get(key), f"content.config.{key}", integer=True)
+        for key in ("systemActivity", "onlineOnly"):
+            self.boolean(config.get(key), f"content.config.{key}")
+        self.text(config.get("autoadvance"), "content.config.autoadvance")
+        shuffle = config.get("shuffle")
+        if shuffle is not None:
+            if not isinstance(shuffle, list):
+                raise self.fail("content.config.shuffle", "must be a list of {start, end, limit}")
+            for i, entry in enumerate(shuffle):
+                block = self.obj(entry, f"content.config.shuffle[{i}]", required=True) or {}
+                for key in ("start", "end", "limit"):
+                    self.number(block.get(key), f"content.config.shuffle[{i}].{key}", integer=True)
+
+    def edit_settings(self, settings: dict[str, Any] | None, chapters: list[Any]) -> None:
+        self.boolean((settings or {}).get("transcodeAudioUploads"), "content.editSettings.transcodeAudioUploads")
+        streams = any(t.get("type") == "stream" for c in chapters for t in c["tracks"])
+        if streams and (settings or {}).get("transcodeAudioUploads") is not True:
+            raise self.fail(
+                "content.editSettings.transcodeAudioUploads",
+                "must be true on a card with stream tracks (yoto.dev: necessary for streaming cards)",
+            )
 
 
 def validate_card(body: dict[str, Any], cfg: CloudConfig, known_icon: Callable[[str], bool]) -> None:

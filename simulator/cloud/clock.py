@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
+
+
+def iso(ts: float) -> str:
+    """A Unix time as Yoto writes timestamps: "2025-01-02T03:04:05.678Z"."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
 
 
 class SimClock:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 DEFAULT_CLIENT_ID = "yoto-sim-client"
 DEFAULT_ACCOUNT = "family"
 API_AUDIENCE = "https://api.yotoplay.com"
-DEFAULT_SCOPE = "openid profile offline_access user:content:manage family:devices:view family:devices:control"
+# What the service asks for, and so what a fresh app here has pre-approved.
+DEFAULT_SCOPE = "offline_access user:content:manage family:devices:view family:devices:control"
 
 
 @dataclass
@@ -30,6 +31,8 @@ class CloudConfig:
     # None accepts any absolute http(s) redirect URI; a list accepts exactly those.
     redirect_uris: list[str] | None = None
     auto_consent: bool = True
+    # The scopes ticked for the app on the developer dashboard; asking for any other fails sign-in.
+    approved_scopes: list[str] = field(default_factory=lambda: DEFAULT_SCOPE.split())
     # Content
     strict_icons: bool = True
     require_https_tracks: bool = False
@@ -59,6 +62,7 @@ class CloudConfig:
         "reuse_detection",
         "redirect_uris",
         "auto_consent",
+        "approved_scopes",
         "strict_icons",
         "require_https_tracks",
         "max_chapters",

@@ -14,7 +14,7 @@ from simulator.cloud.http import HttpError, Request, Response, json_response
 from simulator.cloud.router import Router
 from simulator.cloud.state import Cloud
 
-_FAULT_FIELDS = ("kind", "count", "path_prefix", "method", "status", "retry_after", "delay_s")
+_FAULT_FIELDS = ("kind", "count", "path_prefix", "method", "status", "retry_after", "delay_s", "after")
 
 
 def _fault_from(body: dict[str, Any]) -> Fault:
@@ -40,7 +40,7 @@ def add_device_from(cloud: Cloud, body: dict[str, Any]) -> Device:
         device_type=kind,
         device_family=str(body.get("deviceFamily", kind)),
         status=dict(body.get("status") or {}),
-        status_forbidden=bool(body.get("statusForbidden", False)),
+        status_at=cloud.clock.now(),
     )
     return cloud.devices.add(device)
 
@@ -75,14 +75,14 @@ def add_control_routes(router: Router, cloud: Cloud) -> None:
         return ok()
 
     def list_devices(req: Request) -> Response:
-        devices = [
-            {**d.listing(), "account": d.account, "statusForbidden": d.status_forbidden, "status": d.status_body()}
-            for d in cloud.devices.all()
-        ]
+        devices = [{**d.listing(), "account": d.account, "status": d.status_body()} for d in cloud.devices.all()]
         return json_response(200, {"devices": devices})
 
     def add_device(req: Request) -> Response:
-        return json_response(200, {"device": add_device_from(cloud, req.json_object()).listing()})
+        try:
+            return json_response(200, {"device": add_device_from(cloud, req.json_object()).listing()})
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from exc
 
     def remove_device(req: Request) -> Response:
         if not cloud.devices.remove(req.params["device_id"]):
@@ -91,10 +91,34 @@ def add_control_routes(router: Router, cloud: Cloud) -> None:
 
     def set_status(req: Request) -> Response:
         body = req.json_object()
-        forbidden = body.pop("forbidden", None)
-        online = body.pop("online", None)
-        device = cloud.devices.set_status(req.params["device_id"], body, online=online, forbidden=forbidden)
-        return json_response(200, {"status": device.status_body(), "forbidden": device.status_forbidden})
+        unknown = sorted(set(body) - {"status", "online"})
+        if unknown:
+            raise HttpError(400, f"expected {{status, online}}, not {', '.join(unknown)}")
+        status = body.get("status") or {}
+        if not isinstance(status, dict):
+            raise HttpError(400, "status must be an object")
+        try:
+            device = cloud.devices.set_status(req.params["device_id"], status, body.get("online"), cloud.clock.now())
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from exc
+        return json_response(200, {"status": device.status_body(), "online": device.online})
+
+    def get_status(req: Request) -> Response:
+        return json_response(200, {"status": cloud.devices.get(req.params["device_id"]).status_body()})
+
+    def get_shop(req: Request) -> Response:
+        return json_response(200, {"cards": cloud.shop.all()})
+
+    def add_shop(req: Request) -> Response:
+        body = req.json_object()
+        card = body.get("card")
+        if not isinstance(card, dict):
+            raise HttpError(400, "card must be an object")
+        try:
+            added = cloud.shop.add(card, str(body.get("account") or cloud.login_account))
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from exc
+        return json_response(200, {"card": added})
 
     def device_config(req: Request) -> Response:
         device = cloud.devices.get(req.params["device_id"])
@@ -177,6 +201,9 @@ def add_control_routes(router: Router, cloud: Cloud) -> None:
         ("POST", "/_sim/devices", add_device),
         ("DELETE", "/_sim/devices/{device_id}", remove_device),
         ("PUT", "/_sim/devices/{device_id}/status", set_status),
+        ("GET", "/_sim/devices/{device_id}/status", get_status),
+        ("GET", "/_sim/shop-cards", get_shop),
+        ("POST", "/_sim/shop-cards", add_shop),
         ("GET", "/_sim/devices/{device_id}/config", device_config),
         ("POST", "/_sim/device-codes/approve", decide(True)),
         ("POST", "/_sim/device-codes/deny", decide(False)),

@@ -1,8 +1,11 @@
-"""The account's players as the REST side sees them: list, status, config.
+"""The account's players as the REST side sees them: the list, and the config
+that also carries the device shadow's status block.
 
 A config PUT replaces the whole block: keys the client leaves out fall back
 to the firmware defaults below, which is the trap the shared notes warn of
-(always read, merge, then write).
+(always read, merge, then write). The status block uses Yoto's own names and
+encodings (0/1 flags, disk in KiB, `temp` as "battery:device"); `/status`
+itself is refused (api_routes).
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import copy
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.cloud.clock import iso
 from simulator.cloud.config import DEFAULT_ACCOUNT
 from simulator.cloud.http import HttpError
 
@@ -48,31 +53,68 @@ _TIME_KEYS = ("dayTime", "nightTime")
 _ALARM = re.compile(r"[01]{7},\d{4},[^,]*,[^,]*,[^,]*,\d{0,3}(,[01])?")
 
 
-def _default_status(device_id: str, online: bool) -> dict[str, Any]:
+# Flags the shadow reports as 0/1 integers, not booleans.
+FLAG_KEYS = frozenset({"charging", "headphones", "bluetoothHp", "bgDownload"})
+# The old `/status` vocabulary: refused, so a test cannot set a field no client reads.
+STATUS_ENDPOINT_NAMES = frozenset(
+    {
+        "batteryLevelPercentage",
+        "isCharging",
+        "isOnline",
+        "userVolumePercentage",
+        "systemVolumePercentage",
+        "temperatureCelcius",
+        "freeDiskSpaceBytes",
+        "totalDiskSpaceBytes",
+        "networkSsid",
+        "uptime",
+        "cardInsertionState",
+        "dayMode",
+    }
+)
+
+
+def _default_status(device_id: str) -> dict[str, Any]:
     return {
         "deviceId": device_id,
+        "statusVersion": 3,
+        "fwVersion": "v2.17.5",
         "activeCard": "none",
-        "batteryLevelPercentage": 87,
-        "isCharging": False,
-        "isOnline": online,
-        "userVolumePercentage": 50,
-        "systemVolumePercentage": 100,
-        "temperatureCelcius": 21,
+        "batteryLevel": 87,
+        "battery": 4010,
+        "charging": 0,
+        "powerSrc": 0,
+        "headphones": 0,
+        "bluetoothHp": 0,
+        "volume": 100,
+        "userVolume": 50,
         "wifiStrength": -52,
-        "ambientLightSensorReading": 12,
-        "cardInsertionState": 0,
-        "dayMode": 1,
-        "freeDiskSpaceBytes": 1_500_000_000,
-        "totalDiskSpaceBytes": 7_500_000_000,
-        "isAudioDeviceConnected": False,
-        "isBluetoothAudioConnected": False,
-        "networkSsid": "FamilyWiFi",
+        "ssid": "FamilyWiFi",
+        "upTime": 3600,
+        "freeDisk": 25_160_368,
+        "totalDisk": 31_385_600,
+        "cardInserted": 0,
+        "day": 1,
+        "temp": "24:21",
+        "als": 12,
         "nightlightMode": "off",
-        "powerSource": 2,
-        "firmwareVersion": "v2.17.5",
-        "uptime": 3600,
-        "utcOffsetSeconds": 0,
+        "utcOffset": 0,
     }
+
+
+def check_status(status: dict[str, Any]) -> dict[str, Any]:
+    """Status fields as the shadow holds them (booleans given for flags become 0/1); ValueError for the old names."""
+    old = sorted(set(status) & STATUS_ENDPOINT_NAMES)
+    if old:
+        raise ValueError(f"use the device.status names of /config (batteryLevel, charging, ...), not {', '.join(old)}")
+    out = dict(status)
+    for key in FLAG_KEYS & set(out):
+        value = out[key]
+        if isinstance(value, bool):
+            out[key] = int(value)
+        elif value not in (0, 1):
+            raise ValueError(f"{key} is 0 or 1 (got {value!r})")
+    return out
 
 
 @dataclass
@@ -85,7 +127,10 @@ class Device:
     device_family: str = "v3"
     status: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(FIRMWARE_DEFAULT_CONFIG))
-    status_forbidden: bool = False
+    status_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.status = check_status(self.status)
 
     def listing(self) -> dict[str, Any]:
         return {
@@ -101,7 +146,8 @@ class Device:
         }
 
     def status_body(self) -> dict[str, Any]:
-        return {**_default_status(self.device_id, self.online), **self.status, "isOnline": self.online}
+        """The `device.status` block of /config."""
+        return {**_default_status(self.device_id), **self.status, "updatedAt": iso(self.status_at)}
 
 
 # Two players every fresh cloud has; ids contain "-" on purpose.
@@ -155,20 +201,17 @@ class DeviceRegistry:
             return list(self._devices.values())
 
     def set_status(
-        self,
-        device_id: str,
-        status: dict[str, Any] | None = None,
-        online: bool | None = None,
-        forbidden: bool | None = None,
+        self, device_id: str, status: dict[str, Any] | None = None, online: bool | None = None, now: float | None = None
     ) -> Device:
+        """Merge status fields into the shadow (its `updatedAt` moves to `now`); `online` flips the listing too."""
         device = self.get(device_id)
+        checked = check_status(status or {})
         with self._lock:
-            if status:
-                device.status.update(status)
+            if checked:
+                device.status.update(checked)
+                device.status_at = time.time() if now is None else now
             if online is not None:
                 device.online = online
-            if forbidden is not None:
-                device.status_forbidden = forbidden
         return device
 
     def read_config(self, device_id: str, account: str) -> dict[str, Any]:
@@ -185,6 +228,7 @@ class DeviceRegistry:
                     "errorCode": None,
                     "geoTimezone": "Europe/London",
                     "config": copy.deepcopy(device.config),
+                    "status": device.status_body(),
                 }
             }
 

@@ -1,7 +1,8 @@
 """Injected failures: the next N matching requests answer 429, 5xx or 401, hang, or drop.
 
 Faults apply to the Yoto paths only (never to `/_sim/`), first queued first
-served; a request takes at most one fault.
+served; a request takes at most one fault. With `after`, a 5xx, a drop or a
+hang comes after the route has run (and stored): the answer is lost, not the work.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 KINDS = ("rate_limit", "server_error", "slow", "unauthorized", "disconnect")
+AFTER_KINDS = ("server_error", "slow", "disconnect")
 
 
 @dataclass
@@ -22,6 +24,7 @@ class Fault:
     status: int | None = None  # server_error: 500 by default
     retry_after: float | None = None  # rate_limit: Retry-After seconds (1 by default)
     delay_s: float = 0.0  # slow: seconds to wait before answering normally
+    after: bool = False  # server_error, slow, disconnect: the route runs first
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -33,6 +36,8 @@ class Fault:
             raise ValueError("a server_error status must be 5xx")
         if self.kind == "slow" and self.delay_s <= 0:
             raise ValueError("a slow fault needs delay_s > 0")
+        if self.after and self.kind not in AFTER_KINDS:
+            raise ValueError(f"only {', '.join(AFTER_KINDS)} can come after the route has run")
         if self.method:
             self.method = self.method.upper()
 
@@ -87,20 +92,36 @@ class FaultShortcuts:
         return self.fail_next("rate_limit", count, retry_after=retry_after, path_prefix=path_prefix, method=method)
 
     def server_error_next(
-        self, count: int = 1, status: int = 500, path_prefix: str | None = None, method: str | None = None
+        self,
+        count: int = 1,
+        status: int = 500,
+        path_prefix: str | None = None,
+        method: str | None = None,
+        *,
+        after: bool = False,
     ) -> Fault:
-        return self.fail_next("server_error", count, status=status, path_prefix=path_prefix, method=method)
+        """A 5xx; with `after`, once the route has run (the request took effect, its answer is a 5xx)."""
+        options = {"status": status, "path_prefix": path_prefix, "method": method, "after": after}
+        return self.fail_next("server_error", count, **options)
 
     def slow_next(
-        self, count: int = 1, delay_s: float = 1.0, path_prefix: str | None = None, method: str | None = None
+        self,
+        count: int = 1,
+        delay_s: float = 1.0,
+        path_prefix: str | None = None,
+        method: str | None = None,
+        *,
+        after: bool = False,
     ) -> Fault:
-        """Wait delay_s, then answer normally (for client timeouts)."""
-        return self.fail_next("slow", count, delay_s=delay_s, path_prefix=path_prefix, method=method)
+        """Wait delay_s, then answer normally (for client timeouts); with `after`, run the route before waiting."""
+        return self.fail_next("slow", count, delay_s=delay_s, path_prefix=path_prefix, method=method, after=after)
 
     def unauthorized_next(self, count: int = 1, path_prefix: str | None = None, method: str | None = None) -> Fault:
         """401 whatever the token."""
         return self.fail_next("unauthorized", count, path_prefix=path_prefix, method=method)
 
-    def disconnect_next(self, count: int = 1, path_prefix: str | None = None, method: str | None = None) -> Fault:
-        """Close the connection without an answer."""
-        return self.fail_next("disconnect", count, path_prefix=path_prefix, method=method)
+    def disconnect_next(
+        self, count: int = 1, path_prefix: str | None = None, method: str | None = None, *, after: bool = False
+    ) -> Fault:
+        """Close the connection without an answer; with `after`, once the route has run."""
+        return self.fail_next("disconnect", count, path_prefix=path_prefix, method=method, after=after)

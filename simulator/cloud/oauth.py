@@ -9,7 +9,8 @@ refreshes twice in parallel fail loudly here instead of in production.
 
 Error statuses follow Auth0 (403 for invalid_grant and the device-flow
 answers, 400 for malformed requests, 401 for an unknown client); RFC 6749
-would say 400, so a client should decide by the `error` field.
+would say 400, so a client should decide by the `error` field. A login that
+asks for a scope the app has not pre-approved is refused as Yoto refuses it.
 """
 
 from __future__ import annotations
@@ -135,6 +136,14 @@ def normalise_user_code(code: str) -> str:
     return re.sub(r"[\s-]", "", code).upper()
 
 
+def unapproved_scopes(requested: str, approved: list[str]) -> str | None:
+    """The OAuth error description when `requested` holds a scope not in `approved`, else None."""
+    extra = [s for s in requested.split() if s not in approved]
+    if not extra:
+        return None
+    return f"Client is requesting scopes that have not been pre-approved: {' '.join(extra)}"
+
+
 class TokenAuthority:
     def __init__(self, config: CloudConfig, clock: SimClock, base_url: Callable[[], str]) -> None:
         self._config = config
@@ -178,6 +187,9 @@ class TokenAuthority:
         audience = params.get("audience")
         if audience is not None and audience != cfg.audience:
             return refuse("invalid_request", f"Service not found: {audience}")
+        unapproved = unapproved_scopes(params.get("scope", ""), cfg.approved_scopes)
+        if unapproved:
+            return refuse("access_denied", unapproved)
         if not cfg.auto_consent:
             return refuse("access_denied", "The user did not allow access")
         code = secrets.token_urlsafe(24)
@@ -230,6 +242,9 @@ class TokenAuthority:
         audience = params.get("audience")
         if audience is not None and audience != cfg.audience:
             raise OAuthError(403, "access_denied", f"Service not found: {audience}")
+        unapproved = unapproved_scopes(params.get("scope", ""), cfg.approved_scopes)
+        if unapproved:
+            raise OAuthError(403, "access_denied", unapproved)
         with self._lock:
             user_code = _user_code()
             while any(d.user_code == user_code for d in self._devices.values()):

@@ -99,7 +99,6 @@ class RemoteCloud(FaultShortcuts):
         device_type: str = "v3",
         account: str | None = None,
         status: dict[str, Any] | None = None,
-        status_forbidden: bool = False,
     ) -> dict[str, Any]:
         body = {
             "deviceId": device_id,
@@ -108,7 +107,6 @@ class RemoteCloud(FaultShortcuts):
             "deviceType": device_type,
             "account": account,
             "status": status,
-            "statusForbidden": status_forbidden,
         }
         return dict(self._call("POST", "devices", body)["device"])
 
@@ -122,19 +120,21 @@ class RemoteCloud(FaultShortcuts):
         return True
 
     def set_device_status(
-        self,
-        device_id: str,
-        status: dict[str, Any] | None = None,
-        *,
-        online: bool | None = None,
-        forbidden: bool | None = None,
+        self, device_id: str, status: dict[str, Any] | None = None, *, online: bool | None = None
     ) -> dict[str, Any]:
-        body: dict[str, Any] = dict(status or {})
+        body: dict[str, Any] = {"status": dict(status or {})}
         if online is not None:
             body["online"] = online
-        if forbidden is not None:
-            body["forbidden"] = forbidden
         return dict(self._call("PUT", f"devices/{device_id}/status", body)["status"])
+
+    def device_status(self, device_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"devices/{device_id}/status")["status"])
+
+    def add_shop_card(self, card: dict[str, Any], account: str | None = None) -> dict[str, Any]:
+        return dict(self._call("POST", "shop-cards", {"card": card, "account": account})["card"])
+
+    def shop_cards(self) -> dict[str, dict[str, Any]]:
+        return dict(self._call("GET", "shop-cards")["cards"])
 
     def login_as(self, account: str) -> None:
         self._call("POST", "login-as", {"account": account})

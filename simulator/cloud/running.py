@@ -111,8 +111,8 @@ class RunningCloud(FaultShortcuts):
         device_type: str = "v3",
         account: str | None = None,
         status: dict[str, Any] | None = None,
-        status_forbidden: bool = False,
     ) -> dict[str, Any]:
+        """A player on `account`; `status` sets fields of its shadow (Yoto's device.status names)."""
         device = Device(
             device_id,
             name or device_id,
@@ -121,7 +121,7 @@ class RunningCloud(FaultShortcuts):
             device_type=device_type,
             device_family=device_type,
             status=dict(status or {}),
-            status_forbidden=status_forbidden,
+            status_at=self.state.clock.now(),
         )
         return self.state.devices.add(device).listing()
 
@@ -129,15 +129,25 @@ class RunningCloud(FaultShortcuts):
         return self.state.devices.remove(device_id)
 
     def set_device_status(
-        self,
-        device_id: str,
-        status: dict[str, Any] | None = None,
-        *,
-        online: bool | None = None,
-        forbidden: bool | None = None,
+        self, device_id: str, status: dict[str, Any] | None = None, *, online: bool | None = None
     ) -> dict[str, Any]:
-        """Merge status fields; `online` flips the listing too; `forbidden` makes /status answer 403."""
-        return self.state.devices.set_status(device_id, status, online=online, forbidden=forbidden).status_body()
+        """Merge fields into the player's shadow (`device.status` of /config, in Yoto's names:
+        batteryLevel, charging 0/1, userVolume, wifiStrength, ...); `online` flips the listing too."""
+        device = self.state.devices.set_status(device_id, status, online=online, now=self.state.clock.now())
+        return device.status_body()
+
+    def device_status(self, device_id: str) -> dict[str, Any]:
+        """The shadow's status block as /config carries it."""
+        return self.state.devices.get(device_id).status_body()
+
+    # ---- shop cards
+
+    def add_shop_card(self, card: dict[str, Any], account: str | None = None) -> dict[str, Any]:
+        """A card bought in the shop by `account` (served at /card/{id} only)."""
+        return self.state.shop.add(card, account or self.state.login_account)
+
+    def shop_cards(self) -> dict[str, dict[str, Any]]:
+        return self.state.shop.all()
 
     # ---- accounts and tokens
 
@@ -179,7 +189,7 @@ class RunningCloud(FaultShortcuts):
 
     def fail_next(self, kind: str, count: int = 1, **options: Any) -> Fault:
         """Queue a fault: kind is rate_limit, server_error, slow, unauthorized or disconnect;
-        options are path_prefix, method, status, retry_after, delay_s."""
+        options are path_prefix, method, status, retry_after, delay_s, after."""
         return self.state.faults.add(Fault(kind, count, **options))
 
     def pending_faults(self) -> list[Fault]:

@@ -18,6 +18,7 @@ from simulator.cloud.faults import FaultQueue
 from simulator.cloud.icons import PUBLIC_ICONS, media_id, public_icons
 from simulator.cloud.media import MediaStore
 from simulator.cloud.oauth import TokenAuthority
+from simulator.cloud.shop import ShopCatalogue
 
 MAX_LOGGED_REQUESTS = 10_000
 
@@ -71,9 +72,10 @@ class Cloud:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every token, card, upload, fault and logged request; re-seed the players."""
+        """Forget every token, card, upload, fault and logged request; re-seed the players and the shop."""
         self.tokens = TokenAuthority(self.config, self.clock, lambda: self.public_base)
         self.cards = CardStore()
+        self.shop = ShopCatalogue()
         self.devices = DeviceRegistry()
         self.media = MediaStore()
         self.faults = FaultQueue()

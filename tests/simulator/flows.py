@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 REDIRECT_URI = "http://127.0.0.1:8000/api/yoto/callback"
-SCOPE = "openid profile offline_access user:content:manage"
+SCOPE = "offline_access user:content:manage"
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -100,6 +100,11 @@ def card_body(title: str = "Bedtime stories", chapters: int = 2, icon: str | Non
         body_chapters.append(chapter)
     return {
         "title": title,
-        "content": {"chapters": body_chapters, "playbackType": "linear", "config": {"resumeTimeout": 2592000}},
+        "content": {
+            "chapters": body_chapters,
+            "playbackType": "linear",
+            "config": {"resumeTimeout": 2592000},
+            "editSettings": {"transcodeAudioUploads": True},
+        },
         "metadata": {"description": "Read by Grandma", "author": "Grandma", "media": {"hasStreams": True}},
     }

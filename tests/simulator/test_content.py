@@ -131,6 +131,19 @@ INVALID = [
     ("content.chapters.0.tracks.0.events", {"onLhb": {"cmd": "jump"}}, "events.onLhb.cmd must be one of"),
     ("metadata", [], "metadata must be an object"),
     ("metadata.description", 7, "metadata.description must be a string"),
+    # Where yoto.dev puts the streaming fields, and nowhere else.
+    ("editSettings", {"transcodeAudioUploads": True}, "editSettings belongs inside content (content.editSettings)"),
+    ("content.editSettings", ..., "content.editSettings.transcodeAudioUploads must be true on a card with stream"),
+    ("content.editSettings", {"transcodeAudioUploads": False}, "transcodeAudioUploads must be true"),
+    ("content.editSettings", "yes", "content.editSettings must be an object"),
+    ("content.chapters.0.hasStreams", "yes", "content.chapters[0].hasStreams must be true or false"),
+    ("content.chapters.0.tracks.0.isNew", 1, "content.chapters[0].tracks[0].isNew must be true or false"),
+    # content.config holds the six documented keys only; repeatAll is a player setting.
+    ("content.config.repeatAll", True, "content.config.repeatAll is not a card setting (allowed: autoadvance,"),
+    ("content.config.disableTrackNav", True, "content.config.disableTrackNav is not a card setting"),
+    ("content.config.onlineOnly", "no", "content.config.onlineOnly must be true or false"),
+    ("content.config.shuffle", {"start": 1}, "content.config.shuffle must be a list of {start, end, limit}"),
+    ("content.config.shuffle", [{"start": "a"}], "content.config.shuffle[0].start must be a non-negative integer"),
 ]
 
 
@@ -161,7 +174,41 @@ def test_accepted_shapes(yoto_cloud: RunningCloud, http: httpx.Client, auth: dic
     event = {"onEnd": {"cmd": "goto", "params": {"chapterKey": "02", "trackKey": "01"}}}
     create(http, auth, _with(interactive, "content.chapters.0.tracks.0.events", event))
     create(http, auth, _with(card_body(), "content.chapters", []))
-    assert len(yoto_cloud.cards()) == 4
+    streaming = _with(card_body(), "content.chapters.0.hasStreams", True)
+    streaming = _with(streaming, "content.chapters.0.tracks.0.isNew", True)
+    config = {
+        "autoadvance": "next",
+        "resumeTimeout": 300,
+        "systemActivity": True,
+        "trackNumberOverlayTimeout": 5,
+        "onlineOnly": False,
+        "shuffle": [{"start": 1, "end": 5, "limit": 3}],
+    }
+    stored = create(http, auth, _with(streaming, "content.config", config))
+    assert stored["content"]["editSettings"] == {"transcodeAudioUploads": True} and "editSettings" not in stored
+    no_streams = _with(audio, "content.chapters", audio["content"]["chapters"][:1])
+    create(http, auth, _with(no_streams, "content.editSettings", ...))  # only stream cards need transcodeAudioUploads
+    assert len(yoto_cloud.cards()) == 6
+
+
+def test_shop_cards_are_served_at_card_only(yoto_cloud: RunningCloud, http: httpx.Client, auth: dict[str, str]) -> None:
+    shop = http.get("/card/sHOwL", headers=auth)
+    assert shop.status_code == 200
+    card = shop.json()["card"]
+    assert card["cardId"] == "sHOwL" and card["title"] == "The Owl Who Lost Her Hoot"
+    assert [c["key"] for c in card["content"]["chapters"]] == ["01-INT", "01", "02"]  # not only numbers
+    assert http.get("/content/sHOwL", headers=auth).status_code == 404, "/content/{id} serves own cards only"
+    assert "sHOwL" not in [c["cardId"] for c in http.get("/content/mine", headers=auth).json()["cards"]]
+    stranger = bearer(yoto_cloud.issue_tokens(account="neighbour")["access_token"])
+    assert http.get("/card/sHOwL", headers=stranger).status_code == 404, "a card the family did not buy"
+    yoto_cloud.add_shop_card({**card, "cardId": "sHnb1"}, account="neighbour")
+    assert http.get("/card/sHnb1", headers=stranger).status_code == 200
+    assert http.get("/card/sHnb1", headers=auth).status_code == 404
+    own = create(http, auth, card_body(title="Ours"))
+    assert http.get(f"/card/{own['cardId']}", headers=auth).json()["card"]["title"] == "Ours"
+    assert http.get(f"/card/{own['cardId']}", headers=stranger).status_code == 404
+    assert http.get("/card/zzzzz", headers=auth).status_code == 404
+    assert http.get("/card/sHOwL").status_code == 401
 
 
 def test_configurable_limits_and_https(yoto_cloud: RunningCloud, http: httpx.Client, auth: dict[str, str]) -> None:

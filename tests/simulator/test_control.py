@@ -37,10 +37,16 @@ def test_control_endpoints_over_http(yoto_cloud: RunningCloud, http: httpx.Clien
 
     added = http.post("/_sim/devices", json={"deviceId": "yoto-sim-ab-12", "name": "Den", "online": False})
     assert added.json()["device"]["deviceId"] == "yoto-sim-ab-12"
-    status = http.put("/_sim/devices/yoto-sim-ab-12/status", json={"batteryLevelPercentage": 5, "forbidden": True})
-    assert status.json()["forbidden"] is True
+    status = http.put("/_sim/devices/yoto-sim-ab-12/status", json={"status": {"batteryLevel": 5}, "online": True})
+    assert status.json()["status"]["batteryLevel"] == 5 and status.json()["online"] is True
+    old_names = http.put("/_sim/devices/yoto-sim-ab-12/status", json={"status": {"isCharging": True}})
+    assert old_names.status_code == 400 and "isCharging" in old_names.json()["message"]
+    assert http.put("/_sim/devices/yoto-sim-ab-12/status", json={"forbidden": True}).status_code == 400
     assert http.get("/device-v2/yoto-sim-ab-12/status", headers=auth).status_code == 403
-    assert http.get("/_sim/devices").json()["devices"][-1]["status"]["batteryLevelPercentage"] == 5
+    assert http.get("/_sim/devices/yoto-sim-ab-12/status").json()["status"]["batteryLevel"] == 5
+    config = http.get("/device-v2/yoto-sim-ab-12/config", headers=auth).json()["device"]
+    assert config["status"]["batteryLevel"] == 5 and config["online"] is True
+    assert http.get("/_sim/devices").json()["devices"][-1]["status"]["batteryLevel"] == 5
     assert http.delete("/_sim/devices/yoto-sim-ab-12").status_code == 200
     assert http.delete("/_sim/devices/yoto-sim-ab-12").status_code == 404
 
@@ -89,12 +95,23 @@ def test_wrong_method_and_unknown_path(yoto_cloud: RunningCloud, http: httpx.Cli
 def test_python_m_simulator_driven_from_another_process(yoto_cloud_process: RemoteCloud) -> None:
     cloud = yoto_cloud_process
     assert cloud.client_id == "yoto-sim-client"
-    cloud.add_device("yoto-remote-77", "Remote")
+    cloud.add_device("yoto-remote-77", "Remote", status={"batteryLevel": 40})
+    assert cloud.set_device_status("yoto-remote-77", {"charging": 1}, online=False)["charging"] == 1
+    assert cloud.device_status("yoto-remote-77")["batteryLevel"] == 40
+    assert "sHOwL" in cloud.shop_cards()
+    extra = {"cardId": "sHx01", "title": "Bought", "content": {"chapters": []}, "metadata": {}}
+    assert cloud.add_shop_card(extra)["title"] == "Bought"
     tokens = cloud.issue_tokens()
     with httpx.Client(base_url=cloud.url, timeout=10, verify=False) as http:
         auth = bearer(tokens["access_token"])
         ids = [d["deviceId"] for d in http.get("/device-v2/devices/mine", headers=auth).json()["devices"]]
         assert "yoto-remote-77" in ids
+        device = http.get("/device-v2/yoto-remote-77/config", headers=auth).json()["device"]
+        assert (device["status"]["batteryLevel"], device["status"]["charging"], device["online"]) == (40, 1, False)
+        assert http.get("/card/sHx01", headers=auth).json()["card"]["title"] == "Bought"
+        cloud.server_error_next(path_prefix="/content", method="POST", after=True)
+        assert http.post("/content", json=card_body("Lost answer"), headers=auth).status_code == 500
+        assert [c["title"] for c in cloud.cards().values()] == ["Lost answer"]
         cloud.rate_limit_next(retry_after=2, path_prefix="/content")
         assert http.get("/content/mine", headers=auth).headers["retry-after"] == "2"
         assert http.post("/content", json=card_body(), headers=auth).status_code == 200
@@ -102,9 +119,9 @@ def test_python_m_simulator_driven_from_another_process(yoto_cloud_process: Remo
         user_code = started.json()["user_code"]
         assert cloud.pending_user_codes() == [user_code]
         cloud.approve_device(user_code)
-    assert len(cloud.cards()) == 1
-    assert [r.status for r in cloud.requests(path_prefix="/content")] == [429, 200]
-    assert cloud.requests(path_prefix="/content")[1].json()["title"] == "Bedtime stories"
+    assert len(cloud.cards()) == 2
+    assert [r.status for r in cloud.requests(path_prefix="/content")] == [500, 429, 200]
+    assert cloud.requests(path_prefix="/content")[2].json()["title"] == "Bedtime stories"
     assert cloud.remove_device("yoto-remote-77") is True
     assert cloud.remove_device("yoto-remote-77") is False
     cloud.advance(90_000)

@@ -92,3 +92,42 @@ def test_bad_fault_definitions_are_refused(yoto_cloud: RunningCloud, http: httpx
     assert http.post("/_sim/faults", json={"kind": "slow"}).status_code == 400
     assert http.post("/_sim/faults", json={"kind": "rate_limit", "colour": "red"}).status_code == 400
     assert yoto_cloud.pending_faults() == []
+
+
+def test_a_fault_after_the_route_loses_the_answer_not_the_work(
+    yoto_cloud: RunningCloud, http: httpx.Client, auth: dict[str, str]
+) -> None:
+    yoto_cloud.server_error_next(status=502, path_prefix="/content", method="POST", after=True)
+    assert http.post("/content", json=card_body("First"), headers=auth).status_code == 502
+    yoto_cloud.disconnect_next(path_prefix="/content", method="POST", after=True)
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.post("/content", json=card_body("Second"), headers=auth)
+    yoto_cloud.slow_next(delay_s=0.5, path_prefix="/content", method="POST", after=True)
+    with pytest.raises(httpx.ReadTimeout):
+        http.post("/content", json=card_body("Third"), headers=auth, timeout=0.2)
+    # All three were stored, although no client heard so (the slow one at once, before its wait).
+    assert sorted(c["title"] for c in yoto_cloud.cards().values()) == ["First", "Second", "Third"]
+    time.sleep(0.5)
+    assert [r.status for r in yoto_cloud.requests("POST", "/content")] == [502, 0, 200]
+
+
+def test_a_refresh_answered_with_a_5xx_after_it_rotated_has_spent_the_token(
+    yoto_cloud: RunningCloud, http: httpx.Client
+) -> None:
+    tokens = yoto_cloud.issue_tokens()
+    body = {"grant_type": "refresh_token", "client_id": yoto_cloud.client_id, "refresh_token": tokens["refresh_token"]}
+    yoto_cloud.server_error_next(path_prefix="/oauth/token", after=True)
+    lost = http.post("/oauth/token", data=body)
+    assert lost.status_code == 500 and lost.json()["error"] == "server_error"
+    assert yoto_cloud.stats()["refreshes"] == 1
+    again = http.post("/oauth/token", data=body)
+    assert again.status_code == 403 and again.json()["error"] == "invalid_grant"
+    assert yoto_cloud.stats()["reuse_detected"] == 1, "a resend after the lost answer kills the chain"
+
+
+def test_only_server_errors_drops_and_hangs_come_after(yoto_cloud: RunningCloud, http: httpx.Client) -> None:
+    for kind in ("rate_limit", "unauthorized"):
+        with pytest.raises(ValueError, match="after the route"):
+            yoto_cloud.fail_next(kind, after=True)
+    assert http.post("/_sim/faults", json={"kind": "rate_limit", "after": True}).status_code == 400
+    assert http.post("/_sim/faults", json={"kind": "disconnect", "after": True}).json()["fault"]["after"] is True

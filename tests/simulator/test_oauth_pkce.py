@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from simulator.cloud import RunningCloud
+from simulator.cloud import DEFAULT_SCOPE, RunningCloud
 from tests.simulator.flows import (
     REDIRECT_URI,
     authorize,
@@ -135,7 +135,7 @@ def test_wrong_audience_and_denied_consent(yoto_cloud: RunningCloud, http: httpx
 
 def test_no_refresh_token_without_offline_access(yoto_cloud: RunningCloud, http: httpx.Client) -> None:
     verifier, challenge = pkce_pair()
-    code = redirect_params(authorize(http, yoto_cloud.client_id, challenge, scope="openid"))["code"]
+    code = redirect_params(authorize(http, yoto_cloud.client_id, challenge, scope="user:content:manage"))["code"]
     tokens = exchange(http, yoto_cloud.client_id, code, verifier).json()
     assert "refresh_token" not in tokens
     assert tokens["access_token"]
@@ -163,3 +163,19 @@ def test_one_url_serves_both_hosts(yoto_cloud: RunningCloud) -> None:
         "YOTO_AUTH_URL": yoto_cloud.url,
         "YOTO_CLIENT_ID": "yoto-sim-client",
     }
+
+
+def test_a_scope_the_app_has_not_pre_approved_fails_sign_in(yoto_cloud: RunningCloud, http: httpx.Client) -> None:
+    """Each scope a login asks for must be ticked for the app on Yoto's dashboard."""
+    assert yoto_cloud.config.approved_scopes == DEFAULT_SCOPE.split()
+    _, challenge = pkce_pair()
+    for scope in ("openid profile offline_access", "offline_access family:devices:manage"):
+        refused = redirect_params(authorize(http, yoto_cloud.client_id, challenge, scope=scope))
+        assert refused["error"] == "access_denied" and refused["state"] == "st-123"
+        assert "scopes that have not been pre-approved" in refused["error_description"]
+        assert "code" not in refused
+    device = http.post("/oauth/device/code", data={"client_id": yoto_cloud.client_id, "scope": "openid offline_access"})
+    assert device.status_code == 403 and device.json()["error"] == "access_denied"
+    assert "scopes that have not been pre-approved: openid" in device.json()["error_description"]
+    yoto_cloud.configure(approved_scopes=[*DEFAULT_SCOPE.split(), "openid", "profile"])
+    assert "code" in redirect_params(authorize(http, yoto_cloud.client_id, challenge, scope="openid profile"))

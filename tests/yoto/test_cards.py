@@ -1,15 +1,17 @@
-"""The card JSON shape: padded keys, icons, and a read-modify-write that keeps every field it read."""
+"""The card JSON shape: padded keys, icons, the streaming fields where yoto.dev puts
+them, and a read-modify-write that keeps every field it read."""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from adapters.yoto.cards import card_json, parse_card, parse_summary, unwrap_card
 from core.errors import UpstreamError
-from core.yoto import YotoCard, YotoChapter, YotoTrack, icon_ref, media_id_of, pad_key
+from core.yoto import CONTENT_CONFIG_KEYS, YotoCard, YotoChapter, YotoTrack, icon_ref, media_id_of, pad_key
 
 ICON_A = "aUBxMK1mG6Gk3b2QgFpLNRGYuHWyKIWiPbYxMm7zEcs"
 ICON_B = "nD2VZ6tmWtnM1GXWBfVE8I9jI8Eo0SZAbnPSubJ2WrA"
@@ -54,12 +56,16 @@ def test_streaming_track_shape_and_icons() -> None:
         "format": "mp3",
         "trackUrl": "https://example.test/s/1.mp3",
         "duration": 61.5,
+        "isNew": True,
     }
-    assert t2["key"] == "02" and t2["display"] == {"icon16x16": icon_ref(ICON_B)}
+    assert t2["key"] == "02" and t2["display"] == {"icon16x16": icon_ref(ICON_B)} and t2["isNew"] is True
+    assert first["hasStreams"] is True and second["hasStreams"] is True
     assert body["title"] == "Bedtime" and "cardId" not in body
     assert body["metadata"]["description"] == "Calm songs" and body["metadata"]["author"] == "Mum"
     assert body["metadata"]["media"]["hasStreams"] is True
-    assert body["editSettings"]["transcodeAudioUploads"] is True
+    # yoto.dev "Streaming tracks": editSettings inside content, never at the card's top level.
+    assert body["content"]["editSettings"] == {"transcodeAudioUploads": True}
+    assert "editSettings" not in body
     assert body["content"]["playbackType"] == "linear"
 
 
@@ -117,7 +123,21 @@ STORED = {
 }
 
 
-def test_read_then_write_keeps_every_field() -> None:
+def with_streaming_fields(card: dict[str, Any]) -> dict[str, Any]:
+    """`card` as every write of a card with stream tracks sends it (yoto.dev "Streaming tracks")."""
+    out = copy.deepcopy(card)
+    content = out["content"]
+    content.setdefault("editSettings", {})["transcodeAudioUploads"] = True
+    for chapter in content["chapters"]:
+        for track in chapter["tracks"]:
+            if track["type"] == "stream":
+                track["isNew"] = True
+                chapter["hasStreams"] = True
+    out["metadata"].setdefault("media", {})["hasStreams"] = True
+    return out
+
+
+def test_read_then_write_keeps_every_field_and_adds_the_streaming_ones() -> None:
     original = copy.deepcopy(STORED)
     card = parse_card({"card": STORED})
     assert card.card_id == "Ab3dE" and card.title == "Stories"
@@ -126,8 +146,60 @@ def test_read_then_write_keeps_every_field() -> None:
     (track,) = chapter.tracks
     assert chapter.icon == ICON_A and track.icon == ICON_B
     assert track.format == "aac" and track.duration == 300.0 and track.file_size == 123456
-    assert card_json(card) == original
+    written = card_json(card)
+    assert written == with_streaming_fields(original)
+    assert written["content"]["editSettings"] == {"transcodeAudioUploads": True}
+    assert written["content"]["chapters"][0]["hasStreams"] is True
+    assert written["content"]["chapters"][0]["tracks"][0]["isNew"] is True
     assert original == STORED, "parsing and writing must not change what was read"
+    assert card_json(parse_card(written)) == written, "a second rewrite changes nothing more"
+
+
+def test_our_old_top_level_edit_settings_moves_into_content() -> None:
+    old = copy.deepcopy(STORED) | {"editSettings": {"transcodeAudioUploads": True, "editKeys": False}}
+    body = card_json(parse_card(old))
+    assert "editSettings" not in body
+    assert body["content"]["editSettings"] == {"transcodeAudioUploads": True, "editKeys": False}
+    # When content already has its own, that one stays and ours is dropped.
+    both = copy.deepcopy(old)
+    both["content"]["editSettings"] = {"autoOverlayLabels": "chapter-labels"}
+    body = card_json(parse_card(both))
+    assert "editSettings" not in body
+    assert body["content"]["editSettings"] == {"autoOverlayLabels": "chapter-labels", "transcodeAudioUploads": True}
+
+
+def test_config_keeps_documented_keys_only() -> None:
+    looped = copy.deepcopy(STORED)
+    looped["content"]["config"]["repeatAll"] = True  # what earlier versions wrote for "loop"
+    body = card_json(parse_card(looped))
+    assert body["content"]["config"] == {"resumeTimeout": 2592000, "autoadvance": "next"}
+    assert set(body["content"]["config"]) <= CONTENT_CONFIG_KEYS
+    with pytest.raises(ValueError, match="repeatAll"):
+        card_json(replace(parse_card(STORED), content_config={"repeatAll": True}))
+    assert {
+        "autoadvance",
+        "resumeTimeout",
+        "systemActivity",
+        "trackNumberOverlayTimeout",
+        "onlineOnly",
+        "shuffle",
+    } == CONTENT_CONFIG_KEYS
+
+
+def test_a_card_without_streams_gets_no_streaming_fields() -> None:
+    audio = {
+        "cardId": "Au9dE",
+        "title": "Uploaded",
+        "content": {
+            "chapters": [
+                {"key": "01", "title": "c", "tracks": [{"key": "01", "type": "audio", "trackUrl": "yoto:#" + "a" * 64}]}
+            ]
+        },
+        "metadata": {},
+    }
+    body = card_json(parse_card(audio))
+    assert "editSettings" not in body["content"] and "hasStreams" not in body["content"]["chapters"][0]
+    assert "isNew" not in body["content"]["chapters"][0]["tracks"][0]
 
 
 def test_modify_keeps_unknown_fields_and_changes_only_what_was_asked() -> None:
@@ -143,7 +215,7 @@ def test_modify_keeps_unknown_fields_and_changes_only_what_was_asked() -> None:
     assert ch["title"] == "The Fox (new)" and ch["ambient"] == {"defaultTrackDisplay": None}
     assert ch["display"] == {"icon16x16": "yoto:#" + ICON_A, "iconExtra": "x"}
     kept, added = ch["tracks"]
-    assert kept == STORED["content"]["chapters"][0]["tracks"][0]
+    assert kept == STORED["content"]["chapters"][0]["tracks"][0] | {"isNew": True}
     assert added["key"] == "02" and added["trackUrl"] == "https://example.test/s/2.mp3"
     assert body["metadata"]["category"] == "stories" and body["metadata"]["cover"]["imageL"].endswith("cover.png")
 

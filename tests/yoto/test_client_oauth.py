@@ -11,8 +11,11 @@ import httpx
 import pytest
 
 from adapters.yoto.client import YotoClient
-from core.errors import ConfigError, RelinkNeeded, UpstreamRejected, UpstreamTimeout
+from core.errors import ConfigError, RelinkNeeded, UpstreamError, UpstreamRejected, UpstreamTimeout
+from core.settings import Settings
+from core.yoto import DEFAULT_SCOPES
 from simulator.cloud import RunningCloud
+from tests.servers import free_port
 from tests.yoto.conftest import REDIRECT_URI, make_client, pkce_link
 
 
@@ -113,4 +116,91 @@ def test_refresh_is_retried_on_429_but_a_timeout_is_not(yoto_cloud: RunningCloud
         time.sleep(0.05)
     time.sleep(0.3)  # a resend would have been answered at once
     assert len(yoto_cloud.requests("POST", "/oauth/token")) == 1, "a refresh that may have happened is never resent"
+    client.close()
+
+
+def _token_posts(cloud: RunningCloud) -> int:
+    return len(cloud.requests("POST", "/oauth/token"))
+
+
+@pytest.mark.parametrize("kind", ["server_error", "disconnect"])
+def test_a_refresh_whose_answer_was_lost_is_never_resent(yoto_cloud: RunningCloud, kind: str) -> None:
+    """Yoto rotated the token, the answer was lost: a resend would present a spent
+    refresh token, which revokes the whole chain (every device's login)."""
+    client = make_client(yoto_cloud)
+    grant = pkce_link(client)
+    yoto_cloud.clear_requests()
+    yoto_cloud.fail_next(kind, path_prefix="/oauth/token", after=True)
+    with pytest.raises(UpstreamError) as failed:
+        client.refresh(grant.refresh_token or "")
+    assert not isinstance(failed.value, RelinkNeeded)
+    assert _token_posts(yoto_cloud) == 1
+    assert yoto_cloud.stats()["reuse_detected"] == 0 and yoto_cloud.stats()["chains_revoked"] == 0
+    client.close()
+
+
+def test_a_refresh_answered_5xx_is_not_retried_and_the_token_still_works(yoto_cloud: RunningCloud) -> None:
+    client = make_client(yoto_cloud)
+    grant = pkce_link(client)
+    yoto_cloud.clear_requests()
+    yoto_cloud.server_error_next(status=503, path_prefix="/oauth/token")
+    with pytest.raises(UpstreamError, match="503"):
+        client.refresh(grant.refresh_token or "")
+    assert _token_posts(yoto_cloud) == 1
+    assert client.refresh(grant.refresh_token or "").refresh_token, "nothing was spent: the next refresh works"
+    client.close()
+
+
+def test_a_code_exchange_whose_answer_was_lost_is_never_resent(yoto_cloud: RunningCloud) -> None:
+    client = make_client(yoto_cloud)
+    request = client.authorize_request(REDIRECT_URI)
+    location = httpx.get(request.url, follow_redirects=False, timeout=5).headers["location"]
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    yoto_cloud.server_error_next(path_prefix="/oauth/token", after=True)
+    with pytest.raises(UpstreamError) as failed:
+        client.exchange_code(code, code_verifier=request.code_verifier, redirect_uri=REDIRECT_URI)
+    assert not isinstance(failed.value, UpstreamRejected)
+    assert _token_posts(yoto_cloud) == 1 and yoto_cloud.stats()["codes_replayed"] == 0
+    client.close()
+
+
+def test_a_token_call_that_reached_nobody_is_retried(yoto_cloud: RunningCloud) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = YotoClient(api_url=dead, auth_url=dead, client_id="x", backoff_s=0.01, max_backoff_s=0.02)
+    with pytest.raises(UpstreamError, match="after 4 tries: could not connect"):
+        client.refresh("any")
+    client.close()
+
+
+def test_the_login_asks_for_exactly_the_scopes_the_service_uses(yoto_cloud: RunningCloud) -> None:
+    used = ("offline_access", "user:content:manage", "family:devices:view", "family:devices:control")
+    assert tuple(DEFAULT_SCOPES.split()) == used
+    assert Settings().yoto_scopes == DEFAULT_SCOPES
+    client = make_client(yoto_cloud)
+    q = parse_qs(urlsplit(client.authorize_request(REDIRECT_URI).url).query)
+    assert q["scope"] == [DEFAULT_SCOPES]
+    # A fresh app on the simulator has pre-approved the service's set: our default request passes.
+    grant = pkce_link(client)
+    assert grant.refresh_token and grant.scope == DEFAULT_SCOPES
+    assert client.start_device_login().user_code
+    client.close()
+
+
+def test_an_extra_scope_comes_from_the_setting_and_must_be_pre_approved(yoto_cloud: RunningCloud) -> None:
+    settings = Settings(
+        yoto_api_url=yoto_cloud.url,
+        yoto_auth_url=yoto_cloud.url,
+        yoto_client_id=yoto_cloud.client_id,
+        yoto_scopes=f"{DEFAULT_SCOPES}  family:devices:manage",
+    )
+    client = YotoClient.from_settings(settings)
+    request = client.authorize_request(REDIRECT_URI)
+    assert parse_qs(urlsplit(request.url).query)["scope"] == [f"{DEFAULT_SCOPES} family:devices:manage"]
+    refused = parse_qs(urlsplit(httpx.get(request.url, timeout=5).headers["location"]).query)
+    assert refused["error"] == ["access_denied"]
+    assert "scopes that have not been pre-approved: family:devices:manage" in refused["error_description"][0]
+    with pytest.raises(UpstreamRejected, match="scopes that have not been pre-approved"):
+        client.start_device_login()
+    yoto_cloud.configure(approved_scopes=[*DEFAULT_SCOPES.split(), "family:devices:manage"])
+    assert "code" in parse_qs(urlsplit(httpx.get(request.url, timeout=5).headers["location"]).query)
     client.close()

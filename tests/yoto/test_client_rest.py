@@ -5,12 +5,13 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
-from adapters.yoto.client import YotoClient
-from core.errors import NotFound, UpstreamRejected
-from core.yoto import YotoCard, YotoChapter, YotoTrack, icon_ref
+from adapters.yoto.client import YotoClient, parse_device_status
+from core.errors import Conflict, NotFound, UpstreamRejected
+from core.yoto import DeviceStatus, YotoCard, YotoChapter, YotoTrack, icon_ref
 from simulator.cloud import RunningCloud
 
 
@@ -38,22 +39,88 @@ def _card(client: YotoClient, token: str, n: int = 2) -> YotoCard:
     return YotoCard(title="Bedtime", description="Calm", author="Dad", chapters=chapters)
 
 
-def test_devices_and_status(client: YotoClient, yoto_cloud: RunningCloud, token: str) -> None:
+def test_devices_and_status_from_the_config(client: YotoClient, yoto_cloud: RunningCloud, token: str) -> None:
     devices = client.list_devices(token)
     assert {d.device_id for d in devices} == {"yoto-player-9c1e", "yoto-mini-4f2a"}
     mini = next(d for d in devices if d.device_id == "yoto-mini-4f2a")
     assert mini.name == "Kitchen Mini" and mini.online is True and mini.device_type == "mini"
     assert mini.raw["releaseChannel"] == "general"
+    yoto_cloud.clear_requests()
     status = client.device_status(token, "yoto-mini-4f2a")
     assert status is not None
     assert (status.online, status.battery_percent, status.charging, status.volume_percent) == (True, 87, False, 50)
-    assert status.active_card is None
-    yoto_cloud.set_device_status("yoto-mini-4f2a", {"activeCard": "Ab3dE"}, forbidden=False)
-    assert client.device_status(token, "yoto-mini-4f2a").active_card == "Ab3dE"  # type: ignore[union-attr]
-    yoto_cloud.set_device_status("yoto-mini-4f2a", forbidden=True)
-    assert client.device_status(token, "yoto-mini-4f2a") is None, "403 on status is 'not available', not an error"
+    assert (status.max_volume_percent, status.headphones, status.active_card) == (100, False, None)
+    assert (status.wifi_strength, status.ssid, status.uptime_s) == (-52, "FamilyWiFi", 3600)
+    assert status.free_disk_bytes == 25_160_368 * 1024 and status.total_disk_bytes == 31_385_600 * 1024
+    assert (status.temperature_c, status.battery_temperature_c, status.day_mode) == (21, 24, True)
+    assert status.updated_at is not None and status.updated_at.tzinfo is not None
+    # Only the config is read: /status needs a scope Yoto refuses to third-party apps.
+    assert [r.path for r in yoto_cloud.requests()] == ["/device-v2/yoto-mini-4f2a/config"]
+
+    yoto_cloud.advance(60)
+    yoto_cloud.set_device_status(
+        "yoto-mini-4f2a",
+        {"activeCard": "Ab3dE", "charging": 1, "batteryLevel": 9, "userVolume": 31, "headphones": 1, "day": 0},
+        online=False,
+    )
+    later = client.device_status(token, "yoto-mini-4f2a")
+    assert later is not None and later.updated_at is not None and later.updated_at > status.updated_at
+    assert (later.active_card, later.charging, later.battery_percent, later.volume_percent) == ("Ab3dE", True, 9, 31)
+    assert (later.headphones, later.day_mode, later.online) == (True, False, False)
     with pytest.raises(NotFound):
         client.device_status(token, "no-such-player")
+    assert not yoto_cloud.requests(path_prefix="/device-v2/yoto-mini-4f2a/status")
+
+
+def test_the_shadow_is_read_in_every_form_the_sources_report() -> None:
+    """Values come as numbers or strings; `temp` is "battery:device[:…]" with "0" or "notSupported" for unknown."""
+    raw = {
+        "batteryLevel": "64",
+        "charging": "0",
+        "userVolume": 44.0,
+        "volume": "75",
+        "temp": "0:18:0",
+        "freeDisk": "2048",
+        "cardInserted": 2,
+        "day": -1,
+        "activeCard": "none",
+        "updatedAt": "2025-12-23T18:42:30.489Z",
+    }
+    status = parse_device_status("p1", {"online": True, "status": raw})
+    assert status is not None
+    assert (status.battery_percent, status.charging, status.volume_percent, status.max_volume_percent) == (
+        64,
+        False,
+        44,
+        75,
+    )
+    assert (status.temperature_c, status.battery_temperature_c, status.free_disk_bytes) == (18, None, 2048 * 1024)
+    assert (status.card_inserted, status.day_mode, status.active_card) == (2, None, None)
+    assert status.updated_at == datetime(2025, 12, 23, 18, 42, 30, 489000, tzinfo=UTC)
+    unsupported = parse_device_status("p1", {"status": {"temp": "notSupported:notSupported"}})
+    assert unsupported is not None and (unsupported.temperature_c, unsupported.online) == (None, None)
+    assert parse_device_status("p1", {"online": False}) == DeviceStatus("p1", online=False)
+    assert parse_device_status("p1", {}) is None
+
+
+def test_shop_cards_are_read_for_playback_from_card(client: YotoClient, yoto_cloud: RunningCloud, token: str) -> None:
+    with pytest.raises(NotFound):
+        client.get_card(token, "sHOwL")
+    yoto_cloud.clear_requests()
+    shop = client.card_for_playback(token, "sHOwL")
+    assert [r.path for r in yoto_cloud.requests()] == ["/content/sHOwL", "/card/sHOwL"]
+    assert shop.title == "The Owl Who Lost Her Hoot" and shop.read_only is True
+    assert [c.key for c in shop.chapters] == ["01-INT", "01", "02"]
+    assert [t.key for t in shop.tracks] == ["01", "01", "01"] and shop.tracks[0].type == "audio"
+    own = client.save_card(token, _card(client, token))
+    read = client.card_for_playback(token, own.card_id or "")
+    assert read.read_only and [c.key for c in read.chapters] == ["01", "02"]
+    posts = len(yoto_cloud.requests("POST", "/content"))
+    with pytest.raises(Conflict, match="never written"):
+        client.save_card(token, read)
+    assert len(yoto_cloud.requests("POST", "/content")) == posts
+    with pytest.raises(NotFound):
+        client.card_for_playback(token, "zzzzz")
 
 
 def test_config_read_merge_write_keeps_the_other_keys(client: YotoClient, yoto_cloud: RunningCloud, token: str) -> None:

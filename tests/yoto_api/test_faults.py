@@ -83,12 +83,42 @@ def test_a_persistent_429_is_a_429_with_retry_after(yapi: YApi, mum: TestClient)
 
 
 def test_a_persistent_500_is_a_502_with_the_reason(yapi: YApi, mum: TestClient) -> None:
-    yapi.cloud.server_error_next(count=10, status=503, path_prefix="/content")
+    yapi.cloud.server_error_next(count=10, status=503, path_prefix="/content", method="POST")
     r = mum.post("/api/cards", json=card_body(yapi))
     assert r.status_code == 502
-    assert "Yoto failed to create the card after 3 tries" in r.json()["detail"] and "503" in r.json()["detail"]
+    assert "Yoto failed to create the card: 503" in r.json()["detail"]
+    # A create is sent once more only after the listing showed it was not made, and only once.
+    assert len(yapi.cloud.requests(method="POST", path_prefix="/content")) == 2
     assert_nothing_kept(yapi)
     assert yapi.cloud.cards() == {}
+
+
+@pytest.mark.parametrize("fault", ["server_error", "disconnect"])
+def test_a_card_made_before_the_answer_was_lost_is_kept_once(yapi: YApi, mum: TestClient, fault: str) -> None:
+    """Yoto stored the card, then the answer was a 5xx or nothing: the service finds that card
+    (same title, created just now, exactly our track URLs) instead of making a second one."""
+    yapi.cloud.fail_next(fault, path_prefix="/content", method="POST", after=True)
+    r = mum.post("/api/cards", json=card_body(yapi))
+    assert r.status_code == 201, r.text
+    assert len(yapi.cloud.requests(method="POST", path_prefix="/content")) == 1
+    assert list(yapi.cloud.cards()) == [r.json()["yoto_card_id"]]
+    assert [c.yoto_card_id for c in yapi.api.adapters.records.cards.list(limit=10).items] == [r.json()["yoto_card_id"]]
+
+
+def test_a_refresh_whose_answer_was_lost_is_not_resent(yapi: YApi, mum: TestClient) -> None:
+    tokens = yapi.api.adapters.records.tokens
+    stored = tokens.get("mum")
+    tokens.compare_and_swap(
+        replace(stored, expires_at=utcnow() - timedelta(seconds=1)), expected_version=stored.version
+    )
+    yapi.cloud.clear_requests()
+    yapi.cloud.server_error_next(path_prefix="/oauth/token", after=True)
+    r = mum.post("/api/cards", json=card_body(yapi))
+    assert r.status_code == 502 and "refresh the access token" in r.json()["detail"]
+    assert len(yapi.cloud.requests(method="POST", path_prefix="/oauth/token")) == 1
+    assert yapi.cloud.stats()["reuse_detected"] == 0
+    assert yapi.cloud.requests(method="POST", path_prefix="/content") == []
+    assert_nothing_kept(yapi)
 
 
 def test_no_answer_in_time_is_a_504_and_no_record(yapi: YApi, mum: TestClient) -> None:

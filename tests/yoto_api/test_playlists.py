@@ -4,6 +4,7 @@ in place (same cardId, new chapters), debounced, against the fake Yoto cloud."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
+from core.yoto import CONTENT_CONFIG_KEYS
 from simulator.cloud import RunningCloud
 from tests.yoto_api.conftest import ADMIN, DEBOUNCE_S, MEMBER, YApi, build_yapi, close, link
 
@@ -61,8 +63,10 @@ def test_playlist_crud_and_item_operations(yapi: YApi, mum: TestClient) -> None:
     assert mum.post(f"/api/playlists/{pid}/items", json={"audio_id": c}).json()["audio_ids"] == [c, a, b, c]
     assert mum.post(f"/api/playlists/{pid}/items/move", json={"from": 0, "to": 3}).json()["audio_ids"] == [a, b, c, c]
     assert mum.delete(f"/api/playlists/{pid}/items/1").json()["audio_ids"] == [a, c, c]
-    r = mum.put(f"/api/playlists/{pid}", json={"name": "Renamed", "play_mode": "loop"})
-    assert (r.json()["name"], r.json()["play_mode"], r.json()["audio_ids"]) == ("Renamed", "loop", [a, c, c])
+    looped = mum.put(f"/api/playlists/{pid}", json={"name": "Renamed", "play_mode": "loop"})
+    assert looped.status_code == 422 and "repeat-all is the player's own setting" in looped.json()["detail"]
+    r = mum.put(f"/api/playlists/{pid}", json={"name": "Renamed", "play_mode": "shuffle"})
+    assert (r.json()["name"], r.json()["play_mode"], r.json()["audio_ids"]) == ("Renamed", "shuffle", [a, c, c])
     assert mum.delete(f"/api/playlists/{pid}/items").json()["audio_ids"] == []
     got = mum.get(f"/api/playlists/{pid}").json()
     assert got["version"] == 7 and got["name"] == "Renamed"
@@ -184,7 +188,7 @@ def test_without_the_timer_the_next_request_writes_a_dirty_card(
         close(yapi)
 
 
-def test_shuffle_writes_a_fresh_order_and_loop_repeats(yapi: YApi, mum: TestClient) -> None:
+def test_shuffle_writes_a_fresh_order_and_loop_is_refused(yapi: YApi, mum: TestClient) -> None:
     made, ids = make(mum, yapi, n=5, play_mode="shuffle")
     pid = made["id"]
     card = mum.post(f"/api/playlists/{pid}/card").json()
@@ -198,18 +202,68 @@ def test_shuffle_writes_a_fresh_order_and_loop_repeats(yapi: YApi, mum: TestClie
     assert all(sorted(o) == sorted(ids) for o in orders)
     assert len({tuple(o) for o in orders}) > 1  # 5 orders of 5 items all equal: 1 in 120**4
     assert mum.get(f"/api/playlists/{pid}").json()["audio_ids"] == ids  # the playlist's own order stays
+    # Our own order per write: Yoto's content.config.shuffle is not used (docs/yoto.md).
+    assert "shuffle" not in yapi.sim_card(yoto_id)["content"].get("config", {})
 
+    # A card cannot repeat: repeat-all is a player setting (/device-v2/{id}/config), refused with the reason.
     time.sleep(DEBOUNCE_S + 0.1)
-    assert mum.put(f"/api/playlists/{pid}", json={"play_mode": "loop"}).json()["card_sync"]["state"] == "synced"
-    looped = yapi.sim_card(yoto_id)
-    assert looped["content"]["config"]["repeatAll"] is True
-    assert ids_on(yapi, yoto_id) == ids  # loop plays in the playlist's order
+    writes = len(card_writes(yapi))
+    refused = mum.put(f"/api/playlists/{pid}", json={"play_mode": "loop"})
+    assert refused.status_code == 422
+    assert "a card cannot repeat" in refused.json()["detail"] and "player" in refused.json()["detail"]
+    assert mum.post("/api/playlists", json={"name": "Loops", "play_mode": "loop"}).status_code == 422
+    assert len(card_writes(yapi)) == writes and mum.get(f"/api/playlists/{pid}").json()["play_mode"] == "shuffle"
+    assert mum.put(f"/api/playlists/{pid}", json={"play_mode": "sequential"}).json()["card_sync"]["state"] == "synced"
+    assert ids_on(yapi, yoto_id) == ids
+    assert "repeatAll" not in yapi.sim_card(yoto_id)["content"].get("config", {})
     r = mum.post(f"/api/playlists/{pid}/reshuffle")
     assert r.status_code == 409 and "shuffle" in r.json()["detail"]
-    time.sleep(DEBOUNCE_S + 0.1)
-    mum.put(f"/api/playlists/{pid}", json={"play_mode": "sequential"})
-    assert yapi.sim_card(yoto_id)["content"]["config"]["repeatAll"] is False
     assert list(yapi.cloud.cards()) == [yoto_id]
+
+
+def test_a_playlist_stored_as_loop_plays_in_order_and_its_card_loses_repeat_all(yapi: YApi, mum: TestClient) -> None:
+    """What earlier versions left behind: a `loop` playlist whose card holds content.config.repeatAll
+    and a top-level editSettings. It reads as sequential; its next write cleans the card."""
+    made, ids = make(mum, yapi, n=3)
+    pid = made["id"]
+    yoto_id = mum.post(f"/api/playlists/{pid}/card").json()["yoto_card_id"]
+    old = yapi.cloud.state.cards._cards[yoto_id].card
+    old["content"]["config"] = {"repeatAll": True, "resumeTimeout": 600}
+    old["editSettings"] = old["content"].pop("editSettings")
+    playlists = yapi.api.adapters.records.playlists
+    stored = playlists.get(pid)
+    playlists.save(replace(stored, play_mode="loop"), expected_version=stored.version)
+
+    time.sleep(DEBOUNCE_S + 0.1)
+    shown = mum.get(f"/api/playlists/{pid}").json()
+    assert shown["play_mode"] == "sequential" and shown["card_sync"]["state"] == "synced"
+    card = yapi.sim_card(yoto_id)
+    assert card["content"]["config"] == {"resumeTimeout": 600}
+    assert "editSettings" not in card and card["content"]["editSettings"]["transcodeAudioUploads"] is True
+    assert ids_on(yapi, yoto_id) == ids
+    assert mum.get("/api/playlists").json()["items"][0]["play_mode"] == "sequential"
+    assert mum.post(f"/api/playlists/{pid}/reshuffle").json()["detail"].startswith("the playlist plays sequential")
+    time.sleep(DEBOUNCE_S + 0.1)
+    assert mum.put(f"/api/playlists/{pid}", json={"name": "Renamed"}).status_code == 200
+    assert playlists.get(pid).play_mode == "sequential", "an edit stores the mode it plays in"
+
+
+def test_every_write_of_a_playlist_card_carries_the_streaming_fields(yapi: YApi, mum: TestClient) -> None:
+    made, _ = make(mum, yapi, n=2)
+    pid = made["id"]
+    mum.post(f"/api/playlists/{pid}/card")
+    time.sleep(DEBOUNCE_S + 0.1)
+    assert mum.post(f"/api/playlists/{pid}/items", json={"audio_id": yapi.item().id}).status_code == 200
+    sent = [r.json() for r in card_writes(yapi)]
+    assert len(sent) == 2 and "cardId" in sent[1], "a create and a rewrite"
+    for body in sent:
+        assert "editSettings" not in body
+        assert body["content"]["editSettings"]["transcodeAudioUploads"] is True
+        assert body["metadata"]["media"]["hasStreams"] is True
+        assert set(body["content"].get("config", {})) <= CONTENT_CONFIG_KEYS
+        for chapter in body["content"]["chapters"]:
+            assert chapter["hasStreams"] is True
+            assert all(t["type"] == "stream" and t["isNew"] is True for t in chapter["tracks"])
 
 
 def test_deleting_the_playlist_deletes_its_card_and_deleting_the_card_detaches_it(yapi: YApi, mum: TestClient) -> None:

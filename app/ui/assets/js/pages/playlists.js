@@ -6,7 +6,7 @@ import { api, listOf } from "../api.js";
 import { announce, clear, confirmDialog, field, h, missing, statusLine } from "../dom.js";
 import { libraryPicker, moved, orderedList, titleCache } from "../picker.js";
 
-const MODES = [["sequential", "In order"], ["shuffle", "Shuffle"], ["loop", "Loop"]];
+const MODES = [["sequential", "In order"], ["shuffle", "Shuffle"]];
 
 export async function render(root, ctx) {
   if (!ctx.features.playlists) {
@@ -172,7 +172,7 @@ export async function render(root, ctx) {
 
   clear(editor,
     h("h2", { id: "pl-edit-h", tabindex: "-1" }, ""),
-    field("Play mode", mode).wrap,
+    field("Play mode", mode, "Repeating is a setting of the player, not of the card.").wrap,
     h("h3", {}, "Items"), items.el,
     h("details", { open: true }, h("summary", {}, "Add from the library"), picker.el),
     h("h3", {}, "Card"), cardArea, status.el);
