@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,13 +10,17 @@ import pytest
 
 from core.errors import Invalid
 from services import transcode
-from services.podcast_feeds import parse_feed
+from services.podcast_feeds import MAX_ENTRIES, Feed, first_entries, parse_feed
 from services.podcasts import split_mp3
 from simulator.cloud import RunningCloud
 from tests.api.conftest import Api, make_api
+from tests.api.hostile_host import LAUGHS, many_items
 from tests.audio_fixtures import write_tone
 from tests.feeds import FeedServer, Served, rss
 from tests.scheduled.conftest import link_account
+from tests.waiting import eventually
+
+DONE = ("ok", "partial", "failed")
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Atom Tales</title><id>urn:x</id><updated>2026-06-02T00:00:00Z</updated>
@@ -50,6 +55,63 @@ def test_rss_without_dates_keeps_document_order() -> None:
 def test_not_a_feed_or_no_audio(body: bytes) -> None:
     with pytest.raises(Invalid):
         parse_feed(body, "http://x/")
+
+
+# --------------------------------------------------------------------------- what a parse may cost (issue 18)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [LAUGHS.encode(), LAUGHS.replace("DOCTYPE", "doctype").encode(), LAUGHS.encode("utf-16"),
+     LAUGHS.encode("utf-16-be"), LAUGHS.replace("<!DOCTYPE rss [", '<!DOCTYPE rss SYSTEM "a>b" [').encode(),
+     LAUGHS.replace("<!DOCTYPE rss [", "<!-- a comment --><!DOCTYPE rss PUBLIC 'x' 'y' [").encode(),
+     b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY ext SYSTEM "file:///etc/passwd">]><rss>&ext;</rss>'],
+    ids=["laughs", "lower-case", "utf-16", "utf-16-be", "quoted-gt", "public-id", "external"],
+)  # fmt: skip
+def test_a_feed_declaring_its_own_entities_is_refused_before_parsing(body: bytes) -> None:
+    started = time.process_time()
+    with pytest.raises(Invalid, match="declares its own entities"):
+        parse_feed(body, "http://x/")
+    assert time.process_time() - started < 0.05  # the 711-byte bomb cost 1.5 s and 87 MB per parse
+
+
+def test_a_doctype_without_an_internal_subset_still_reads() -> None:
+    body = rss("Old style", [("a", "One", "", "http://x/a.mp3")]).replace(
+        b"<rss", b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://x/rss-0.91.dtd"><rss', 1
+    )
+    assert [e.title for e in parse_feed(body, "http://x/").episodes] == ["One"]
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["well-formed", "not-well-formed"])
+def test_a_huge_feed_is_read_to_its_first_entries_only(broken: bool) -> None:
+    body = many_items(30_000)
+    if broken:  # an undefined entity early on: expat gives up, feedparser reads it loosely
+        body = body.replace(b"<title>Big</title>", b"<title>Big&nbsp;</title>")
+    assert len(body) < 5 * 1024 * 1024
+    started = time.process_time()
+    feed = parse_feed(body, "http://x/")
+    spent = time.process_time() - started
+    assert spent < 1.0, spent  # 7.0 s for the whole document, which create and the first refresh each parsed
+    assert len(feed.episodes) == MAX_ENTRIES
+    assert feed.episodes[0].title == "E30000" and feed.title == "Big"
+
+
+def test_the_cut_document_is_closed_again_and_short_ones_are_left_alone() -> None:
+    body = many_items(MAX_ENTRIES + 5)
+    cut = first_entries(body)
+    assert cut.endswith(b"</item></channel></rss>") and cut.count(b"<item>") == MAX_ENTRIES
+    assert first_entries(many_items(MAX_ENTRIES)) == many_items(MAX_ENTRIES)  # cut at its very end
+    short = many_items(MAX_ENTRIES - 1)
+    assert first_entries(short) is short
+    atom = ATOM.replace(b"</feed>", b"".join(ATOM.split(b"<entry>")[1:2]).join([b"<entry>", b""]) * 400 + b"</feed>")
+    assert first_entries(atom).count(b"<entry>") == MAX_ENTRIES and first_entries(atom).endswith(b"</entry></feed>")
+
+
+def test_a_feed_is_plain_data_that_crosses_a_queue() -> None:
+    feed = parse_feed(ATOM, "https://feeds.example/atom.xml")
+    assert Feed.from_dict(feed.to_dict()) == feed
+    undated = parse_feed(rss("R", [("a", "First", "", "http://x/a.mp3")]), "http://x/")
+    assert Feed.from_dict(undated.to_dict()) == undated
 
 
 def test_split_cuts_our_mp3_at_frame_boundaries(tmp_path: Path) -> None:
@@ -87,9 +149,13 @@ def test_a_long_episode_becomes_parts_on_the_card(
     feed_server.routes["/long.mp3"] = Served(200, write_tone(tmp_path / "long.mp3", "mp3", seconds=2.5).read_bytes())
     feed = rss("Long", [("g1", "Saga", "Mon, 01 Jun 2026 07:00:00 GMT", feed_server.url + "/long.mp3")])
     feed_server.routes["/feed.xml"] = Served(200, feed)
-    r = api.login().post("/api/podcasts", json={"feed_url": feed_server.url + "/feed.xml", "episodes": 1})
-    assert r.status_code == 201, r.text
-    body = r.json()
+    client = api.login()
+    r = client.post("/api/podcasts", json={"feed_url": feed_server.url + "/feed.xml", "episodes": 1})
+    assert r.status_code in (201, 202), r.text  # made in the request, or by its first run on a worker
+    run_id = r.json()["last_run"]["id"]
+    run = eventually(lambda: (got := client.get(f"/api/runs/{run_id}").json())["status"] in DONE and got, 60)
+    assert run["status"] == "ok", run
+    body = client.get(f"/api/podcasts/{r.json()['id']}").json()
     (held,) = body["held"]
     assert len(held["audio_ids"]) == 3
     card = yoto_cloud_env.card(body["yoto_card_id"])
