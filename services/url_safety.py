@@ -14,12 +14,16 @@ connection the host is resolved and every address it resolves to is checked:
 The fetcher then connects to one of the checked addresses itself, naming the
 host only in the Host header and TLS SNI, so a DNS answer that changes between
 check and connection (rebinding) cannot slip past. Redirects are checked the
-same way at every hop. A refusal is `Invalid` (422) with the reason.
+same way at every hop. A refusal is `Invalid` (422) with the reason; for a
+host *name* the reason is one sentence whatever the cause (no such name, an
+address we refuse, nothing answering there), so refusals cannot map the
+internal network. The cause goes to the server log.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,17 +31,25 @@ from urllib.parse import urlsplit
 
 from core.errors import Invalid
 
+log = logging.getLogger("yss.fetch")
+
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+UNFETCHABLE = "this address cannot be fetched: nothing there answers over HTTP, or it is not one this service may fetch"
+
+
+class AddressRefused(Invalid):
+    """The host's address may not be fetched, or gave no HTTP answer (the reason a member sees)."""
 
 
 def resolve(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to (the system resolver)."""
+    """Every address `host` resolves to (the system resolver); [] when it resolves to none."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise Invalid(f"the host {host!r} cannot be resolved") from exc
+        log.warning("the host %r does not resolve: %s", host, exc)
+        return []
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -60,6 +72,15 @@ def refusal(address: str, *, allow_private: bool) -> str | None:
     return None
 
 
+def _check_name(host: str) -> None:
+    """`Invalid` for a host name no resolver could take (an empty or overlong
+    label, a broken `xn--` label), before anything is asked of DNS."""
+    try:
+        host.encode("idna").decode("idna")
+    except UnicodeError:
+        raise Invalid(f"not a usable URL: {host!r} is not a valid host name") from None
+
+
 @dataclass(frozen=True)
 class CheckedUrl:
     """A URL that passed, with the address to connect to."""
@@ -71,8 +92,8 @@ class CheckedUrl:
     address: str
 
 
-def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> CheckedUrl:
-    """`Invalid` unless `url` is http(s) and every address of its host may be fetched from."""
+def _split(url: str) -> tuple[str, str, int, IP | None]:
+    """(scheme, host, port, the address when the host is one), or `Invalid` for the URL's form."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -85,15 +106,42 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) ->
         raise Invalid("the URL has no host")
     if parts.username is not None or parts.password is not None:
         raise Invalid("a URL with a user name or password is not fetched")
-    port = port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = [str(ipaddress.ip_address(host))]
+        literal: IP | None = ipaddress.ip_address(host)
     except ValueError:
-        addresses = resolver(host, port)
-    if not addresses:
-        raise Invalid(f"the host {host!r} has no address")
+        literal = None
+        _check_name(host)
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), literal
+
+
+def _refuse_literal(host: str, address: IP, allow_private: bool) -> None:
+    why = refusal(str(address), allow_private=allow_private)
+    if why is not None:  # the member wrote this address: the reason tells them nothing new
+        raise AddressRefused(f"refused to fetch {host}: {why}")
+
+
+def precheck_url(url: str, *, allow_private: bool) -> None:
+    """What `check_url` refuses without asking DNS: the URL's form and an address
+    written in it. For a request that takes a URL and fetches it later: a
+    name's addresses are then judged only when it is fetched, with the same
+    answer whether the name is unknown, refused or silent."""
+    _scheme, host, _port, literal = _split(url)
+    if literal is not None:
+        _refuse_literal(host, literal, allow_private)
+
+
+def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> CheckedUrl:
+    """`Invalid` unless `url` is http(s) and every address of its host may be fetched from."""
+    scheme, host, port, literal = _split(url)
+    if literal is not None:
+        _refuse_literal(host, literal, allow_private)
+        return CheckedUrl(url=url.strip(), scheme=scheme, host=host, port=port, address=str(literal))
+    addresses = resolver(host, port)
     for address in addresses:
         why = refusal(address, allow_private=allow_private)
         if why is not None:
-            raise Invalid(f"refused to fetch {host}: {why}")
-    return CheckedUrl(url=url.strip(), scheme=parts.scheme, host=host, port=port, address=addresses[0])
+            log.warning("refused to fetch %s: %s", host, why)
+            raise AddressRefused(UNFETCHABLE)
+    if not addresses:
+        raise AddressRefused(UNFETCHABLE)
+    return CheckedUrl(url=url.strip(), scheme=scheme, host=host, port=port, address=addresses[0])

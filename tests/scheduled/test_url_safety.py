@@ -7,7 +7,7 @@ import time
 import pytest
 
 from core.errors import Invalid
-from services.url_safety import check_url, refusal
+from services.url_safety import UNFETCHABLE, AddressRefused, check_url, precheck_url, refusal, resolve
 
 
 def no_dns(host: str, port: int) -> list[str]:
@@ -44,15 +44,52 @@ def test_metadata_url_refused_fast_without_resolving() -> None:
     assert time.perf_counter() - started < 0.05
 
 
-def test_a_name_is_judged_by_every_address_it_resolves_to() -> None:
+def test_a_name_is_judged_by_every_address_it_resolves_to(caplog: pytest.LogCaptureFixture) -> None:
     def sneaky(host: str, port: int) -> list[str]:
         assert (host, port) == ("feeds.example", 443)
         return ["93.184.215.14", "169.254.169.254"]
 
-    with pytest.raises(Invalid, match=r"169\.254\.169\.254"):
+    with pytest.raises(AddressRefused) as refused:
         check_url("https://feeds.example/kids.xml", allow_private=False, resolver=sneaky)
+    assert str(refused.value) == UNFETCHABLE  # the member is not told what the name resolved to...
+    assert "169.254.169.254" in caplog.text  # ...the server log is
     ok = check_url("https://feeds.example/kids.xml", allow_private=False, resolver=lambda h, p: ["93.184.215.14"])
     assert (ok.host, ok.port, ok.address) == ("feeds.example", 443, "93.184.215.14")
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_name_unknown_internal_or_refused_gets_one_answer(allow_private: bool) -> None:
+    """No answer lets a member tell an internal name from one that does not exist."""
+    answers = set()
+    for addresses in ([], ["10.1.2.3"], ["127.0.0.1", "93.184.215.14"], ["169.254.169.254"], ["fe80::1"]):
+        try:
+            check_url("http://intranet.lan/feed", allow_private=allow_private, resolver=lambda h, p, a=addresses: a)
+        except AddressRefused as exc:
+            answers.add((type(exc), str(exc)))
+        else:
+            answers.add((None, "fetched"))
+    refused = {(AddressRefused, UNFETCHABLE)}
+    assert answers == (refused | {(None, "fetched")} if allow_private else refused)
+
+
+def test_the_system_resolver_failing_is_no_answer_but_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    assert resolve("a..b", 80) == []  # refused by the IDNA codec before any lookup leaves the machine
+    assert "does not resolve" in caplog.text
+
+
+@pytest.mark.parametrize("host", ["xn--", "xn--zz.example", "a..b", "x" * 64 + ".example"])
+def test_a_broken_host_name_is_refused_without_dns(host: str) -> None:
+    with pytest.raises(Invalid, match="not a valid host name") as refused:
+        check_url(f"http://{host}/feed", allow_private=True, resolver=no_dns)
+    assert not isinstance(refused.value, AddressRefused)  # a fault of the URL's form, said as such
+
+
+def test_precheck_judges_what_needs_no_dns() -> None:
+    precheck_url("https://feeds.example/kids.xml", allow_private=False)  # a name: judged when fetched
+    precheck_url("http://127.0.0.1:8123/feed.xml", allow_private=True)
+    for url, allow in [("http://169.254.169.254/x", True), ("http://10.0.0.1/x", False), ("ftp://x.example/", True)]:
+        with pytest.raises(Invalid):
+            precheck_url(url, allow_private=allow)
 
 
 @pytest.mark.parametrize(
