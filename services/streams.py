@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import stat
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +28,8 @@ FORBIDDEN = "invalid or revoked stream link"
 MAX_TOKEN_CHARS = 200
 MAX_URL_TTL_S = 900
 ITEM_KEYS_CACHED = 4096  # a family library is far smaller; the bound only caps memory
+# An item id (letters and digits) and a URL-safe base64 signature: nothing else is ever ours.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 @lru_cache(maxsize=ITEM_KEYS_CACHED)
@@ -42,12 +45,11 @@ def make_token(stream_key: bytes, item: AudioItem) -> str:
 
 
 def split_token(token: str) -> tuple[str, str] | None:
-    """(item_id, sig), or None when the token is not even shaped right."""
-    if len(token) > MAX_TOKEN_CHARS:
+    """(item_id, sig), or None when the token is not even shaped right (any
+    character outside the token alphabet: no lookup is made for it)."""
+    if len(token) > MAX_TOKEN_CHARS or not _TOKEN.fullmatch(token):
         return None
-    item_id, dot, sig = token.rpartition(".")
-    if not dot or not item_id or not sig:
-        return None
+    item_id, _, sig = token.rpartition(".")
     return item_id, sig
 
 

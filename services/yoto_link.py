@@ -187,7 +187,8 @@ class YotoLink:
         `Forbidden` for a forged, foreign, expired or replayed state: no code is exchanged then."""
         key = _pkce_key(user.username)
         pending = self._pending(key)
-        if not state or pending is None or not hmac.compare_digest(str(pending.get("state", "")), state):
+        expected = str(pending.get("state", "")).encode() if pending is not None else b""
+        if not state or not expected or not hmac.compare_digest(expected, state.encode("utf-8", "surrogatepass")):
             raise Forbidden(BAD_STATE)
         won = False
         try:
