@@ -41,7 +41,8 @@ ACCESS_LOG_FORMAT = json.dumps(
         "ip": "$context.identity.sourceIp",
         "requestTime": "$context.requestTime",
         "method": "$context.httpMethod",
-        "path": "$context.path",
+        # The route, not the path: a player's path carries its stream token (docs/security.md).
+        "routeKey": "$context.routeKey",
         "status": "$context.status",
         "responseLength": "$context.responseLength",
         "latencyMs": "$context.responseLatency",

@@ -367,7 +367,11 @@ def test_http_api_gateway(run: ProgramRun) -> None:
     assert stage["defaultRouteSettings"] == {"throttlingRateLimit": 20, "throttlingBurstLimit": 40}
     access = run.one(LOG_GROUP, "access")
     assert stage["accessLogSettings"]["destinationArn"].endswith(f":log-group:{access.inputs['name']}")
-    assert json.loads(stage["accessLogSettings"]["format"])["requestId"] == "$context.requestId"
+    fields = json.loads(stage["accessLogSettings"]["format"])
+    assert fields["requestId"] == "$context.requestId"
+    # No field that holds the path or query (stream tokens, OAuth code and state): the route key instead.
+    assert fields["routeKey"] == "$context.routeKey"
+    assert not [v for v in fields.values() if "path" in v.lower() or "$request" in v.lower()], fields
     integration = run.one("aws:apigatewayv2/integration:Integration").inputs
     assert integration["integrationType"] == "AWS_PROXY" and integration["payloadFormatVersion"] == "2.0"
     assert run.one("aws:apigatewayv2/route:Route").inputs["routeKey"] == "$default"
