@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -14,10 +15,36 @@ from app.schemas_yoto import DeviceLoginOut, DevicePollOut, YotoStatusOut
 from app.yoto_deps import YotoDep
 
 router = APIRouter(prefix="/api/yoto", tags=["yoto"])
+log = logging.getLogger("yss.yoto")
 
 UI_HOME = "/"
 _REDIRECT = {"description": "to Yoto's login page (login) or back to the UI (callback)"}
 OAuthParam = Annotated[str | None, Query(max_length=2048)]
+# The only reasons `/?yoto=error&reason=` carries (the web UI words each): OAuth's
+# error codes (RFC 6749 4.1.2.1, OpenID Connect Core 3.1.2.6), `no_code` when
+# Yoto sent none, `failed` for anything else. Yoto's own words go to the log only.
+REASONS = frozenset(
+    {
+        "access_denied",
+        "invalid_request",
+        "invalid_scope",
+        "unauthorized_client",
+        "unsupported_response_type",
+        "server_error",
+        "temporarily_unavailable",
+        "login_required",
+        "consent_required",
+        "interaction_required",
+        "no_code",
+        "failed",
+    }
+)
+
+
+def reason_code(error: str | None) -> str:
+    if not error:
+        return "no_code"
+    return error if error in REASONS else "failed"
 
 
 @router.get("/login", status_code=302, response_class=RedirectResponse, responses={302: _REDIRECT, **ERRORS(401, 409)})
@@ -43,12 +70,14 @@ def callback(
 ) -> RedirectResponse:
     """Where Yoto sends the browser back. The `state` is checked first (403 for
     a forged, foreign, expired or replayed one; no code is exchanged), then the
-    code; then back to the UI: `/?yoto=linked`, or `/?yoto=error&reason=…`."""
+    code; then back to the UI: `/?yoto=linked`, or `/?yoto=error&reason=CODE`
+    with CODE one of OAuth's error codes, `no_code` or `failed`."""
     refused = yoto.link.finish_login(user, state=state, code=code, error=error)
     if refused is None:
         return RedirectResponse(f"{UI_HOME}?yoto=linked", status_code=303)
-    reason = error_description or refused
-    return RedirectResponse(f"{UI_HOME}?{urlencode({'yoto': 'error', 'reason': reason[:300]})}", status_code=303)
+    reason = reason_code(error)
+    log.info("Yoto login for %s not finished: %s (%r)", user.username, reason, (error_description or refused)[:300])
+    return RedirectResponse(f"{UI_HOME}?{urlencode({'yoto': 'error', 'reason': reason})}", status_code=303)
 
 
 @router.post("/device-login", response_model=DeviceLoginOut, responses=ERRORS(401, 403, 409, 422, 429, 502, 504))

@@ -17,6 +17,13 @@ from tests.api.conftest import ADMIN, MEMBER
 from tests.conftest import TEST_SECRET
 from tests.uvicorn_server import Server, make_run_server
 
+# Linking can start without a Yoto round trip: these only make Yoto's login URL.
+YOTO_LOGIN_ONLY = {
+    "YOTO_CLIENT_ID": "test-client",
+    "YOTO_AUTH_URL": "http://127.0.0.1:9",
+    "YOTO_API_URL": "http://127.0.0.1:9",
+}
+
 
 @dataclass
 class FamilyServer:

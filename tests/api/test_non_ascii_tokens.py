@@ -13,16 +13,14 @@ import pytest
 
 from core.records import AudioItem, new_id
 from tests.api.conftest import ADMIN
-from tests.api.family_server import FamilyServer, family_server
+from tests.api.family_server import YOTO_LOGIN_ONLY, FamilyServer, family_server
 
 ODD = ["é", "\u00e9\u00e9", "✓", "\u202e", "日本", "\U0001f600"]
 
 
 @pytest.fixture(scope="module")
 def family(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FamilyServer]:
-    # Linking starts without a Yoto round trip: these only make the login page's URL.
-    env = {"YOTO_CLIENT_ID": "test-client", "YOTO_AUTH_URL": "http://127.0.0.1:9", "YOTO_API_URL": "http://127.0.0.1:9"}
-    with family_server(tmp_path_factory.mktemp("non-ascii"), env) as f:
+    with family_server(tmp_path_factory.mktemp("non-ascii"), YOTO_LOGIN_ONLY) as f:
         yield f
 
 

@@ -4,6 +4,28 @@
 import { api, apiUrl } from "../api.js";
 import { clear, confirmDialog, h, missing, statusLine } from "../dom.js";
 
+// What `/?yoto=error&reason=CODE` may say (app/routers/yoto.py REASONS). The
+// address bar is anyone's to write, so any other text is never shown.
+const REASONS = {
+  access_denied: "the Yoto login was cancelled or not approved",
+  invalid_request: "Yoto refused the login request",
+  invalid_scope: "Yoto refused the permissions this service asks for",
+  unauthorized_client: "Yoto does not let this service log in that way (check its app settings)",
+  unsupported_response_type: "Yoto does not let this service log in that way (check its app settings)",
+  server_error: "Yoto had a problem",
+  temporarily_unavailable: "Yoto is busy or down for a moment",
+  login_required: "you were not logged in to Yoto",
+  consent_required: "the permissions were not approved",
+  interaction_required: "Yoto needed more from you than the login page allowed",
+  no_code: "Yoto sent no login code",
+  failed: "Yoto did not say why",
+};
+
+/** The words for a callback reason code; unknown text gets the generic words. */
+export function reasonText(code) {
+  return Object.hasOwn(REASONS, code) ? REASONS[code] : REASONS.failed;
+}
+
 export async function render(root, ctx) {
   if (!ctx.features.yoto) {
     clear(root, h("h1", {}, "Yoto account"), missing("Linking a Yoto account needs the Yoto part of this service."));
@@ -98,7 +120,7 @@ export async function render(root, ctx) {
   const back = ctx.yotoResult;
   ctx.yotoResult = null;
   if (back && back.result === "linked") status.ok("Your Yoto account is linked.");
-  else if (back) status.error(`Linking did not work: ${back.reason || "Yoto did not say why"}. Try again, or use a code instead.`);
+  else if (back) status.error(`Linking did not work: ${reasonText(back.reason)}. Try again, or use a code instead.`);
 
   clear(root, h("div", { class: "page-head" }, h("h1", {}, "Yoto account"), h("p", {}, "The link between this service and Yoto")), status.el, body);
   await show();
