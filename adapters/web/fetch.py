@@ -113,6 +113,7 @@ class _Inflater:
         self._gzip = gzip
         self._zlib: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
         self._head = b""
+        self._fed = False
 
     def _start(self, data: bytes) -> bytes:
         # "deflate" is meant to be zlib-wrapped, but some servers send a raw stream.
@@ -126,6 +127,7 @@ class _Inflater:
         return data
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        self._fed = self._fed or bool(data)
         if self._zlib is None:
             data = self._start(data)
             if self._zlib is None:
@@ -140,6 +142,8 @@ class _Inflater:
                 return
 
     def finish(self) -> Iterator[bytes]:
+        if not self._fed:
+            return  # no body at all (a 304 that repeats the coding): nothing to inflate
         yield from self.feed(b"")
         if self._zlib is None or not self._zlib.eof:
             raise UpstreamError("the compressed answer ends before its compressed stream does")

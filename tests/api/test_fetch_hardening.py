@@ -166,6 +166,15 @@ def test_the_fetcher_asks_for_no_compression_and_reads_one_layer_itself(host: Ho
     assert to.read_bytes() == document
 
 
+def test_an_answer_without_a_body_may_name_its_coding(host: HostileHost) -> None:
+    """A 304 (a refresh's conditional GET) often repeats the Content-Encoding of the 200."""
+    host.routes["/same.xml"] = raw(b'HTTP/1.1 304 Not Modified\r\nContent-Encoding: gzip\r\nETag: "v1"\r\n\r\n')
+    got = fetcher().get(host.url + "/same.xml", headers={"If-None-Match": '"v1"'}, max_bytes=MB, timeout_s=5)
+    assert (got.status, got.body) == (304, b"")
+    host.routes["/empty.xml"] = fixed(200, b"", {"Content-Encoding": "gzip"})
+    assert fetcher().get(host.url + "/empty.xml", max_bytes=MB, timeout_s=5).body == b""
+
+
 @pytest.mark.parametrize(
     ("encoding", "reason"),
     [("gzip, gzip", "compressed 2 times over"), ("gzip,deflate", "compressed 2 times over"),
