@@ -81,14 +81,19 @@ class Adapters:
 
     @cached_property
     def run_queue(self) -> RunQueue:
-        """Where long jobs go: the worker function on AWS (when the stack has one), the caller locally."""
+        """Where long jobs go: the worker function on AWS (the caller, when the stack
+        has none); locally this process's worker threads (`pool_queue`)."""
         if self.settings.use_aws and self.settings.worker_function:
             from adapters.aws.worker_queue import LambdaRunQueue
 
             return LambdaRunQueue(self.settings)
-        from adapters.local.inline_queue import InlineRunQueue
+        if self.settings.use_aws:
+            from adapters.local.inline_queue import InlineRunQueue
 
-        return InlineRunQueue()
+            return InlineRunQueue()
+        from adapters.local.pool_queue import LocalRunQueue
+
+        return LocalRunQueue()
 
     @cached_property
     def yoto(self) -> YotoCloud:

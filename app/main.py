@@ -81,6 +81,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if scheduler is not None:
             scheduler.stop()
+        from app.scheduled import stop_workers
+
+        # Jobs still waiting or running end as failed runs that say the server stopped.
+        await asyncio.to_thread(stop_workers, adapters)
         if listener:
             from mqtt.handler import in_process
 

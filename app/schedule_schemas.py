@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas import NOT_BLANK, In, Out
+from app.schemas import ERRORS, NOT_BLANK, In, Out
 from app.schemas_players import CARD_ID_PATTERN, PLAYER_ID_PATTERN, StepIn
 from services.podcasts import EPISODES_MAX, REFRESH_HOURS_MAX, REFRESH_HOURS_MIN
 from services.routines import STEPS_MAX
@@ -37,6 +37,13 @@ def step_bodies(steps: list[Any]) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- runs
+
+
+def job_responses(model: type[BaseModel], done_status: int, *codes: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route that hands a job to the workers (202): its
+    refusals, and `done_status` where a stack runs it in the request."""
+    done = {"model": model, "description": "done in the request (an AWS stack with no worker function)"}
+    return {**ERRORS(*codes), done_status: done}
 
 
 class RunOut(Out):

@@ -14,7 +14,9 @@ A refresh, in the order that leaves nothing half-done:
 
 Any failure in 1–4 deletes the items this refresh made and leaves the card
 and the podcast's episodes as they were; the reason is the run's detail and
-the podcast's `last_error`.
+the podcast's `last_error`. Creating one checks the URL in the request and
+leaves the feed to the first run (so it is read and parsed once); a first run
+that fails removes the podcast again, its run saying why.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -105,6 +107,8 @@ class PodcastPorts:
     queue: RunQueue
     rules: PodcastRules
     tz: ZoneInfo
+    # `Invalid` for a URL refused by its form or a literal address, no DNS asked (services.url_safety.precheck_url)
+    check_url: Callable[[str], object]
 
 
 # --------------------------------------------------------------------------- checks
@@ -138,6 +142,11 @@ def _job(podcast: Podcast) -> Job:
 # --------------------------------------------------------------------------- use cases
 
 
+def read_feed(body: bytes, url: str) -> Feed:
+    """The one parse of a fetched feed document (the parser is `services.podcast_feeds`)."""
+    return parse_feed(body, url)
+
+
 def fetch_feed(
     ports: PodcastPorts, url: str, headers: dict[str, str] | None = None
 ) -> tuple[Feed | None, dict[str, str]]:
@@ -149,7 +158,7 @@ def fetch_feed(
         return None, got.headers
     if got.status != 200:
         raise Invalid(f"the feed answered HTTP {got.status}")
-    return parse_feed(got.body, got.url), got.headers
+    return read_feed(got.body, got.url), got.headers
 
 
 def create(
@@ -161,20 +170,21 @@ def create(
     order: str = "newest_first",
     title: str | None = None,
     refresh_hours: float | None = None,
-) -> tuple[Podcast, Run]:
-    """Checks and reads the feed in the request (a bad URL or feed is a 422 with
-    nothing kept), then fills the card: in the request where runs are inline
-    (a failure removes the podcast again), else queued for the worker."""
+) -> tuple[Podcast, Run, bool]:
+    """(podcast, its first run, queued). The URL is checked here (a refused one is
+    `Invalid` with nothing kept); the first run reads the feed and fills the
+    card, and removes the podcast again if it fails. Without a queue it runs
+    here: a failure is then `Invalid` with the reason."""
     hours = refresh_hours if refresh_hours is not None else ports.rules.refresh_hours
     _check(episodes, order, hours)
-    feed, _ = fetch_feed(ports, feed_url)
-    assert feed is not None
+    url = feed_url.strip()
+    ports.check_url(url)
     now = utcnow()
     podcast = Podcast(
         id=new_id(),
         owner=user.username,
-        feed_url=feed_url.strip(),
-        title=(title or feed.title).strip()[:100],
+        feed_url=url,
+        title=(title or "").strip()[:100],  # empty: the feed's own, once the first run has read it
         episodes=episodes,
         order=order,
         refresh_hours=hours,
@@ -183,25 +193,30 @@ def create(
     )
     ports.podcasts.add(podcast)
     run = jobs.new_run("podcast", podcast.id, podcast.owner, "create")
-    ports.runs.add(run)
-    if ports.queue.submit(run):
+    try:
         jobs.put_job(ports.jobs, _job(podcast), ports.tz)
-        return podcast, run
+        queued = jobs.start(ports.runs, ports.queue, run)
+    except BaseException:
+        _forget(ports, podcast)
+        raise
+    if queued:
+        return podcast, run, True
     done = jobs.execute(ports.runs, {"podcast": lambda r: run_refresh(ports, r)}, run.id)
     if done.status != "ok":
-        _forget(ports, get(ports, podcast.id))
         raise Invalid(f"the podcast could not be made: {done.detail}")
-    jobs.put_job(ports.jobs, _job(podcast), ports.tz)
-    return get(ports, podcast.id), done
+    return get(ports, podcast.id), done, False
 
 
 def refresh_now(ports: PodcastPorts, user: User, podcast_id: str) -> tuple[Podcast, Run, bool]:
-    """(podcast, run, queued): the refresh ran in the request, or went to the worker."""
+    """(podcast, run, queued): handed to the run queue, or (no queue) run here.
+    `Conflict` while the podcast already has a run waiting or running."""
     podcast = get(ports, podcast_id)
     _may_change(user, podcast)
+    busy = jobs.active_run(ports.runs, podcast.id)
+    if busy is not None:
+        raise Conflict(f"this podcast is being checked already (run {busy.id}, {busy.status})", run_id=busy.id)
     run = jobs.new_run("podcast", podcast.id, podcast.owner, "manual")
-    ports.runs.add(run)
-    if ports.queue.submit(run):
+    if jobs.start(ports.runs, ports.queue, run):
         return podcast, run, True
     done = jobs.execute(ports.runs, {"podcast": lambda r: run_refresh(ports, r)}, run.id)
     return get(ports, podcast_id), done, False
@@ -246,8 +261,9 @@ def delete(ports: PodcastPorts, user: User, podcast_id: str) -> None:
     _forget(ports, podcast)
 
 
-def _forget(ports: PodcastPorts, podcast: Podcast) -> None:
-    """Job first (nothing refreshes a half-deleted podcast), then the card, the items, the record."""
+def _forget(ports: PodcastPorts, podcast: Podcast, keep_run: str | None = None) -> None:
+    """Job first (nothing refreshes a half-deleted podcast), then the card, the items, the
+    record and its runs (but `keep_run`, which says why a first run removed it)."""
     jobs.drop_job(ports.jobs, podcast.id)
     if podcast.card_id:
         ports.writer.remove(podcast.owner, podcast.card_id)
@@ -255,19 +271,24 @@ def _forget(ports: PodcastPorts, podcast: Podcast) -> None:
     with contextlib.suppress(NotFound):
         ports.podcasts.delete(podcast.id)
     for run in ports.runs.recent(podcast.id, limit=jobs.RUNS_KEPT + 20):
-        with contextlib.suppress(NotFound):
-            ports.runs.delete(run.id)
+        if run.id != keep_run:
+            with contextlib.suppress(NotFound):
+                ports.runs.delete(run.id)
 
 
 # --------------------------------------------------------------------------- the refresh
 
 
 def run_refresh(ports: PodcastPorts, run: Run) -> jobs.Outcome:
-    """The job handler: refresh, and record the result on the podcast either way."""
+    """The job handler: refresh, and record the result on the podcast either way.
+    A podcast's first run that fails removes it (nothing was on its card yet)."""
     podcast = get(ports, run.subject_id)
     try:
         done = refresh(ports, podcast)
     except DomainError as exc:
+        if run.trigger == "create" and not podcast.card_id:
+            _forget(ports, podcast, keep_run=run.id)
+            raise
         _note(ports, podcast.id, status="failed", last_error=str(exc), checked_at=utcnow())
         raise
     added = len({e["guid"] for e in done.held} - {e["guid"] for e in podcast.held})
@@ -300,6 +321,7 @@ def refresh(ports: PodcastPorts, podcast: Podcast) -> Podcast:
     feed, headers = fetch_feed(ports, podcast.feed_url, conditional)
     if feed is None:
         return _note(ports, podcast.id, status="ok", last_error=None, checked_at=utcnow())
+    title = podcast.title or feed.title.strip()[:100] or "Podcast"
     window = _window(feed, podcast)
     held = {e["guid"]: e for e in podcast.held}
     made: list[AudioItem] = []
@@ -316,8 +338,8 @@ def refresh(ports: PodcastPorts, podcast: Podcast) -> Podcast:
         card_id = podcast.card_id
         yoto_card_id = podcast.yoto_card_id
         same_episodes = [e["guid"] for e in entries] == [e["guid"] for e in podcast.held]
-        if not card_id or not same_episodes or _renamed(ports, card_id, podcast.title):
-            card = ports.writer.write(podcast.owner, card_id, podcast.title, _tracks(ports, entries))
+        if not card_id or not same_episodes or _renamed(ports, card_id, title):
+            card = ports.writer.write(podcast.owner, card_id, title, _tracks(ports, entries))
             card_id, yoto_card_id = card.id, card.yoto_card_id
     except BaseException:
         for item in made:
@@ -326,6 +348,7 @@ def refresh(ports: PodcastPorts, podcast: Podcast) -> Podcast:
     saved = _note(
         ports,
         podcast.id,
+        **({} if podcast.title else {"title": title}),  # a title of its own is the member's to change
         held=entries,
         card_id=card_id,
         yoto_card_id=yoto_card_id,

@@ -7,12 +7,11 @@ the player endpoint would refuse. `next`/`previous` depend on what is playing
 at that moment and are refused in routines.
 
 A run sends the steps in order, each waiting for the player's acknowledgement
-(bounded); a step that fails or times out is recorded and the next one still
-runs. The run (`Run` record, status ok / partial / failed, one result per
-step) is kept with the routine's last runs. No always-on listener is needed:
-the sender (`mqtt.sender.MqttSender`, as for the player commands route) uses
-the in-process listener's connection when it has the player, else a
-short-lived one, as the linked account the player belongs to.
+(bounded). A step the player refuses is recorded and the next one runs; a
+player that does not answer, is known to be offline or cannot be reached ends
+the run there (the rest are `skipped`), and so does the per-player budget of
+commands a minute. Caps: routines per member, steps per routine. Runs go to
+the run queue (the scheduler's workers); the `Run` record says how it went.
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from core.errors import Forbidden, Invalid, NotFound
-from core.ports import JobRepository, RoutineRepository, RunRepository
+from core.errors import Conflict, Forbidden, Invalid, NotFound, UpstreamError, UpstreamTimeout
+from core.ports import CounterRepository, JobRepository, RoutineRepository, RunQueue, RunRepository
 from core.records import Job, Routine, Run, User, new_id, utcnow
 from mqtt.payloads import Command
 from services import jobs, player_commands
@@ -37,10 +36,19 @@ LIVE_ONLY = ("next", "previous")
 
 class StepSender(Protocol):
     """Publishes one command to a player, as the linked account that has it, and
-    waits for its answer: (outcome "ok" | "failed" | "timeout", reason, how:
-    "listener" | "short-lived")."""
+    waits for its answer (`services.player_commands.send`): returns how it went
+    ("listener" | "short-lived"); `Conflict` for a player known to be offline,
+    `UpstreamError` (extra `outcome="failed"`) when the player refuses,
+    `UpstreamTimeout` when it does not answer, other domain errors when it
+    cannot be reached."""
 
-    def send(self, player_id: str, command: Command) -> tuple[str, str | None, str]: ...
+    def send(self, player_id: str, action: str, command: Command) -> str: ...
+
+
+@dataclass(frozen=True)
+class RoutineRules:
+    per_member: int = 25  # ROUTINES_PER_MEMBER
+    commands_per_minute: int = 30  # PLAYER_COMMANDS_PER_MINUTE, per player
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,9 @@ class RoutinePorts:
     runs: RunRepository
     sender: StepSender
     tz: ZoneInfo
+    counters: CounterRepository
+    queue: RunQueue
+    rules: RoutineRules = RoutineRules()
 
 
 # --------------------------------------------------------------------------- steps
@@ -146,6 +157,24 @@ def _name(name: str) -> str:
     return name[:100]
 
 
+def _owned(ports: RoutinePorts, owner: str) -> int:
+    count, cursor = 0, None
+    while True:
+        page = ports.routines.list(owner=owner, limit=200, cursor=cursor)
+        count += len(page.items)
+        if page.next_cursor is None:
+            return count
+        cursor = page.next_cursor
+
+
+def _over_cap(ports: RoutinePorts) -> Conflict:
+    cap = ports.rules.per_member
+    return Conflict(
+        f"a member may have at most {cap} routines (ROUTINES_PER_MEMBER); delete one to make another",
+        limit=cap,
+    )
+
+
 def create(
     ports: RoutinePorts,
     user: User,
@@ -157,7 +186,10 @@ def create(
     steps: Sequence[Mapping[str, Any]],
     enabled: bool = True,
 ) -> Routine:
+    """A new routine of the caller's; `Conflict` naming the cap past ROUTINES_PER_MEMBER."""
     at, week = _check_when(at, days)
+    if _owned(ports, user.username) >= ports.rules.per_member:
+        raise _over_cap(ports)
     now = utcnow()
     routine = Routine(
         id=new_id(),
@@ -173,6 +205,8 @@ def create(
     )
     ports.routines.add(routine)
     try:
+        if _owned(ports, user.username) > ports.rules.per_member:  # another request got in meanwhile
+            raise _over_cap(ports)
         jobs.put_job(ports.jobs, _job(routine), ports.tz)
     except BaseException:
         ports.routines.delete(routine.id)
@@ -220,36 +254,64 @@ def next_run_at(ports: RoutinePorts, routine_id: str) -> Any:
         return None
 
 
-def run_now(ports: RoutinePorts, user: User, routine_id: str) -> Run:
+def run_now(ports: RoutinePorts, user: User, routine_id: str) -> tuple[Run, bool]:
+    """(the run, queued): handed to the run queue, or (no queue) run here and done.
+    `Conflict` while the routine already has a run waiting or running; the
+    queue's `RateLimited` past the member's cap of jobs."""
     routine = get(ports, routine_id)
     _may_change(user, routine)
+    busy = jobs.active_run(ports.runs, routine.id)
+    if busy is not None:
+        raise Conflict(f"this routine is {busy.status} already (run {busy.id}); wait for it to end", run_id=busy.id)
     run = jobs.new_run("routine", routine.id, routine.owner, "manual")
-    ports.runs.add(run)
-    return jobs.execute(ports.runs, {"routine": lambda r: run_steps(ports, r)}, run.id)
+    if jobs.start(ports.runs, ports.queue, run):
+        return run, True
+    return jobs.execute(ports.runs, {"routine": lambda r: run_steps(ports, r)}, run.id), False
+
+
+def _result(n: int, action: str, outcome: str, reason: str | None, via: str, elapsed_ms: int) -> dict[str, object]:
+    return {"step": n, "action": action, "outcome": outcome, "reason": reason, "via": via, "elapsed_ms": elapsed_ms}
+
+
+def _within_budget(ports: RoutinePorts, player_id: str) -> bool:
+    """One more command to this player this minute (a fixed window shared by every routine and worker)."""
+    return ports.counters.add(f"routine-commands:{player_id}", 1, ttl_s=60) <= ports.rules.commands_per_minute
 
 
 def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
-    """The job handler: every step in order, each awaited; failures recorded, never stopping the rest."""
+    """The job handler: the steps in order, each awaited. A refused step is recorded
+    and the next one runs; silence, an offline or unreachable player, or the
+    player's command budget end the run there (the rest are `skipped`)."""
     routine = get(ports, run.subject_id)
     results: list[dict[str, object]] = []
+    stopped: str | None = None  # why the run stopped, once it has
     for n, step in enumerate(routine.steps, start=1):
+        action = step["action"]
+        if stopped is None and not _within_budget(ports, routine.player_id):
+            cap = ports.rules.commands_per_minute
+            stopped = f"stopped at step {n}: over {cap} commands a minute to this player (PLAYER_COMMANDS_PER_MINUTE)"
+        if stopped is not None:
+            results.append(_result(n, action, "skipped", f"not sent: {stopped}", "none", 0))
+            continue
         started = utcnow()
+        outcome, reason, via = "ok", None, "none"
         try:
-            outcome, reason, via = ports.sender.send(routine.player_id, command_of(step))
-        except Exception as exc:  # an unreachable broker fails this step, not the routine
-            outcome, reason, via = "failed", str(exc) or type(exc).__name__, "none"
+            via = ports.sender.send(routine.player_id, action, command_of(step))
+        except UpstreamError as exc:
+            via = str(exc.extra.get("via", "none"))
+            outcome, reason = ("timeout" if isinstance(exc, UpstreamTimeout) else "failed"), str(exc)
+            if exc.extra.get("outcome") == "failed":  # the player said no: the next step may still work
+                reason = str(exc.extra.get("reason") or exc)
+            else:
+                stopped = f"stopped at step {n}: {reason}"
+        except Exception as exc:  # offline (Conflict), not found, link or broker gone, or a bug
+            outcome, reason = "failed", str(exc) or type(exc).__name__
+            stopped = f"stopped at step {n}: {reason}"
         elapsed = round((utcnow() - started).total_seconds() * 1000)
-        results.append(
-            {
-                "step": n,
-                "action": step["action"],
-                "outcome": outcome,
-                "reason": reason,
-                "via": via,
-                "elapsed_ms": elapsed,
-            }
-        )
+        results.append(_result(n, action, outcome, reason, via, elapsed))
     good = sum(1 for r in results if r["outcome"] == "ok")
     status = "ok" if good == len(results) else ("partial" if good else "failed")
     detail = None if status == "ok" else f"{len(results) - good} of {len(results)} step(s) did not succeed"
+    if stopped is not None:
+        detail = f"{detail}; {stopped}"
     return jobs.Outcome(status, detail, results)

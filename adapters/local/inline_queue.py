@@ -1,7 +1,7 @@
-"""The local `RunQueue`: there is none; the caller runs the job in the request.
+"""A `RunQueue` with no worker: the caller runs the job in the request.
 
-`make run` has no 30 s cut-off, so a podcast refresh answers 200 when it is
-done. (On AWS without a worker function the factory hands this out too.)"""
+What the factory hands out on AWS when the stack has no worker function
+(`WORKER_FUNCTION` unset); `make run` uses `pool_queue.LocalRunQueue`."""
 
 from __future__ import annotations
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from fastapi.concurrency import run_in_threadpool
 
 from app.deps import AdaptersDep, UserDep
-from app.schedule_schemas import PodcastIn, PodcastOut, PodcastPage, PodcastPatch, RunOut
+from app.schedule_schemas import PodcastIn, PodcastOut, PodcastPage, PodcastPatch, RunOut, job_responses
 from app.scheduled import podcast_ports
 from app.schemas import ERRORS
 from core.errors import NotFound
@@ -38,18 +37,19 @@ def _last_run(adapters: AdaptersDep, podcast: Podcast) -> Run | None:
 @router.post(
     "/api/podcasts",
     response_model=PodcastOut,
-    status_code=201,
-    responses=ERRORS(401, 403, 409, *_FETCH_ERRORS),
+    status_code=202,
+    responses=job_responses(PodcastOut, 201, 401, 403, 409, 429, *_FETCH_ERRORS),
 )
-async def create_podcast(body: PodcastIn, adapters: AdaptersDep, user: UserDep) -> PodcastOut:
-    """Reads the feed first: a URL the address check refuses (only http/https; never
-    link-local, multicast or unspecified addresses such as 169.254.169.254; loopback
-    and private ones only with ALLOW_PRIVATE_FEEDS) or a document that is no feed is
-    a 422 with nothing kept. Where jobs run in the request (locally) the card is
-    made before the answer and any failure keeps nothing; on AWS it is queued for
-    the worker: `yoto_card_id` is null until `last_run` (see `GET /api/runs/{id}`) is done."""
-    podcast, run = await run_in_threadpool(
-        podcasts.create,
+def create_podcast(body: PodcastIn, adapters: AdaptersDep, user: UserDep, response: Response) -> PodcastOut:
+    """Checks the URL (only http/https; never link-local, multicast or unspecified
+    addresses such as 169.254.169.254; loopback and private ones only with
+    ALLOW_PRIVATE_FEEDS): a refused one is a 422 with nothing kept. Then 202 with
+    the podcast and its first run (`last_run`, queued): the workers read the feed
+    and fill the card; follow it with `GET /api/runs/{id}`. A first run that
+    fails (not a feed, unreachable, …) removes the podcast again and says why in
+    its `detail`. `title` is empty until that run has read the feed's own. 429
+    (Retry-After) past the member's jobs waiting or running (JOBS_PER_MEMBER)."""
+    podcast, run, queued = podcasts.create(
         podcast_ports(adapters),
         user,
         feed_url=body.feed_url,
@@ -58,6 +58,8 @@ async def create_podcast(body: PodcastIn, adapters: AdaptersDep, user: UserDep) 
         title=body.title,
         refresh_hours=body.refresh_hours,
     )
+    if not queued:
+        response.status_code = 201
     return _out(podcast, run)
 
 
@@ -101,15 +103,17 @@ def delete_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep) -> Resp
 @router.post(
     "/api/podcasts/{podcast_id}/refresh",
     response_model=PodcastOut,
-    responses={**ERRORS(401, 403, 404, 409, 503), 202: {"model": PodcastOut, "description": "queued for the worker"}},
+    status_code=202,
+    responses=job_responses(PodcastOut, 200, 401, 403, 404, 409, 429, 503),
 )
-async def refresh_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep, response: Response) -> PodcastOut:
-    """200 when the refresh ran in the request (`last_run` says how it went: a
-    broken feed or episode is `failed` with the reason and leaves the card as it
-    was), 202 when it was queued (poll `GET /api/runs/{last_run.id}`)."""
-    podcast, run, queued = await run_in_threadpool(podcasts.refresh_now, podcast_ports(adapters), user, podcast_id)
-    if queued:
-        response.status_code = 202
+def refresh_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep, response: Response) -> PodcastOut:
+    """202: queued for the workers; follow `GET /api/runs/{last_run.id}` (a broken
+    feed or episode ends `failed` with the reason and leaves the card as it was).
+    409 while this podcast already has a run waiting or running (`run_id`); 429
+    (Retry-After) past the member's jobs waiting or running (JOBS_PER_MEMBER)."""
+    podcast, run, queued = podcasts.refresh_now(podcast_ports(adapters), user, podcast_id)
+    if not queued:
+        response.status_code = 200
     return _out(podcast, run)
 
 

@@ -6,10 +6,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from fastapi.concurrency import run_in_threadpool
 
 from app.deps import AdaptersDep, UserDep
-from app.schedule_schemas import FromTemplateIn, RoutineIn, RoutineOut, RoutinePage, RunOut, TemplateOut, step_bodies
+from app.schedule_schemas import (
+    FromTemplateIn,
+    RoutineIn,
+    RoutineOut,
+    RoutinePage,
+    RunOut,
+    TemplateOut,
+    job_responses,
+    step_bodies,
+)
 from app.scheduled import routine_ports
 from app.schemas import ERRORS
 from core.records import Routine
@@ -43,16 +51,17 @@ def templates(
     ]
 
 
-@router.post("", response_model=RoutineOut, status_code=201, responses=ERRORS(401, 403, 422))
+@router.post("", response_model=RoutineOut, status_code=201, responses=ERRORS(401, 403, 409, 422))
 def create_routine(body: RoutineIn, adapters: AdaptersDep, user: UserDep) -> RoutineOut:
     """`at` is HH:MM in FAMILY_TIMEZONE; each step is a command body, checked as the
-    player commands route checks it (422 naming the step). `next`/`previous` are refused."""
+    player commands route checks it (422 naming the step). `next`/`previous` are
+    refused. 409 naming the cap past ROUTINES_PER_MEMBER routines of the caller's."""
     ports = routine_ports(adapters)
     routine = routines.create(ports, user, **{**body.model_dump(exclude={"steps"}), "steps": step_bodies(body.steps)})
     return _out(ports, routine)
 
 
-@router.post("/from-template", response_model=RoutineOut, status_code=201, responses=ERRORS(401, 403, 422))
+@router.post("/from-template", response_model=RoutineOut, status_code=201, responses=ERRORS(401, 403, 409, 422))
 def create_from_template(body: FromTemplateIn, adapters: AdaptersDep, user: UserDep) -> RoutineOut:
     """ "bedtime" (dim warm light, volume 30 %, `card_id`, sleep timer 30 min; 422
     without `card_id`) or "quiet_time" (stop, night-light off)."""
@@ -113,10 +122,21 @@ def delete_routine(routine_id: Id, adapters: AdaptersDep, user: UserDep) -> Resp
     return Response(status_code=204)
 
 
-@router.post("/{routine_id}/run", response_model=RunOut, responses=ERRORS(401, 403, 404))
-async def run_routine(routine_id: Id, adapters: AdaptersDep, user: UserDep) -> RunOut:
-    """Runs the steps now, in order, each awaiting the player's acknowledgement (a few
-    seconds at most each). 200 with one result per step (`outcome` ok, failed or
-    timeout, with `reason`); the run's `status` is ok, partial or failed."""
-    run = await run_in_threadpool(routines.run_now, routine_ports(adapters), user, routine_id)
+@router.post(
+    "/{routine_id}/run",
+    response_model=RunOut,
+    status_code=202,
+    responses=job_responses(RunOut, 200, 401, 403, 404, 409, 429, 503),
+)
+def run_routine(routine_id: Id, adapters: AdaptersDep, user: UserDep, response: Response) -> RunOut:
+    """202 with the queued run: the workers send the steps in order, each awaiting
+    the player's acknowledgement; follow `GET /api/runs/{id}` for one result per
+    step (`outcome` ok, failed, timeout or skipped, with `reason`) and the run's
+    `status` (ok, partial or failed). A step the player refuses does not stop the
+    rest; silence, an offline player or PLAYER_COMMANDS_PER_MINUTE does. 409
+    while the routine already has a run waiting or running; 429 (Retry-After)
+    past the member's jobs waiting or running (JOBS_PER_MEMBER)."""
+    run, queued = routines.run_now(routine_ports(adapters), user, routine_id)
+    if not queued:
+        response.status_code = 200
     return RunOut.of(run)

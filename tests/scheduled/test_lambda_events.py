@@ -44,7 +44,9 @@ def test_the_tick_claims_due_jobs_and_runs_them(aws_adapters: Adapters) -> None:
     (run_id,) = answer["ran"]
     run = records.runs.get(run_id)
     assert (run.subject_id, run.trigger, run.status) == ("r1", "schedule", "failed")
-    assert [r["outcome"] for r in run.results] == ["failed", "failed"]  # both steps tried, neither crashed the tick
+    # no linked account has the player: the first step fails, the rest are not tried, and the tick goes on
+    assert [r["outcome"] for r in run.results] == ["failed", "skipped"]
+    assert "'p1'" in run.results[0]["reason"] and "stopped at step 1" in run.detail
     assert records.jobs.get("r1").next_run_at > utcnow() + timedelta(hours=1)
     assert lambda_handler.handler({"yss": "tick"}, None) == {"ran": []}  # claimed once
 

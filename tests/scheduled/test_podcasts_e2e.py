@@ -1,5 +1,6 @@
 """Podcast cards end to end: a real RSS feed on 127.0.0.1 → our library → a
-streaming card on the Yoto simulator, refreshed in place; and every refusal."""
+streaming card on the Yoto simulator, refreshed in place; and every refusal.
+Create and refresh answer 202 and run on the workers (`finished` waits)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from simulator.cloud import RunningCloud
 from tests.api.conftest import Api, make_api
 from tests.feeds import FeedServer, Served, rss
+from tests.scheduled.conftest import finished
 
 DAYS = ["Mon, 01 Jun 2026 07:00:00 GMT", "Tue, 02 Jun 2026 07:00:00 GMT", "Wed, 03 Jun 2026 07:00:00 GMT",
         "Thu, 04 Jun 2026 07:00:00 GMT"]  # fmt: skip
@@ -44,20 +46,44 @@ def create(api: Api, url: str, **body: Any) -> Any:
     return api.login().post("/api/podcasts", json={"feed_url": url, "episodes": 2, **body})
 
 
+def made(api: Api, url: str, **body: Any) -> Any:
+    """A podcast created and its first run done (ok): the podcast as it then is."""
+    r = create(api, url, **body)
+    assert r.status_code == 202, r.text
+    client = api.login()
+    run = finished(client, r.json()["last_run"]["id"])
+    assert run["status"] == "ok", run
+    return client.get(f"/api/podcasts/{r.json()['id']}").json()
+
+
+def refreshed(client: Any, podcast_id: str) -> Any:
+    """POST …/refresh (202, queued), its run waited for: the podcast with that run as `last_run`."""
+    r = client.post(f"/api/podcasts/{podcast_id}/refresh")
+    assert r.status_code == 202, r.text
+    assert r.json()["last_run"]["status"] == "queued"
+    finished(client, r.json()["last_run"]["id"])
+    return client.get(f"/api/podcasts/{podcast_id}").json()
+
+
 def test_feed_becomes_a_card_with_the_newest_episodes_in_order(
     sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
 ) -> None:
     serve_feed(feed_server, tones, 3)
     r = create(sched_api, feed_server.url + "/feed.xml")
-    assert r.status_code == 201, r.text
-    body = r.json()
+    assert r.status_code == 202, r.text
+    queued = r.json()
+    assert queued["status"] == "new" and queued["yoto_card_id"] is None and queued["title"] == ""
+    assert queued["last_run"]["status"] == "queued" and queued["last_run"]["trigger"] == "create"
+    client = sched_api.login()
+    assert finished(client, queued["last_run"]["id"])["status"] == "ok"
+    body = client.get(f"/api/podcasts/{queued['id']}").json()
     assert body["title"] == "Bedtime Tales" and body["status"] == "ok" and body["last_run"]["status"] == "ok"
     assert [e["title"] for e in body["held"]] == ["Episode 3", "Episode 2"]
+    assert feed_server.paths().count("/feed.xml") == 1  # read (and parsed) once for create and first run
     assert yoto_titles(yoto_cloud_env, body["yoto_card_id"]) == ["Episode 3", "Episode 2"]
     # each track streams our signed URL of a library item with source "podcast"
     urls = yoto_urls(yoto_cloud_env, body["yoto_card_id"])
     assert all(u.startswith("http://127.0.0.1:8000/s/") for u in urls)
-    client = sched_api.login()
     items = client.get("/api/audio").json()["items"]
     assert sorted(i["title"] for i in items) == ["Episode 2", "Episode 3"]
     assert {i["source"] for i in items} == {"podcast"}
@@ -71,21 +97,19 @@ def test_a_new_episode_reaches_the_same_card_and_the_old_one_leaves(
     sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
 ) -> None:
     serve_feed(feed_server, tones, 2)
-    first = create(sched_api, feed_server.url + "/feed.xml", order="oldest_first").json()
+    first = made(sched_api, feed_server.url + "/feed.xml", order="oldest_first")
     assert yoto_titles(yoto_cloud_env, first["yoto_card_id"]) == ["Episode 1", "Episode 2"]
     client = sched_api.login()
 
     # unchanged feed: a conditional GET, answered 304, and no card write
     writes = len(yoto_cloud_env.requests("POST", "/content"))
-    r = client.post(f"/api/podcasts/{first['id']}/refresh")
-    assert r.status_code == 200 and r.json()["last_run"]["status"] == "ok"
+    assert refreshed(client, first["id"])["last_run"]["status"] == "ok"
     assert feed_server.requests[-1][1].get("if-none-match") == '"v1"'
     assert len(yoto_cloud_env.requests("POST", "/content")) == writes
 
     serve_feed(feed_server, tones, 3, etag='"v2"')
-    r = client.post(f"/api/podcasts/{first['id']}/refresh")
-    assert r.status_code == 200, r.text
-    after = r.json()
+    after = refreshed(client, first["id"])
+    assert after["last_run"]["status"] == "ok", after
     assert after["yoto_card_id"] == first["yoto_card_id"] and after["card_id"] == first["card_id"]
     assert yoto_titles(yoto_cloud_env, first["yoto_card_id"]) == ["Episode 2", "Episode 3"]
     kept = {a for e in after["held"] for a in e["audio_ids"]}
@@ -99,14 +123,14 @@ def test_an_episode_still_used_elsewhere_is_kept(
     sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes]
 ) -> None:
     serve_feed(feed_server, tones, 2)
-    made = create(sched_api, feed_server.url + "/feed.xml", episodes=1).json()
-    ep2 = made["held"][0]["audio_ids"][0]
+    pod = made(sched_api, feed_server.url + "/feed.xml", episodes=1)
+    ep2 = pod["held"][0]["audio_ids"][0]
     from core.records import Playlist, new_id
 
     sched_api.adapters.records.playlists.add(Playlist(id=new_id(), owner="mum", name="mine", audio_ids=(ep2,)))
     serve_feed(feed_server, tones, 3, etag='"v2"')
     client = sched_api.login()
-    assert client.post(f"/api/podcasts/{made['id']}/refresh").json()["held"][0]["title"] == "Episode 3"
+    assert refreshed(client, pod["id"])["held"][0]["title"] == "Episode 3"
     assert client.get(f"/api/audio/{ep2}").status_code == 200
 
 
@@ -114,20 +138,18 @@ def test_a_broken_enclosure_leaves_the_card_untouched(
     sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
 ) -> None:
     serve_feed(feed_server, tones, 2)
-    made = create(sched_api, feed_server.url + "/feed.xml").json()
-    before = yoto_cloud_env.card(made["yoto_card_id"])
+    pod = made(sched_api, feed_server.url + "/feed.xml")
+    before = yoto_cloud_env.card(pod["yoto_card_id"])
     client = sched_api.login()
     items_before = client.get("/api/audio").json()["items"]
     for broken in (Served(404, b"gone"), Served(200, b"this is no audio at all" * 50)):
         serve_feed(feed_server, tones, 3, etag='"v3"')
         feed_server.routes["/audio/ep3"] = broken
-        r = client.post(f"/api/podcasts/{made['id']}/refresh")
-        assert r.status_code == 200, r.text
-        out = r.json()
+        out = refreshed(client, pod["id"])
         assert out["last_run"]["status"] == "failed" and "Episode 3" in out["last_run"]["detail"]
         assert out["status"] == "failed" and out["last_error"]
         assert [e["title"] for e in out["held"]] == ["Episode 2", "Episode 1"]
-        assert yoto_cloud_env.card(made["yoto_card_id"]) == before
+        assert yoto_cloud_env.card(pod["yoto_card_id"]) == before
         assert client.get("/api/audio").json()["items"] == items_before
     runs = client.get(f"/api/runs/{out['last_run']['id']}").json()
     assert runs["status"] == "failed"
@@ -142,10 +164,14 @@ def test_link_local_feed_refused_fast_and_nothing_kept(sched_api: Api, feed_serv
         assert r.status_code == 422, r.text
         assert "never fetched" in r.json()["detail"]
         assert took < 0.5, took
-    # a redirect to the metadata address is refused at that hop
+    # a redirect to the metadata address is refused at that hop, by the first run
+    # (the feed is read on the workers): it fails saying so, and nothing is kept
     feed_server.routes["/moved"] = Served(302, b"", {"Location": "http://169.254.169.254/latest/meta-data/"})
     r = client.post("/api/podcasts", json={"feed_url": feed_server.url + "/moved", "episodes": 3})
-    assert r.status_code == 422 and "169.254.169.254" in r.json()["detail"]
+    assert r.status_code == 202, r.text
+    run = finished(client, r.json()["last_run"]["id"])
+    assert run["status"] == "failed" and "169.254.169.254" in run["detail"]
+    assert client.get(f"/api/podcasts/{r.json()['id']}").status_code == 404
     assert client.get("/api/podcasts").json()["items"] == []
 
 
@@ -181,17 +207,17 @@ def test_patch_and_delete(
     sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
 ) -> None:
     serve_feed(feed_server, tones, 2)
-    made = create(sched_api, feed_server.url + "/feed.xml").json()
+    pod = made(sched_api, feed_server.url + "/feed.xml")
     client = sched_api.login()
-    r = client.patch(f"/api/podcasts/{made['id']}", json={"refresh_hours": 1.5, "title": "Tales"})
+    r = client.patch(f"/api/podcasts/{pod['id']}", json={"refresh_hours": 1.5, "title": "Tales"})
     assert r.status_code == 200 and r.json()["refresh_hours"] == 1.5
-    job = sched_api.adapters.records.jobs.get(made["id"])
+    job = sched_api.adapters.records.jobs.get(pod["id"])
     assert job.every_s == 5400
     kid = sched_api.login(("kid", "purple monkey dishwasher"))
-    assert kid.delete(f"/api/podcasts/{made['id']}").status_code == 403
-    assert client.delete(f"/api/podcasts/{made['id']}").status_code == 204
-    assert client.get(f"/api/podcasts/{made['id']}").status_code == 404
-    assert made["yoto_card_id"] not in yoto_cloud_env.cards()  # deleted on the Yoto side
+    assert kid.delete(f"/api/podcasts/{pod['id']}").status_code == 403
+    assert client.delete(f"/api/podcasts/{pod['id']}").status_code == 204
+    assert client.get(f"/api/podcasts/{pod['id']}").status_code == 404
+    assert pod["yoto_card_id"] not in yoto_cloud_env.cards()  # deleted on the Yoto side
     assert client.get("/api/audio").json()["items"] == []
     assert sched_api.adapters.records.cards.list().items == []
     assert sched_api.adapters.records.jobs.list().items == []
@@ -203,25 +229,25 @@ def test_an_edit_reaches_the_card_at_the_next_refresh_though_the_feed_is_unchang
     """The feed keeps its ETag (a conditional GET would answer 304): a new window,
     order or title must still be applied by the next refresh."""
     serve_feed(feed_server, tones, 3)
-    made = create(sched_api, feed_server.url + "/feed.xml").json()
+    pod = made(sched_api, feed_server.url + "/feed.xml")
     client = sched_api.login()
-    card = made["yoto_card_id"]
+    card = pod["yoto_card_id"]
     assert yoto_titles(yoto_cloud_env, card) == ["Episode 3", "Episode 2"]
 
     def refresh() -> Any:
-        r = client.post(f"/api/podcasts/{made['id']}/refresh")
-        assert r.status_code == 200 and r.json()["last_run"]["status"] == "ok", r.text
-        return r.json()
+        out = refreshed(client, pod["id"])
+        assert out["last_run"]["status"] == "ok", out
+        return out
 
     refresh()  # unchanged: answered 304, nothing to do
     assert feed_server.requests[-1][1].get("if-none-match") == '"v1"'
-    assert client.patch(f"/api/podcasts/{made['id']}", json={"episodes": 1}).status_code == 200
+    assert client.patch(f"/api/podcasts/{pod['id']}", json={"episodes": 1}).status_code == 200
     assert [e["title"] for e in refresh()["held"]] == ["Episode 3"]
     assert "if-none-match" not in feed_server.requests[-1][1]  # fetched in full after the edit
     assert yoto_titles(yoto_cloud_env, card) == ["Episode 3"]
-    assert client.patch(f"/api/podcasts/{made['id']}", json={"order": "oldest_first", "episodes": 2}).status_code == 200
+    assert client.patch(f"/api/podcasts/{pod['id']}", json={"order": "oldest_first", "episodes": 2}).status_code == 200
     assert [e["title"] for e in refresh()["held"]] == ["Episode 2", "Episode 3"]
-    assert client.patch(f"/api/podcasts/{made['id']}", json={"title": "Night Tales"}).status_code == 200
+    assert client.patch(f"/api/podcasts/{pod['id']}", json={"title": "Night Tales"}).status_code == 200
     refresh()
     assert yoto_cloud_env.card(card)["title"] == "Night Tales"
     assert yoto_titles(yoto_cloud_env, card) == ["Episode 2", "Episode 3"]

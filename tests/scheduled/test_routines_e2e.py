@@ -1,9 +1,12 @@
 """Routines end to end: the API → short-lived MQTT connections through real
-mosquitto → a simulated player, on demand and by the local scheduler."""
+mosquitto → a simulated player, on demand (202, then the run on the workers)
+and by the local scheduler; the caps, and what ends a run early."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,11 +20,12 @@ from fastapi.testclient import TestClient
 
 from app.scheduled import local_scheduler
 from simulator.cloud import RunningCloud
-from simulator.players import PlayerFleet, PlayerSpec, sample_card, start_players
+from simulator.players import PlayerFleet, PlayerSpec, SimulatedPlayer, sample_card, start_players
 from tests.api.conftest import ORIGIN, Api, make_api
 from tests.brokers import Mosquitto, mosquitto  # noqa: F401 - fixture
 from tests.conftest import ManualClock
-from tests.scheduled.conftest import link_account
+from tests.scheduled.conftest import finished, link_account, stop_jobs
+from tests.waiting import eventually
 
 TZ = "Europe/London"
 BEDTIME = [
@@ -45,38 +49,66 @@ def fleet(mosquitto: Mosquitto, player_id: str, yoto_cloud_env: RunningCloud) ->
         yield players
 
 
-@pytest.fixture
-def routine_api(
-    local_settings: Any,
-    yoto_cloud_env: RunningCloud,
-    mosquitto: Mosquitto,  # noqa: F811 - fixture use
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+def _routine_api(
+    settings: Any, cloud: RunningCloud, broker: Mosquitto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[Api]:
-    env = yoto_cloud_env.env()
-    settings = local_settings.model_copy(
+    env = cloud.env()
+    settings = settings.model_copy(
         update={
             "scheduler_enabled": False,
             "family_timezone": TZ,
             "yoto_api_url": env["YOTO_API_URL"],
             "yoto_auth_url": env["YOTO_AUTH_URL"],
             "yoto_client_id": env["YOTO_CLIENT_ID"],
-            "mqtt_host": mosquitto.host,
-            "mqtt_port": mosquitto.tcp_port,
+            "mqtt_host": broker.host,
+            "mqtt_port": broker.tcp_port,
             "mqtt_transport": "tcp",
             "mqtt_tls": False,
         }
     )
     api = make_api(settings, monkeypatch, tmp_path)
-    link_account(api.adapters, yoto_cloud_env)
+    link_account(api.adapters, cloud)
     yield api
+    stop_jobs(api)
     for c in api.clients:
         c.close()
 
 
+@pytest.fixture
+def routine_api(
+    request: pytest.FixtureRequest,
+    yoto_cloud_env: RunningCloud,
+    mosquitto: Mosquitto,  # noqa: F811 - fixture use
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[Api]:
+    """On the local side, or (parametrised indirectly with "aws") on DynamoDB on moto."""
+    settings = request.getfixturevalue(f"{getattr(request, 'param', 'local')}_settings")
+    yield from _routine_api(settings, yoto_cloud_env, mosquitto, monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def silent_player(mosquitto: Mosquitto, yoto_cloud_env: RunningCloud) -> Iterator[SimulatedPlayer]:  # noqa: F811
+    """A second player of the admin's, online, that never acknowledges a command."""
+    pid = f"sim-{uuid.uuid4().hex[:10]}"
+    yoto_cloud_env.add_device(pid, "Attic", account="mum")
+    with start_players(mosquitto.config("tcp"), [PlayerSpec(pid)]) as players:
+        players[pid].acks = False
+        yield players[pid]
+
+
+def run_now(client: Any, routine_id: str) -> dict[str, Any]:
+    """POST …/run (202, queued) and the run once it has ended."""
+    r = client.post(f"/api/routines/{routine_id}/run")
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "queued" and r.json()["trigger"] == "manual"
+    return finished(client, r.json()["id"])
+
+
 def families(fleet: PlayerFleet, player_id: str) -> list[str]:
     """The commands the player received, without the listener's own events/status requests."""
-    return [family for family, _ in fleet[player_id].received if family not in ("events/request", "status/request")]
+    own = ("events/request", "status/request", "status")
+    return [family for family, _ in fleet[player_id].received if family not in own]
 
 
 def routine_body(player_id: str, **kw: Any) -> dict[str, Any]:
@@ -94,9 +126,7 @@ def test_run_on_demand_reaches_the_player_as_its_steps_in_order(
     due = datetime.fromisoformat(routine["next_run_at"]).astimezone(ZoneInfo(TZ))
     assert due.strftime("%H:%M %a") in ("19:30 Mon", "19:30 Fri")
 
-    r = client.post(f"/api/routines/{routine['id']}/run")
-    assert r.status_code == 200, r.text
-    run = r.json()
+    run = run_now(client, routine["id"])
     assert run["status"] == "ok", run
     assert [s["action"] for s in run["results"]] == ["ambient", "volume", "play", "sleep_timer"]
     assert all(s["outcome"] == "ok" and s["via"] == "short-lived" for s in run["results"])
@@ -111,7 +141,7 @@ def test_a_failed_step_is_recorded_and_the_rest_still_run(routine_api: Api, flee
     fleet[player_id].reject("volume/set", "volume locked by a grown-up")
     client = routine_api.login()
     routine = client.post("/api/routines", json=routine_body(player_id)).json()
-    run = client.post(f"/api/routines/{routine['id']}/run").json()
+    run = run_now(client, routine["id"])
     assert run["status"] == "partial" and run["detail"] == "1 of 4 step(s) did not succeed"
     outcomes = [(s["action"], s["outcome"]) for s in run["results"]]
     assert outcomes == [("ambient", "ok"), ("volume", "failed"), ("play", "ok"), ("sleep_timer", "ok")]
@@ -248,3 +278,133 @@ def wait_for(check: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- what ends a run, the caps, fairness
+
+
+def _commands(player: SimulatedPlayer) -> list[str]:
+    own = ("events/request", "status/request", "status")
+    return [family for family, _ in player.received if family not in own]
+
+
+def test_a_silent_player_ends_the_run_at_the_first_unanswered_step(
+    routine_api: Api, silent_player: SimulatedPlayer
+) -> None:
+    client = routine_api.login()
+    routine = client.post("/api/routines", json=routine_body(silent_player.player_id)).json()
+    run = run_now(client, routine["id"])
+    assert [s["outcome"] for s in run["results"]] == ["timeout", "skipped", "skipped", "skipped"], run
+    assert run["status"] == "failed" and "stopped at step 1" in run["detail"]
+    assert all("not sent" in s["reason"] for s in run["results"][1:])
+    assert _commands(silent_player) == ["ambients/set"]  # one command, not four unanswered ones
+
+
+def test_a_player_known_to_be_offline_ends_the_run_at_once(routine_api: Api, yoto_cloud_env: RunningCloud) -> None:
+    away = f"sim-{uuid.uuid4().hex[:10]}"
+    yoto_cloud_env.add_device(away, "Car", account="mum", online=False)
+    client = routine_api.login()
+    routine = client.post("/api/routines", json=routine_body(away)).json()
+    started = time.monotonic()
+    run = run_now(client, routine["id"])
+    took = time.monotonic() - started
+    assert [s["outcome"] for s in run["results"]] == ["failed", "skipped", "skipped", "skipped"], run
+    assert "offline" in run["results"][0]["reason"] and run["results"][0]["elapsed_ms"] < 500
+    assert took < 2.0, took  # no wait for an answer that cannot come
+
+
+def test_a_second_run_while_one_is_going_is_refused(routine_api: Api, silent_player: SimulatedPlayer) -> None:
+    client = routine_api.login()
+    routine = client.post("/api/routines", json=routine_body(silent_player.player_id)).json()
+    first = client.post(f"/api/routines/{routine['id']}/run")
+    assert first.status_code == 202
+    again = client.post(f"/api/routines/{routine['id']}/run")
+    assert again.status_code == 409 and again.json()["run_id"] == first.json()["id"], again.text
+    finished(client, first.json()["id"])
+    assert client.post(f"/api/routines/{routine['id']}/run").status_code == 202  # once it has ended
+
+
+def test_routines_past_the_cap_are_refused_naming_it(routine_api: Api, player_id: str) -> None:
+    cap = routine_api.settings.routines_per_member
+    client = routine_api.login()
+    body = routine_body(player_id, steps=[{"action": "stop"}])
+    for n in range(cap):
+        assert client.post("/api/routines", json={**body, "name": f"R{n}"}).status_code == 201
+    refused = [client.post("/api/routines", json={**body, "name": f"more {n}"}) for n in range(150)]
+    assert {r.status_code for r in refused} == {409}
+    assert all(f"at most {cap} routines (ROUTINES_PER_MEMBER)" in r.json()["detail"] for r in refused)
+    assert refused[0].json()["limit"] == cap
+    template = {"template": "quiet_time", "player_id": player_id, "at": "19:00", "days": ["sun"]}
+    assert client.post("/api/routines/from-template", json=template).status_code == 409
+    assert len(client.get("/api/routines?mine=true&limit=200").json()["items"]) == cap
+    kid = routine_api.login(("kid", "purple monkey dishwasher"))
+    assert kid.post("/api/routines", json=body).status_code == 201  # per member
+
+
+def test_a_players_commands_a_minute_are_capped(routine_api: Api, fleet: PlayerFleet, player_id: str) -> None:
+    cap = routine_api.settings.player_commands_per_minute
+    steps = [{"action": "volume", "volume": 10 + n} for n in range(20)]
+    client = routine_api.login()
+    routine = client.post("/api/routines", json=routine_body(player_id, steps=steps)).json()
+    assert run_now(client, routine["id"])["status"] == "ok"
+    second = run_now(client, routine["id"])
+    sent = cap - 20
+    assert [s["outcome"] for s in second["results"]] == ["ok"] * sent + ["skipped"] * (20 - sent), second
+    assert "PLAYER_COMMANDS_PER_MINUTE" in second["results"][sent]["reason"]
+    assert second["status"] == "partial" and f"stopped at step {sent + 1}" in second["detail"]
+    assert families(fleet, player_id) == ["volume/set"] * cap
+
+
+@pytest.mark.parametrize("routine_api", ["local", "aws"], indirect=True)
+def test_a_silent_player_does_not_delay_another_players_routine(
+    routine_api: Api, fleet: PlayerFleet, player_id: str, silent_player: SimulatedPlayer
+) -> None:
+    """Three 20-step routines aimed at a player that never answers, and another
+    member's one-step routine on another player, all due in the same minute:
+    the other routine runs at once (routines run per player in parallel), the
+    silent player's one after another, each ending at its first timeout. Locally
+    through the tick thread's workers; on AWS through the minute tick's."""
+    from dataclasses import replace
+
+    from app.scheduled import handle_event
+
+    api = routine_api
+    kid = api.login(("kid", "purple monkey dishwasher"))
+    mine = kid.post("/api/routines", json=routine_body(player_id, steps=[{"action": "volume", "volume": 40}])).json()
+    client = api.login()
+    loud = [{"action": "volume", "volume": 20 + n} for n in range(20)]
+    silent = [client.post("/api/routines", json=routine_body(silent_player.player_id, name=f"Q{n}", steps=loud)).json()
+              for n in range(3)]  # fmt: skip
+    jobs, runs = api.adapters.records.jobs, api.adapters.records.runs
+    due = datetime.now(UTC) - timedelta(seconds=1)
+    for r in [mine, *silent]:
+        job = jobs.get(r["id"])
+        jobs.save(replace(job, next_run_at=due), expected_version=job.version)
+
+    started = datetime.now(UTC)
+    if api.settings.use_aws:
+        ticking = threading.Thread(target=handle_event, args=(api.adapters, {"yss": "tick"}), daemon=True)
+        ticking.start()
+    else:
+        local_scheduler(api.adapters, tick_s=3600).tick_now()
+    other = eventually(lambda: [r for r in runs.recent(mine["id"]) if r.status in ("ok", "partial", "failed")], 10)[0]
+    assert other.status == "ok", other
+    delay = (other.started_at - started).total_seconds()
+    print(f"\n[{api.settings.backend}] the other player's routine started {delay * 1000:.0f} ms after the tick")
+    assert delay < 2.0, (other.started_at, started)
+    assert families(fleet, player_id) == ["volume/set"]
+
+    def ended() -> list[Any]:
+        done = [runs.recent(r["id"])[0] for r in silent]
+        return done if all(d.status in ("ok", "partial", "failed") for d in done) else []
+
+    done = sorted(eventually(ended, 30), key=lambda d: d.started_at)
+    print(f"the silent player's three routines ended {(done[-1].finished_at - started).total_seconds():.1f} s after it")
+    for a, b in itertools.pairwise(done):
+        assert b.started_at >= a.finished_at  # one at a time on that player, never interleaved
+    for d in done:
+        assert d.status == "failed" and [s["outcome"] for s in d.results] == ["timeout"] + ["skipped"] * 19
+    assert _commands(silent_player) == ["volume/set"] * 3
+    if api.settings.use_aws:
+        ticking.join(10)
+        assert not ticking.is_alive()

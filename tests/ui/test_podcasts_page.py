@@ -27,6 +27,7 @@ from tests.ui.test_yoto_pages import _link_through_the_page
 
 DAYS = [f"{day}, 0{n} Jun 2026 07:00:00 GMT" for n, day in enumerate(["Mon", "Tue", "Wed", "Thu"], start=1)]
 SLOW = 30_000  # ms: adding or checking reads the feed and brings each new episode into the library
+DONE = ("ok", "partial", "failed")
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +77,20 @@ def feed(feeds: FeedServer, tone: bytes, ui_server: UiServer) -> Feed:
         pytest.skip(f"waiting for the API: {', '.join(missing)} not on this server yet")
     tag = uuid.uuid4().hex[:6]
     return Feed(feeds, tone, tag, f"Bedtime Tales {tag}")
+
+
+def _made(ui: Ui, data: dict[str, Any], status: str = "ok") -> dict[str, Any]:
+    """A podcast made through the API (202, then its first run on the workers): as it then is."""
+    queued = _api(ui, "POST", "/api/podcasts", data=data)
+    return _checked(ui, queued, status)
+
+
+def _checked(ui: Ui, answer: dict[str, Any], status: str = "ok") -> dict[str, Any]:
+    """Wait for the run an answer of POST /api/podcasts[/…/refresh] queued; the podcast afterwards."""
+    run_id = answer["last_run"]["id"]
+    run = eventually(lambda: (r := _api(ui, "GET", f"/api/runs/{run_id}"))["status"] in DONE and r, timeout=30)
+    assert run["status"] == status, run
+    return _api(ui, "GET", f"/api/podcasts/{answer['id']}")
 
 
 def _chapters(ui_server: UiServer, yoto_card_id: str) -> list[str]:
@@ -200,7 +215,7 @@ def test_a_failed_check_in_words_then_delete_the_podcast_and_its_card(ui: Ui, ui
     feed.publish(1)
     ui.sign_in()
     _link_through_the_page(ui)
-    made = _api(ui, "POST", "/api/podcasts", data={"feed_url": feed.url, "episodes": 1})
+    made = _made(ui, {"feed_url": feed.url, "episodes": 1})
     card_id = made["yoto_card_id"]
     assert card_id in ui_server.cloud.cards()
     ui.goto("podcasts")
@@ -249,7 +264,7 @@ def test_someone_elses_podcast_shows_no_buttons_that_would_be_refused(ui: Ui, fe
     feed.publish(1)
     ui.sign_in()
     _link_through_the_page(ui)
-    _api(ui, "POST", "/api/podcasts", data={"feed_url": feed.url, "episodes": 1})
+    _made(ui, {"feed_url": feed.url, "episodes": 1})
     member, password = f"kid{feed.tag}", "a-long-enough-password"
     _api(ui, "POST", "/api/users", data={"username": member, "password": password, "is_admin": False})
     kid = new_ui(browser, ui.base, ui.width)  # a browser of their own, as on their own phone
@@ -279,11 +294,10 @@ def test_the_page_with_podcasts_on_it_meets_the_quality_bars(
     try:
         setup.sign_in()
         _link_through_the_page(setup)
-        _api(setup, "POST", "/api/podcasts", data={"feed_url": feed.url, "episodes": 2})
-        gone = {"feed_url": feed.url, "episodes": 1, "title": f"Gone {feed.tag}"}
-        broken = _api(setup, "POST", "/api/podcasts", data=gone)
+        _made(setup, {"feed_url": feed.url, "episodes": 2})
+        broken = _made(setup, {"feed_url": feed.url, "episodes": 1, "title": f"Gone {feed.tag}"})
         feed.server.routes[f"/{feed.tag}/feed.xml"] = Served(404, b"gone")
-        assert _api(setup, "POST", f"/api/podcasts/{broken['id']}/refresh")["last_run"]["status"] == "failed"
+        _checked(setup, _api(setup, "POST", f"/api/podcasts/{broken['id']}/refresh"), "failed")
     finally:
         setup.page.context.close()
     setup.check()
@@ -324,21 +338,23 @@ def test_the_page_with_podcasts_on_it_meets_the_quality_bars(
         ui.check()
 
 
-def test_where_adding_is_queued_the_page_waits_for_it_and_then_shows_the_card(ui: Ui, feed: Feed) -> None:
-    """On AWS the worker fetches the episodes: the answer has no card yet and its
-    run is queued. The service here runs inline, so the API's answers are played
-    by the browser's router (shapes as app/schedule_schemas.py): the page polls
-    the run until it is done, then shows the card and its episodes."""
+def test_adding_waits_for_the_first_run_and_then_shows_the_card(ui: Ui, feed: Feed) -> None:
+    """The workers fetch the episodes: the answer (202) has no card yet and its run
+    is queued. The API's answers are played by the browser's router here (shapes
+    as app/schedule_schemas.py), so the run can be seen queued, then running:
+    the page keeps the form busy and polls the run until it is done, then shows
+    the card and its episodes."""
     import json
 
     now = "2026-06-04T07:00:00Z"
     run = dict(id="run1", kind="podcast", subject_id="pod1", trigger="create", detail=None, results=[])
     run.update(created_at=now, started_at=None, finished_at=None)
-    podcast = dict(id="pod1", owner="mum", feed_url=feed.url, title=feed.title, episodes=1, order="newest_first")
+    podcast = dict(id="pod1", owner="mum", feed_url=feed.url, title="", episodes=1, order="newest_first")
     podcast.update(refresh_hours=6.0, card_id=None, yoto_card_id=None, held=[], status="new", last_error=None)
     podcast.update(checked_at=None, created_at=now, updated_at=now)
     held = [{"guid": "g1", "title": feed.episode(1), "audio_ids": ["a1"]}]
-    done = {**podcast, "card_id": "c1", "yoto_card_id": "QUEUED1", "status": "ok", "checked_at": now, "held": held}
+    done = {**podcast, "title": feed.title, "card_id": "c1", "yoto_card_id": "QUEUED1", "status": "ok"}
+    done.update(checked_at=now, held=held)
     polls: list[str] = []
     state = {"podcast": podcast}
 
@@ -347,7 +363,7 @@ def test_where_adding_is_queued_the_page_waits_for_it_and_then_shows_the_card(ui
 
     def podcasts(route: Any) -> None:
         if route.request.method == "POST":
-            answer(route, 201, {**podcast, "last_run": {**run, "status": "queued"}})
+            answer(route, 202, {**podcast, "last_run": {**run, "status": "queued"}})
         else:
             answer(route, 200, {"items": [state["podcast"]], "next_cursor": None})
 
@@ -371,9 +387,10 @@ def test_where_adding_is_queued_the_page_waits_for_it_and_then_shows_the_card(ui
     page.get_by_label("Episodes on the card", exact=True).fill("1")
     page.get_by_role("button", name="Add podcast").click()
     status = page.get_by_role("region", name="Add a podcast").get_by_role("status")
-    expect(status).to_have_text(f"Added “{feed.title}”. Fetching its episodes in the background…")
-    expect(_row(ui, feed.title)).to_contain_text("no card yet")
+    expect(status).to_have_text("Reading the feed and fetching the episodes… this can take a little while.")
+    expect(page.get_by_role("button", name="Add podcast")).to_be_disabled()
     expect(status).to_contain_text(f"Added “{feed.title}”: Yoto card QUEUED1 holds 1 episode.", timeout=SLOW)
     expect(_episodes(ui, feed.title)).to_have_text([feed.episode(1)])
     expect(_row(ui, feed.title)).to_contain_text("Yoto card QUEUED1")
+    expect(page.get_by_label("Feed address")).to_have_value("")
     assert len(polls) == 3

@@ -1,10 +1,11 @@
-// Podcasts: a card that follows a feed. Add one (the service reads the feed
-// and fetches the episodes; on AWS that is queued, so the page waits for it),
-// see what each card holds, check for new episodes now, change the window,
-// and delete (its Yoto card goes too). The same card is rewritten in place.
+// Podcasts: a card that follows a feed. Add one (the service's workers read
+// the feed and fetch the episodes; the page follows that run), see what each
+// card holds, check for new episodes now, change the window, and delete (its
+// Yoto card goes too). The same card is rewritten in place.
 
 import { api, listOf } from "../api.js";
 import { announce, clear, confirmDialog, dialog, field, h, missing, statusLine, syncRows } from "../dom.js";
+import { DONE, runFollower } from "./runs.js";
 
 const EPISODES_MAX = 25;
 const EPISODES_DEFAULT = 5;
@@ -12,9 +13,6 @@ const ORDERS = [["newest_first", "Newest first"], ["oldest_first", "Oldest first
 // The server's own default (PODCAST_REFRESH_HOURS) is 6 hours: the form starts there.
 const INTERVALS = [[1, "Every hour"], [6, "Every 6 hours"], [12, "Every 12 hours"], [24, "Every day"], [168, "Every week"]];
 const INTERVAL_DEFAULT = 6;
-const POLL_MS = 1500;
-const POLL_GIVE_UP_MS = 15 * 60 * 1000;
-const DONE = new Set(["ok", "partial", "failed"]);
 
 export async function render(root, ctx) {
   if (!ctx.features.podcasts) {
@@ -27,34 +25,13 @@ export async function render(root, ctx) {
   const more = h("button", { type: "button", class: "secondary more", hidden: true }, "Show more podcasts");
   const linkNote = h("div");
   const rows = new Map();
-  const sleepers = new Set();
-  let stopped = false;
+  const runs = runFollower();
+  const waitForRun = runs.wait;
   let cursor = null;
 
   const mayChange = (p) => p.owner === ctx.me.username || ctx.me.is_admin;
-
-  /** Wait for a queued run (AWS: the worker does it) until it is done; null once the page is left. */
-  async function waitForRun(runId) {
-    const started = Date.now();
-    for (;;) {
-      // Leaving the page wakes the wait at once (and it ends there).
-      await new Promise((resolve) => {
-        const wake = () => { window.clearTimeout(timer); sleepers.delete(wake); resolve(); };
-        const timer = window.setTimeout(wake, POLL_MS);
-        sleepers.add(wake);
-      });
-      if (stopped) return null;
-      let run;
-      try {
-        run = await api(`api/runs/${encodeURIComponent(runId)}`);
-      } catch (err) {
-        if (err.status === 401) return null;
-        throw err;
-      }
-      if (DONE.has(run.status)) return run;
-      if (Date.now() - started > POLL_GIVE_UP_MS) throw new Error("it is taking very long; look again later");
-    }
-  }
+  // Until its first run has read the feed, a podcast has no title of its own.
+  const nameOf = (p) => p.title || hostOf(p.feed_url);
 
   // --- one podcast in the list ----------------------------------------------
   function podcastRow(first) {
@@ -75,7 +52,8 @@ export async function render(root, ctx) {
 
     function update(next) {
       p = next;
-      title.textContent = p.title;
+      const name = nameOf(p);
+      title.textContent = name;
       meta.textContent = [
         `Keeps ${p.episodes} ${p.episodes === 1 ? "episode" : "episodes"}, ${orderName(p.order).toLowerCase()}`,
         intervalName(p.refresh_hours).toLowerCase(),
@@ -84,7 +62,7 @@ export async function render(root, ctx) {
       ].filter(Boolean).join(" · ");
       checked.textContent = p.checked_at ? `Last checked ${when(p.checked_at)}` : "Not checked yet";
       const held = listOf(p.held);
-      episodes.setAttribute("aria-label", `Episodes on the card of ${p.title}`);
+      episodes.setAttribute("aria-label", `Episodes on the card of ${name}`);
       episodes.replaceChildren(...(held.length ? held.map((e) => h("li", {}, e.title)) : [h("li", { class: "muted" }, "No episodes on the card yet.")]));
       const run = p.last_run;
       const reason = p.status === "failed" ? p.last_error || (run && run.detail) : null;
@@ -92,9 +70,9 @@ export async function render(root, ctx) {
       problem.textContent = reason ? `The last check did not work: ${sentence(reason)} The card kept its episodes.` : "";
       const allowed = mayChange(p);
       actions.hidden = !allowed;
-      check.setAttribute("aria-label", `Check ${p.title} now`);
-      edit.setAttribute("aria-label", `Edit ${p.title}`);
-      remove.setAttribute("aria-label", `Delete ${p.title}`);
+      check.setAttribute("aria-label", `Check ${name} now`);
+      edit.setAttribute("aria-label", `Edit ${name}`);
+      remove.setAttribute("aria-label", `Delete ${name}`);
     }
 
     async function refresh() {
@@ -107,7 +85,6 @@ export async function render(root, ctx) {
         let answer = await api(`api/podcasts/${p.id}/refresh`, { method: "POST" });
         let run = answer.last_run;
         if (run && !DONE.has(run.status)) {
-          status.info("Checking the feed for new episodes… (the service does it in the background)");
           run = await waitForRun(run.id);
           if (!run) return;
           answer = await api(`api/podcasts/${p.id}`);
@@ -141,7 +118,7 @@ export async function render(root, ctx) {
       const every = intervalSelect(p.refresh_hours);
       const formStatus = statusLine();
       const save = h("button", { type: "submit" }, "Save changes");
-      const saved = await dialog(`Edit “${p.title}”`, (finish) => {
+      const saved = await dialog(`Edit “${nameOf(p)}”`, (finish) => {
         const form = h("form", { class: "stack", novalidate: true },
           field("Name on the card", name).wrap,
           field("Episodes on the card", count, `1 to ${EPISODES_MAX}.`).wrap,
@@ -183,7 +160,7 @@ export async function render(root, ctx) {
 
     async function forget() {
       const gone = p.yoto_card_id ? `Its Yoto card (${p.yoto_card_id}) is deleted too: a physical card linked to it stops playing.` : "It has no Yoto card yet.";
-      if (!(await confirmDialog(`Delete “${p.title}”?`, `${gone} Its episodes leave the library unless another card or playlist uses them. This cannot be undone.`, "Delete podcast"))) {
+      if (!(await confirmDialog(`Delete “${nameOf(p)}”?`, `${gone} Its episodes leave the library unless another card or playlist uses them. This cannot be undone.`, "Delete podcast"))) {
         remove.focus();
         return;
       }
@@ -191,8 +168,8 @@ export async function render(root, ctx) {
       status.info("Deleting…");
       try {
         await api(`api/podcasts/${p.id}`, { method: "DELETE" });
-        announce(`Deleted ${p.title}`);
-        listStatus.ok(p.yoto_card_id ? `Deleted “${p.title}” and its card.` : `Deleted “${p.title}”.`);
+        announce(`Deleted ${nameOf(p)}`);
+        listStatus.ok(p.yoto_card_id ? `Deleted “${nameOf(p)}” and its card.` : `Deleted “${nameOf(p)}”.`);
         rows.delete(p.id);
         el.remove();
         if (!rows.size) list.replaceChildren(emptyLine());
@@ -256,37 +233,31 @@ export async function render(root, ctx) {
     if (name.value.trim()) body.title = name.value.trim();
     add.disabled = true;
     addStatus.info("Reading the feed and fetching the episodes… this can take a little while.");
-    let added = null;
+    let queued = null;
+    const notAdded = (why) => addStatus.error(/link/i.test(why) ? `Not added: ${sentence(why)} Link it on the Yoto account page.` : `Not added: ${sentence(why)}`);
     try {
       let made = await api("api/podcasts", { method: "POST", json: body });
-      added = made.title;
-      clearForm();
       const run = made.last_run;
       if (run && !DONE.has(run.status)) {
-        // Queued (AWS): the podcast is listed already, its card comes when the worker is done;
-        // meanwhile the form is free for the next one.
-        add.disabled = false;
-        await load();
-        addStatus.info(`Added “${made.title}”. Fetching its episodes in the background…`);
+        // The workers read the feed and fill the card; a first run that fails keeps nothing.
+        queued = made;
         const done = await waitForRun(run.id);
         if (!done) return;
-        made = await api(`api/podcasts/${made.id}`);
-        if (rows.has(made.id)) rows.get(made.id).update(made);
-        else await load();
         if (done.status === "failed") {
-          addStatus.error(`“${made.title}” was added, but its episodes could not be fetched: ${sentence(done.detail || made.last_error || "the feed could not be read")} Try Check now later.`);
+          notAdded(done.detail || "the feed could not be read");
+          if (rows.has(made.id)) await load();
           return;
         }
-      } else {
-        await load();
+        made = await api(`api/podcasts/${made.id}`);
       }
+      clearForm();
+      await load();
       const held = listOf(made.held).length;
-      addStatus.ok(`Added “${made.title}”: ${made.yoto_card_id ? `Yoto card ${made.yoto_card_id}` : "its card"} holds ${held} ${held === 1 ? "episode" : "episodes"}. Put it on a player from the Players page.`);
+      addStatus.ok(`Added “${nameOf(made)}”: ${made.yoto_card_id ? `Yoto card ${made.yoto_card_id}` : "its card"} holds ${held} ${held === 1 ? "episode" : "episodes"}. Put it on a player from the Players page.`);
     } catch (err) {
       if (err.status === 401) return;
-      const why = sentence(err.message);
-      if (added) addStatus.error(`“${added}” was added, but how its episodes are coming along could not be seen: ${why} Look again in a moment.`);
-      else addStatus.error(err.status === 409 && /link/i.test(err.message) ? `Not added: ${why} Link it on the Yoto account page.` : `Not added: ${why}`);
+      if (queued) addStatus.error(`“${nameOf(queued)}” is being added, but how its episodes are coming along could not be seen: ${sentence(err.message)} Look again in a moment.`);
+      else notAdded(err.message);
     } finally {
       add.disabled = false;
     }
@@ -314,10 +285,16 @@ export async function render(root, ctx) {
     h("section", { class: "panel", "aria-labelledby": "pod-add-h" }, h("h2", { id: "pod-add-h" }, "Add a podcast"), form),
     h("section", { class: "panel", "aria-labelledby": "pod-list-h" }, h("h2", { id: "pod-list-h" }, "The family's podcasts"), list, more, listStatus.el));
   await Promise.all([load(), checkLink()]);
-  return () => {
-    stopped = true;
-    for (const wake of [...sleepers]) wake();
-  };
+  return () => runs.stop();
+}
+
+/** "feeds.example.com" for a feed's address (what a podcast is called before its feed is read). */
+function hostOf(url) {
+  try {
+    return new URL(url).host || url;
+  } catch {
+    return url;
+  }
 }
 
 function orderSelect(value) {

@@ -7,6 +7,7 @@
 import { api, listOf } from "../api.js";
 import { announce, checkbox, clear, confirmDialog, field, h, missing, nextId, statusLine, syncRows } from "../dom.js";
 import { moved, orderedList } from "../picker.js";
+import { DONE, runFollower } from "./runs.js";
 
 const DAYS = [["mon", "Monday", "Mon"], ["tue", "Tuesday", "Tue"], ["wed", "Wednesday", "Wed"], ["thu", "Thursday", "Thu"],
   ["fri", "Friday", "Fri"], ["sat", "Saturday", "Sat"], ["sun", "Sunday", "Sun"]];
@@ -42,6 +43,7 @@ export async function render(root, ctx) {
   const playerSelects = [];
   const cardSelects = [];
   const rows = new Map();
+  const follower = runFollower();
 
   const cardTitle = (id) => cardTitles.get(id) || `card ${id}`;
   const words = (step) => stepWords(step, cardTitle);
@@ -346,7 +348,10 @@ export async function render(root, ctx) {
       runNow.disabled = true;
       status.info(`Running on ${playerName(r.player_id)}: each step waits for the player to answer…`);
       try {
-        const done = await api(`api/routines/${r.id}/run`, { method: "POST" });
+        let done = await api(`api/routines/${r.id}/run`, { method: "POST" });
+        // 202: the service's workers send the steps; the page follows the run.
+        if (!DONE.has(done.status)) done = await follower.wait(done.id);
+        if (!done) return;
         const said = runWords(done, r.steps, words);
         if (done.status === "ok") status.ok(`All steps done. ${said}`);
         else status.error(`${done.status === "partial" ? "Some steps did not work." : "It did not work."} ${said}`);
@@ -464,6 +469,7 @@ export async function render(root, ctx) {
   for (const s of cardSelects) fillCards(s);
   showTemplate();
   await load();
+  return () => follower.stop();
 }
 
 /** Seven day checkboxes (full day names) and quick choices; get/set as ["mon", …]. */
@@ -514,7 +520,8 @@ function runWords(run, steps, words) {
     const what = step && step.action === res.action ? words(step) : (KINDS.find(([k]) => k === res.action) || [null, res.action])[1];
     const how = res.outcome === "ok" ? "done"
       : res.outcome === "timeout" ? "the player did not answer"
-        : `did not work${res.reason ? ` (${res.reason})` : ""}`;
+        : res.outcome === "skipped" ? "not sent"
+          : `did not work${res.reason ? ` (${res.reason})` : ""}`;
     return `${what}: ${how}`;
   }).join("; ") || (run.detail || "");
 }

@@ -1,0 +1,65 @@
+"""Jobs off the request: podcast create and refresh answer 202 and run on the
+process's workers; a first run that fails keeps nothing; a member's jobs
+waiting or running are capped (429 with Retry-After), per member; another
+member's job still gets a worker while one member's hold theirs."""
+
+from __future__ import annotations
+
+import time
+
+from tests.api.conftest import MEMBER, Api
+from tests.feeds import FeedServer, Served
+from tests.scheduled.conftest import HeldFeeds, finished
+from tests.waiting import eventually
+
+
+def test_a_first_run_that_fails_keeps_nothing_and_says_why(sched_api: Api, feed_server: FeedServer) -> None:
+    page = b"<!doctype html><html><head><title>Shop</title></head><body>Hi</body></html>"
+    feed_server.routes["/shop"] = Served(200, page, {"Content-Type": "text/html"})
+    client = sched_api.login()
+    r = client.post("/api/podcasts", json={"feed_url": feed_server.url + "/shop", "episodes": 2})
+    assert r.status_code == 202, r.text
+    run = finished(client, r.json()["last_run"]["id"])
+    assert run["status"] == "failed" and "not an RSS or Atom feed" in run["detail"], run
+    assert client.get(f"/api/podcasts/{r.json()['id']}").status_code == 404
+    assert client.get("/api/podcasts").json()["items"] == []
+    assert sched_api.adapters.records.jobs.list().items == []  # no refresh left behind either
+
+
+def test_a_members_jobs_are_capped_and_another_member_still_gets_a_worker(sched_api: Api, held: HeldFeeds) -> None:
+    cap = sched_api.settings.jobs_per_member
+    mum = sched_api.login()
+    accepted = []
+    for n in range(cap):
+        r = mum.post("/api/podcasts", json={"feed_url": f"{held.url}/slow{n}.xml", "episodes": 1})
+        assert r.status_code == 202, r.text
+        accepted.append(r.json())
+    eventually(lambda: held.waiting >= 1, 5)  # one of hers is being fetched (she may hold one worker of two)
+
+    started = time.monotonic()
+    over = mum.post("/api/podcasts", json={"feed_url": f"{held.url}/one-more.xml", "episodes": 1})
+    assert time.monotonic() - started < 1.0
+    assert over.status_code == 429, over.text
+    assert over.headers["retry-after"].isdigit()
+    assert f"(JOBS_PER_MEMBER = {cap})" in over.json()["detail"]
+    assert len(mum.get("/api/podcasts").json()["items"]) == cap  # the refused one left nothing
+
+    # Another member's job runs at once on the worker she cannot take.
+    kid = sched_api.login(MEMBER)
+    r = kid.post("/api/podcasts", json={"feed_url": f"{held.url}/kid.xml", "episodes": 1})
+    assert r.status_code == 202, r.text
+    eventually(lambda: held.waiting >= 2, 5)
+    assert held.waiting == 2  # hers and his: the rest of hers wait their turn
+    held.release()
+    for made in [*accepted, r.json()]:
+        run = finished(mum, made["last_run"]["id"])
+        assert run["status"] == "failed" and "HTTP 404" in run["detail"]
+
+
+def test_a_refresh_while_one_is_going_is_refused(sched_api: Api, held: HeldFeeds) -> None:
+    client = sched_api.login()
+    made = client.post("/api/podcasts", json={"feed_url": f"{held.url}/feed.xml", "episodes": 1}).json()
+    again = client.post(f"/api/podcasts/{made['id']}/refresh")
+    assert again.status_code == 409 and again.json()["run_id"] == made["last_run"]["id"], again.text
+    held.release()
+    finished(client, made["last_run"]["id"])
