@@ -160,8 +160,10 @@ def execute(runs: RunRepository, handlers: Mapping[str, Handler], run_id: str) -
     )
     try:
         saved = runs.save(done, expected_version=run.version)
-    except (VersionConflict, NotFound):
+    except VersionConflict:
         return runs.get(run_id)  # ended meanwhile (interrupted at shutdown): that record stands
+    except NotFound:
+        return done  # deleted with its podcast or routine while it ran
     _prune(runs, run.subject_id)
     return saved
 
@@ -349,6 +351,8 @@ class FairPool:
                 self._spawn(lane)  # more eligible work than workers: one more, up to the bound
             try:
                 self._execute(item.run_id)
+            except NotFound:
+                log.info("run %s was deleted (with its podcast or routine) before it ran", item.run_id)
             except Exception:
                 log.exception("run %s could not be executed", item.run_id)
             finally:

@@ -63,3 +63,15 @@ def test_a_refresh_while_one_is_going_is_refused(sched_api: Api, held: HeldFeeds
     assert again.status_code == 409 and again.json()["run_id"] == made["last_run"]["id"], again.text
     held.release()
     finished(client, made["last_run"]["id"])
+
+
+def test_a_podcast_deleted_while_its_first_run_goes_leaves_nothing(sched_api: Api, held: HeldFeeds) -> None:
+    client = sched_api.login()
+    made = client.post("/api/podcasts", json={"feed_url": f"{held.url}/feed.xml", "episodes": 1}).json()
+    eventually(lambda: held.waiting == 1, 5)
+    assert client.delete(f"/api/podcasts/{made['id']}").status_code == 204
+    held.release()
+    eventually(lambda: held.waiting == 0, 5)
+    assert client.get(f"/api/runs/{made['last_run']['id']}").status_code == 404  # gone with its podcast
+    records = sched_api.adapters.records
+    assert records.podcasts.list().items == [] and records.jobs.list().items == [] and records.cards.list().items == []
