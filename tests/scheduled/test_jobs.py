@@ -5,7 +5,10 @@ member's job still gets a worker while one member's hold theirs."""
 
 from __future__ import annotations
 
+import logging
 import time
+
+import pytest
 
 from tests.api.conftest import MEMBER, Api
 from tests.feeds import FeedServer, Served
@@ -65,13 +68,18 @@ def test_a_refresh_while_one_is_going_is_refused(sched_api: Api, held: HeldFeeds
     finished(client, made["last_run"]["id"])
 
 
-def test_a_podcast_deleted_while_its_first_run_goes_leaves_nothing(sched_api: Api, held: HeldFeeds) -> None:
+def test_a_podcast_deleted_while_its_first_run_goes_leaves_nothing(
+    sched_api: Api, held: HeldFeeds, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.scheduled import worker_pool
+
     client = sched_api.login()
     made = client.post("/api/podcasts", json={"feed_url": f"{held.url}/feed.xml", "episodes": 1}).json()
     eventually(lambda: held.waiting == 1, 5)
     assert client.delete(f"/api/podcasts/{made['id']}").status_code == 204
     held.release()
-    eventually(lambda: held.waiting == 0, 5)
+    assert worker_pool(sched_api.adapters).join(10)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text  # the worker took it calmly
     assert client.get(f"/api/runs/{made['last_run']['id']}").status_code == 404  # gone with its podcast
     records = sched_api.adapters.records
     assert records.podcasts.list().items == [] and records.jobs.list().items == [] and records.cards.list().items == []
