@@ -48,10 +48,19 @@ def host() -> Iterator[HostileHost]:
         yield h
 
 
+PRIVATE_FEEDS = {"ALLOW_PRIVATE_FEEDS": "true", "ALLOW_HTTP_PUBLIC_URL": "true", "PODCAST_FEED_TIMEOUT_S": "3"}
+
+
 @pytest.fixture(scope="module")
 def family(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FamilyServer]:
-    env = {"ALLOW_PRIVATE_FEEDS": "true", "ALLOW_HTTP_PUBLIC_URL": "true", "PODCAST_FEED_TIMEOUT_S": "3"}
-    with family_server(tmp_path_factory.mktemp("fetch"), env) as f:
+    with family_server(tmp_path_factory.mktemp("fetch"), PRIVATE_FEEDS) as f:
+        yield f
+
+
+@pytest.fixture
+def fresh_family(tmp_path: Path) -> Iterator[FamilyServer]:
+    """A server of its own: its peak RSS is a high-water mark no earlier test has raised."""
+    with family_server(tmp_path, PRIVATE_FEEDS) as f:
         yield f
 
 
@@ -107,28 +116,28 @@ def _with_memory(family: FamilyServer, host: HostileHost, path: str) -> tuple[Ou
 # --------------------------------------------------------------------------- 1. compression bombs
 
 
-def test_a_two_layer_gzip_bomb_leaves_the_servers_memory_flat(family: FamilyServer, host: HostileHost) -> None:
+def test_a_two_layer_gzip_bomb_leaves_the_servers_memory_flat(fresh_family: FamilyServer, host: HostileHost) -> None:
     body = bomb(1000, 2)  # 1,000 MB of zeros
     assert len(body) < 2048
     host.routes["/bomb.xml"] = fixed(200, body, {**FEED, "Content-Encoding": "gzip, gzip"})
-    got, grown = _with_memory(family, host, "/bomb.xml")
+    got, grown = _with_memory(fresh_family, host, "/bomb.xml")
     assert "/bomb.xml" in host.asked
     assert grown < 10 * 1024, f"peak RSS grew by {grown / 1024:.1f} MiB for {got}"
     assert "compressed 2 times over" in got.detail, got
 
 
-def test_one_gzip_layer_is_capped_on_its_decoded_bytes(family: FamilyServer, host: HostileHost) -> None:
+def test_one_gzip_layer_is_capped_on_its_decoded_bytes(fresh_family: FamilyServer, host: HostileHost) -> None:
     body = bomb(1000, 1)  # about 1 MB that inflates to 1,000 MB, against a 5 MB feed cap
     host.routes["/bomb1.xml"] = fixed(200, body, {**FEED, "Content-Encoding": "gzip"})
-    got, grown = _with_memory(family, host, "/bomb1.xml")
+    got, grown = _with_memory(fresh_family, host, "/bomb1.xml")
     assert grown < 10 * 1024, f"peak RSS grew by {grown / 1024:.1f} MiB for {got}"
     assert "over the 5120 KB cap" in got.detail, got
 
 
-def test_an_enclosure_bomb_is_refused_the_same_way(family: FamilyServer, host: HostileHost) -> None:
+def test_an_enclosure_bomb_is_refused_the_same_way(fresh_family: FamilyServer, host: HostileHost) -> None:
     host.routes["/with-bomb.xml"] = fixed(200, rss_feed("Bomb", host.url + "/bomb.mp3"), FEED)
     host.routes["/bomb.mp3"] = fixed(200, bomb(1000, 2), {**AUDIO, "Content-Encoding": "gzip, gzip"})
-    got, grown = _with_memory(family, host, "/with-bomb.xml")
+    got, grown = _with_memory(fresh_family, host, "/with-bomb.xml")
     assert "/bomb.mp3" in host.asked
     assert grown < 10 * 1024, f"peak RSS grew by {grown / 1024:.1f} MiB for {got}"
     assert "compressed 2 times over" in got.detail, got
@@ -239,8 +248,9 @@ def _cpu_s(pid: int) -> float:
 
 def test_a_huge_feed_costs_the_server_little_cpu(family: FamilyServer, host: HostileHost) -> None:
     host.routes["/huge.xml"] = fixed(200, many_items(30_000, host.url + "/gone/{i}.mp3"), FEED)
+    client = family.login()
     before = _cpu_s(family.server.pid)
-    got = Outcome(family.login(), host.url + "/huge.xml")
+    got = Outcome(client, host.url + "/huge.xml")
     spent = _cpu_s(family.server.pid) - before
     assert "/gone/30000.mp3" in host.asked, got  # read, and the newest episode fetched (it is gone: 404)
     assert spent < 2.0, f"{spent:.2f} s of CPU for {got}"  # 4.9 MB, 30,000 items: 14 s when parsed twice in full
