@@ -283,10 +283,11 @@ class RunRepository(Protocol):
 class RunQueue(Protocol):
     """Where work goes that must not run inside an HTTP request (podcast episodes
     to fetch and normalise): on AWS an asynchronous invocation of the worker
-    function, with its own timeout; locally nowhere, the caller runs it."""
+    function, with its own timeout; locally the process's worker threads."""
 
     def submit(self, run: Run) -> bool:
-        """True when the run was handed to a worker; False when the caller must run it itself."""
+        """True when the run was handed to a worker; False when the caller must run it itself.
+        May raise `RateLimited` (the member's cap of jobs) or `BackendUnavailable` (stopping)."""
 
 
 @dataclass(frozen=True)

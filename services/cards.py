@@ -18,11 +18,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from core.errors import Conflict, Invalid, Unsupported
+from core.errors import Conflict, Invalid
 from core.records import Card, Page, User, new_id, utcnow
 from core.yoto import Icon, YotoCard
 from services import card_content as content
 from services.card_content import CardPorts, Entry
+from services.images import image_kind_and_size
 from services.library import paged
 
 log = logging.getLogger("yss.cards")
@@ -178,25 +179,12 @@ def delete(ports: CardPorts, user: User, card_id: str, *, detach: Callable[[Card
 
 # --------------------------------------------------------------------------- cover
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-JPEG_MAGIC = b"\xff\xd8\xff"
-
-
-def sniff_image(data: bytes) -> str:
-    """The content type of a PNG or JPEG by its first bytes, whatever the request claimed."""
-    if data.startswith(PNG_MAGIC):
-        return "image/png"
-    if data.startswith(JPEG_MAGIC):
-        return "image/jpeg"
-    raise Unsupported("a cover must be a PNG or JPEG image")
-
-
 def set_cover(ports: CardPorts, user: User, card_id: str, data: bytes) -> Card:
     card = content.get_card(ports.cards, user, card_id)
     content.may_change(user, card.owner, "card")
     if not data:
         raise Invalid("the cover image is empty")
-    content_type = sniff_image(data)
+    content_type, _width, _height = image_kind_and_size(data)  # read from its structure, not its first bytes
     yoto = ports.yoto
     current = _read_on_yoto(ports, card)
     cover = yoto.tokens.call(card.owner, yoto.cloud.upload_cover, data, content_type)

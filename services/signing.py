@@ -28,4 +28,5 @@ def sign(key: bytes, message: str) -> str:
 
 
 def verify(key: bytes, message: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(key, message), signature)
+    # bytes: compare_digest raises on a non-ASCII str, which a forged cookie may carry
+    return hmac.compare_digest(sign(key, message).encode(), signature.encode("utf-8", "surrogatepass"))

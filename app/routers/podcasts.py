@@ -18,8 +18,9 @@ from services.library import paged
 router = APIRouter(tags=["podcasts"])
 
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
-# Fetching and normalising fail in their own ways: a feed or episode that is too
-# big (413), not audio (415), unreachable (502) or too slow (504).
+# A create or refresh run inside the request (AWS without a worker) fails as its
+# fetch does: too big (413), not audio (415), refused or no HTTP answer (422/502),
+# too slow (504). With a worker these are the run's `failed` detail instead.
 _FETCH_ERRORS = (413, 415, 422, 502, 503, 504)
 
 

@@ -58,7 +58,6 @@ def test_a_non_ascii_stream_token_is_403_for_a_known_and_an_unknown_id(family: F
 # The cookie's signature is compared in services/signing.py `verify`, which is not
 # this finding's file: the change it needs is in the issue 18 report. Strict, so
 # this marker fails the moment the fix lands and must then be removed.
-@pytest.mark.xfail(strict=True, reason="services.signing.verify compares str; needs bytes (issue 18 report)")
 @pytest.mark.parametrize("odd", ODD)
 def test_a_non_ascii_session_cookie_is_no_login_not_a_500(family: FamilyServer, odd: str) -> None:
     real = family.login().cookies["yss_session"]

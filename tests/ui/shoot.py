@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,13 @@ def _podcast(page: Page, base: str, work: Path, feeds: FeedServer) -> None:
         feeds.routes[f"/ep{i}.mp3"] = Served(200, audio, {"Content-Type": "audio/mpeg"})
         episodes.append((f"ep-{i}", title, day, f"{feeds.url}/ep{i}.mp3"))
     feeds.routes["/feed.xml"] = Served(200, rss("Stories at Sunset", episodes), {"Content-Type": "application/rss+xml"})
-    _api(page, base, "POST", "/api/podcasts", data={"feed_url": f"{feeds.url}/feed.xml", "episodes": 2})
+    made = _api(page, base, "POST", "/api/podcasts", data={"feed_url": f"{feeds.url}/feed.xml", "episodes": 2})
+    run = (made or {}).get("last_run") or {}
+    for _ in range(300):  # the first run fills the card on a worker (202): the screenshot wants it done
+        if not run.get("id") or run.get("status") not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+        run = _api(page, base, "GET", f"/api/runs/{run['id']}") or {}
 
 
 def _routine(page: Page, base: str, player_id: str, card_id: str) -> None:

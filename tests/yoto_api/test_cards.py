@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings
 from simulator.cloud import RunningCloud
+from tests.services.test_images import encoded
 from tests.yoto_api.conftest import ADMIN, MEMBER, OTHER, YApi, build_yapi, close, link
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
-JPEG = b"\xff\xd8\xff\xe0" + bytes(64)
+PNG = encoded("png", "rgb24", 64, 64)  # real images: a cover is read from its structure
+JPEG = encoded("mjpeg", "yuvj420p", 64, 64)
 
 
 def icon_id(yapi: YApi, title: str) -> str:
@@ -161,7 +162,8 @@ def test_cover_is_uploaded_and_set_as_image_l(yapi: YApi, mum: TestClient) -> No
     assert len(yapi.cloud.covers()) == 2
 
     yapi.cloud.clear_requests()
-    for data, status in ((b"GIF89a" + bytes(50), 415), (b"", 422), (PNG + bytes(60_000), 413)):
+    fake_png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)  # the right first bytes, nothing behind
+    for data, status in ((b"GIF89a" + bytes(50), 415), (b"", 422), (fake_png, 422), (PNG + bytes(60_000), 413)):
         r = mum.put(f"/api/cards/{made['id']}/cover", content=data, headers={"Content-Type": "image/png"})
         assert r.status_code == status, (status, r.text)
     assert yapi.cloud.requests() == []
