@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     # Routine steps sent to one player in a minute, whichever routines send them.
     player_commands_per_minute: int = Field(default=30, ge=1, le=1000)
     # On AWS: the worker function that runs long jobs outside an HTTP request
-    # (its own timeout); set by the Pulumi program. Unset: jobs run in the request.
+    # (its own timeout); set by the Pulumi program. Unset on AWS: jobs run in the request.
     worker_function: str | None = None
     # Podcasts: feed and enclosure URLs are user input (services/url_safety.py).
     allow_private_feeds: bool = False
