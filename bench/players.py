@@ -19,8 +19,14 @@ MQTT handler in process.
    Events per second, median of interleaved rounds; goal >= 1,000/s locally.
 3. `restart`: the broker restarts (down 0.5 s); seconds until the first
    command through the API succeeds again (median of --restarts).
+4. `family`: a listener started for an account of N players (--family, e.g.
+   3 and 11) behind AWS IoT Core's limits (tests.brokers' proxy); seconds
+   until every player's state is stored, connections used, what the proxy
+   refused (median of --rounds).
+5. `proxy`: volume/set to its ack on an open connection straight to mosquitto
+   and through the limiting proxy, interleaved (the proxy's cost in every test).
 
-Run: .venv/bin/python bench/players.py [--runs 100] [--events 2000] [--restarts 5] [--dynamodb]
+Run: .venv/bin/python bench/players.py [--runs 100] [--events 2000] [--restarts 5] [--family 3,11] [--dynamodb]
 """
 
 from __future__ import annotations
@@ -181,12 +187,109 @@ def bench_restart(client: Any, adapters: Any, broker: Any, fleet: Any, restarts:
     ]
 
 
+def bench_family(broker: Any, sizes: list[int], rounds: int) -> list[str]:
+    from core.errors import NotFound
+    from mqtt.listener import Backoff, Listener
+    from simulator.players import start_players
+
+    out = [f"a family's players live: listener start -> every player's state stored ({rounds} rounds)"]
+    for size in sizes:
+        took: list[float] = []
+        connections = 0
+        refused_before = len(broker.refusals)
+        for r in range(rounds):
+            ids = [f"family{size}-{r}-{i}" for i in range(size)]
+            with tempfile.TemporaryDirectory() as data, start_players(broker.config("tcp"), ids, tick_s=1.0):
+                from adapters import Adapters
+                from core.settings import Settings
+
+                records = Adapters(Settings(data_dir=Path(data), session_secret="x" * 40)).records
+                listener = Listener(
+                    broker.config("tcp"),
+                    accounts=lambda: ["family"],
+                    token_for=lambda account, rejected=None: "token",
+                    players_for=lambda account, ids=ids: ids,
+                    players=records.players,
+                    backoff=Backoff(first_s=0.05, cap_s=0.2, settled_s=5),
+                )
+                started = time.perf_counter()
+                import threading
+
+                thread = threading.Thread(target=listener.run, daemon=True)
+                thread.start()
+
+                def stored(player: str, players: Any = records.players) -> bool:
+                    try:
+                        return "status" in players.get_state(player).state
+                    except NotFound:
+                        return False
+
+                while not all(stored(p) for p in ids):
+                    if time.perf_counter() - started > 30:
+                        raise RuntimeError(f"{size} players: not all live in 30 s")
+                    time.sleep(0.01)
+                took.append(time.perf_counter() - started)
+                connections = listener.health()["connections"]
+                listener.stop()
+                thread.join(10)
+        refused = broker.refusals[refused_before:]
+        out.append(
+            f"  {size:>3} players  median {statistics.median(took):5.2f} s  (max {max(took):5.2f} s)"
+            f"  connections {connections}  refused by the broker {len(refused)}"
+        )
+    return out
+
+
+def bench_proxy(broker: Any, runs: int) -> list[str]:
+    from dataclasses import replace
+
+    from mqtt import payloads
+    from mqtt.commands import AckWaiters, send_command
+    from mqtt.messages import parse_message
+    from mqtt.protocol import subscribe_topics
+    from mqtt.transport import Transport
+    from simulator.players import start_players
+
+    player = "proxy-bench-1"
+    routes = {
+        "through the proxy": broker.config("tcp"),
+        "mosquitto directly": replace(broker.config("tcp"), port=broker.raw_tcp_port),
+    }
+    times: dict[str, list[float]] = {name: [] for name in routes}
+    with start_players(broker.config("tcp"), [player], tick_s=1.0):
+        opened = {}
+        for name, config in routes.items():
+            waiters = AckWaiters()
+            transport = Transport(config, on_message=lambda t, b, w=waiters: w.offer(parse_message(t, b)))
+            transport.connect(5)
+            transport.subscribe(subscribe_topics(player))
+            opened[name] = (transport, waiters)
+        for i in range(runs):
+            for name, (transport, waiters) in opened.items():
+                result = send_command(transport, waiters, player, payloads.volume(i % 101))
+                if not result.ok:
+                    raise RuntimeError(f"{name}: {result}")
+                times[name].append(result.elapsed_s * 1000)
+        for transport, _ in opened.values():
+            transport.close()
+    base = statistics.median(times["mosquitto directly"])
+    return [
+        f"volume/set -> ack on an open connection ({runs} interleaved rounds, TCP)",
+        *(
+            f"  {name:<19} p50 {statistics.median(v):6.2f} ms  p99 {percentile(v, 0.99):6.2f} ms"
+            f"  ({statistics.median(v) / base:4.2f}x direct)"
+            for name, v in times.items()
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--restarts", type=int, default=5)
+    parser.add_argument("--family", default="3,11", help="sizes of the families whose players go live")
     parser.add_argument("--dynamodb", action="store_true", help="also DynamoDB on a local moto server")
     args = parser.parse_args()
 
@@ -210,6 +313,8 @@ def main() -> None:
         with start_players(broker.config("tcp"), [PLAYER], tick_s=1.0) as fleet:
             out = bench_commands(client, adapters, args.runs)
             out += bench_restart(client, adapters, broker, fleet, args.restarts)
+        out += bench_family(broker, [int(n) for n in args.family.split(",") if n], args.rounds)
+        out += bench_proxy(broker, args.runs)
         backends: dict[str, Callable[[], Any]] = {
             "sqlite": lambda: Adapters(Settings(data_dir=tmp / "ingest", session_secret="x" * 40)).records,
             "memory": MemoryRecords,
