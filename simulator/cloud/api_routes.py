@@ -1,15 +1,18 @@
-"""The API host's paths (YOTO_API_URL): players, config, content, shop cards, icons, covers.
+"""The API host's paths (YOTO_API_URL): players, config, content, shop cards, icons, covers, audio uploads.
 
-Every route except the image downloads needs a live Bearer access token.
+Every route except the image downloads needs a live Bearer access token (the
+presigned upload targets and signed media URLs are in `storage_routes.py`).
 """
 
 from __future__ import annotations
 
-from simulator.cloud.cards import validate_card
+from simulator.cloud.cards import validate_card, with_media_urls
 from simulator.cloud.http import HttpError, Request, Response, json_response
 from simulator.cloud.icons import png_16x16
 from simulator.cloud.router import Router
 from simulator.cloud.state import Cloud
+from simulator.cloud.storage_routes import media_url, upload_target
+from simulator.cloud.uploads import SHA256_HEX
 
 
 def add_api_routes(router: Router, cloud: Cloud) -> None:
@@ -46,12 +49,14 @@ def add_api_routes(router: Router, cloud: Cloud) -> None:
     def write_card(req: Request) -> Response:
         who = account(req)
         body = req.json_object()
-        validate_card(body, cloud.config, cloud.known_icon)
+        validate_card(body, cloud.config, cloud.known_icon, cloud.transcoded_info(who))
         return json_response(200, {"card": cloud.cards.write(body, who, cloud.clock.now())})
 
     def read_card(req: Request) -> Response:
         who = account(req)
         card = cloud.cards.read(req.params["card_id"], who, cloud.clock.now(), cloud.config.stale_read_s)
+        if req.query.get("playable", "").lower() == "true":
+            card = with_media_urls(card, lambda sha256: media_url(cloud, sha256, who))
         return json_response(200, {"card": card})
 
     def any_card(req: Request) -> Response:
@@ -118,6 +123,23 @@ def add_api_routes(router: Router, cloud: Cloud) -> None:
             raise HttpError(404, "No such icon")
         return Response(200, png_16x16(name), {"Content-Type": "image/png", "Cache-Control": "max-age=86400"})
 
+    # ---- audio uploads (yoto.dev, "Uploading content to MYO cards")
+
+    def audio_upload_url(req: Request) -> Response:
+        who = account(req)
+        sha256 = req.query.get("sha256", "").strip().lower()
+        if not SHA256_HEX.fullmatch(sha256):
+            raise HttpError(400, "sha256 must be the 64 hex digits of the source file's SHA-256")
+        now = cloud.clock.now()
+        upload = cloud.audio.request(who, sha256, req.query.get("filename", ""), now, cloud.config.upload_url_ttl_s)
+        return json_response(200, {"upload": {"uploadId": upload.upload_id, "uploadUrl": upload_target(cloud, upload)}})
+
+    def transcoded(req: Request) -> Response:
+        who = account(req)
+        options = {k: v for k, v in req.query.items() if k in ("loudnorm", "preset")}
+        status, body = cloud.audio.poll(req.params["upload_id"], who, options, cloud.clock.now())
+        return json_response(status, body)
+
     router.add("GET", "/device-v2/devices/mine", devices_mine)
     router.add("GET", "/device-v2/{device_id}/status", device_status)
     router.add("GET", "/device-v2/{device_id}/config", get_config)
@@ -134,6 +156,8 @@ def add_api_routes(router: Router, cloud: Cloud) -> None:
     router.add("POST", "/media/coverImage/user/me/upload", upload_cover)
     router.add("GET", "/media/coverImage/file/{media_id}", cover_file)
     router.add("POST", "/media/cover-image", upload_cover_legacy)
+    router.add("GET", "/media/transcode/audio/uploadUrl", audio_upload_url)
+    router.add("GET", "/media/upload/{upload_id}/transcoded", transcoded)
 
 
 def _image_bytes(req: Request) -> bytes:

@@ -16,6 +16,9 @@ from simulator.cloud.faults import Fault
 from simulator.cloud.http import HttpError, Request, Response, error_response, oauth_error
 from simulator.cloud.router import Router
 from simulator.cloud.state import Cloud, RecordedRequest
+from simulator.cloud.storage_routes import UPLOAD_PATH, add_storage_routes
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # any request but an audio upload
 
 log = logging.getLogger("simulator.cloud")
 
@@ -30,8 +33,15 @@ class CloudApp:
         self._yoto = Router()
         add_auth_routes(self._yoto, cloud)
         add_api_routes(self._yoto, cloud)
+        add_storage_routes(self._yoto, cloud)
         self._control = Router()
         add_control_routes(self._control, cloud)
+
+    def body_limit(self, method: str, path: str) -> int:
+        """The largest body the server reads; an audio upload may be larger (its own cap, a setting, is the route's)."""
+        if method == "PUT" and path.startswith(UPLOAD_PATH):
+            return max(MAX_BODY_BYTES, int(self.cloud.config.max_audio_upload_bytes))
+        return MAX_BODY_BYTES
 
     def handle(self, req: Request) -> Response:
         if req.path.startswith("/_sim/"):

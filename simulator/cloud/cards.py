@@ -3,7 +3,8 @@
 Validation is deliberately stricter than what is known of the real API
 (unknown media ids in `icon16x16` are refused while `strict_icons` is on;
 `editSettings` only inside `content`, and `transcodeAudioUploads` there on a
-card with stream tracks; `content.config` holds the documented keys only):
+card with stream tracks; `content.config` holds the documented keys only; an
+audio track names a transcode of the account's and declares it truly):
 a card this accepts is one a player can show and play.
 """
 
@@ -27,6 +28,9 @@ CARD_ID = re.compile(r"[A-Za-z0-9]{5}")
 ICON_REF = re.compile(r"yoto:#([A-Za-z0-9_-]+)")
 TRACK_FORMATS = ("mp3", "aac", "opus", "ogg")
 TRACK_TYPES = ("stream", "audio")
+# What an audio track may declare as `channels` (yoto-up's model also allows 1 and 2), as the transcode names it.
+CHANNELS = {"mono": "mono", "stereo": "stereo", 1: "mono", 2: "stereo"}
+DURATION_SLACK_S = 1.0
 PLAYBACK_TYPES = ("linear", "interactive")
 EVENT_NAMES = ("onLhb", "onRhb", "onEnd")
 EVENT_COMMANDS = ("goto", "stop")
@@ -40,9 +44,12 @@ def is_padded_key(key: object) -> bool:
 
 
 class _Checker:
-    def __init__(self, cfg: CloudConfig, known_icon: Callable[[str], bool]) -> None:
+    def __init__(
+        self, cfg: CloudConfig, known_icon: Callable[[str], bool], transcoded: Callable[[str], dict[str, Any] | None]
+    ) -> None:
         self.cfg = cfg
         self.known_icon = known_icon
+        self.transcoded = transcoded
 
     @staticmethod
     def fail(where: str, problem: str) -> HttpError:
@@ -130,6 +137,33 @@ class _Checker:
             e = self.obj(event, f"{where}.events.{name}", required=True)
             if e is None or e.get("cmd") not in EVENT_COMMANDS:
                 raise self.fail(f"{where}.events.{name}.cmd", f"must be one of {', '.join(EVENT_COMMANDS)}")
+        if kind == "audio":
+            self.uploaded(t, where)
+
+    def uploaded(self, t: dict[str, Any], where: str) -> None:
+        """An audio track names a transcode of this account's, and declares what that transcode is."""
+        url = t["trackUrl"]
+        info = self.transcoded(url.removeprefix("yoto:#"))
+        if info is None:
+            raise self.fail(f"{where}.trackUrl", f"names {url!r}, which no transcode of this account produced")
+        channels = t.get("channels")
+        if channels is not None and (
+            isinstance(channels, bool) or not isinstance(channels, str | int) or channels not in CHANNELS
+        ):
+            raise self.fail(f"{where}.channels", f'must be "mono" or "stereo" (got {channels!r})')
+        wrong = []
+        if t.get("format") is not None and t["format"] != info["format"]:
+            wrong.append(f"format is {t['format']!r}, the transcode's is {info['format']!r}")
+        if t.get("duration") is not None and abs(t["duration"] - info["duration"]) > DURATION_SLACK_S:
+            wrong.append(f"duration is {t['duration']} s, the transcode's is {info['duration']} s")
+        if t.get("fileSize") is not None and t["fileSize"] != info["fileSize"]:
+            wrong.append(f"fileSize is {t['fileSize']}, the transcode's is {info['fileSize']}")
+        if channels is not None and CHANNELS[channels] != info["channels"]:
+            wrong.append(f"channels is {channels!r}, the transcode's is {info['channels']!r}")
+        if wrong:
+            raise self.fail(
+                where, f"does not match its transcode ({'; '.join(wrong)}): a player would download it for ever"
+            )
 
     def chapter(self, chapter: object, where: str) -> None:
         c = self.obj(chapter, where, required=True)
@@ -213,9 +247,16 @@ class _Checker:
             )
 
 
-def validate_card(body: dict[str, Any], cfg: CloudConfig, known_icon: Callable[[str], bool]) -> None:
-    """Raise HttpError(400, reason) for a card firmware or the API would refuse."""
-    _Checker(cfg, known_icon).card(body)
+def validate_card(
+    body: dict[str, Any],
+    cfg: CloudConfig,
+    known_icon: Callable[[str], bool],
+    transcoded: Callable[[str], dict[str, Any] | None],
+) -> None:
+    """Raise HttpError(400, reason) for a card firmware or the API would refuse.
+
+    `transcoded(sha256)` is the writing account's transcodedInfo for a `yoto:#` audio reference, None if it has none."""
+    _Checker(cfg, known_icon, transcoded).card(body)
 
 
 @dataclass
@@ -301,3 +342,15 @@ class CardStore:
                 for card_id, stored in self._cards.items()
                 if include_deleted or not stored.deleted
             }
+
+
+def with_media_urls(card: dict[str, Any], media_url: Callable[[str], str | None]) -> dict[str, Any]:
+    """The card with each `yoto:#` audio track's trackUrl replaced by `media_url(sha256)` (when that is not None)."""
+    for chapter in card.get("content", {}).get("chapters", []) or []:
+        for track in chapter.get("tracks", []) or []:
+            url = track.get("trackUrl")
+            if track.get("type") == "audio" and isinstance(url, str) and url.startswith("yoto:#"):
+                signed = media_url(url.removeprefix("yoto:#"))
+                if signed is not None:
+                    track["trackUrl"] = signed
+    return card

@@ -43,6 +43,11 @@ class CloudConfig:
     # Media
     max_cover_bytes: int = 10 * 1024 * 1024
     max_icon_bytes: int = 512 * 1024
+    # Audio upload and transcode
+    transcode_delay_s: float = 1.0  # the poll answers 202 this long after the PUT
+    max_audio_upload_bytes: int = 1024 * 1024 * 1024  # Yoto's reported 1 GB cap on one upload
+    upload_url_ttl_s: float = 3600.0  # how long a presigned PUT target works
+    media_url_ttl_s: float = 3600.0  # how long a signed media URL from ?playable=true works
     # Base for URLs the cloud hands out (icons, covers, verification_uri);
     # None means the server's own http://127.0.0.1:<port>.
     public_base: str | None = None
@@ -71,6 +76,10 @@ class CloudConfig:
         "stale_read_s",
         "max_cover_bytes",
         "max_icon_bytes",
+        "transcode_delay_s",
+        "max_audio_upload_bytes",
+        "upload_url_ttl_s",
+        "media_url_ttl_s",
     )
 
     def update(self, changes: dict[str, object]) -> None:

@@ -13,18 +13,24 @@ from simulator.cloud.faults import Fault
 from simulator.cloud.http import HttpError, Request, Response, json_response
 from simulator.cloud.router import Router
 from simulator.cloud.state import Cloud
+from simulator.cloud.uploads import TranscodeFault
 
 _FAULT_FIELDS = ("kind", "count", "path_prefix", "method", "status", "retry_after", "delay_s", "after")
+_TRANSCODE_FAULT_FIELDS = ("kind", "count", "upload_id", "message")
 
 
-def _fault_from(body: dict[str, Any]) -> Fault:
-    unknown = sorted(set(body) - set(_FAULT_FIELDS))
+def _built(kind: type[Any], fields: tuple[str, ...], body: dict[str, Any]) -> Any:
+    unknown = sorted(set(body) - set(fields))
     if unknown:
         raise HttpError(400, f"unknown fault fields: {', '.join(unknown)}")
     try:
-        return Fault(**body)
+        return kind(**body)
     except (TypeError, ValueError) as exc:
         raise HttpError(400, str(exc)) from exc
+
+
+def _fault_from(body: dict[str, Any]) -> Fault:
+    return _built(Fault, _FAULT_FIELDS, body)  # type: ignore[no-any-return]
 
 
 def add_device_from(cloud: Cloud, body: dict[str, Any]) -> Device:
@@ -72,6 +78,27 @@ def add_control_routes(router: Router, cloud: Cloud) -> None:
 
     def clear_faults(req: Request) -> Response:
         cloud.faults.clear()
+        cloud.audio.clear_faults()
+        return ok()
+
+    def get_uploads(req: Request) -> Response:
+        return json_response(200, {"uploads": cloud.audio.uploads(cloud.clock.now())})
+
+    def get_transcodes(req: Request) -> Response:
+        return json_response(200, {"transcodes": cloud.audio.transcodes(cloud.clock.now())})
+
+    def get_transcode_faults(req: Request) -> Response:
+        return json_response(200, {"faults": [f.as_dict() for f in cloud.audio.pending_faults()]})
+
+    def add_transcode_fault(req: Request) -> Response:
+        fault = _built(TranscodeFault, _TRANSCODE_FAULT_FIELDS, req.json_object())
+        try:
+            return json_response(200, {"fault": cloud.audio.add_fault(fault, cloud.clock.now()).as_dict()})
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from exc
+
+    def clear_transcode_faults(req: Request) -> Response:
+        cloud.audio.clear_faults()
         return ok()
 
     def list_devices(req: Request) -> Response:
@@ -197,6 +224,11 @@ def add_control_routes(router: Router, cloud: Cloud) -> None:
         ("GET", "/_sim/faults", get_faults),
         ("POST", "/_sim/faults", add_fault),
         ("DELETE", "/_sim/faults", clear_faults),
+        ("GET", "/_sim/uploads", get_uploads),
+        ("GET", "/_sim/transcodes", get_transcodes),
+        ("GET", "/_sim/transcode-faults", get_transcode_faults),
+        ("POST", "/_sim/transcode-faults", add_transcode_fault),
+        ("DELETE", "/_sim/transcode-faults", clear_transcode_faults),
         ("GET", "/_sim/devices", list_devices),
         ("POST", "/_sim/devices", add_device),
         ("DELETE", "/_sim/devices/{device_id}", remove_device),

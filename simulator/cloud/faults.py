@@ -11,6 +11,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from simulator.cloud.uploads import TranscodeFault
+
 KINDS = ("rate_limit", "server_error", "slow", "unauthorized", "disconnect")
 AFTER_KINDS = ("server_error", "slow", "disconnect")
 
@@ -80,10 +82,25 @@ class FaultQueue:
 
 
 class FaultShortcuts:
-    """One-line fault helpers for anything with a `fail_next` (the in-process and the remote handle)."""
+    """One-line fault helpers for anything with `fail_next` and `transcode_fault` (in-process and remote handles)."""
 
     def fail_next(self, kind: str, count: int = 1, **options: Any) -> Fault:
         raise NotImplementedError
+
+    def transcode_fault(
+        self, kind: str, count: int = 1, *, upload_id: str | None = None, message: str | None = None
+    ) -> TranscodeFault:
+        raise NotImplementedError
+
+    def fail_transcode(
+        self, count: int = 1, *, upload_id: str | None = None, message: str | None = None
+    ) -> TranscodeFault:
+        """The next `count` transcodes (or that upload's) end failed: the poll answers 200 with status "failed"."""
+        return self.transcode_fault("fail", count, upload_id=upload_id, message=message)
+
+    def stall_transcode(self, count: int = 1, *, upload_id: str | None = None) -> TranscodeFault:
+        """The next `count` transcodes (or that upload's) never finish: the poll answers 202 for ever."""
+        return self.transcode_fault("stall", count, upload_id=upload_id)
 
     def rate_limit_next(
         self, count: int = 1, retry_after: float = 1, path_prefix: str | None = None, method: str | None = None

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from simulator.cloud.faults import Fault, FaultShortcuts
 from simulator.cloud.state import RecordedRequest
+from simulator.cloud.uploads import TranscodeFault
 
 
 class RemoteError(RuntimeError):
@@ -86,6 +87,12 @@ class RemoteCloud(FaultShortcuts):
 
     def devices(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "devices")["devices"])
+
+    def audio_uploads(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "uploads")["uploads"])
+
+    def transcodes(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "transcodes")["transcodes"])
 
     def device_config(self, device_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"devices/{device_id}/config")["config"])
@@ -177,6 +184,15 @@ class RemoteCloud(FaultShortcuts):
 
     def pending_faults(self) -> list[Fault]:
         return [Fault(**f) for f in self._call("GET", "faults")["faults"]]
+
+    def transcode_fault(
+        self, kind: str, count: int = 1, *, upload_id: str | None = None, message: str | None = None
+    ) -> TranscodeFault:
+        body = {"kind": kind, "count": count, "upload_id": upload_id, "message": message}
+        return TranscodeFault(**self._call("POST", "transcode-faults", body)["fault"])
+
+    def pending_transcode_faults(self) -> list[TranscodeFault]:
+        return [TranscodeFault(**f) for f in self._call("GET", "transcode-faults")["faults"]]
 
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")

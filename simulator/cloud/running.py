@@ -12,6 +12,7 @@ from simulator.cloud.devices import Device
 from simulator.cloud.faults import Fault, FaultShortcuts
 from simulator.cloud.server import CloudServer
 from simulator.cloud.state import Cloud, RecordedRequest
+from simulator.cloud.uploads import TranscodeFault
 
 
 class RunningCloud(FaultShortcuts):
@@ -99,6 +100,14 @@ class RunningCloud(FaultShortcuts):
 
     def devices(self) -> list[dict[str, Any]]:
         return [d.listing() for d in self.state.devices.all()]
+
+    def audio_uploads(self) -> list[dict[str, Any]]:
+        """Every upload id asked for: account, sha256, filename, urlIssued, putAt, contentType, options, status."""
+        return self.state.audio.uploads(self.state.clock.now())
+
+    def transcodes(self) -> list[dict[str, Any]]:
+        """One per source sha256 held: status, transcodedSha256, transcodedInfo, uploadInfo, error, fault, readyAt."""
+        return self.state.audio.transcodes(self.state.clock.now())
 
     # ---- players
 
@@ -195,8 +204,20 @@ class RunningCloud(FaultShortcuts):
     def pending_faults(self) -> list[Fault]:
         return self.state.faults.pending()
 
+    def transcode_fault(
+        self, kind: str, count: int = 1, *, upload_id: str | None = None, message: str | None = None
+    ) -> TranscodeFault:
+        """kind "fail" or "stall": for that upload's transcode, or the next `count` a PUT starts."""
+        fault = TranscodeFault(kind, count, upload_id=upload_id, message=message)
+        return self.state.audio.add_fault(fault, self.state.clock.now())
+
+    def pending_transcode_faults(self) -> list[TranscodeFault]:
+        return self.state.audio.pending_faults()
+
     def clear_faults(self) -> None:
+        """Both kinds: request faults and transcode faults not yet taken."""
         self.state.faults.clear()
+        self.state.audio.clear_faults()
 
 
 def start_cloud(

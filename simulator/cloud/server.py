@@ -11,8 +11,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from simulator.cloud.app import CloudApp
 from simulator.cloud.http import Request, Response, error_response
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
-
 
 class CloudServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -35,7 +33,9 @@ class CloudServer(ThreadingHTTPServer):
 
 
 class _BadBody(Exception):
-    pass
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,7 +55,8 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the request log is the record."""
 
-    def _read_body(self) -> bytes:
+    def _read_body(self, limit: int) -> bytes:
+        too_large = f"request body too large: at most {limit} bytes allowed"
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks = []
             total = 0
@@ -66,29 +67,36 @@ class _Handler(BaseHTTPRequestHandler):
                         pass
                     return b"".join(chunks)
                 total += size
-                if total > MAX_BODY_BYTES:
-                    raise _BadBody("request body too large")
+                if total > limit:
+                    raise _BadBody(413, too_large)
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError as exc:
-            raise _BadBody("bad Content-Length") from exc
-        if length < 0 or length > MAX_BODY_BYTES:
-            raise _BadBody("request body too large")
+            raise _BadBody(400, "bad Content-Length") from exc
+        if length < 0:
+            raise _BadBody(400, "bad Content-Length")
+        if length > limit:
+            raise _BadBody(413, f"{too_large} (Content-Length is {length})")
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
         parts = urlsplit(self.path)
+        path = unquote(parts.path)
         try:
-            body = self._read_body()
-        except (_BadBody, ValueError) as exc:
+            body = self._read_body(self.server.app.body_limit(self.command, path))
+        except _BadBody as exc:
             self.close_connection = True
-            self._send(error_response(413 if "large" in str(exc) else 400, str(exc)))
+            self._send(error_response(exc.status, str(exc)))
+            return
+        except ValueError as exc:  # a chunk size that is not hex
+            self.close_connection = True
+            self._send(error_response(400, f"bad chunked body: {exc}"))
             return
         request = Request(
             method=self.command,
-            path=unquote(parts.path),
+            path=path,
             query=dict(parse_qsl(parts.query, keep_blank_values=True)),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,

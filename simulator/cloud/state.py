@@ -6,6 +6,7 @@ import base64
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,6 +20,7 @@ from simulator.cloud.icons import PUBLIC_ICONS, media_id, public_icons
 from simulator.cloud.media import MediaStore
 from simulator.cloud.oauth import TokenAuthority
 from simulator.cloud.shop import ShopCatalogue
+from simulator.cloud.uploads import AudioStore
 
 MAX_LOGGED_REQUESTS = 10_000
 
@@ -78,6 +80,7 @@ class Cloud:
         self.shop = ShopCatalogue()
         self.devices = DeviceRegistry()
         self.media = MediaStore()
+        self.audio = AudioStore()
         self.faults = FaultQueue()
         self.login_account = DEFAULT_ACCOUNT
         self.clear_requests()
@@ -109,6 +112,15 @@ class Cloud:
 
     def public_icons(self) -> list[dict[str, object]]:
         return public_icons(self.public_base)
+
+    def transcoded_info(self, account: str) -> Callable[[str], dict[str, Any] | None]:
+        """For the card checks: the transcodedInfo of a transcodedSha256 this account may use, else None."""
+
+        def info(transcoded_sha256: str) -> dict[str, Any] | None:
+            found = self.audio.finished(transcoded_sha256, account, self.clock.now())
+            return dict(found.encoded.info) if found is not None and found.encoded is not None else None
+
+        return info
 
     def known_icon(self, icon_id: str) -> bool:
         if icon_id in self._public_icon_ids:

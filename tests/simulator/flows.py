@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -108,3 +109,76 @@ def card_body(title: str = "Bedtime stories", chapters: int = 2, icon: str | Non
         },
         "metadata": {"description": "Read by Grandma", "author": "Grandma", "media": {"hasStreams": True}},
     }
+
+
+# ---- audio uploads (yoto.dev, "Uploading content to MYO cards")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def ask_upload(http: httpx.Client, auth: dict[str, str], data: bytes, filename: str = "story.mp3") -> dict[str, Any]:
+    """`{uploadId, uploadUrl}` for these bytes."""
+    answer = http.get(
+        "/media/transcode/audio/uploadUrl", params={"sha256": sha256_hex(data), "filename": filename}, headers=auth
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json()["upload"])
+
+
+def put_audio(http: httpx.Client, url: str, data: bytes, content_type: str | None = "audio/mpeg") -> httpx.Response:
+    """PUT to a presigned target: no Bearer, as a client does with an S3 URL."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    return http.put(url, content=data, headers=headers)
+
+
+def poll(http: httpx.Client, auth: dict[str, str], upload_id: str) -> httpx.Response:
+    return http.get(f"/media/upload/{upload_id}/transcoded", params={"loudnorm": "false"}, headers=auth)
+
+
+def wait_transcoded(http: httpx.Client, auth: dict[str, str], upload_id: str, timeout_s: float = 20) -> dict[str, Any]:
+    """Poll until the answer is 200; returns its `transcode` (complete or failed)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = poll(http, auth, upload_id)
+        if answer.status_code == 200:
+            return dict(answer.json()["transcode"])
+        assert answer.status_code == 202, answer.text
+        assert "transcodedSha256" not in answer.json()["transcode"]
+        assert time.monotonic() < deadline, f"transcode of {upload_id} still 202 after {timeout_s} s"
+        time.sleep(0.02)
+
+
+def upload_audio(
+    http: httpx.Client, auth: dict[str, str], data: bytes, content_type: str = "audio/mpeg"
+) -> dict[str, Any]:
+    """The whole flow: ask, PUT when asked to, poll until complete; returns the transcode."""
+    upload = ask_upload(http, auth, data)
+    if upload["uploadUrl"] is not None:
+        put = put_audio(http, upload["uploadUrl"], data, content_type)
+        assert put.status_code == 200, put.text
+    transcode = wait_transcoded(http, auth, upload["uploadId"])
+    assert transcode["status"] == "complete", transcode
+    return transcode
+
+
+def audio_track(transcode: dict[str, Any], key: str = "01", **extra: Any) -> dict[str, Any]:
+    """A track that plays a transcode, its metadata copied from transcodedInfo as a client must."""
+    info = transcode["transcodedInfo"]
+    return {
+        "key": key,
+        "title": f"Track {key}",
+        "type": "audio",
+        "trackUrl": f"yoto:#{transcode['transcodedSha256']}",
+        "format": info["format"],
+        "duration": info["duration"],
+        "fileSize": info["fileSize"],
+        "channels": info["channels"],
+        **extra,
+    }
+
+
+def audio_card(*tracks: dict[str, Any], title: str = "Offline stories") -> dict[str, Any]:
+    chapters = [{"key": f"{n:02d}", "title": f"Chapter {n}", "tracks": [t]} for n, t in enumerate(tracks, 1)]
+    return {"title": title, "content": {"chapters": chapters, "playbackType": "linear"}, "metadata": {}}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from simulator.cloud import RunningCloud
-from tests.simulator.flows import bearer, card_body, stream_track
+from tests.audio_fixtures import write_tone
+from tests.simulator.flows import bearer, card_body, stream_track, upload_audio
 
 
 def icon_id(cloud: RunningCloud, title: str = "Moon") -> str:
@@ -164,11 +166,14 @@ def test_request_body_must_be_a_json_object(yoto_cloud: RunningCloud, http: http
     assert http.post("/content", json=[1, 2], headers=auth).status_code == 400
 
 
-def test_accepted_shapes(yoto_cloud: RunningCloud, http: httpx.Client, auth: dict[str, str]) -> None:
+def test_accepted_shapes(yoto_cloud: RunningCloud, http: httpx.Client, auth: dict[str, str], tmp_path: Path) -> None:
     many = card_body(chapters=12)
     assert [c["key"] for c in many["content"]["chapters"]][-3:] == ["10", "11", "12"]
     create(http, auth, many)
-    audio = _with(card_body(), "content.chapters.0.tracks.0", {"key": "01", "type": "audio", "trackUrl": "yoto:#abc"})
+    yoto_cloud.configure(transcode_delay_s=0)
+    uploaded = upload_audio(http, auth, write_tone(tmp_path / "a.mp3", "mp3", seconds=0.5).read_bytes())
+    reference = {"key": "01", "type": "audio", "trackUrl": f"yoto:#{uploaded['transcodedSha256']}"}
+    audio = _with(card_body(), "content.chapters.0.tracks.0", reference)
     create(http, auth, audio)
     interactive = _with(card_body(), "content.playbackType", "interactive")
     event = {"onEnd": {"cmd": "goto", "params": {"chapterKey": "02", "trackKey": "01"}}}
