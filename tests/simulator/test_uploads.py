@@ -21,13 +21,13 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 
 @pytest.fixture(scope="module")
 def tones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """Real MP3s made here: a 3 s stereo tone, a 2 s mono one, and three more 1 s stereo ones of their own bytes."""
+    """Real MP3s made here: a 3 s stereo tone, a 2 s mono one, and four more 1 s stereo ones of their own bytes."""
     folder: Path = tmp_path_factory.mktemp("tones")
     made = {
         "stereo": write_tone(folder / "stereo.mp3", "mp3", seconds=3.0, channels=2),
         "mono": write_tone(folder / "mono.mp3", "mp3", seconds=2.0, channels=1),
     }
-    for n, freq in enumerate((330.0, 550.0, 660.0), 1):
+    for n, freq in enumerate((330.0, 550.0, 660.0, 770.0), 1):
         made[f"other{n}"] = write_tone(folder / f"other{n}.mp3", "mp3", seconds=1.0, channels=2, freq=freq)
     return {name: path.read_bytes() for name, path in made.items()}
 
@@ -240,6 +240,14 @@ def test_a_stalled_transcode_answers_202_for_ever(
     done = ask_upload(http, auth, tones["other2"])
     refused = http.post("/_sim/transcode-faults", json={"kind": "stall", "upload_id": done["uploadId"]})
     assert refused.status_code == 400 and "finished" in refused.json()["message"]
+
+    yoto_cloud.stall_transcode(1)
+    next_one = ask_upload(http, auth, tones["other4"])
+    assert put_audio(http, next_one["uploadUrl"], tones["other4"]).status_code == 200
+    assert yoto_cloud.pending_transcode_faults() == []
+    yoto_cloud.advance(60)
+    time.sleep(0.2)
+    assert poll(http, auth, next_one["uploadId"]).status_code == 202, "the next transcode a PUT started stalls"
 
     yoto_cloud.stall_transcode(2)
     assert len(yoto_cloud.pending_transcode_faults()) == 1
