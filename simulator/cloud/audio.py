@@ -44,7 +44,7 @@ def transcode_to_opus(data: bytes) -> Encoded:
                 raise AudioError("the upload holds no audio stream")
             stream = inp.streams.audio[0]
             in_format = inp.format.name.split(",")[0]
-            codec = stream.codec_context.name
+            codec = stream.codec_context.codec.canonical_name  # "mp3", not the decoder "mp3float"
             rate = stream.rate
             in_layout = stream.layout.name
             layout = _layout_name(stream.channels)
