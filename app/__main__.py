@@ -60,7 +60,9 @@ def create_user(args: argparse.Namespace) -> int:
     except PasswordInputError as exc:
         return _fail(str(exc), EXIT_REFUSED)
     try:
-        user = users.create_user(get_adapters().identity, args.username, password, is_admin=args.admin)
+        adapters = get_adapters()
+        family = users.Family(adapters.identity, adapters.records, adapters.storage)
+        user = users.create_user(family, args.username, password, is_admin=args.admin)
     except (Conflict, Invalid) as exc:
         return _fail(str(exc), EXIT_REFUSED)
     role = "admin" if user.is_admin else "member"

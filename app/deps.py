@@ -17,7 +17,9 @@ from core.records import User
 from services import sessions
 from services.ingest import IngestLimits, scratch_base
 from services.library import LibraryPorts
+from services.members import Members
 from services.signing import Keys
+from services.users import Family
 
 COOKIE_NAME = "yss_session"
 
@@ -41,6 +43,14 @@ KeysDep = Annotated[Keys, Depends(keys)]
 def library_ports(adapters: Adapters) -> LibraryPorts:
     records = adapters.records
     return LibraryPorts(records.audio, records.playlists, records.cards, adapters.storage)
+
+
+def members(adapters: Adapters) -> Members:
+    return Members(adapters.records)
+
+
+def family(adapters: Adapters) -> Family:
+    return Family(adapters.identity, adapters.records, adapters.storage)
 
 
 def ingest_limits(adapters: Adapters) -> IngestLimits:
@@ -71,7 +81,7 @@ def current_user(
     sid = session_id_from(request, keys)
     if sid is not None and request.method in UNSAFE_METHODS:
         check_origin(request, adapters.settings)
-    return sessions.user_of(adapters.records.sessions, adapters.identity, sid)
+    return sessions.user_of(adapters.records.sessions, adapters.identity, members(adapters), sid)
 
 
 UserDep = Annotated[User, Depends(current_user)]

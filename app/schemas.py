@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from core import password_policy, usernames
 from core.records import AudioItem, User, Voice
+from core.usernames import name_of
 from services.ingest import TITLE_MAX
 
 # A text with something in it besides white space.
@@ -60,12 +61,16 @@ class In(BaseModel):
 
 
 class Out(BaseModel):
-    """A response body built from a record of the same field names."""
+    """A response body built from a record of the same field names; an `owner`
+    (a member id) is shown as the member's name."""
 
     @classmethod
     def of(cls, record: Any) -> Self:
         values = asdict(record) if not isinstance(record, dict) else record
-        return cls.model_validate({k: v for k, v in values.items() if k in cls.model_fields})
+        shown = {k: v for k, v in values.items() if k in cls.model_fields}
+        if isinstance(shown.get("owner"), str):
+            shown["owner"] = name_of(shown["owner"])
+        return cls.model_validate(shown)
 
 
 class ErrorOut(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from app.schemas import NOT_BLANK, In, Out
 from core.records import Card
+from core.usernames import name_of
 from services.card_content import TITLE_MAX
 from services.playlist_cards import SyncState
 from services.playlists import LOOP_REFUSED, PlaylistView
@@ -115,7 +116,7 @@ class CardOut(BaseModel):
         ]
         return cls(
             id=card.id,
-            owner=card.owner,
+            owner=name_of(card.owner),
             title=card.title,
             description=card.description,
             author=card.author,
@@ -202,7 +203,7 @@ class PlaylistOut(BaseModel):
         p = view.playlist
         return cls(
             id=p.id,
-            owner=p.owner,
+            owner=name_of(p.owner),
             name=p.name,
             audio_ids=list(p.audio_ids),
             play_mode=p.play_mode,  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from app.deps import AdaptersDep
 from app.keys import keys_for
 from services.card_content import CardPorts, CardRules, YotoAccess
 from services.icons import IconCatalog
+from services.members import MemberLookup, Members
 from services.playlist_cards import PlaylistCards
 from services.playlists import Playlists
 from services.yoto_link import LinkRules, YotoLink
@@ -46,7 +47,7 @@ def _build(adapters: Adapters) -> YotoServices:
     card_ports = CardPorts(
         audio=records.audio,
         cards=records.cards,
-        users=adapters.identity,
+        users=MemberLookup(adapters.identity, Members(records)),
         yoto=YotoAccess(cloud, tokens, icons),
         stream_key=keys_for(adapters).stream,
         rules=CardRules.of(settings),

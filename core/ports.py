@@ -118,6 +118,10 @@ class PlaylistRepository(Protocol):
 
     def delete(self, playlist_id: str) -> None: ...
 
+    def give(self, playlist_id: str, owner: str, *, expected_version: int) -> Playlist:
+        """Pass the playlist to another owner (it moves to their listing), only while it
+        is at `expected_version`; version + 1. Else `VersionConflict` (`NotFound`)."""
+
     def using_audio(self, audio_id: str) -> list[str]:
         """Ids of playlists that contain the audio item."""
 
@@ -257,6 +261,10 @@ class VersionedRepository(Protocol[R]):
 
     def list(self, *, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[R]:
         """Newest first."""
+
+    def give(self, record_id: str, owner: str, *, expected_version: int) -> R:
+        """Pass the record to another owner (the one change `save` never makes), only
+        while it is at `expected_version`; version + 1. Else `VersionConflict` (`NotFound`)."""
 
 
 PodcastRepository = VersionedRepository[Podcast]

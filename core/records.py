@@ -55,10 +55,18 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class User:
+    """A family member. `id` is the member id records are owned by (`services.members`):
+    set where a user enters the services; empty, `owner_id` falls back to the username."""
+
     username: str
     is_admin: bool = False
     disabled: bool = False
     created_at: datetime = field(default_factory=utcnow)
+    id: str = ""
+
+    @property
+    def owner_id(self) -> str:
+        return self.id or self.username
 
 
 @dataclass(frozen=True)
@@ -202,12 +210,14 @@ class PlayerEvent:
 
 @dataclass(frozen=True)
 class Session:
-    """A login session; the cookie carries only the signed id."""
+    """A login session; the cookie carries only the signed id. `member_id` is the
+    member id resolved at login ("" in sessions made before ids existed)."""
 
     id: str
     username: str
     created_at: datetime
     expires_at: datetime
+    member_id: str = ""
 
 
 @dataclass(frozen=True)

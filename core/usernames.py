@@ -1,6 +1,8 @@
 """The username rule, stated once: both identity backends store the lower-case
 form, so "Alice" and "alice" are one user on either side and a family can move
-between them; the API declares the same pattern on every path that names a user."""
+between them; the API declares the same pattern on every path that names a user.
+A member id is a username, or `<username>~<n>` for the n-th member of that name
+(`~` is outside the rule, so no username looks like a later member's id)."""
 
 from __future__ import annotations
 
@@ -18,3 +20,16 @@ def canonical_username(username: str) -> str:
     if not _RULE.fullmatch(username):
         raise ValueError(RULE_TEXT)
     return username.lower()
+
+
+GENERATION_MARK = "~"
+
+
+def member_id(username: str, generation: int) -> str:
+    """The id of the `generation`-th member called `username` (the first's is the name itself)."""
+    return username if generation <= 1 else f"{username}{GENERATION_MARK}{generation}"
+
+
+def name_of(member: str) -> str:
+    """The username a member id belongs to (what an answer shows as its owner)."""
+    return member.split(GENERATION_MARK, 1)[0]

@@ -24,6 +24,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.ports import AudioRepository, CardRepository
 from core.records import AudioItem, Card, User
 from core.settings import Settings
+from core.usernames import name_of
 from core.yoto import YotoChapter, YotoCloud, YotoTrack
 from services import streams
 from services.icons import IconCatalog, IconIndex
@@ -34,9 +35,9 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class UserLookup(Protocol):
-    """The part of `core.ports.Identity` the ownership rule needs."""
+    """Users by member id, for the ownership rule (`services.members.MemberLookup`)."""
 
-    def get_user(self, username: str) -> User: ...
+    def get_user(self, owner: str) -> User: ...
 
 
 @dataclass(frozen=True)
@@ -103,20 +104,20 @@ def check_title(title: str, what: str = "title") -> str:
 
 
 def may_change(user: User, owner: str, what: str) -> None:
-    if owner != user.username and not user.is_admin:
+    if owner != user.owner_id and not user.is_admin:
         raise Forbidden(f"only its owner or an admin may change this {what}")
 
 
 def visible(user: User, owner: str, what: str, record_id: str) -> None:
     """Members see their own cards and playlists, admins everyone's; others read as missing."""
-    if owner != user.username and not user.is_admin:
+    if owner != user.owner_id and not user.is_admin:
         raise NotFound(f"no {what} {record_id}")
 
 
 def listing_owner(user: User, everyone: bool) -> str | None:
     """Whose records a listing shows: the caller's, or with `everyone` (admins only) all."""
     if not everyone:
-        return user.username
+        return user.owner_id
     if not user.is_admin:
         raise Forbidden("only an admin may list everyone's")
     return None
@@ -143,14 +144,14 @@ def usable_audio(audio: AudioRepository, users: UserLookup, user: User, ids: Seq
             item = audio.get(audio_id)
         except NotFound:
             raise Invalid(f"no audio item {audio_id}") from None
-        if not user.is_admin and item.owner != user.username:
+        if not user.is_admin and item.owner != user.owner_id:
             if item.owner not in admins:
                 try:
                     admins[item.owner] = users.get_user(item.owner).is_admin
                 except NotFound:
                     admins[item.owner] = False
             if not admins[item.owner]:
-                raise Invalid(f"audio item {audio_id} is {item.owner}'s: use your own items or an admin's")
+                raise Invalid(f"audio item {audio_id} is {name_of(item.owner)}'s: use your own items or an admin's")
         found[audio_id] = item
     return found
 

@@ -83,16 +83,16 @@ def _record_fields(spec: CardSpec, title: str, entries: list[Entry], chosen: tup
 def create(ports: CardPorts, user: User, spec: CardSpec) -> Card:
     title, entries = _checked(ports, user, spec)
     yoto = ports.yoto
-    index = yoto.icon_index(user.username)
+    index = yoto.icon_index(user.owner_id)
     built = content.build_chapters(
         entries, index, title, url_of=content.stream_url_maker(ports), public_url=ports.rules.public_url
     )
     new = YotoCard(title=title, chapters=built.chapters, description=spec.description, author=spec.author)
-    saved = yoto.tokens.call(user.username, yoto.cloud.save_card, new)
+    saved = yoto.tokens.call(user.owner_id, yoto.cloud.save_card, new)
     now = utcnow()
     card = Card(
         id=new_id(),
-        owner=user.username,
+        owner=user.owner_id,
         yoto_card_id=saved.card_id,
         created_at=now,
         updated_at=now,
@@ -101,7 +101,7 @@ def create(ports: CardPorts, user: User, spec: CardSpec) -> Card:
     try:
         ports.cards.add(card)
     except Exception:
-        forget_on_yoto(ports, user.username, saved.card_id)
+        forget_on_yoto(ports, user.owner_id, saved.card_id)
         raise
     return card
 
@@ -179,6 +179,7 @@ def delete(ports: CardPorts, user: User, card_id: str, *, detach: Callable[[Card
 
 # --------------------------------------------------------------------------- cover
 
+
 def set_cover(ports: CardPorts, user: User, card_id: str, data: bytes) -> Card:
     card = content.get_card(ports.cards, user, card_id)
     content.may_change(user, card.owner, "card")
@@ -194,4 +195,4 @@ def set_cover(ports: CardPorts, user: User, card_id: str, data: bytes) -> Card:
 
 def search_icons(ports: CardPorts, user: User, q: str, *, limit: int) -> list[Icon]:
     """Yoto's public icons matching `q`, best first (the list needs a linked account's token)."""
-    return ports.yoto.icon_index(user.username).search(q, limit=limit)
+    return ports.yoto.icon_index(user.owner_id).search(q, limit=limit)

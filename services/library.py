@@ -54,7 +54,7 @@ def get_item(audio: AudioRepository, item_id: str) -> AudioItem:
 
 
 def _may_change(user: User, item: AudioItem) -> None:
-    if item.owner != user.username and not user.is_admin:
+    if item.owner != user.owner_id and not user.is_admin:
         raise Forbidden("only the owner or an admin may change this item")
 
 

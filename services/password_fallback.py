@@ -25,7 +25,7 @@ from core.password_policy import password_problem
 from core.ports import Identity, PasswordFallbackRepository, SecretHasher, SessionRepository
 from core.records import PasswordFallback, User, utcnow
 from core.usernames import canonical_username
-from services.users import update_user
+from services.users import set_account
 
 PASSWORD = "password"
 RESET = "reset"
@@ -111,4 +111,4 @@ def redeem_reset_code(
         raise Forbidden("the reset code is wrong")
     if not fallbacks.records.delete(name):
         raise Forbidden("the reset code has just been used")
-    return update_user(identity, sessions, name, password=new_password)
+    return set_account(identity, sessions, name, password=new_password)

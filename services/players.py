@@ -33,7 +33,11 @@ UNKNOWN_REFRESH_S = 30
 # Players push events for about 5 minutes after each request and the listener asks
 # every 4: nothing heard for longer means the state is no longer live.
 STALE_AFTER_S = 300
-_CACHE_KEY = "yoto-devices:{account}"
+
+
+def devices_key(account: str) -> str:
+    """The settings key of an account's cached device list."""
+    return f"yoto-devices:{account}"
 
 
 class TokenCalls(Protocol):
@@ -122,7 +126,7 @@ def devices(ports: PlayerPorts, account: str, *, max_age_s: float = DEVICES_FRES
 
 def _cached(ports: PlayerPorts, account: str) -> tuple[datetime, list[KnownDevice]] | None:
     try:
-        body = ports.settings.get(_CACHE_KEY.format(account=account))
+        body = ports.settings.get(devices_key(account))
         listed_at = datetime.fromisoformat(body["at"])
         return listed_at, [KnownDevice(**{**d, "listed_at": listed_at}) for d in body["devices"]]
     except NotFound:
@@ -156,7 +160,7 @@ def _fetch(ports: PlayerPorts, account: str) -> list[KnownDevice]:
         "at": at.isoformat(),
         "devices": [{k: v for k, v in vars(d).items() if k != "listed_at"} for d in found],
     }
-    ports.settings.put(_CACHE_KEY.format(account=account), body)
+    ports.settings.put(devices_key(account), body)
     return found
 
 

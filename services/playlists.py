@@ -77,7 +77,7 @@ class Playlists:
         now = utcnow()
         playlist = Playlist(
             id=new_id(),
-            owner=user.username,
+            owner=user.owner_id,
             name=self._name(name),
             audio_ids=self._items(user, audio_ids),
             play_mode=self._mode(play_mode),

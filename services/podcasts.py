@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -131,7 +132,7 @@ def get(ports: PodcastPorts, podcast_id: str) -> Podcast:
 
 
 def _may_change(user: User, podcast: Podcast) -> None:
-    if podcast.owner != user.username and not user.is_admin:
+    if podcast.owner != user.owner_id and not user.is_admin:
         raise Forbidden("only the owner or an admin may change this podcast")
 
 
@@ -182,7 +183,7 @@ def create(
     now = utcnow()
     podcast = Podcast(
         id=new_id(),
-        owner=user.username,
+        owner=user.owner_id,
         feed_url=url,
         title=(title or "").strip()[:100],  # empty: the feed's own, once the first run has read it
         episodes=episodes,
@@ -358,9 +359,28 @@ def refresh(ports: PodcastPorts, podcast: Podcast) -> Podcast:
         last_error=None,
         checked_at=utcnow(),
     )
+    if saved.owner != podcast.owner:
+        saved = _changed_hands(ports, saved, podcast.owner, made)
     kept = {a for e in entries for a in e["audio_ids"]}
-    _remove_unused(ports, [a for e in podcast.held for a in e["audio_ids"] if a not in kept], card_id)
+    _remove_unused(ports, [a for e in podcast.held for a in e["audio_ids"] if a not in kept], saved.card_id)
     return saved
+
+
+def _changed_hands(ports: PodcastPorts, podcast: Podcast, before: str, made: list[AudioItem]) -> Podcast:
+    """The podcast passed to another member while this refresh ran (its owner was
+    deleted): what the refresh made in the old owner's name goes to the new one,
+    and a card it wrote on the old owner's Yoto account is forgotten (the next
+    refresh makes one on the new owner's)."""
+    for item in made:
+        with contextlib.suppress(NotFound):
+            if ports.audio.get(item.id).owner == before:
+                ports.audio.update(item.id, owner=podcast.owner, stream_key=secrets.token_urlsafe(16))
+    if podcast.card_id is None:
+        return podcast
+    with contextlib.suppress(NotFound):
+        if ports.cards.get(podcast.card_id).owner == before:
+            ports.cards.delete(podcast.card_id)
+    return _note(ports, podcast.id, card_id=None, yoto_card_id=None)
 
 
 def _renamed(ports: PodcastPorts, card_id: str, title: str) -> bool:

@@ -146,7 +146,7 @@ def get(ports: RoutinePorts, routine_id: str) -> Routine:
 
 
 def _may_change(user: User, routine: Routine) -> None:
-    if routine.owner != user.username and not user.is_admin:
+    if routine.owner != user.owner_id and not user.is_admin:
         raise Forbidden("only the owner or an admin may change this routine")
 
 
@@ -188,12 +188,12 @@ def create(
 ) -> Routine:
     """A new routine of the caller's; `Conflict` naming the cap past ROUTINES_PER_MEMBER."""
     at, week = _check_when(at, days)
-    if _owned(ports, user.username) >= ports.rules.per_member:
+    if _owned(ports, user.owner_id) >= ports.rules.per_member:
         raise _over_cap(ports)
     now = utcnow()
     routine = Routine(
         id=new_id(),
-        owner=user.username,
+        owner=user.owner_id,
         name=_name(name),
         player_id=player_id,
         at=at,
@@ -205,7 +205,7 @@ def create(
     )
     ports.routines.add(routine)
     try:
-        if _owned(ports, user.username) > ports.rules.per_member:  # another request got in meanwhile
+        if _owned(ports, user.owner_id) > ports.rules.per_member:  # another request got in meanwhile
             raise _over_cap(ports)
         jobs.put_job(ports.jobs, _job(routine), ports.tz)
     except BaseException:

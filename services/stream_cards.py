@@ -14,6 +14,7 @@ from typing import Any
 
 from core.errors import NotFound
 from core.records import Card, User
+from core.usernames import name_of
 from services import cards
 from services.card_content import CardPorts
 
@@ -23,7 +24,7 @@ class ServiceCardWriter:
     ports: CardPorts
 
     def write(self, owner: str, card_id: str | None, title: str, tracks: Sequence[Any]) -> Card:
-        user = User(username=owner)
+        user = User(username=name_of(owner), id=owner)
         spec = cards.CardSpec(title=title, tracks=[cards.TrackSpec(t.audio_id, title=t.title) for t in tracks])
         if card_id is not None:
             try:

@@ -70,7 +70,7 @@ def speak(
     if not text:
         raise Invalid("text is empty")
     if len(text) > limits.max_chars:
-        remaining = remaining_today(counters, limits, user.username)
+        remaining = remaining_today(counters, limits, user.owner_id)
         raise RateLimited(
             f"text has {len(text)} characters; one request may have at most {limits.max_chars} "
             f"({remaining} characters left today)",
@@ -78,7 +78,7 @@ def speak(
         )
     if not title.strip():
         raise Invalid("title must not be empty")
-    key, left_s = _quota_key(user.username, datetime.now(UTC))
+    key, left_s = _quota_key(user.owner_id, datetime.now(UTC))
     # Keep the counter a little past midnight so a late request cannot reopen the day.
     ttl = left_s + 60
     total = counters.add(key, len(text), ttl_s=ttl)
@@ -94,7 +94,7 @@ def speak(
         with scratch_dir(scratch) as work:
             src = work / "speech.mp3"
             src.write_bytes(speech.audio)
-            return ingest(audio, storage, ingest_limits, src, owner=user.username, title=title.strip(), source="tts")
+            return ingest(audio, storage, ingest_limits, src, owner=user.owner_id, title=title.strip(), source="tts")
     except BaseException as exc:
         counters.add(key, -len(text), ttl_s=ttl)
         if isinstance(exc, BackendUnavailable):

@@ -60,7 +60,7 @@ def start(
     if size_bytes is not None:
         if size_bytes > max_bytes:
             raise too_large(max_bytes)
-        left = quota_left(audio, user.username, limits.quota_bytes)
+        left = quota_left(audio, user.owner_id, limits.quota_bytes)
         if left == 0:
             raise TooLarge("your storage quota is used up: delete something first", quota_left_bytes=0)
     upload_id = new_id()
@@ -71,7 +71,7 @@ def start(
     uploads.add(
         PendingUpload(
             id=upload_id,
-            owner=user.username,
+            owner=user.owner_id,
             storage_key=key,
             title=title,
             filename=filename,
@@ -89,7 +89,7 @@ def pending_of(uploads: UploadRepository, upload_id: str, user: User) -> Pending
     except NotFound:
         pending = None
     # Someone else's upload reads as missing: its id tells nothing.
-    if pending is None or pending.owner != user.username:
+    if pending is None or pending.owner != user.owner_id:
         raise NotFound(f"no pending upload {upload_id} (unknown or expired)")
     return pending
 

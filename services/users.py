@@ -4,26 +4,48 @@ Two rules live here and nowhere else:
 - the last enabled admin cannot be demoted, disabled or deleted, so a family
   can never lock itself out of its own service;
 - whoever loses access loses it at once: disabling, deleting or changing the
-  password of a user (by themselves or by an admin) revokes every session.
+  password of a user (by themselves or by an admin) revokes every session, and
+  disabling or deleting one forgets their Yoto link (tokens, logins in
+  progress, cached player list), so nothing acts on that account any more.
 
-A deleted member's audio items are not left under a name somebody could sign
-up with later: they pass to the admin who deleted the member (or are deleted
-on request), and their stream keys are rotated either way, so links the
-member handed out stop playing.
+Records are owned by member ids (`services.members`): a member made with the
+name of one who was deleted owns nothing of theirs. What a deleted member
+leaves passes to the admin who deleted them, or is deleted on request
+(`services.departures`; docs/security.md).
 """
 
 from __future__ import annotations
 
-import secrets
+import contextlib
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from core.errors import AlreadyExists, Conflict, Forbidden, Invalid, NotFound
 from core.password_policy import password_problem
-from core.ports import Identity, SessionRepository
+from core.ports import AudioStorage, Identity, Records, SessionRepository
 from core.records import User
-from services.library import LibraryPorts, remove
+from core.usernames import canonical_username, member_id
+from services import departures
+from services.members import Members
+from services.yoto_link import forget_link
 
 ItemsOnDelete = Literal["reassign", "delete"]
+
+
+@dataclass(frozen=True)
+class Family:
+    """What managing members touches: the identity side, the records and the audio objects."""
+
+    identity: Identity
+    records: Records
+    storage: AudioStorage
+
+    @property
+    def members(self) -> Members:
+        return Members(self.records)
+
+    def forget_yoto(self, account: str) -> None:
+        forget_link(self.records.tokens, self.records.settings, account)
 
 
 def _check_policy(password: str) -> None:
@@ -43,7 +65,9 @@ def get_user(identity: Identity, username: str) -> User:
         raise NotFound(f"no user {username}") from None
 
 
-def create_user(identity: Identity, username: str, password: str, *, is_admin: bool = False) -> User:
+def create_account(identity: Identity, username: str, password: str, *, is_admin: bool = False) -> User:
+    """The user on the identity side only: what the migration makes (the member
+    records come over with the settings). Everything else calls `create_user`."""
     _check_policy(password)
     try:
         return identity.create_user(username, password, is_admin=is_admin)
@@ -51,6 +75,28 @@ def create_user(identity: Identity, username: str, password: str, *, is_admin: b
         raise Conflict(f"user {username} already exists") from None
     except ValueError as exc:
         raise Invalid(str(exc)) from None
+
+
+def create_user(family: Family, username: str, password: str, *, is_admin: bool = False) -> User:
+    """A new member, one generation past the last member of that name (`services.members`).
+    An earlier member's Yoto link, if one was left behind, is forgotten."""
+    _check_policy(password)
+    try:
+        name = canonical_username(username)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    members = family.members
+    member = members.next_of(name)
+    user = create_account(family.identity, name, password, is_admin=is_admin)
+    try:
+        members.made(member)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            family.identity.delete_user(name)  # no member record, no member: an unrecorded one would be generation 1
+        raise
+    if member.generation > 1:
+        family.forget_yoto(member_id(name, member.generation - 1))
+    return replace(user, id=member.id)
 
 
 def _is_last_admin(identity: Identity, user: User) -> bool:
@@ -64,7 +110,7 @@ def _last_admin(username: str) -> Conflict:
     return Conflict(f"{username} is the last admin: make another admin first")
 
 
-def update_user(
+def set_account(
     identity: Identity,
     sessions: SessionRepository,
     username: str,
@@ -73,6 +119,7 @@ def update_user(
     is_admin: bool | None = None,
     disabled: bool | None = None,
 ) -> User:
+    """The identity side of `update_user` (the migration's): the last-admin rule and the sessions."""
     current = get_user(identity, username)
     if password is not None:
         _check_policy(password)
@@ -89,52 +136,53 @@ def update_user(
     return user
 
 
-def delete_user(
-    identity: Identity,
-    sessions: SessionRepository,
-    library_ports: LibraryPorts,
+def update_user(
+    family: Family,
     username: str,
     *,
-    by: User,
-    items: ItemsOnDelete = "reassign",
-) -> int:
-    """Delete a member; returns how many of their items were passed to `by`
-    (or to another admin when `by` deletes themselves) or, with
-    `items="delete"`, deleted even where cards and playlists use them."""
+    password: str | None = None,
+    is_admin: bool | None = None,
+    disabled: bool | None = None,
+) -> User:
+    """A new password, the admin flag, enabled or disabled. Disabling ends the
+    member's sessions and forgets their Yoto link."""
+    user = set_account(
+        family.identity, family.records.sessions, username, password=password, is_admin=is_admin, disabled=disabled
+    )
+    if disabled:
+        family.forget_yoto(family.members.current(user.username).id)
+    return user
+
+
+def delete_user(family: Family, username: str, *, by: User, items: ItemsOnDelete = "reassign") -> int:
+    """Delete a member; returns how many of their audio items were passed to `by`
+    (or to another admin when `by` deletes themselves) or, with `items="delete"`,
+    deleted. The order makes a delete safe to retry at any step: the tombstone
+    first (from then on the member cannot sign in and their id is never given
+    again), then their sessions, their Yoto link and what they owned
+    (`services.departures`), the user last."""
+    identity = family.identity
     current = get_user(identity, username)
     if _is_last_admin(identity, current):
         raise _last_admin(username)
-    heir = by.username
+    members = family.members
+    heir = by.owner_id
     if current.username == by.username:  # an admin stepping out: another admin inherits
-        heir = next(u.username for u in list_users(identity) if u.is_admin and not u.disabled and u != current)
-    sessions.delete_for_user(current.username)
-    try:
+        other = next(u.username for u in list_users(identity) if u.is_admin and not u.disabled and u != current)
+        heir = members.id_of(other)
+    member = members.current(current.username)
+    members.gone(member)
+    family.records.sessions.delete_for_user(current.username)
+    family.forget_yoto(member.id)
+    left = departures.hand_over(family.records, family.storage, member.id, heir if items == "reassign" else None)
+    with contextlib.suppress(NotFound):  # a retried delete that got this far before
         identity.delete_user(current.username)
-    except NotFound:
-        raise NotFound(f"no user {username}") from None
-    return _hand_over_items(library_ports, current.username, heir, items)
+    return left.items
 
 
-def _hand_over_items(ports: LibraryPorts, owner: str, heir: str, items: ItemsOnDelete) -> int:
-    count = 0
-    while True:
-        # Always the first page: every item handled leaves the owner's list.
-        page = ports.audio.list(owner=owner, limit=200)
-        if not page.items:
-            return count
-        for item in page.items:
-            if items == "delete":
-                remove(ports, item, force=True)
-            else:
-                ports.audio.update(item.id, owner=heir, stream_key=secrets.token_urlsafe(16))
-            count += 1
-
-
-def change_own_password(
-    identity: Identity, sessions: SessionRepository, user: User, *, current_password: str, new_password: str
-) -> User:
+def change_own_password(family: Family, user: User, *, current_password: str, new_password: str) -> User:
     """A member changing their own password proves the old one first; every
     session of theirs ends (the caller starts a fresh one for this device)."""
-    if identity.authenticate(user.username, current_password) is None:
+    if family.identity.authenticate(user.username, current_password) is None:
         raise Forbidden("the current password is wrong")
-    return update_user(identity, sessions, user.username, password=new_password)
+    return update_user(family, user.username, password=new_password)

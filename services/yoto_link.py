@@ -1,7 +1,7 @@
 """Linking a family member's Yoto account: PKCE login, device code, status, unlink.
 
 A started login is kept server side in the settings store, one per member
-(`yoto-login:<user>`, `yoto-device:<user>`), with its expiry. The browser
+(`yoto-login:<member id>`, `yoto-device:<member id>`), with its expiry. The browser
 only ever carries `state`; the code verifier and the device code never leave
 the server. The callback checks the state FIRST, before any code exchange:
 it must be the one this member started, unexpired and unused. Single use is
@@ -31,6 +31,7 @@ from core.records import User, utcnow
 from core.settings import Settings
 from core.yoto import DeviceCodeStart, DevicePoll, PkceRequest, TokenGrant
 from services.card_content import LOOPBACK_HOSTS
+from services.players import devices_key
 from services.yoto_tokens import YotoTokenService
 
 CALLBACK_PATH = "/api/yoto/callback"
@@ -91,12 +92,26 @@ class LinkStatus:
     device_login_pending: bool = False
 
 
-def _pkce_key(username: str) -> str:
-    return f"yoto-login:{username}"
+def _pkce_key(member: str) -> str:
+    return f"yoto-login:{member}"
 
 
-def _device_key(username: str) -> str:
-    return f"yoto-device:{username}"
+def _device_key(member: str) -> str:
+    return f"yoto-device:{member}"
+
+
+def forget_link(tokens: TokenRepository, store: SettingsRepository, account: str) -> bool:
+    """Forget a member's Yoto link: the tokens, any login in progress and the cached
+    player list (what unlinking, disabling and deleting the member do); False when no
+    tokens were stored. Idempotent."""
+    for key in (_pkce_key(account), _device_key(account), devices_key(account)):
+        with contextlib.suppress(NotFound):  # SQLite's delete is idempotent, DynamoDB's raises
+            store.delete(key)
+    try:
+        tokens.delete(account)
+    except NotFound:
+        return False
+    return True
 
 
 def _state_claim(state: str) -> str:
@@ -171,7 +186,7 @@ class YotoLink:
         request = self._login.authorize_request(self.redirect_uri())
         expires = self._now() + timedelta(seconds=self._rules.login_ttl_s)
         self._store.put(
-            _pkce_key(user.username),
+            _pkce_key(user.owner_id),
             {
                 "state": request.state,
                 "verifier": request.code_verifier,
@@ -185,7 +200,7 @@ class YotoLink:
         """Check `state`, then exchange `code` and keep the tokens. Answers None
         when linked, or Yoto's error when the person did not approve.
         `Forbidden` for a forged, foreign, expired or replayed state: no code is exchanged then."""
-        key = _pkce_key(user.username)
+        key = _pkce_key(user.owner_id)
         pending = self._pending(key)
         expected = str(pending.get("state", "")).encode() if pending is not None else b""
         if not state or not expected or not hmac.compare_digest(expected, state.encode("utf-8", "surrogatepass")):
@@ -200,7 +215,7 @@ class YotoLink:
         if error or not code:
             return error or "Yoto sent no login code"
         grant = self._login.exchange_code(code, code_verifier=pending["verifier"], redirect_uri=pending["redirect_uri"])
-        self._tokens.store_new_link(user.username, grant)
+        self._tokens.store_new_link(user.owner_id, grant)
         return None
 
     # ------------------------------------------------------------------ device code
@@ -210,7 +225,7 @@ class YotoLink:
         start = self._login.start_device_login()
         now = self._now()
         self._store.put(
-            _device_key(user.username),
+            _device_key(user.owner_id),
             {
                 "device_code": start.device_code,
                 "interval": start.interval,
@@ -229,7 +244,7 @@ class YotoLink:
     def poll_device_login(self, user: User) -> DevicePollResult:
         """One look at the device login. Yoto is asked at most once per interval
         (a poll sooner answers `pending` without asking); `slow_down` widens the interval."""
-        key = _device_key(user.username)
+        key = _device_key(user.owner_id)
         pending = self._pending(key)
         if pending is None:
             return DevicePollResult("expired", detail="no device login is waiting: start one")
@@ -247,7 +262,7 @@ class YotoLink:
             return DevicePollResult("pending", interval=interval)
         self._forget(key)
         if poll.status == "linked" and poll.grant is not None:
-            self._tokens.store_new_link(user.username, poll.grant)
+            self._tokens.store_new_link(user.owner_id, poll.grant)
             return DevicePollResult("linked")
         if poll.status == "denied":
             return DevicePollResult("expired", detail="the login was refused on Yoto's page: start again")
@@ -257,19 +272,17 @@ class YotoLink:
 
     def status(self, user: User) -> LinkStatus:
         try:
-            stored = self._token_records.get(user.username)
+            stored = self._token_records.get(user.owner_id)
         except NotFound:
             stored = None
         return LinkStatus(
             linked=stored is not None,
             access_expires_at=stored.expires_at if stored else None,
             linked_at=stored.updated_at if stored else None,
-            login_pending=self._pending(_pkce_key(user.username)) is not None,
-            device_login_pending=self._pending(_device_key(user.username)) is not None,
+            login_pending=self._pending(_pkce_key(user.owner_id)) is not None,
+            device_login_pending=self._pending(_device_key(user.owner_id)) is not None,
         )
 
     def unlink(self, user: User) -> bool:
         """Forget the tokens and any login in progress; False when nothing was linked."""
-        self._forget(_pkce_key(user.username))
-        self._forget(_device_key(user.username))
-        return self._tokens.unlink(user.username)
+        return forget_link(self._token_records, self._store, user.owner_id)

@@ -189,20 +189,28 @@ class DynamoPlaylists(_Collection[Playlist]):
         self._add(self._to_item(playlist, 1))
 
     def save(self, playlist: Playlist, *, expected_version: int) -> Playlist:
-        stored = self._from_item(self._read(playlist.id))
+        stored = self._at(playlist.id, expected_version)
+        changed = replace(stored, **{**saved_fields(playlist), "audio_ids": tuple(playlist.audio_ids)})
+        return self._swap(stored, changed, expected_version)
+
+    def give(self, playlist_id: str, owner: str, *, expected_version: int) -> Playlist:
+        stored = self._at(playlist_id, expected_version)
+        return self._swap(stored, replace(stored, owner=owner), expected_version)
+
+    def _at(self, playlist_id: str, expected_version: int) -> Playlist:
+        stored = self._from_item(self._read(playlist_id))
         if stored.version != expected_version:
-            raise VersionConflict(f"playlist {playlist.id!r} is at version {stored.version}, not {expected_version}")
-        new = replace(
-            stored,
-            **{**saved_fields(playlist), "audio_ids": tuple(playlist.audio_ids)},
-            version=expected_version + 1,
-            updated_at=utcnow(),
-        )
+            raise VersionConflict(f"playlist {playlist_id!r} is at version {stored.version}, not {expected_version}")
+        return stored
+
+    def _swap(self, stored: Playlist, changed: Playlist, expected_version: int) -> Playlist:
+        """Write `changed` as version + 1 while the stored one is at `expected_version`."""
+        new = replace(changed, version=expected_version + 1, updated_at=utcnow())
 
         def lost() -> Exception:
-            if self._t.get(self._pk(playlist.id), self.kind) is None:
-                return NotFound(f"playlist {playlist.id!r} not found")
-            return VersionConflict(f"playlist {playlist.id!r} changed since version {expected_version}")
+            if self._t.get(self._pk(stored.id), self.kind) is None:
+                return NotFound(f"playlist {stored.id!r} not found")
+            return VersionConflict(f"playlist {stored.id!r} changed since version {expected_version}")
 
         self._write(
             self._to_item(new, 0),

@@ -65,20 +65,24 @@ class DynamoVersioned(Generic[R]):
 
     def save(self, record: R, *, expected_version: int) -> R:
         stored: Any = self.get(record.id)  # type: ignore[attr-defined]
-        new = replace(
-            record,  # type: ignore[type-var]
-            owner=stored.owner,
-            created_at=stored.created_at,
-            version=expected_version + 1,
-            updated_at=utcnow(),
-        )
+        return self._put_at(replace(record, owner=stored.owner, created_at=stored.created_at), expected_version)  # type: ignore[type-var]
+
+    def give(self, record_id: str, owner: str, *, expected_version: int) -> R:
+        stored: Any = self.get(record_id)
+        if stored.version != expected_version:
+            raise VersionConflict(f"{self.label} {record_id!r} is at version {stored.version}, not {expected_version}")
+        return self._put_at(replace(stored, owner=owner), expected_version)
+
+    def _put_at(self, record: Any, expected_version: int) -> R:
+        """Store `record` as version + 1 while the stored one is at `expected_version`."""
+        new = replace(record, version=expected_version + 1, updated_at=utcnow())
         try:
             self._t.put(self._item(new), condition="version = :v", values={":v": expected_version})
         except ConditionFailed:
-            if self._t.get(self._pk(stored.id), self.kind) is None:
-                raise NotFound(f"no {self.label} {stored.id!r}") from None
-            raise VersionConflict(f"{self.label} {stored.id!r} is no longer at version {expected_version}") from None
-        return new  # type: ignore[return-value]
+            if self._t.get(self._pk(new.id), self.kind) is None:
+                raise NotFound(f"no {self.label} {new.id!r}") from None
+            raise VersionConflict(f"{self.label} {new.id!r} is no longer at version {expected_version}") from None
+        return new  # type: ignore[no-any-return]
 
     def delete(self, record_id: str) -> None:
         try:

@@ -216,6 +216,11 @@ class SqlPlaylists:
     def delete(self, playlist_id: str) -> None:
         delete_existing(self._db, t.playlists, playlist_id, "playlist")
 
+    def give(self, playlist_id: str, owner: str, *, expected_version: int) -> Playlist:
+        values = t.PLAYLISTS.values(owner=owner, updated_at=utcnow())
+        row = swap_version(self._db, t.playlists.c.id, playlist_id, expected_version, values, "playlist")
+        return t.PLAYLISTS.load(row)
+
     def using_audio(self, audio_id: str) -> builtins.list[str]:
         return ids_containing(self._db, t.playlists, audio_id)
 

@@ -48,6 +48,10 @@ class SqlVersioned(Generic[R]):
     def delete(self, record_id: str) -> None:
         delete_existing(self._db, self._table, record_id, self._label)
 
+    def give(self, record_id: str, owner: str, *, expected_version: int) -> R:
+        values = self._rt.values(owner=owner, updated_at=utcnow())
+        return self._rt.load(swap_version(self._db, self._table.c.id, record_id, expected_version, values, self._label))
+
     def list(self, *, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[R]:
         filters = [] if owner is None else [self._table.c.owner == owner]
         return page_newest_first(self._db, self._table, filters, limit=limit, cursor=cursor, to_record=self._rt.load)

@@ -136,6 +136,16 @@ class _Repo(Generic[R]):
             self._rows[key] = row
             return self._codec.load(row)
 
+    def _give(self, key: Any, owner: str, expected_version: int) -> R:
+        """The owner changed, by compare-and-swap on `version`."""
+        with self._db.lock:
+            stored = self._row(key)
+            if stored["version"] != expected_version:
+                raise VersionConflict(
+                    f"{self.label} {key!r} is at version {stored['version']}, not the expected {expected_version}"
+                )
+            return self._change(key, owner=owner, version=expected_version + 1, updated_at=self._clock())
+
     def _delete(self, key: Any, *, missing_ok: bool = False) -> dict[str, Any] | None:
         with self._db.lock:
             row = self._rows.pop(key, None)
@@ -269,6 +279,9 @@ class MemoryPlaylists(_Collection[Playlist]):
                 updated_at=self._clock(),
             )
 
+    def give(self, playlist_id: str, owner: str, *, expected_version: int) -> Playlist:
+        return self._give(playlist_id, owner, expected_version)
+
 
 class MemoryCards(_Collection[Card]):
     name, label = "cards", "card"
@@ -312,6 +325,9 @@ class MemoryVersioned(_Repo[R]):
 
     def delete(self, record_id: str) -> None:
         self._delete(record_id)
+
+    def give(self, record_id: str, owner: str, *, expected_version: int) -> R:
+        return self._give(record_id, owner, expected_version)
 
     def list(self, *, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[R]:
         field = self.group_field

@@ -51,7 +51,7 @@ async def upload(request: Request, adapters: AdaptersDep, user: UserDep) -> Audi
         got = await receive_file(request, src, max_bytes=adapters.settings.max_upload_bytes)
         title = title_from(got.fields.get("title"), got.filename)
         item = await run_in_threadpool(
-            ingest, records.audio, adapters.storage, ingest_limits(adapters), src, owner=user.username, title=title
+            ingest, records.audio, adapters.storage, ingest_limits(adapters), src, owner=user.owner_id, title=title
         )
     return AudioOut.of(item)
 
@@ -67,7 +67,7 @@ def list_audio(
 ) -> AudioPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     page = library.list_items(
-        adapters.records.audio, owner=user.username if mine else None, query=q, limit=limit, cursor=cursor
+        adapters.records.audio, owner=user.owner_id if mine else None, query=q, limit=limit, cursor=cursor
     )
     return AudioPage(items=[AudioOut.of(i) for i in page.items], next_cursor=page.next_cursor)
 
@@ -75,7 +75,7 @@ def list_audio(
 @router.get("/usage", response_model=StorageOut, responses=ERRORS(401))
 def storage_usage(adapters: AdaptersDep, user: UserDep) -> StorageOut:
     """Your share of the library: items, bytes used, your quota and what is left."""
-    use = library.storage_use(adapters.records.audio, user.username, adapters.settings.storage_quota_bytes)
+    use = library.storage_use(adapters.records.audio, user.owner_id, adapters.settings.storage_quota_bytes)
     return StorageOut(
         items=use.items, used_bytes=use.used_bytes, quota_bytes=use.quota_bytes, left_bytes=use.left_bytes
     )

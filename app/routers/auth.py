@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.client_address import client_address
 from app.csrf import check_origin
-from app.deps import AdaptersDep, KeysDep, UserDep, session_id_from
+from app.deps import AdaptersDep, KeysDep, UserDep, family, members, session_id_from
 from app.schemas import ERRORS, LoginIn, MeOut, PasswordChangeIn
 from app.sessions import clear_cookie, set_cookie
 from services import login as login_service
@@ -30,8 +30,8 @@ def login(body: LoginIn, request: Request, response: Response, adapters: Adapter
         fallbacks=Fallbacks(adapters.records.fallbacks, adapters.hasher),
     )
     sessions.end(adapters.records.sessions, session_id_from(request, keys))
-    _, cookie = sessions.start(
-        adapters.records.sessions, keys.cookie, user.username, max_age_s=settings.session_max_age_s
+    _, cookie = sessions.log_in(
+        adapters.records.sessions, members(adapters), keys.cookie, user, max_age_s=settings.session_max_age_s
     )
     set_cookie(response, request, cookie, settings.session_max_age_s)
     return MeOut.of(user)
@@ -56,13 +56,11 @@ def change_password(
     settings = adapters.settings
     records = adapters.records
     users.change_own_password(
-        adapters.identity,
-        records.sessions,
-        user,
-        current_password=body.current_password,
-        new_password=body.new_password,
+        family(adapters), user, current_password=body.current_password, new_password=body.new_password
     )
-    _, cookie = sessions.start(records.sessions, keys.cookie, user.username, max_age_s=settings.session_max_age_s)
+    _, cookie = sessions.start(
+        records.sessions, keys.cookie, user.username, max_age_s=settings.session_max_age_s, member_id=user.owner_id
+    )
     response.status_code = 204
     set_cookie(response, request, cookie, settings.session_max_age_s)
     return response

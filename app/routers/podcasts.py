@@ -74,7 +74,7 @@ def list_podcasts(
 ) -> PodcastPage:
     """Newest first; every member sees the family's podcasts (`mine=true`: only yours)."""
     page = paged(
-        lambda: adapters.records.podcasts.list(owner=user.username if mine else None, limit=limit, cursor=cursor)
+        lambda: adapters.records.podcasts.list(owner=user.owner_id if mine else None, limit=limit, cursor=cursor)
     )
     return PodcastPage(items=[_out(p, None) for p in page.items], next_cursor=page.next_cursor)
 

@@ -91,7 +91,7 @@ def list_routines(
     """The family's routines (`mine`: only the caller's), each with `next_run_at`
     (UTC), and the `timezone` their `at` clock times are in."""
     ports = routine_ports(adapters)
-    owner = user.username if mine else None
+    owner = user.owner_id if mine else None
     page = paged(lambda: ports.routines.list(owner=owner, limit=limit, cursor=cursor))
     # The zone goes with the list so a page can say which clock the times are on
     # (ports.tz is the same ZoneInfo, built from this setting).

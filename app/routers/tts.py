@@ -43,5 +43,5 @@ def voices(adapters: AdaptersDep, _: UserDep) -> list[VoiceOut]:
 def quota(adapters: AdaptersDep, user: UserDep) -> TtsQuotaOut:
     """Characters you may still have spoken today (UTC), the daily allowance and the most per text."""
     limits = tts.TtsLimits.of(adapters.settings)
-    left = tts.remaining_today(adapters.records.counters, limits, user.username)
+    left = tts.remaining_today(adapters.records.counters, limits, user.owner_id)
     return TtsQuotaOut(remaining_today=left, daily_chars=limits.daily_chars, max_chars=limits.max_chars)

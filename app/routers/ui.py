@@ -30,7 +30,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from app.deps import AdaptersDep, KeysDep, session_id_from
+from app.deps import AdaptersDep, KeysDep, members, session_id_from
 from app.schemas import ERRORS, MeOut
 from core.errors import Unauthenticated
 from services import sessions, users
@@ -168,7 +168,9 @@ def session(request: Request, adapters: AdaptersDep, keys: KeysDep) -> SessionOu
     """Who is signed in, or `null`: what `/api/auth/me` says, but 200 either way,
     so opening the page signed out is not an error in the browser's console."""
     try:
-        user = sessions.user_of(adapters.records.sessions, adapters.identity, session_id_from(request, keys))
+        user = sessions.user_of(
+            adapters.records.sessions, adapters.identity, members(adapters), session_id_from(request, keys)
+        )
     except Unauthenticated:
         return SessionOut(user=None)
     return SessionOut(user=MeOut.of(user))

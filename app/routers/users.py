@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.deps import AdaptersDep, AdminDep, library_ports
+from app.deps import AdaptersDep, AdminDep, family
 from app.schemas import ERRORS, UserCreate, UserOut, UserPatch
 from core import usernames
 from services import users
@@ -23,7 +23,7 @@ def list_users(adapters: AdaptersDep, _: AdminDep) -> list[UserOut]:
 
 @router.post("", response_model=UserOut, status_code=201, responses=ERRORS(401, 403, 409, 422))
 def create_user(body: UserCreate, adapters: AdaptersDep, _: AdminDep) -> UserOut:
-    return UserOut.of(users.create_user(adapters.identity, body.username, body.password, is_admin=body.is_admin))
+    return UserOut.of(users.create_user(family(adapters), body.username, body.password, is_admin=body.is_admin))
 
 
 @router.get("/{username}", response_model=UserOut, responses=ERRORS(401, 403, 404))
@@ -33,14 +33,10 @@ def get_user(username: Username, adapters: AdaptersDep, _: AdminDep) -> UserOut:
 
 @router.patch("/{username}", response_model=UserOut, responses=ERRORS(401, 403, 404, 409, 422))
 def update_user(username: Username, body: UserPatch, adapters: AdaptersDep, _: AdminDep) -> UserOut:
-    """A new password (set by an admin or the user) signs the user out everywhere."""
+    """A new password (set by an admin or the user) signs the user out everywhere;
+    disabling also forgets the member's Yoto link (link it again once enabled)."""
     user = users.update_user(
-        adapters.identity,
-        adapters.records.sessions,
-        username,
-        password=body.password,
-        is_admin=body.is_admin,
-        disabled=body.disabled,
+        family(adapters), username, password=body.password, is_admin=body.is_admin, disabled=body.disabled
     )
     return UserOut.of(user)
 
@@ -52,10 +48,14 @@ def delete_user(
     admin: AdminDep,
     items: Annotated[
         Literal["reassign", "delete"],
-        Query(description="what happens to the member's audio: passed to you (default) or deleted"),
+        Query(
+            description="what happens to the member's audio items, playlists, routines and podcasts:"
+            " passed to you (default) or deleted"
+        ),
     ] = "reassign",
 ) -> Response:
-    users.delete_user(
-        adapters.identity, adapters.records.sessions, library_ports(adapters), username, by=admin, items=items
-    )
+    """Ends the member's sessions and forgets their Yoto link; their card records go (the
+    cards stay on their Yoto account); the rest is passed to you or deleted (`items`).
+    A member made later with the same name owns none of it."""
+    users.delete_user(family(adapters), username, by=admin, items=items)
     return Response(status_code=204)

@@ -83,13 +83,13 @@ def create(
     else:
         code = issue_reset_code(Fallbacks(target.fallbacks, target.hasher), name, days=days)
         on_reset_code(name, code)
-    user_service.create_user(target.identity, name, unusable_password(), is_admin=user.is_admin)
+    user_service.create_account(target.identity, name, unusable_password(), is_admin=user.is_admin)
     if user.disabled:
-        user_service.update_user(target.identity, target.sessions, name, disabled=True)
+        user_service.set_account(target.identity, target.sessions, name, disabled=True)
 
 
 def align(target: UserTarget, user: User) -> None:
     """Give a migration-owned target user the source's admin flag and disabled state."""
-    user_service.update_user(
+    user_service.set_account(
         target.identity, target.sessions, user.username, is_admin=user.is_admin, disabled=user.disabled
     )

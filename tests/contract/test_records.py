@@ -559,6 +559,22 @@ def test_playlist_save_lets_exactly_one_racer_win(records: Records) -> None:
     assert records.playlists.get(playlist.id).version == rounds + 1
 
 
+def test_playlist_give_moves_it_to_another_owner_by_compare_and_swap(records: Records) -> None:
+    playlist = make_playlist(audio_ids=("a", "b"))
+    records.playlists.add(playlist)
+    given = records.playlists.give(playlist.id, "ben~2", expected_version=1)
+    assert (given.owner, given.version, given.audio_ids, given.created_at) == ("ben~2", 2, ("a", "b"), T0)
+    assert records.playlists.get(playlist.id) == given
+    assert [p.id for p in records.playlists.list(owner="ben~2").items] == [playlist.id]
+    assert records.playlists.list(owner="anna").items == []
+    assert records.playlists.using_audio("a") == [playlist.id]
+    with pytest.raises(VersionConflict):
+        records.playlists.give(playlist.id, "carl", expected_version=1)
+    assert records.playlists.get(playlist.id).owner == "ben~2"
+    with pytest.raises(NotFound):
+        records.playlists.give("nope", "carl", expected_version=1)
+
+
 def test_playlist_list_newest_first_by_owner(records: Records) -> None:
     lists = [make_playlist(owner="ben" if i % 2 else "anna", created_at=T0 + timedelta(minutes=i)) for i in range(9)]
     for p in lists:

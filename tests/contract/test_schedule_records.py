@@ -53,6 +53,30 @@ def test_save_is_compare_and_swap_and_keeps_identity(records: Records) -> None:
         records.podcasts.save(podcast(), expected_version=1)
 
 
+@pytest.mark.parametrize("kind", ["podcasts", "routines", "jobs"])
+def test_give_passes_a_record_to_another_owner_by_compare_and_swap(records: Records, kind: str) -> None:
+    repo = getattr(records, kind)
+    record = {
+        "podcasts": podcast(),
+        "routines": Routine(id=new_id(), owner="anna", name="Bed", player_id="p1", at="19:00", created_at=T0),
+        "jobs": Job(id=new_id(), owner="anna", kind="routine", at="19:00", days=("mon",), created_at=T0),
+    }[kind]
+    repo.add(record)
+    given = repo.give(record.id, "mum", expected_version=1)
+    assert (given.owner, given.version, given.created_at) == ("mum", 2, T0)
+    assert replace(given, owner="anna", version=1, updated_at=record.updated_at) == record  # nothing else moved
+    assert repo.get(record.id) == given
+    assert [r.id for r in repo.list(owner="mum").items] == [record.id]
+    assert repo.list(owner="anna").items == []
+    with pytest.raises(VersionConflict):
+        repo.give(record.id, "ben", expected_version=1)
+    with pytest.raises(VersionConflict):  # a save from before the give loses too
+        repo.save(replace(record, title="x") if kind == "podcasts" else record, expected_version=1)
+    assert repo.get(record.id).owner == "mum"
+    with pytest.raises(NotFound):
+        repo.give(new_id(), "ben", expected_version=1)
+
+
 def test_two_schedulers_claiming_one_due_job_one_wins(records: Records) -> None:
     """Both read the job at version 1; the second save loses. (Sequential on
     purpose: moto's DynamoDB is not atomic under threads, real DynamoDB is.)"""

@@ -225,3 +225,34 @@ def test_every_repository_is_copied_or_left_behind_with_a_reason() -> None:
     assert copied | set(NOT_COPIED) == repositories, "a new repository: copy it (kinds.COPIED) or say why not"
     assert copied & set(NOT_COPIED) == {"players"}  # its states are copied, its events are not
     assert all(Records.__annotations__[kind.repository] for kind in COPIED)
+
+
+def test_member_ids_cross_over_with_the_settings(
+    install: Install, env: dict[str, str], aws_settings: Settings, tmp_path: Path
+) -> None:
+    """ben is deleted and a new ben made on the laptop: on AWS the new ben is still `ben~2`,
+    owns his own item and none of the first ben's (which went to anna)."""
+    from dataclasses import replace
+
+    from services import users
+    from services.members import Members
+
+    local = Adapters(install.settings)
+    family = users.Family(local.identity, local.records, local.storage)
+    first_bens = [i.id for i in install.items if i.owner == "ben"]
+    users.delete_user(family, "ben", by=local.identity.get_user("anna"))
+    assert users.create_user(family, "ben", "ben's second passphrase").owner_id == "ben~2"
+    info = local.storage.put_bytes("audio/item-new.mp3", b"\xff\xfb\x90\x00" * 100, "audio/mpeg")
+    local.records.audio.add(replace(install.items[0], id="item-new", owner="ben~2", storage_key=info.key))
+
+    done = run(env, "migrate", "--to-aws")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "DIFFERS" not in done.stdout
+    target = Adapters(aws_settings)
+    assert Members(target.records).id_of("ben") == "ben~2"
+    assert {target.records.audio.get(i).owner for i in first_bens} == {"anna"}
+    with live_app(aws_settings, tmp_path) as base, httpx.Client(base_url=base, headers={"Origin": base}) as http:
+        r = http.post("/api/auth/login", json={"username": "ben", "password": "ben's second passphrase"})
+        assert r.status_code == 200, r.text
+        mine = http.get("/api/audio", params={"mine": "true"}).json()["items"]
+        assert [(i["id"], i["owner"]) for i in mine] == [("item-new", "ben")]

@@ -85,7 +85,8 @@ def serve_ui(
     from services import users
 
     settings = Settings(use_aws=False, data_dir=root / "data", session_secret=TEST_SECRET, tts_engine="espeak")
-    users.create_user(Adapters(settings).identity, *ADMIN, is_admin=True)
+    made = Adapters(settings)
+    users.create_user(users.Family(made.identity, made.records, made.storage), *ADMIN, is_admin=True)
     if prepare:
         prepare(settings)
     wiring = {
