@@ -86,7 +86,10 @@ class EpisodeOut(BaseModel):
 class PodcastOut(Out):
     id: str
     owner: str
-    feed_url: str
+    feed_url: str = Field(
+        description="whole for its owner and admins; for other members only scheme://host/…"
+        " (a private feed's URL carries its secret)"
+    )
     title: str
     episodes: int
     order: str

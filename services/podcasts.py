@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, VersionConflict
@@ -129,6 +130,15 @@ def get(ports: PodcastPorts, podcast_id: str) -> Podcast:
         return ports.podcasts.get(podcast_id)
     except NotFound:
         raise NotFound(f"no podcast {podcast_id}") from None
+
+
+def shown_feed_url(user: User, podcast: Podcast) -> str:
+    """The feed URL as `user` may read it: whole for its owner and admins; for other
+    members only where it is (scheme and host), since a private feed's URL is its secret."""
+    if user.is_admin or podcast.owner == user.owner_id:
+        return podcast.feed_url
+    parts = urlsplit(podcast.feed_url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
 
 
 def _may_change(user: User, podcast: Podcast) -> None:

@@ -230,10 +230,10 @@ def _join(base: str, location: str) -> str:
 def _read(
     resp: httpx.Response, checked: CheckedUrl, max_bytes: int, deadline: float, timeout_s: float, to: Path | None
 ) -> Fetched:
-    url = checked.url
+    url, host = checked.url, checked.host  # refusals name the host: the URL may be a private feed's secret
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise TooLarge(f"{url} is {int(declared) // 1024} KB, over the {max_bytes // 1024} KB cap")
+        raise TooLarge(f"the answer from {host} is {int(declared) // 1024} KB, over the {max_bytes // 1024} KB cap")
     inflater = decoder_for(resp.headers.get("content-encoding"))
     got = 0
     chunks: list[bytes] = []
@@ -244,7 +244,7 @@ def _read(
         for piece in pieces:
             got += len(piece)
             if got > max_bytes:
-                raise TooLarge(f"{url} is over the {max_bytes // 1024} KB cap")
+                raise TooLarge(f"the answer from {host} is over the {max_bytes // 1024} KB cap")
             if sink is not None:
                 sink.write(piece)
             else:
@@ -256,7 +256,7 @@ def _read(
             for raw in resp.iter_raw(READ_BYTES):
                 raw_got += len(raw)
                 if raw_got > max_bytes:
-                    raise TooLarge(f"{url} is over the {max_bytes // 1024} KB cap")
+                    raise TooLarge(f"the answer from {host} is over the {max_bytes // 1024} KB cap")
                 take(inflater.feed(raw) if inflater else iter((raw,)))
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("the transfer deadline has passed")

@@ -11,7 +11,7 @@ from app.schedule_schemas import PodcastIn, PodcastOut, PodcastPage, PodcastPatc
 from app.scheduled import podcast_ports
 from app.schemas import ERRORS
 from core.errors import NotFound
-from core.records import Podcast, Run
+from core.records import Podcast, Run, User
 from services import podcasts
 from services.library import paged
 
@@ -24,8 +24,9 @@ Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")
 _FETCH_ERRORS = (413, 415, 422, 502, 503, 504)
 
 
-def _out(podcast: Podcast, run: Run | None) -> PodcastOut:
+def _out(podcast: Podcast, run: Run | None, user: User) -> PodcastOut:
     out = PodcastOut.of(podcast)
+    out.feed_url = podcasts.shown_feed_url(user, podcast)
     out.last_run = RunOut.of(run) if run is not None else None
     return out
 
@@ -61,7 +62,7 @@ def create_podcast(body: PodcastIn, adapters: AdaptersDep, user: UserDep, respon
     )
     if not queued:
         response.status_code = 201
-    return _out(podcast, run)
+    return _out(podcast, run, user)
 
 
 @router.get("/api/podcasts", response_model=PodcastPage, responses=ERRORS(400, 401))
@@ -76,13 +77,14 @@ def list_podcasts(
     page = paged(
         lambda: adapters.records.podcasts.list(owner=user.owner_id if mine else None, limit=limit, cursor=cursor)
     )
-    return PodcastPage(items=[_out(p, None) for p in page.items], next_cursor=page.next_cursor)
+    return PodcastPage(items=[_out(p, None, user) for p in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/api/podcasts/{podcast_id}", response_model=PodcastOut, responses=ERRORS(401, 404))
-def get_podcast(podcast_id: Id, adapters: AdaptersDep, _: UserDep) -> PodcastOut:
+def get_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep) -> PodcastOut:
+    """Another member's podcast shows only where its feed is (`feed_url` is scheme://host/…)."""
     podcast = podcasts.get(podcast_ports(adapters), podcast_id)
-    return _out(podcast, _last_run(adapters, podcast))
+    return _out(podcast, _last_run(adapters, podcast), user)
 
 
 @router.patch("/api/podcasts/{podcast_id}", response_model=PodcastOut, responses=ERRORS(401, 403, 404, 409, 422))
@@ -90,7 +92,7 @@ def patch_podcast(podcast_id: Id, body: PodcastPatch, adapters: AdaptersDep, use
     """Title, window, order or refresh interval; the card follows at the next refresh
     (`POST …/refresh` to have it now). 409 when someone changed it meanwhile."""
     podcast = podcasts.update(podcast_ports(adapters), user, podcast_id, **body.model_dump(exclude_unset=True))
-    return _out(podcast, _last_run(adapters, podcast))
+    return _out(podcast, _last_run(adapters, podcast), user)
 
 
 @router.delete("/api/podcasts/{podcast_id}", status_code=204, responses=ERRORS(401, 403, 404, 409, 502, 504))
@@ -115,7 +117,7 @@ def refresh_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep, respon
     podcast, run, queued = podcasts.refresh_now(podcast_ports(adapters), user, podcast_id)
     if not queued:
         response.status_code = 200
-    return _out(podcast, run)
+    return _out(podcast, run, user)
 
 
 @router.get("/api/runs/{run_id}", response_model=RunOut, responses=ERRORS(401, 404))
