@@ -22,8 +22,9 @@ from typing import Any
 from adapters import Adapters
 from core.errors import DomainError, NotFound
 from core.ports import RunQueue
-from core.records import Run, utcnow
+from core.records import Run, User, utcnow
 from core.settings import Settings
+from core.usernames import name_of
 from mqtt.payloads import Command
 from services import jobs, podcasts, routines
 from services.ingest import IngestLimits, scratch_base
@@ -40,19 +41,28 @@ def yoto_access(adapters: Adapters) -> tuple[Any, Any]:
 
 class PlayerSender:
     """Routine steps go out as the player commands route sends them
-    (`services.player_commands.send`): the player's own linked account, over the
-    listener's connection or a short-lived one; a player known to be offline is
-    its `Conflict` before anything is sent."""
+    (`services.player_commands.send`), with the routine's owner's rights (a player
+    kept for another member is unknown to them): the player's own linked account,
+    over the listener's connection or a short-lived one; a player known to be
+    offline is its `Conflict` before anything is sent."""
 
     def __init__(self, adapters: Adapters) -> None:
         self._adapters = adapters
 
-    def send(self, player_id: str, action: str, command: Command) -> str:
+    def _who(self, owner: str) -> User:
+        from services.members import MemberLookup, Members
+
+        try:
+            return MemberLookup(self._adapters.identity, Members(self._adapters.records)).get_user(owner)
+        except NotFound:  # a member who has gone: a member's rights at most
+            return User(username=name_of(owner), id=owner)
+
+    def send(self, player_id: str, action: str, command: Command, *, owner: str) -> str:
         from app.players_wiring import wiring
         from services import listener_health, player_commands, players
 
         wired = wiring(self._adapters)
-        device, view = players.device_and_view(wired.ports, player_id)
+        device, view = players.device_and_view(wired.ports, player_id, who=self._who(owner))
         live = listener_health.is_live(self._adapters.records.settings)
         offline = players.known_offline(view, live=live, now=utcnow())
         timeout = self._adapters.settings.mqtt_command_timeout_s
@@ -91,6 +101,8 @@ def podcast_ports(adapters: Adapters) -> podcasts.PodcastPorts:
 
 
 def routine_ports(adapters: Adapters) -> routines.RoutinePorts:
+    from services.players import may_use
+
     records = adapters.records
     settings = adapters.settings
     return routines.RoutinePorts(
@@ -101,6 +113,7 @@ def routine_ports(adapters: Adapters) -> routines.RoutinePorts:
         settings.family_tz,
         counters=records.counters,
         queue=run_queue(adapters),
+        may_use=lambda who, player_id: may_use(records.settings, who, player_id),
         rules=routines.RoutineRules(settings.routines_per_member, settings.player_commands_per_minute),
     )
 

@@ -50,6 +50,12 @@ class PlayerOut(BaseModel):
         description="nothing arrived from the player for longer than its events last (5 min): the state above"
         " is what it was then, not now"
     )
+    owner: str = Field(description="the member whose linked Yoto account has the player")
+    private: bool = Field(description="kept for its owner by an admin: only they and admins see and drive it")
+
+
+class PlayerPrivateIn(In):
+    private: bool = Field(description="true: only the player's owner and admins; false: the whole family")
 
 
 class PlayersOut(BaseModel):

@@ -9,10 +9,16 @@ records (`yoto-devices:<account>`) and fetched again only when it is older than
 config) fills battery, charging, volume and the network facts until MQTT
 reports them. Where both say whether a player is online, the fresher wins.
 State older than `STALE_AFTER_S` is shown as stale (docs/mqtt.md).
+
+Players are the family's, except one an admin keeps "mine only" (a settings
+record `player-private:<id>` naming the member whose Yoto account had it):
+only that member and admins see and drive it; to anyone else it is as unknown
+as a player no account has (docs/security.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +27,8 @@ from typing import Any, Protocol, TypeVar
 
 from core.errors import DomainError, NotFound
 from core.ports import PlayerRepository, Records, SettingsRepository
-from core.records import PlayerState, utcnow
+from core.records import PlayerState, User, utcnow
+from core.usernames import name_of
 from core.yoto import Device, DeviceStatus
 from mqtt.state import api_fields
 
@@ -180,15 +187,59 @@ def all_devices(ports: PlayerPorts, *, max_age_s: float = DEVICES_FRESH_S) -> li
     return out
 
 
-def find_device(ports: PlayerPorts, player_id: str) -> KnownDevice:
-    """The player among the linked accounts' players; `NotFound` if none has it."""
-    for device in all_devices(ports):
-        if device.id == player_id:
-            return device
-    for device in all_devices(ports, max_age_s=UNKNOWN_REFRESH_S):  # perhaps added since the last look
-        if device.id == player_id:
-            return device
+def find_device(ports: PlayerPorts, player_id: str, *, who: User) -> KnownDevice:
+    """The player among the linked accounts' players; `NotFound` if none has it, or
+    if it is kept for another member (`may_use`)."""
+    return _find(ports, player_id, allowed=may_use(ports.settings, who, player_id))
+
+
+def _find(ports: PlayerPorts, player_id: str, *, allowed: bool) -> KnownDevice:
+    if allowed:
+        for device in all_devices(ports):
+            if device.id == player_id:
+                return device
+        for device in all_devices(ports, max_age_s=UNKNOWN_REFRESH_S):  # perhaps added since the last look
+            if device.id == player_id:
+                return device
     raise NotFound(f"no linked Yoto account has a player {player_id!r}")
+
+
+# --------------------------------------------------------------------------- mine only
+
+
+def private_key(player_id: str) -> str:
+    return f"player-private:{player_id}"
+
+
+def kept_for(settings: SettingsRepository, player_id: str) -> str | None:
+    """The member id a player is kept for ("mine only"), None when it is the family's."""
+    try:
+        value = settings.get(private_key(player_id))
+    except NotFound:
+        return None
+    return str(value["member"]) if isinstance(value, dict) and value.get("member") else None
+
+
+def may_use(settings: SettingsRepository, who: User, player_id: str) -> bool:
+    """Whether `who` may see and drive the player: anyone, unless it is kept for one
+    member; then that member and admins."""
+    return who.is_admin or _allowed(who, kept_for(settings, player_id))
+
+
+def _allowed(who: User, member: str | None) -> bool:
+    return member is None or who.is_admin or member == who.owner_id
+
+
+def set_private(ports: PlayerPorts, player_id: str, private: bool, *, who: User) -> dict[str, Any]:
+    """Keep the player for the member whose Yoto account has it (or give it back to the
+    family); answers its view. For admins (the router's check)."""
+    device = find_device(ports, player_id, who=who)
+    if private:
+        ports.settings.put(private_key(player_id), {"member": device.account})
+    else:
+        with contextlib.suppress(NotFound):  # SQLite's delete is idempotent, DynamoDB's raises
+            ports.settings.delete(private_key(player_id))
+    return view(device, _state(ports, player_id), ports.now(), private=private)
 
 
 def player_ids(ports: PlayerPorts, account: str, *, max_age_s: float = 60) -> list[str]:
@@ -199,8 +250,10 @@ def player_ids(ports: PlayerPorts, account: str, *, max_age_s: float = 60) -> li
 # --------------------------------------------------------------------------- views
 
 
-def view(device: KnownDevice, state: PlayerState | None, now: datetime | None = None) -> dict[str, Any]:
-    """The API fields (`mqtt.state.API_FIELDS`, `name`, `heard_at`, `stale`) of one player."""
+def view(
+    device: KnownDevice, state: PlayerState | None, now: datetime | None = None, *, private: bool = False
+) -> dict[str, Any]:
+    """The API fields (`mqtt.state.API_FIELDS`, `name`, `heard_at`, `stale`, `owner`, `private`) of one player."""
     merged: Mapping[str, Any] = state.state if state is not None else {}
     out = api_fields(device.id, merged, state.updated_at if state is not None else device.listed_at)
     mqtt_online = merged.get("online")
@@ -213,6 +266,8 @@ def view(device: KnownDevice, state: PlayerState | None, now: datetime | None = 
     now = now or utcnow()
     out["heard_at"] = heard.isoformat() if heard else None
     out["stale"] = heard is None or (now - heard).total_seconds() > STALE_AFTER_S
+    out["owner"] = name_of(device.account)
+    out["private"] = private
     return {"id": device.id, "name": device.name, **{k: v for k, v in out.items() if k != "id"}}
 
 
@@ -223,19 +278,26 @@ def _state(ports: PlayerPorts, player_id: str) -> PlayerState | None:
         return None
 
 
-def list_players(ports: PlayerPorts) -> list[dict[str, Any]]:
+def list_players(ports: PlayerPorts, *, who: User) -> list[dict[str, Any]]:
+    """The players `who` may see."""
     states = {s.player_id: s for s in ports.players.list_states()}
     now = ports.now()
-    return [view(d, states.get(d.id), now) for d in all_devices(ports)]
+    out = []
+    for device in all_devices(ports):
+        member = kept_for(ports.settings, device.id)
+        if _allowed(who, member):
+            out.append(view(device, states.get(device.id), now, private=member is not None))
+    return out
 
 
-def device_and_view(ports: PlayerPorts, player_id: str) -> tuple[KnownDevice, dict[str, Any]]:
-    device = find_device(ports, player_id)
-    return device, view(device, _state(ports, player_id), ports.now())
+def device_and_view(ports: PlayerPorts, player_id: str, *, who: User) -> tuple[KnownDevice, dict[str, Any]]:
+    member = kept_for(ports.settings, player_id)
+    device = _find(ports, player_id, allowed=_allowed(who, member))
+    return device, view(device, _state(ports, player_id), ports.now(), private=member is not None)
 
 
-def get_player(ports: PlayerPorts, player_id: str) -> dict[str, Any]:
-    return device_and_view(ports, player_id)[1]
+def get_player(ports: PlayerPorts, player_id: str, *, who: User) -> dict[str, Any]:
+    return device_and_view(ports, player_id, who=who)[1]
 
 
 def known_offline(player: Mapping[str, Any], *, live: bool, now: datetime, fresh_s: float = 60) -> bool:

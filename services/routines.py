@@ -17,16 +17,17 @@ the run queue (the scheduler's workers); the `Run` record says how it went.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from core.errors import Conflict, Forbidden, Invalid, NotFound, UpstreamError, UpstreamTimeout
 from core.ports import CounterRepository, JobRepository, RoutineRepository, RunQueue, RunRepository
-from core.records import Job, Routine, Run, User, new_id, utcnow
+from core.records import Job, Page, Routine, Run, User, new_id, utcnow
 from mqtt.payloads import Command
 from services import jobs, player_commands
+from services.library import paged
 from services.schedule_times import check_days, parse_clock
 
 STEPS_MAX = 20
@@ -40,9 +41,10 @@ class StepSender(Protocol):
     ("listener" | "short-lived"); `Conflict` for a player known to be offline,
     `UpstreamError` (extra `outcome="failed"`) when the player refuses,
     `UpstreamTimeout` when it does not answer, other domain errors when it
-    cannot be reached."""
+    cannot be reached (`NotFound` too for one kept for another member than
+    `owner`, the routine's)."""
 
-    def send(self, player_id: str, action: str, command: Command) -> str: ...
+    def send(self, player_id: str, action: str, command: Command, *, owner: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class RoutinePorts:
     tz: ZoneInfo
     counters: CounterRepository
     queue: RunQueue
+    # whether a member may see and drive a player (`services.players.may_use`)
+    may_use: Callable[[User, str], bool]
     rules: RoutineRules = RoutineRules()
 
 
@@ -145,6 +149,26 @@ def get(ports: RoutinePorts, routine_id: str) -> Routine:
         raise NotFound(f"no routine {routine_id}") from None
 
 
+def visible(ports: RoutinePorts, who: User, routine: Routine) -> bool:
+    """Routines are the family's, but one aimed at a player kept for one member
+    ("mine only") is seen by its own owner, that member and admins only."""
+    return who.is_admin or routine.owner == who.owner_id or ports.may_use(who, routine.player_id)
+
+
+def shown(ports: RoutinePorts, who: User, routine_id: str) -> Routine:
+    """The routine as `who` may see it; one they may not reads as missing."""
+    routine = get(ports, routine_id)
+    if not visible(ports, who, routine):
+        raise NotFound(f"no routine {routine_id}")
+    return routine
+
+
+def list_routines(ports: RoutinePorts, who: User, *, mine: bool, limit: int, cursor: str | None) -> Page[Routine]:
+    """Newest first: the family's (`mine`: the caller's), those `who` may see."""
+    page = paged(lambda: ports.routines.list(owner=who.owner_id if mine else None, limit=limit, cursor=cursor))
+    return Page([r for r in page.items if visible(ports, who, r)], page.next_cursor)
+
+
 def _may_change(user: User, routine: Routine) -> None:
     if routine.owner != user.owner_id and not user.is_admin:
         raise Forbidden("only the owner or an admin may change this routine")
@@ -226,7 +250,7 @@ def replace_routine(
     steps: Sequence[Mapping[str, Any]],
     enabled: bool = True,
 ) -> Routine:
-    current = get(ports, routine_id)
+    current = shown(ports, user, routine_id)
     _may_change(user, current)
     at, week = _check_when(at, days)
     changed = replace(
@@ -238,7 +262,7 @@ def replace_routine(
 
 
 def delete(ports: RoutinePorts, user: User, routine_id: str) -> None:
-    routine = get(ports, routine_id)
+    routine = shown(ports, user, routine_id)
     _may_change(user, routine)
     jobs.drop_job(ports.jobs, routine.id)
     ports.routines.delete(routine.id)
@@ -258,7 +282,7 @@ def run_now(ports: RoutinePorts, user: User, routine_id: str) -> tuple[Run, bool
     """(the run, queued): handed to the run queue, or (no queue) run here and done.
     `Conflict` while the routine already has a run waiting or running; the
     queue's `RateLimited` past the member's cap of jobs."""
-    routine = get(ports, routine_id)
+    routine = shown(ports, user, routine_id)
     _may_change(user, routine)
     busy = jobs.active_run(ports.runs, routine.id)
     if busy is not None:
@@ -296,7 +320,7 @@ def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
         started = utcnow()
         outcome, reason, via = "ok", None, "none"
         try:
-            via = ports.sender.send(routine.player_id, action, command_of(step))
+            via = ports.sender.send(routine.player_id, action, command_of(step), owner=routine.owner)
         except UpstreamError as exc:
             via = str(exc.extra.get("via", "none"))
             outcome, reason = ("timeout" if isinstance(exc, UpstreamTimeout) else "failed"), str(exc)

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from adapters import Adapters
-from app.deps import AdaptersDep, UserDep
+from app.deps import AdaptersDep, AdminDep, UserDep
 from app.players_wiring import wiring
 from app.schemas import ERRORS, ErrorOut
 from app.schemas_players import (
@@ -23,6 +23,7 @@ from app.schemas_players import (
     HistoryOut,
     MqttHealthOut,
     PlayerOut,
+    PlayerPrivateIn,
     PlayersOut,
 )
 from core.errors import NotSupportedHere
@@ -57,12 +58,12 @@ def _wake(adapters: Adapters) -> None:
 
 
 @router.get("/api/players", response_model=PlayersOut, responses=ERRORS(401, 409, 502, 503, 504))
-def list_players(adapters: AdaptersDep, _: UserDep) -> PlayersOut:
-    """Every player of the linked Yoto accounts. Poll it every `poll_interval_s`
-    where `stream` is false: it reads the records, not Yoto's REST API (the
-    device list is cached for 5 minutes)."""
+def list_players(adapters: AdaptersDep, user: UserDep) -> PlayersOut:
+    """Every player of the linked Yoto accounts (but those kept "mine only" for
+    another member). Poll it every `poll_interval_s` where `stream` is false: it
+    reads the records, not Yoto's REST API (the device list is cached for 5 minutes)."""
     _wake(adapters)
-    items = players.list_players(wiring(adapters).ports)
+    items = players.list_players(wiring(adapters).ports, who=user)
     settings = adapters.settings
     return PlayersOut(
         items=[PlayerOut.model_validate(p) for p in items],
@@ -73,7 +74,7 @@ def list_players(adapters: AdaptersDep, _: UserDep) -> PlayersOut:
 
 
 @router.get("/api/players/stream", include_in_schema=False)
-async def stream_players(request: Request, adapters: AdaptersDep, _: UserDep) -> StreamingResponse:
+async def stream_players(request: Request, adapters: AdaptersDep, user: UserDep) -> StreamingResponse:
     """Server-sent events: `event: player` with a `PlayerOut` as data, first for
     every player, then for each one that changes. Not in the OpenAPI document
     (it cannot describe an event stream); 404 where the server cannot stream."""
@@ -83,7 +84,7 @@ async def stream_players(request: Request, adapters: AdaptersDep, _: UserDep) ->
         )
     ports = wiring(adapters).ports
     await run_in_threadpool(_wake, adapters)
-    first = await run_in_threadpool(players.list_players, ports)  # errors answer before the stream starts
+    first = await run_in_threadpool(lambda: players.list_players(ports, who=user))  # errors answer before the stream
 
     async def events() -> AsyncIterator[bytes]:
         sent: dict[str, str] = {}
@@ -106,7 +107,7 @@ async def stream_players(request: Request, adapters: AdaptersDep, _: UserDep) ->
                 yield b": keep-alive\n\n"
             await asyncio.sleep(STREAM_EVERY_S)
             try:
-                current = await run_in_threadpool(players.list_players, ports)
+                current = await run_in_threadpool(lambda: players.list_players(ports, who=user))
             except Exception:  # a records hiccup: keep the stream, try again
                 continue
 
@@ -115,19 +116,35 @@ async def stream_players(request: Request, adapters: AdaptersDep, _: UserDep) ->
 
 
 @router.get("/api/players/{player_id}", response_model=PlayerOut, responses=ERRORS(401, 404, 409, 422, 502, 503, 504))
-def get_player(player_id: PlayerId, adapters: AdaptersDep, _: UserDep) -> PlayerOut:
+def get_player(player_id: PlayerId, adapters: AdaptersDep, user: UserDep) -> PlayerOut:
     _wake(adapters)
-    return PlayerOut.model_validate(players.get_player(wiring(adapters).ports, player_id))
+    return PlayerOut.model_validate(players.get_player(wiring(adapters).ports, player_id, who=user))
+
+
+@router.put(
+    "/api/players/{player_id}/private",
+    response_model=PlayerOut,
+    responses=ERRORS(401, 403, 404, 409, 422, 502, 503, 504),
+)
+def set_player_private(
+    player_id: PlayerId, body: Annotated[PlayerPrivateIn, Body()], adapters: AdaptersDep, admin: AdminDep
+) -> PlayerOut:
+    """Admins only: `private: true` keeps the player for the member whose Yoto account
+    has it (its `owner`): only they and admins see and drive it (list, read, commands,
+    history, the stream, routines aimed at it); to others it is 404 like a player no
+    account has. `false` gives it back to the family."""
+    view = players.set_private(wiring(adapters).ports, player_id, body.private, who=admin)
+    return PlayerOut.model_validate(view)
 
 
 @router.post("/api/players/{player_id}/commands", response_model=CommandOut, responses=_COMMAND_ERRORS)
 def send_command(
-    player_id: PlayerId, body: Annotated[CommandIn, Body()], adapters: AdaptersDep, _: UserDep
+    player_id: PlayerId, body: Annotated[CommandIn, Body()], adapters: AdaptersDep, user: UserDep
 ) -> CommandOut:
     """Publish one command (QoS 1) and wait, at most `MQTT_COMMAND_TIMEOUT_S`
     (3 s), for the player's acknowledgement. Checked before anything is sent."""
     wired = wiring(adapters)
-    device, view = players.device_and_view(wired.ports, player_id)
+    device, view = players.device_and_view(wired.ports, player_id, who=user)
     fields = body.model_dump(exclude={"action"}, exclude_none=True)
 
     def chapters(card_id: str) -> list[str]:  # the family's own card or one bought in the shop
@@ -146,12 +163,12 @@ def send_command(
 def player_history(
     player_id: PlayerId,
     adapters: AdaptersDep,
-    _: UserDep,
+    user: UserDep,
     days: Annotated[int, Query(ge=1, le=3650, description="up to PLAYER_HISTORY_DAYS (90 by default)")] = 7,
 ) -> HistoryOut:
     """Plays and minutes listened per card and track over the last `days`, from
     the event history the listener keeps (complete only while a listener ran)."""
-    players.find_device(wiring(adapters).ports, player_id)
+    players.find_device(wiring(adapters).ports, player_id, who=user)
     kept = adapters.settings.player_history_days
     summary = listening.history(adapters.records.players, player_id, days=min(days, kept))
     return HistoryOut.model_validate(summary)

@@ -22,7 +22,6 @@ from app.scheduled import routine_ports
 from app.schemas import ERRORS
 from core.records import Routine
 from services import routines
-from services.library import paged
 
 router = APIRouter(prefix="/api/routines", tags=["routines"])
 
@@ -88,11 +87,11 @@ def list_routines(
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     mine: bool = False,
 ) -> RoutinePage:
-    """The family's routines (`mine`: only the caller's), each with `next_run_at`
-    (UTC), and the `timezone` their `at` clock times are in."""
+    """The family's routines (`mine`: only the caller's; not those aimed at a player kept
+    for another member), each with `next_run_at` (UTC), and the `timezone` their `at`
+    clock times are in."""
     ports = routine_ports(adapters)
-    owner = user.owner_id if mine else None
-    page = paged(lambda: ports.routines.list(owner=owner, limit=limit, cursor=cursor))
+    page = routines.list_routines(ports, user, mine=mine, limit=limit, cursor=cursor)
     # The zone goes with the list so a page can say which clock the times are on
     # (ports.tz is the same ZoneInfo, built from this setting).
     return RoutinePage(
@@ -103,10 +102,10 @@ def list_routines(
 
 
 @router.get("/{routine_id}", response_model=RoutineOut, responses=ERRORS(401, 404))
-def get_routine(routine_id: Id, adapters: AdaptersDep, _: UserDep) -> RoutineOut:
+def get_routine(routine_id: Id, adapters: AdaptersDep, user: UserDep) -> RoutineOut:
     """With `next_run_at` (UTC) and the last runs, newest first."""
     ports = routine_ports(adapters)
-    return _out(ports, routines.get(ports, routine_id))
+    return _out(ports, routines.shown(ports, user, routine_id))
 
 
 @router.put("/{routine_id}", response_model=RoutineOut, responses=ERRORS(401, 403, 404, 409, 422))

@@ -10,7 +10,7 @@ from mqtt.state import API_FIELDS
 from simulator.players import PlayerSpec, SimCard, SimChapter, SimTrack
 from tests.players.conftest import ACCOUNT, Rig, admin, eventually, link
 
-FIELDS = {"name", "heard_at", "stale", *API_FIELDS}  # id, name, online, volume … updated_at, heard_at, stale
+FIELDS = {"name", "heard_at", "stale", "owner", "private", *API_FIELDS}  # id, name, online, volume … stale, owner
 
 
 def player(client: Any, player_id: str) -> dict[str, Any]:

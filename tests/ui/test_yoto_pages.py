@@ -224,3 +224,28 @@ def _drive(ui: Ui, sim_player: Any, tmp_path: Path) -> None:
     expect(panel.get_by_role("status").filter(has_text="Night light")).to_contain_text("done")
     panel.get_by_text("Listening in the last 7 days").click()
     expect(panel.locator(".chart-wrap")).not_to_contain_text("Loading", timeout=10_000)
+
+
+def test_an_admin_keeps_a_player_for_its_owner_from_the_players_page(browser: Browser, player_rig: PlayerRig) -> None:
+    sim_player = player_rig.player
+    ui = new_ui(browser, player_rig.server.url, "laptop")
+    try:
+        ui.sign_in()
+        ui.goto("players")
+        name = f"Bedroom {sim_player.player_id[-4:]}"
+        panel = ui.page.get_by_role("region", name=f"Player {name}")
+        expect(panel).to_contain_text("On mum's Yoto account", timeout=20_000)
+        switch = panel.get_by_role("switch", name=re.compile("Mine only"))
+        expect(switch).not_to_be_checked()
+        switch.check()
+        expect(panel.get_by_role("status").filter(has_text="Only mum and admins see")).to_be_visible()
+        expect(panel).to_contain_text("On mum's Yoto account · mine only")
+        assert _api(ui, "GET", f"/api/players/{sim_player.player_id}")["private"] is True
+        ui.page.reload()
+        expect(panel.get_by_role("switch", name=re.compile("Mine only"))).to_be_checked(timeout=20_000)
+        panel.get_by_role("switch", name=re.compile("Mine only")).uncheck()
+        expect(panel.get_by_role("status").filter(has_text="The whole family sees")).to_be_visible()
+        assert _api(ui, "GET", f"/api/players/{sim_player.player_id}")["private"] is False
+    finally:
+        ui.page.context.close()
+    ui.check()

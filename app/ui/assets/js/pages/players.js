@@ -1,9 +1,10 @@
 // Players: each player's live state, updated by itself (server-sent events
 // where the server streams, otherwise a poll of our own API), every command
-// the API offers, and a small chart of the last week's listening.
+// the API offers, and a small chart of the last week's listening. Admins can
+// keep a player for the member whose Yoto account has it ("mine only").
 
 import { api, apiUrl, listOf } from "../api.js";
-import { announce, clear, field, formatDuration, h, missing, statusLine, syncRows } from "../dom.js";
+import { announce, checkbox, clear, field, formatDuration, h, missing, statusLine, syncRows } from "../dom.js";
 
 const POLL_MS = 5000;
 const POLL_WITH_STREAM_MS = 30000;
@@ -162,12 +163,30 @@ export async function render(root, ctx) {
     const ask = h("button", { type: "button", class: "quiet", "aria-label": `Ask ${playerName()} for its status` }, "Ask for status");
     ask.addEventListener("click", () => command({ action: "status" }, "Status asked for"));
 
+    const whose = h("p", { class: "meta small" }, "");
+    const keep = ctx.me.is_admin ? checkbox("Mine only: just its owner and admins see and use it", first.private === true) : null;
+    if (keep) {
+      keep.input.setAttribute("role", "switch");
+      keep.input.addEventListener("change", async () => {
+        const on = keep.input.checked;
+        status.info(on ? "Keeping it for its owner…" : "Sharing it with the family…");
+        try {
+          update(await api(`api/players/${encodeURIComponent(id)}/private`, { method: "PUT", json: { private: on } }));
+          status.ok(on ? `Only ${state.owner} and admins see ${playerName()} now.` : `The whole family sees ${playerName()} again.`);
+        } catch (err) {
+          keep.input.checked = !on;
+          status.error(`Could not change who sees it: ${err.message}`);
+        }
+      });
+    }
+
     const chart = h("div", { class: "chart-wrap" });
     const history = h("details", {}, h("summary", {}, "Listening in the last 7 days"), chart);
     history.addEventListener("toggle", () => { if (history.open) loadHistory(id, chart, (cardId) => cardTitles.get(cardId)); });
 
     const el = h("section", { class: "panel player", "aria-label": `Player ${playerName()}` },
       h("div", { class: "row" }, name, online),
+      whose,
       h("div", { class: "now" }, what, chapter, position, posText),
       h("dl", { class: "facts" }, volBox, batBox, sleepBox, seenBox, wifiBox),
       transport,
@@ -177,12 +196,14 @@ export async function render(root, ctx) {
       h("div", { class: "grid2" },
         h("div", {}, field("Sleep timer", sleep).wrap, setSleep),
         h("div", {}, field("Night-light colour", colour).wrap, setColour)),
-      h("div", { class: "row" }, ask), status.el,
+      h("div", { class: "row" }, ask), keep ? keep.wrap : null, status.el,
       ctx.features.history ? history : null);
 
     function update(patch) {
       state = { ...state, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
       name.textContent = playerName();
+      whose.textContent = state.owner ? `On ${state.owner}'s Yoto account${state.private ? " · mine only" : ""}` : "\u00a0";
+      if (keep && typeof state.private === "boolean") keep.input.checked = state.private;
       // stale: nothing heard for longer than a player's events last; what shows is how it was then
       const stale = state.online !== false && state.stale === true;
       online.textContent = state.online === false ? "Offline" : stale ? "Not live" : "Online";
