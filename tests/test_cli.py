@@ -100,3 +100,19 @@ def test_missing_aws_configuration_is_named(aws_settings: Settings) -> None:
     )
     assert out.returncode == 2
     assert "COGNITO_CLIENT_ID" in out.stderr and "SESSION_SECRET" in out.stderr
+
+
+def test_a_member_made_on_the_command_line_after_one_of_that_name_went_is_a_new_member(
+    cli_settings: Settings,
+) -> None:
+    from services import users
+    from services.members import Members
+
+    adapters = Adapters(cli_settings)
+    family = users.Family(adapters.identity, adapters.records, adapters.storage)
+    users.create_user(family, "mum", PASSWORD, is_admin=True)
+    users.create_user(family, "kid", PASSWORD)
+    users.delete_user(family, "kid", by=family.members.resolved(adapters.identity.get_user("mum")))
+    done = run_cli(cli_settings, "create-user", "kid", "--password-stdin", stdin=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    assert Members(adapters.records).id_of("kid") == "kid~2"
