@@ -120,7 +120,9 @@ def seeded_app(settings: Any) -> tuple[Any, dict[str, str]]:
                 created_at=now - timedelta(seconds=i),
             )
         )
-    _, cookie = sessions.start(adapters.records.sessions, keys_for(adapters).cookie, USER[0], max_age_s=3600)
+    _, cookie = sessions.start(
+        adapters.records.sessions, keys_for(adapters).cookie, USER[0], max_age_s=3600, member_id=USER[0]
+    )
     return create_app(), {COOKIE_NAME: cookie}
 
 
