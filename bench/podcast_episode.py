@@ -78,8 +78,11 @@ def main() -> None:
             feed = rss("Bench", [(f"g{n}", f"Episode {n}", "Mon, 01 Jun 2026 07:00:00 GMT", feeds.url + path)])
             feeds.routes[f"/feed{n}.xml"] = Served(200, feed, {"Content-Type": "application/rss+xml"})
             started = time.perf_counter()
-            podcast, _ = podcasts.create(ports, user, feed_url=f"{feeds.url}/feed{n}.xml", episodes=1)
+            podcast, run, queued = podcasts.create(ports, user, feed_url=f"{feeds.url}/feed{n}.xml", episodes=1)
+            while queued and adapters.records.runs.get(run.id).status in ("queued", "running"):
+                time.sleep(0.01)  # the first run fills the card on a worker: the path ends when it has
             whole.append(time.perf_counter() - started)
+            podcast = podcasts.get(ports, podcast.id)
             assert podcast.yoto_card_id and cloud.card(podcast.yoto_card_id) is not None
     feeds.server.shutdown()
     shutil.rmtree(work, ignore_errors=True)

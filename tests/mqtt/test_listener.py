@@ -166,7 +166,8 @@ def test_a_connection_counts_as_up_only_once_its_players_are_subscribed(
         )
         eventually(listing.is_set)
         session = listener.sessions["family"]
-        assert session.transport is not None and session.transport.connected  # the broker took the connection
+        # the listing runs beside the connect: wait until the broker has taken the connection
+        eventually(lambda: session.transport is not None and session.transport.connected)
         assert not session.connected and session.connects == 0
         assert listener.health()["connected_accounts"] == []
         release.set()
