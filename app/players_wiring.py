@@ -15,7 +15,7 @@ from services.yoto_tokens import YotoTokenService
 
 @dataclass(frozen=True)
 class PlayersWiring:
-    cloud: Any  # core.yoto.YotoCloud
+    cloud: Any  # core.yoto.cloud.YotoCloud
     tokens: YotoTokenService
     ports: PlayerPorts
     sender: Any  # services.player_commands.CommandSender

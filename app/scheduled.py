@@ -25,7 +25,7 @@ from core.ports import RunQueue
 from core.records import Run, User, utcnow
 from core.settings import Settings
 from core.usernames import name_of
-from mqtt.payloads import Command
+from core.yoto.payloads import Command
 from services import jobs, podcasts, routines
 from services.ingest import IngestLimits, scratch_base
 

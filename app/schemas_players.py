@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas import In
-from mqtt.payloads import SLEEP_TIMER_MAX_MINUTES
+from core.yoto.payloads import SLEEP_TIMER_MAX_MINUTES
 
 PLAYER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 CARD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"

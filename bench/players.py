@@ -139,8 +139,8 @@ def bench_commands(client: Any, adapters: Any, runs: int) -> list[str]:
 
 
 def bench_ingest(events: int, rounds: int, backends: dict[str, Callable[[], Any]]) -> list[str]:
+    from core.yoto.messages import parse_message
     from mqtt.listener import StateWriter
-    from mqtt.messages import parse_message
 
     payloads = [
         ("device/{p}/data/events", json.dumps({"position": i, "trackKey": f"{i // 50 % 9 + 1:02d}"}).encode())
@@ -243,10 +243,10 @@ def bench_family(broker: Any, sizes: list[int], rounds: int) -> list[str]:
 def bench_proxy(broker: Any, runs: int) -> list[str]:
     from dataclasses import replace
 
-    from mqtt import payloads
+    from core.yoto import payloads
+    from core.yoto.messages import parse_message
+    from core.yoto.protocol import subscribe_topics
     from mqtt.commands import AckWaiters, send_command
-    from mqtt.messages import parse_message
-    from mqtt.protocol import subscribe_topics
     from mqtt.transport import Transport
     from simulator.players import start_players
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from mqtt.messages import Ack, Events, Message, Status, parse_message
-from mqtt.payloads import Command
-from mqtt.protocol import command_topic, response_topic, subscribe_topics
+from core.yoto.messages import Ack, Events, Message, Status, parse_message
+from core.yoto.payloads import Command
+from core.yoto.protocol import command_topic, response_topic, subscribe_topics
+from core.yoto.results import CommandResult
 from mqtt.transport import BrokerConfig, Transport
 
 ACK_TIMEOUT_S = 3.0
@@ -41,17 +41,6 @@ def ack_keys(family: str) -> frozenset[str]:
     `volume`, `events`…), the hyphenated form (`card-start`) and the legacy names."""
     first = family.split("/", 1)[0]
     return frozenset({family, first, family.replace("/", "-")}) | LEGACY_ACK_KEYS.get(family, frozenset())
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    outcome: Literal["ok", "failed", "timeout"]
-    reason: str | None = None
-    elapsed_s: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "ok"
 
 
 def answer(command: Command, player_id: str, message: Message) -> CommandResult | None:

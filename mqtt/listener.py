@@ -21,12 +21,13 @@ from typing import Any, Protocol
 from core.errors import NotFound
 from core.ports import PlayerRepository
 from core.records import PlayerEvent
-from mqtt import payloads
-from mqtt.commands import ACK_TIMEOUT_S, AckWaiters, CommandResult, send_command
-from mqtt.messages import Ack, Events, Malformed, Message, Presence, Status, parse_message
-from mqtt.payloads import Command
-from mqtt.protocol import PLAYERS_PER_CONNECTION, command_topic, subscribe_topics
-from mqtt.state import merge
+from core.yoto import payloads
+from core.yoto.messages import Ack, Events, Malformed, Message, Presence, Status, parse_message
+from core.yoto.payloads import Command
+from core.yoto.protocol import PLAYERS_PER_CONNECTION, command_topic, subscribe_topics
+from core.yoto.results import CommandResult
+from core.yoto.state import merge
+from mqtt.commands import ACK_TIMEOUT_S, AckWaiters, send_command
 from mqtt.transport import BrokerConfig, ConnectRefused, SubscribeRefused, Transport, TransportError
 
 log = logging.getLogger(__name__)

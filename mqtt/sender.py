@@ -15,10 +15,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from core.errors import BackendUnavailable, RelinkNeeded
-from core.yoto import RELINK_MESSAGE
-from mqtt.commands import CommandResult, send_once
+from core.yoto.cloud import RELINK_MESSAGE
+from core.yoto.payloads import Command
+from core.yoto.results import CommandResult
+from mqtt.commands import send_once
 from mqtt.listener import Listener
-from mqtt.payloads import Command
 from mqtt.transport import BrokerConfig, ConnectRefused, TransportError
 
 

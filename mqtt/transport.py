@@ -20,7 +20,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.settings import mqtt_alpn_problem
-from mqtt.protocol import MAX_FILTERS_PER_SUBSCRIBE, authorizer_username, client_id
+from core.yoto.protocol import MAX_FILTERS_PER_SUBSCRIBE, authorizer_username, client_id
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from core.ports import AudioRepository, CardRepository
 from core.records import AudioItem, Card, User
 from core.settings import Settings
 from core.usernames import name_of
-from core.yoto import YotoChapter, YotoCloud, YotoTrack
+from core.yoto.cloud import YotoChapter, YotoCloud, YotoTrack
 from services import streams
 from services.icons import IconCatalog, IconIndex
 from services.yoto_tokens import YotoTokenService

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from core.errors import Conflict, Invalid
 from core.records import Card, Page, User, new_id, utcnow
-from core.yoto import Icon, YotoCard
+from core.yoto.cloud import Icon, YotoCard
 from services import card_content as content
 from services.card_content import CardPorts, Entry
 from services.images import image_kind_and_size

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from core.yoto import Icon, YotoCloud
+from core.yoto.cloud import Icon, YotoCloud
 
 _STOP = "a an and the of to in on for with from at by is it its my your our his her their we you i me"
 STOPWORDS = frozenset((_STOP + " part chapter track episode vol volume").split())

@@ -20,7 +20,7 @@ from typing import Any
 
 from core.ports import PlayerRepository
 from core.records import PlayerEvent, utcnow
-from mqtt.state import NO_CARD, merge_events
+from core.yoto.state import NO_CARD, merge_events
 
 MAX_GAP_S = 600.0
 PAGE = 1000

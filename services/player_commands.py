@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import Conflict, Invalid, NotFound, UpstreamError, UpstreamTimeout
-from core.yoto import YotoCard, pad_key
-from mqtt import payloads
-from mqtt.payloads import Command, InvalidCommand
+from core.yoto import payloads
+from core.yoto.cloud import YotoCard, pad_key
+from core.yoto.payloads import Command, InvalidCommand
 from services.players import KnownDevice
 
 if TYPE_CHECKING:
-    from mqtt.commands import CommandResult
+    from core.yoto.results import CommandResult
 
 ACTIONS = ("play", "pause", "resume", "stop", "volume", "sleep_timer", "ambient", "next", "previous", "status")
 

@@ -29,8 +29,8 @@ from core.errors import DomainError, NotFound
 from core.ports import PlayerRepository, Records, SettingsRepository
 from core.records import PlayerState, User, utcnow
 from core.usernames import name_of
-from core.yoto import Device, DeviceStatus
-from mqtt.state import api_fields
+from core.yoto.cloud import Device, DeviceStatus
+from core.yoto.state import api_fields
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def player_ids(ports: PlayerPorts, account: str, *, max_age_s: float = 60) -> li
 def view(
     device: KnownDevice, state: PlayerState | None, now: datetime | None = None, *, private: bool = False
 ) -> dict[str, Any]:
-    """The API fields (`mqtt.state.API_FIELDS`, `name`, `heard_at`, `stale`, `owner`, `private`) of one player."""
+    """The API fields (`core.yoto.state.API_FIELDS`, `name`, `heard_at`, `stale`, `owner`, `private`) of one player."""
     merged: Mapping[str, Any] = state.state if state is not None else {}
     out = api_fields(device.id, merged, state.updated_at if state is not None else device.listed_at)
     mqtt_online = merged.get("online")

@@ -39,7 +39,7 @@ from typing import Any, Literal
 from core.errors import Conflict, DomainError, Invalid, NotFound, VersionConflict
 from core.ports import CounterRepository, PlaylistRepository
 from core.records import Card, Playlist, User, new_id, utcnow
-from core.yoto import YotoCard
+from core.yoto.cloud import YotoCard
 from services import card_content as content
 from services.card_content import CardPorts, Entry
 from services.cards import delete_on_yoto_and_here, forget_on_yoto

@@ -2,7 +2,7 @@
 
 A step is exactly a body of `POST /api/players/{id}/commands` (`{"action":
 "volume", "volume": 30}`), checked when the routine is saved by building the
-MQTT command it stands for (`mqtt.payloads`), so a routine cannot hold a step
+MQTT command it stands for (`core.yoto.payloads`), so a routine cannot hold a step
 the player endpoint would refuse. `next`/`previous` depend on what is playing
 at that moment and are refused in routines.
 
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from core.errors import Conflict, Forbidden, Invalid, NotFound, UpstreamError, UpstreamTimeout
 from core.ports import CounterRepository, JobRepository, RoutineRepository, RunQueue, RunRepository
 from core.records import Job, Page, Routine, Run, User, new_id, utcnow
-from mqtt.payloads import Command
+from core.yoto.payloads import Command
 from services import jobs, player_commands
 from services.library import paged
 from services.schedule_times import check_days, parse_clock

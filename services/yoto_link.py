@@ -29,7 +29,7 @@ from core.errors import Conflict, Forbidden, NotFound
 from core.ports import CounterRepository, SettingsRepository, TokenRepository
 from core.records import User, utcnow
 from core.settings import Settings
-from core.yoto import DeviceCodeStart, DevicePoll, PkceRequest, TokenGrant
+from core.yoto.cloud import DeviceCodeStart, DevicePoll, PkceRequest, TokenGrant
 from services.card_content import LOOPBACK_HOSTS
 from services.players import devices_key
 from services.yoto_tokens import YotoTokenService
@@ -39,7 +39,7 @@ BAD_STATE = "this Yoto login is unknown, already used or expired: start linking 
 
 
 class YotoLogin(Protocol):
-    """The OAuth part of `core.yoto.YotoCloud`."""
+    """The OAuth part of `core.yoto.cloud.YotoCloud`."""
 
     def authorize_request(self, redirect_uri: str, *, state: str | None = None) -> PkceRequest: ...
 

@@ -32,13 +32,13 @@ from typing import Protocol, TypeVar
 from core.errors import AlreadyExists, NotFound, RelinkNeeded, UpstreamRejected, UpstreamTimeout, VersionConflict
 from core.ports import CounterRepository, TokenRepository
 from core.records import YotoTokens, utcnow
-from core.yoto import NOT_LINKED_MESSAGE, RELINK_MESSAGE, AccessTokenRejected, TokenGrant
+from core.yoto.cloud import NOT_LINKED_MESSAGE, RELINK_MESSAGE, AccessTokenRejected, TokenGrant
 
 T = TypeVar("T")
 
 
 class TokenRefresher(Protocol):
-    """The part of `core.yoto.YotoCloud` this service needs."""
+    """The part of `core.yoto.cloud.YotoCloud` this service needs."""
 
     def refresh(self, refresh_token: str) -> TokenGrant: ...
 

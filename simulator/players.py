@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mqtt.messages import decode
-from mqtt.payloads import CARD_URI, padded_key
-from mqtt.protocol import (
+from core.yoto.messages import decode
+from core.yoto.payloads import CARD_URI, padded_key
+from core.yoto.protocol import (
     COMMAND_SCALE_MAX,
     command_subscription,
     parse_command_topic,

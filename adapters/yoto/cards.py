@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import UpstreamError
-from core.yoto import (
+from core.yoto.cloud import (
     CONTENT_CONFIG_KEYS,
     CardSummary,
     YotoCard,

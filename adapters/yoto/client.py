@@ -37,7 +37,7 @@ from core.errors import (
 )
 from core.records import utcnow
 from core.settings import Settings
-from core.yoto import (
+from core.yoto.cloud import (
     DEFAULT_SCOPES,
     RELINK_MESSAGE,
     AccessTokenRejected,
@@ -231,7 +231,7 @@ def pkce_pair() -> tuple[str, str]:
 
 
 class YotoClient:
-    """Implements `core.yoto.YotoCloud` over httpx. Build one per process
+    """Implements `core.yoto.cloud.YotoCloud` over httpx. Build one per process
     (`from_settings`) and share it; `close()` releases its connections."""
 
     def __init__(

@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from mqtt.commands import AckWaiters, CommandResult, send_command
-from mqtt.messages import Message, parse_message
-from mqtt.payloads import Command
-from mqtt.protocol import subscribe_topics
-from mqtt.state import api_fields, merge
+from core.yoto.messages import Message, parse_message
+from core.yoto.payloads import Command
+from core.yoto.protocol import subscribe_topics
+from core.yoto.results import CommandResult
+from core.yoto.state import api_fields, merge
+from mqtt.commands import AckWaiters, send_command
 from mqtt.transport import Transport
 from tests.brokers import Mosquitto, fresh_mosquitto, mosquitto
 

@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.settings import Settings
-from mqtt.protocol import subscribe_topics
+from core.yoto.protocol import subscribe_topics
 from mqtt.transport import BrokerConfig, SubscribeRefused, Transport, TransportError
 from tests.brokers import Mosquitto
 

@@ -21,10 +21,10 @@ from adapters import get_adapters
 from core.errors import NotFound
 from core.ports import PlayerRepository
 from core.settings import Settings
-from mqtt import payloads as p
+from core.yoto import payloads as p
+from core.yoto.protocol import authorizer_username, volume_step
+from core.yoto.state import api_fields
 from mqtt.listener import Backoff, Listener
-from mqtt.protocol import authorizer_username, volume_step
-from mqtt.state import api_fields
 from simulator.players import PlayerSpec, sample_card, start_players
 from tests.brokers import Mosquitto, run_mosquitto
 from tests.servers import stop

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mqtt.messages import Ack, Events, Malformed, Presence, Status, parse_message
+from core.yoto.messages import Ack, Events, Malformed, Presence, Status, parse_message
 
 
 def test_partial_event_is_coerced() -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mqtt import payloads as p
+from core.yoto import payloads as p
 
 
 def body(command: p.Command) -> object:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mqtt.protocol import (
+from core.yoto.protocol import (
     MAX_FILTERS_PER_SUBSCRIBE,
     MAX_SUBSCRIPTIONS_PER_CONNECTION,
     PLAYERS_PER_CONNECTION,

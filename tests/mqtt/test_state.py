@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mqtt.messages import Ack, Events, Malformed, Presence, Status
-from mqtt.state import API_FIELDS, api_fields, device_temperature, merge, merge_events
+from core.yoto.messages import Ack, Events, Malformed, Presence, Status
+from core.yoto.state import API_FIELDS, api_fields, device_temperature, merge, merge_events
 
 
 def apply(state: dict, *messages: object) -> dict:

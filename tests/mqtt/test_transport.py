@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from mqtt.protocol import authorizer_username
+from core.yoto.protocol import authorizer_username
 from mqtt.transport import BrokerConfig, ConnectRefused, Transport, TransportError
 from tests.brokers import Mosquitto, run_mosquitto
 from tests.servers import free_port

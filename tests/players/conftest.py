@@ -23,10 +23,10 @@ import pytest
 from adapters.yoto.client import YotoClient
 from core.records import utcnow
 from core.settings import Settings
-from core.yoto import TokenGrant, YotoCard, YotoChapter, YotoTrack
+from core.yoto.cloud import TokenGrant, YotoCard, YotoChapter, YotoTrack
+from core.yoto.protocol import authorizer_username
 from mqtt.handler import Handler, build_listener, in_process
 from mqtt.listener import Backoff
-from mqtt.protocol import authorizer_username
 from mqtt.transport import BrokerConfig
 from services.yoto_tokens import YotoTokenService
 from simulator.cloud import RunningCloud, start_cloud

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mqtt.protocol import volume_step
-from mqtt.state import API_FIELDS
+from core.yoto.protocol import volume_step
+from core.yoto.state import API_FIELDS
 from simulator.players import PlayerSpec, SimCard, SimChapter, SimTrack
 from tests.players.conftest import ACCOUNT, Rig, admin, eventually, link
 

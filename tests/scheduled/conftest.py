@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from adapters import Adapters
-from core.yoto import TokenGrant
+from core.yoto.cloud import TokenGrant
 from simulator.cloud import RunningCloud
 from tests import yoto_sim
 from tests.api.conftest import ADMIN, Api, make_api

@@ -123,7 +123,7 @@ def linked_admin(cloud: Any) -> Callable[[Settings], None]:
     def prepare(settings: Settings) -> None:
         from adapters import Adapters
         from adapters.yoto.client import YotoClient
-        from core.yoto import TokenGrant
+        from core.yoto.cloud import TokenGrant
         from services.yoto_tokens import YotoTokenService
 
         answer = cloud.issue_tokens()

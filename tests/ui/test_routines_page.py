@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
-from mqtt.protocol import volume_from_device, volume_to_device
+from core.yoto.protocol import volume_from_device, volume_to_device
 from tests.audio_fixtures import write_tone
 from tests.ui.conftest import PlayerRig, Ui, new_ui
 from tests.ui.conftest import ui_api as _api

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from adapters.yoto.client import YotoClient
-from core.yoto import TokenGrant
+from core.yoto.cloud import TokenGrant
 from simulator.cloud import RunningCloud
 from tests import yoto_sim
 

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.yoto.cards import card_json, parse_card, parse_summary, unwrap_card
 from core.errors import UpstreamError
-from core.yoto import CONTENT_CONFIG_KEYS, YotoCard, YotoChapter, YotoTrack, icon_ref, media_id_of, pad_key
+from core.yoto.cloud import CONTENT_CONFIG_KEYS, YotoCard, YotoChapter, YotoTrack, icon_ref, media_id_of, pad_key
 
 ICON_A = "aUBxMK1mG6Gk3b2QgFpLNRGYuHWyKIWiPbYxMm7zEcs"
 ICON_B = "nD2VZ6tmWtnM1GXWBfVE8I9jI8Eo0SZAbnPSubJ2WrA"

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.yoto.client import YotoClient
 from core.errors import RateLimited, UpstreamError, UpstreamTimeout
-from core.yoto import AccessTokenRejected, YotoCard, YotoChapter, YotoTrack
+from core.yoto.cloud import AccessTokenRejected, YotoCard, YotoChapter, YotoTrack
 from simulator.cloud import RunningCloud
 from tests.servers import free_port
 from tests.yoto.conftest import make_client

@@ -13,7 +13,7 @@ import pytest
 from adapters.yoto.client import YotoClient
 from core.errors import ConfigError, RelinkNeeded, UpstreamError, UpstreamRejected, UpstreamTimeout
 from core.settings import Settings
-from core.yoto import DEFAULT_SCOPES
+from core.yoto.cloud import DEFAULT_SCOPES
 from simulator.cloud import RunningCloud
 from tests.servers import free_port
 from tests.yoto.conftest import REDIRECT_URI, make_client, pkce_link

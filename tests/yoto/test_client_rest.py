@@ -11,7 +11,7 @@ import pytest
 
 from adapters.yoto.client import YotoClient, parse_device_status
 from core.errors import Conflict, NotFound, UpstreamRejected
-from core.yoto import DeviceStatus, YotoCard, YotoChapter, YotoTrack, icon_ref
+from core.yoto.cloud import DeviceStatus, YotoCard, YotoChapter, YotoTrack, icon_ref
 from simulator.cloud import RunningCloud
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.yoto.client import YotoClient
 from core.errors import UpstreamError
-from core.yoto import Icon
+from core.yoto.cloud import Icon
 from services.icons import IconCatalog, IconIndex, forms, words
 from simulator.cloud import RunningCloud
 

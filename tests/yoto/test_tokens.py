@@ -22,7 +22,7 @@ from core.errors import RelinkNeeded, UpstreamRejected
 from core.ports import Records
 from core.records import utcnow
 from core.settings import Settings
-from core.yoto import NOT_LINKED_MESSAGE, RELINK_MESSAGE, TokenGrant
+from core.yoto.cloud import NOT_LINKED_MESSAGE, RELINK_MESSAGE, TokenGrant
 from services.yoto_tokens import YotoTokenService
 from simulator.cloud import RunningCloud
 from tests.yoto.conftest import make_client, pkce_link

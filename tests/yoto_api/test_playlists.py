@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
-from core.yoto import CONTENT_CONFIG_KEYS
+from core.yoto.cloud import CONTENT_CONFIG_KEYS
 from simulator.cloud import RunningCloud
 from tests.yoto_api.conftest import ADMIN, DEBOUNCE_S, MEMBER, YApi, build_yapi, close, link
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mqtt.protocol import COMMAND_SCALE_MAX
+from core.yoto.protocol import COMMAND_SCALE_MAX
 
 CARD_URI = "https://yoto.io/{card_id}"
 SLEEP_TIMER_MAX_MINUTES = 24 * 60

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from mqtt.messages import Events, Message, Presence, Status
-from mqtt.protocol import DEVICE_SCALE_MAX, volume_from_device
+from core.yoto.messages import Events, Message, Presence, Status
+from core.yoto.protocol import DEVICE_SCALE_MAX, volume_from_device
 
 NO_CARD = "none"
 PLAYBACK_STATUSES = ("playing", "paused", "stopped")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mqtt.protocol import is_full_status_topic, parse_topic
+from core.yoto.protocol import is_full_status_topic, parse_topic
 
 RAW_KEEP = 200  # characters of a malformed payload kept for the log
 
