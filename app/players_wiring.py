@@ -39,9 +39,9 @@ def wiring(adapters: Adapters) -> PlayersWiring:
 
 
 def _build(adapters: Adapters) -> PlayersWiring:
+    from adapters.yoto.mqtt.sender import MqttSender
+    from adapters.yoto.mqtt.transport import BrokerConfig
     from mqtt.handler import in_process
-    from mqtt.sender import MqttSender
-    from mqtt.transport import BrokerConfig
 
     records = adapters.records
     cloud = adapters.yoto

@@ -43,10 +43,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
 
+    from adapters.yoto.mqtt import transport
+    from adapters.yoto.mqtt.acks import AckWaiters, answer_topics, send_command, send_once
     from core.yoto import payloads
     from core.yoto.messages import parse_message
-    from mqtt import transport
-    from mqtt.commands import AckWaiters, answer_topics, send_command, send_once
     from simulator.players import start_players
     from tests.brokers import run_mosquitto
 

@@ -85,8 +85,8 @@ def build_app(tmp: Path, broker: Any, cloud: Any) -> tuple[Any, Any]:
 
 
 def start_listener(adapters: Any) -> Any:
+    from adapters.yoto.mqtt.listener import Backoff
     from mqtt.handler import Handler, build_listener, in_process
-    from mqtt.listener import Backoff
 
     listener = build_listener(adapters, relist_every_s=1.0, backoff=Backoff(first_s=0.05, cap_s=0.2, settled_s=5))
     in_process.start(Handler(listener, adapters.records.settings, mode="in-process", heartbeat_every_s=1.0))
@@ -139,8 +139,8 @@ def bench_commands(client: Any, adapters: Any, runs: int) -> list[str]:
 
 
 def bench_ingest(events: int, rounds: int, backends: dict[str, Callable[[], Any]]) -> list[str]:
+    from adapters.yoto.mqtt.listener import StateWriter
     from core.yoto.messages import parse_message
-    from mqtt.listener import StateWriter
 
     payloads = [
         ("device/{p}/data/events", json.dumps({"position": i, "trackKey": f"{i // 50 % 9 + 1:02d}"}).encode())
@@ -188,8 +188,8 @@ def bench_restart(client: Any, adapters: Any, broker: Any, fleet: Any, restarts:
 
 
 def bench_family(broker: Any, sizes: list[int], rounds: int) -> list[str]:
+    from adapters.yoto.mqtt.listener import Backoff, Listener
     from core.errors import NotFound
-    from mqtt.listener import Backoff, Listener
     from simulator.players import start_players
 
     out = [f"a family's players live: listener start -> every player's state stored ({rounds} rounds)"]
@@ -243,11 +243,11 @@ def bench_family(broker: Any, sizes: list[int], rounds: int) -> list[str]:
 def bench_proxy(broker: Any, runs: int) -> list[str]:
     from dataclasses import replace
 
+    from adapters.yoto.mqtt.acks import AckWaiters, send_command
+    from adapters.yoto.mqtt.transport import Transport
     from core.yoto import payloads
     from core.yoto.messages import parse_message
     from core.yoto.protocol import subscribe_topics
-    from mqtt.commands import AckWaiters, send_command
-    from mqtt.transport import Transport
     from simulator.players import start_players
 
     player = "proxy-bench-1"

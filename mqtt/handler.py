@@ -20,9 +20,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from adapters.yoto.mqtt.listener import Listener
+from adapters.yoto.mqtt.transport import BrokerConfig
 from core.records import utcnow
-from mqtt.listener import Listener
-from mqtt.transport import BrokerConfig
 from services import listener_health
 from services.players import PlayerPorts, player_ids
 from services.yoto_tokens import YotoTokenService

@@ -63,7 +63,7 @@ def write_heartbeat(
     now: Callable[[], datetime] = utcnow,
     instance: str | None = None,
 ) -> None:
-    """`health` is `mqtt.listener.Listener.health()`; `instance` names the writer."""
+    """`health` is `adapters.yoto.mqtt.listener.Listener.health()`; `instance` names the writer."""
     settings.put(
         HEARTBEAT_KEY,
         {

@@ -29,7 +29,7 @@ ACTIONS = ("play", "pause", "resume", "stop", "volume", "sleep_timer", "ambient"
 
 class CommandSender(Protocol):
     """Publishes a command as the player's account and waits for the answer
-    (`mqtt.sender.MqttSender`: over the listener's connection when one is open,
+    (`adapters.yoto.mqtt.sender.MqttSender`: over the listener's connection when one is open,
     otherwise a short-lived one)."""
 
     def send(self, account: str, player_id: str, command: Command, *, timeout: float) -> tuple[CommandResult, str]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from adapters.yoto.mqtt.transport import BrokerConfig, Transport, TransportError, Will
 from core.yoto.messages import decode
 from core.yoto.payloads import CARD_URI, padded_key
 from core.yoto.protocol import (
@@ -30,7 +31,6 @@ from core.yoto.protocol import (
     volume_from_device,
     volume_to_device,
 )
-from mqtt.transport import BrokerConfig, Transport, TransportError, Will
 
 CARD_URI_PREFIX = CARD_URI.split("{", 1)[0]
 # Keys that change continuously: sent with other changes or every `position_every_s`.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt.transport import BrokerConfig
+from adapters.yoto.mqtt.transport import BrokerConfig
 from simulator.iot_limits import LimitingProxy
 from tests.servers import free_port, stop
 

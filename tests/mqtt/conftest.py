@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from adapters.yoto.mqtt.acks import AckWaiters, send_command
+from adapters.yoto.mqtt.transport import Transport
 from core.yoto.messages import Message, parse_message
 from core.yoto.payloads import Command
 from core.yoto.protocol import subscribe_topics
 from core.yoto.results import CommandResult
 from core.yoto.state import api_fields, merge
-from mqtt.commands import AckWaiters, send_command
-from mqtt.transport import Transport
 from tests.brokers import Mosquitto, fresh_mosquitto, mosquitto
 
 __all__ = ["Controller", "fresh_mosquitto", "mosquitto"]

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from adapters import get_adapters
+from adapters.yoto.mqtt.listener import Backoff, Listener, run_until_signalled
+from adapters.yoto.mqtt.transport import BrokerConfig
 from core.settings import Settings
-from mqtt.listener import Backoff, Listener, run_until_signalled
-from mqtt.transport import BrokerConfig
 
 
 def main() -> int:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.yoto.mqtt.transport import BrokerConfig, SubscribeRefused, Transport, TransportError
 from core.errors import ConfigError
 from core.settings import Settings
 from core.yoto.protocol import subscribe_topics
-from mqtt.transport import BrokerConfig, SubscribeRefused, Transport, TransportError
 from tests.brokers import Mosquitto
 
 

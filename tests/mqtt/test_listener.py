@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from adapters import get_adapters
+from adapters.yoto.mqtt.listener import Backoff, Listener
 from core.errors import NotFound
 from core.ports import PlayerRepository
 from core.settings import Settings
 from core.yoto import payloads as p
 from core.yoto.protocol import authorizer_username, volume_step
 from core.yoto.state import api_fields
-from mqtt.listener import Backoff, Listener
 from simulator.players import PlayerSpec, sample_card, start_players
 from tests.brokers import Mosquitto, run_mosquitto
 from tests.servers import stop

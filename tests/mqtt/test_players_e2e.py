@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from adapters.yoto.mqtt.acks import send_once
 from core.yoto import payloads as p
 from core.yoto.messages import Ack, Events, Malformed, Presence, Status
 from core.yoto.protocol import volume_step
-from mqtt.commands import send_once
 from simulator.players import PlayerSpec, sample_card, start_players
 from tests.brokers import Mosquitto
 from tests.mqtt.conftest import Controller

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.yoto.mqtt.transport import BrokerConfig, ConnectRefused, Transport, TransportError
 from core.settings import Settings
 from core.yoto.protocol import authorizer_username
-from mqtt.transport import BrokerConfig, ConnectRefused, Transport, TransportError
 from tests.brokers import Mosquitto, run_mosquitto
 from tests.servers import free_port
 

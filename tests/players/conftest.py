@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 
 from adapters.yoto.client import YotoClient
+from adapters.yoto.mqtt.listener import Backoff
+from adapters.yoto.mqtt.transport import BrokerConfig
 from core.records import utcnow
 from core.settings import Settings
 from core.yoto.cloud import TokenGrant, YotoCard, YotoChapter, YotoTrack
 from core.yoto.protocol import authorizer_username
 from mqtt.handler import Handler, build_listener, in_process
-from mqtt.listener import Backoff
-from mqtt.transport import BrokerConfig
 from services.yoto_tokens import YotoTokenService
 from simulator.cloud import RunningCloud, start_cloud
 from simulator.players import PlayerFleet, PlayerSpec, SimCard, sample_card, start_players

@@ -19,11 +19,11 @@ import threading
 import time
 from typing import Any
 
+from adapters.yoto.mqtt.transport import BrokerConfig, Transport
 from core.yoto.messages import Ack, Events, Message, Status, parse_message
 from core.yoto.payloads import Command
 from core.yoto.protocol import command_topic, response_topic, subscribe_topics
 from core.yoto.results import CommandResult
-from mqtt.transport import BrokerConfig, Transport
 
 ACK_TIMEOUT_S = 3.0
 # Ack keys reported beside the generic ones (`ack_keys`): `card-play` is the ack
@@ -171,7 +171,7 @@ def send_once(
     connect_timeout: float = 5.0,
 ) -> CommandResult:
     """Connect, subscribe to the answer, publish, wait, disconnect: for when no
-    listener runs. Raises `mqtt.transport.TransportError` when the broker cannot
+    listener runs. Raises `adapters.yoto.mqtt.transport.TransportError` when the broker cannot
     be reached or refuses the token; the player's silence is a `timeout` result."""
     waiters = AckWaiters()
     transport = Transport(

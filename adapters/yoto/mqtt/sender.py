@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from adapters.yoto.mqtt.acks import send_once
+from adapters.yoto.mqtt.listener import Listener
+from adapters.yoto.mqtt.transport import BrokerConfig, ConnectRefused, TransportError
 from core.errors import BackendUnavailable, RelinkNeeded
 from core.yoto.cloud import RELINK_MESSAGE
 from core.yoto.payloads import Command
 from core.yoto.results import CommandResult
-from mqtt.commands import send_once
-from mqtt.listener import Listener
-from mqtt.transport import BrokerConfig, ConnectRefused, TransportError
 
 
 class AccessTokens(Protocol):

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from adapters.yoto.mqtt.acks import ACK_TIMEOUT_S, AckWaiters, send_command
+from adapters.yoto.mqtt.transport import BrokerConfig, ConnectRefused, SubscribeRefused, Transport, TransportError
 from core.errors import NotFound
 from core.ports import PlayerRepository
 from core.records import PlayerEvent
@@ -27,8 +29,6 @@ from core.yoto.payloads import Command
 from core.yoto.protocol import PLAYERS_PER_CONNECTION, command_topic, subscribe_topics
 from core.yoto.results import CommandResult
 from core.yoto.state import merge
-from mqtt.commands import ACK_TIMEOUT_S, AckWaiters, send_command
-from mqtt.transport import BrokerConfig, ConnectRefused, SubscribeRefused, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
