@@ -21,9 +21,8 @@ from core.errors import ConfigError
 from core.settings import Settings, Workload, load_settings
 
 if TYPE_CHECKING:
-    from core.ports import AudioStorage, Identity, Records, RunQueue, SecretHasher, TextToSpeech
+    from core.ports import AudioStorage, Identity, ListenerStarter, Records, RunQueue, SecretHasher, TextToSpeech
     from core.yoto.cloud import YotoCloud
-    from services.listener_health import ListenerStarter
 
 __all__ = ["Adapters", "get_adapters", "local_install_exists", "reset_adapters"]
 

@@ -73,7 +73,6 @@ def podcast_ports(adapters: Adapters) -> podcasts.PodcastPorts:
     from adapters.web.fetch import SafeFetcher
     from app.yoto_deps import yoto_services
     from services.stream_cards import ServiceCardWriter
-    from services.url_safety import check_url, precheck_url
 
     settings = adapters.settings
     records = adapters.records
@@ -89,14 +88,11 @@ def podcast_ports(adapters: Adapters) -> podcasts.PodcastPorts:
         storage=adapters.storage,
         limits=IngestLimits.of(settings),
         scratch=scratch_base(settings),
-        fetch=SafeFetcher(
-            lambda url: check_url(url, allow_private=allow), max_redirects=settings.podcast_max_redirects
-        ),
+        fetch=SafeFetcher.checking(allow_private=allow, max_redirects=settings.podcast_max_redirects),
         writer=writer,
         queue=run_queue(adapters),
         rules=podcasts.PodcastRules.of(settings),
         tz=settings.family_tz,
-        check_url=lambda url: precheck_url(url, allow_private=allow),
     )
 
 

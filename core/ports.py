@@ -310,8 +310,18 @@ class Fetched:
     size: int = 0
 
 
+class ListenerStarter(Protocol):
+    """Starts an on-demand MQTT listener (the AWS side invokes its Lambda function)."""
+
+    def start(self) -> None: ...
+
+
 class WebFetcher(Protocol):
     """GETs of user-supplied URLs (podcast feeds, enclosures), checked at every hop."""
+
+    def precheck(self, url: str) -> None:
+        """`Invalid` for a URL refused by its form or a literal address, without
+        asking DNS (a host name is judged when it is fetched)."""
 
     def get(
         self,

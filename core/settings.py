@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     # On AWS: the worker function that runs long jobs outside an HTTP request
     # (its own timeout); set by the Pulumi program. Unset on AWS: jobs run in the request.
     worker_function: str | None = None
-    # Podcasts: feed and enclosure URLs are user input (services/url_safety.py).
+    # Podcasts: feed and enclosure URLs are user input (adapters/web/url_safety.py).
     allow_private_feeds: bool = False
     podcast_refresh_hours: float = 6.0
     podcast_feed_max_kb: int = 5 * 1024

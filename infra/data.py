@@ -16,9 +16,9 @@ import pulumi
 import pulumi_aws as aws
 
 from adapters.aws.schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, create_table_kwargs
+from core.storage_keys import STAGING_PREFIX
 from infra import iam
 from infra.config import StackConfig, resource_options
-from services.uploads import STAGING_PREFIX
 
 __all__ = ["STAGING_PREFIX", "PrivateBucket", "RecordsTable", "staging_rule", "upload_cors_rules"]
 

@@ -29,6 +29,7 @@ from core.errors import BackendUnavailable, Invalid, TooLarge, Unsupported
 from core.ports import AudioRepository, AudioStorage
 from core.records import AudioItem, new_id
 from core.settings import Settings
+from core.storage_keys import audio_key
 
 ACCEPTED = "MP3, M4A/AAC, WAV, FLAC or OGG"
 TITLE_MAX = 200
@@ -55,10 +56,6 @@ class IngestLimits:
             max_transcodes=settings.max_concurrent_transcodes,
             wait_s=settings.transcode_wait_s,
         )
-
-
-def audio_key(item_id: str) -> str:
-    return f"audio/{item_id}.mp3"
 
 
 @contextmanager

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from core.errors import NotFound
-from core.ports import CounterRepository, SettingsRepository
+from core.ports import CounterRepository, ListenerStarter, SettingsRepository
 from core.records import utcnow
 
 HEARTBEAT_KEY = "mqtt-heartbeat"
@@ -28,12 +28,6 @@ STALE_AFTER_S = 90
 # An on-demand listener whose end is this close is replaced when viewers remain.
 HANDOVER_S = 60
 WAKE_LEASE_S = 30
-
-
-class ListenerStarter(Protocol):
-    """Starts an on-demand listener (the AWS side invokes its Lambda function)."""
-
-    def start(self) -> None: ...
 
 
 @dataclass(frozen=True)

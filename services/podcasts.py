@@ -25,7 +25,7 @@ import contextlib
 import logging
 import math
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -109,8 +109,6 @@ class PodcastPorts:
     queue: RunQueue
     rules: PodcastRules
     tz: ZoneInfo
-    # `Invalid` for a URL refused by its form or a literal address, no DNS asked (services.url_safety.precheck_url)
-    check_url: Callable[[str], object]
 
 
 # --------------------------------------------------------------------------- checks
@@ -189,7 +187,7 @@ def create(
     hours = refresh_hours if refresh_hours is not None else ports.rules.refresh_hours
     _check(episodes, order, hours)
     url = feed_url.strip()
-    ports.check_url(url)
+    ports.fetch.precheck(url)
     now = utcnow()
     podcast = Podcast(
         id=new_id(),

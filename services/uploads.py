@@ -21,16 +21,12 @@ from pathlib import Path
 from core.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
 from core.ports import AudioRepository, AudioStorage, CounterRepository, UploadRepository
 from core.records import AudioItem, PendingUpload, UploadTarget, User, new_id, utcnow
+from core.storage_keys import STAGING_PREFIX, staging_key
 from services.ingest import IngestLimits, ingest, quota_left, scratch_dir, title_from
 
-STAGING_PREFIX = "uploads/"
 # Bytes sent just before the target expired may still be completed this long after.
 COMPLETE_GRACE_S = 300
 SWEEP_EVERY_S = 600
-
-
-def staging_key(upload_id: str) -> str:
-    return f"{STAGING_PREFIX}{upload_id}"
 
 
 def too_large(max_bytes: int) -> TooLarge:

@@ -1,7 +1,7 @@
 """GET a user-supplied URL safely: every hop checked, caps on size and time.
 
-`SafeFetcher` applies the URL check it is handed (`services.url_safety.check_url`)
-to the first URL and every redirect target, connects to the address the check
+`SafeFetcher` applies the URL check it is handed (`adapters.web.url_safety.check_url`;
+`SafeFetcher.checking` builds both checks) to the first URL and every redirect target, connects to the address the check
 approved (the host only in Host and TLS SNI), asks for no compression and reads
 raw bytes: one gzip or deflate layer is inflated here in bounded steps, so the
 size cap counts decoded bytes before they exist. Every socket operation is
@@ -20,9 +20,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpcore
 import httpx
 
+from adapters.web.url_safety import UNFETCHABLE, AddressRefused, CheckedUrl, check_url, precheck_url
 from core.errors import Invalid, TooLarge, UpstreamError, UpstreamTimeout
 from core.ports import Fetched
-from services.url_safety import UNFETCHABLE, AddressRefused, CheckedUrl
 
 log = logging.getLogger("yss.fetch")
 
@@ -153,10 +153,34 @@ class _Inflater:
 
 
 class SafeFetcher:
-    def __init__(self, check: Callable[[str], CheckedUrl], *, max_redirects: int = 5, verify: bool = True) -> None:
+    """`core.ports.WebFetcher`. `check` judges a URL before each connection (its
+    DNS answers too); `precheck` judges one without DNS (form and literal addresses)."""
+
+    def __init__(
+        self,
+        check: Callable[[str], CheckedUrl],
+        *,
+        precheck: Callable[[str], None] | None = None,
+        max_redirects: int = 5,
+        verify: bool = True,
+    ) -> None:
         self._check = check
+        self._precheck = precheck
         self._max_redirects = max_redirects
         self._verify = verify
+
+    @classmethod
+    def checking(cls, *, allow_private: bool, max_redirects: int = 5) -> SafeFetcher:
+        """The fetcher of family members' URLs (ALLOW_PRIVATE_FEEDS decides `allow_private`)."""
+        return cls(
+            lambda url: check_url(url, allow_private=allow_private),
+            precheck=lambda url: precheck_url(url, allow_private=allow_private),
+            max_redirects=max_redirects,
+        )
+
+    def precheck(self, url: str) -> None:
+        if self._precheck is not None:
+            self._precheck(url)
 
     def get(
         self,

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from adapters.web.fetch import SafeFetcher
+from adapters.web.url_safety import UNFETCHABLE, AddressRefused, check_url
 from core.errors import DomainError, TooLarge, UpstreamError, UpstreamTimeout
-from services.url_safety import UNFETCHABLE, AddressRefused, check_url
 from tests.api.family_server import FamilyServer, family_server
 from tests.api.hostile_host import (
     LAUGHS,

@@ -216,7 +216,7 @@ def test_audio_bucket_versioning_and_cors(run: ProgramRun) -> None:
 
 def test_staged_uploads_expire_and_nothing_else_does(run: ProgramRun) -> None:
     """Abandoned staged uploads (issue 9) are deleted by S3 after a day; the audio itself never expires."""
-    from services.uploads import staging_key
+    from core.storage_keys import staging_key
 
     assert staging_key("abc123").startswith(STAGING_PREFIX)  # the prefix the app stages under
     audio = run.one(BUCKET, "-audio")

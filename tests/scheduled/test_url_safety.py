@@ -1,4 +1,4 @@
-"""The address check in front of every podcast fetch (`services.url_safety`)."""
+"""The address check in front of every podcast fetch (`adapters.web.url_safety`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from adapters.web.url_safety import UNFETCHABLE, AddressRefused, check_url, precheck_url, refusal, resolve
 from core.errors import Invalid
-from services.url_safety import UNFETCHABLE, AddressRefused, check_url, precheck_url, refusal, resolve
 
 
 def no_dns(host: str, port: int) -> list[str]:
