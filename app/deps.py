@@ -1,64 +1,37 @@
-"""FastAPI dependencies shared by the routers: the adapter set, the signing
-keys, the logged-in user (cookie → signed session id → live session → enabled
-user, plus the CSRF check for state-changing methods) and the admin gate."""
+"""FastAPI dependencies shared by the routers: the composition root of the
+process's adapter set (`RootDep`), the logged-in user (cookie → signed session
+id → live session → enabled user, plus the CSRF check for state-changing
+methods) and the admin gate."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyCookie
 
-from adapters import Adapters, get_adapters
+from adapters import get_adapters
 from app.csrf import UNSAFE_METHODS, check_origin
-from app.keys import keys_for
 from core.records import User
 from services import sessions
-from services.ingest import IngestLimits, scratch_base
-from services.library import LibraryPorts
-from services.members import Members
 from services.signing import Keys
-from services.users import Family
+from wiring import Root, root_for
 
 COOKIE_NAME = "yss_session"
 
 
-async def adapters() -> Adapters:
+def current_root() -> Root:
+    """The root of the process-wide adapter set (looked up on this module: tests swap `get_adapters`)."""
+    return root_for(get_adapters())
+
+
+async def root() -> Root:
     """Async on purpose: FastAPI runs a sync dependency in a worker thread, and
-    this one only returns the process-wide set (built once, cheaply)."""
-    return get_adapters()
+    this one only returns the process-wide root (made once, cheaply)."""
+    return current_root()
 
 
-AdaptersDep = Annotated[Adapters, Depends(adapters)]
-
-
-async def keys(adapters: AdaptersDep) -> Keys:
-    return keys_for(adapters)
-
-
-KeysDep = Annotated[Keys, Depends(keys)]
-
-
-def library_ports(adapters: Adapters) -> LibraryPorts:
-    records = adapters.records
-    return LibraryPorts(records.audio, records.playlists, records.cards, adapters.storage)
-
-
-def members(adapters: Adapters) -> Members:
-    return Members(adapters.records)
-
-
-def family(adapters: Adapters) -> Family:
-    return Family(adapters.identity, adapters.records, adapters.storage)
-
-
-def ingest_limits(adapters: Adapters) -> IngestLimits:
-    return IngestLimits.of(adapters.settings)
-
-
-def scratch(adapters: Adapters) -> Path:
-    return scratch_base(adapters.settings)
+RootDep = Annotated[Root, Depends(root)]
 
 
 def session_id_from(request: Request, keys: Keys) -> str | None:
@@ -75,13 +48,11 @@ session_cookie = APIKeyCookie(
 )
 
 
-def current_user(
-    request: Request, adapters: AdaptersDep, keys: KeysDep, _: Annotated[str | None, Security(session_cookie)]
-) -> User:
-    sid = session_id_from(request, keys)
+def current_user(request: Request, root: RootDep, _: Annotated[str | None, Security(session_cookie)]) -> User:
+    sid = session_id_from(request, root.keys)
     if sid is not None and request.method in UNSAFE_METHODS:
-        check_origin(request, adapters.settings)
-    return sessions.user_of(adapters.records.sessions, adapters.identity, members(adapters), sid)
+        check_origin(request, root.settings)
+    return sessions.user_of(root.records.sessions, root.adapters.identity, root.members, sid)
 
 
 UserDep = Annotated[User, Depends(current_user)]

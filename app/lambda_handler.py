@@ -36,6 +36,7 @@ def handler(event: Any, context: Any) -> Any:
     if isinstance(event, dict) and "yss" in event:
         from adapters import get_adapters
         from app.scheduled import handle_event
+        from wiring import root_for
 
-        return handle_event(get_adapters(), event)
+        return handle_event(root_for(get_adapters()), event)
     return http_handler(event, context)

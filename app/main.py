@@ -27,6 +27,7 @@ from app.route_groups import install as install_route_groups
 from app.routing import install_concrete_paths_first
 from app.security_headers import install_security_headers
 from core.settings import VERSION
+from wiring import Root
 
 log = logging.getLogger("yss.app")
 
@@ -60,50 +61,45 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from services import uploads
 
     load_all(app)  # a long-running server imports every route group now, not on a request
-    adapters = deps.get_adapters()
+    root = deps.current_root()
+    settings = root.settings
     try:
         swept = await asyncio.to_thread(
-            uploads.sweep_stale, adapters.storage, ttl_s=adapters.settings.upload_url_ttl_s, force=True
+            uploads.sweep_stale, root.adapters.storage, ttl_s=settings.upload_url_ttl_s, force=True
         )
         if swept:
             log.info("removed %d staged upload(s) nobody completed", swept)
     except Exception:
         log.exception("sweeping abandoned uploads failed; the server starts anyway")
-    listener = await asyncio.to_thread(_start_listener, adapters)
+    listener = await asyncio.to_thread(_start_listener, root)
     scheduler = None
-    if adapters.settings.scheduler_enabled and not adapters.settings.use_aws:
+    if settings.scheduler_enabled and not settings.use_aws:
         from app.scheduled import local_scheduler
 
-        scheduler = local_scheduler(adapters)
+        scheduler = local_scheduler(root)
         scheduler.start()  # podcasts and routines run by themselves (docs/scheduling.md)
     try:
         yield
     finally:
         if scheduler is not None:
             scheduler.stop()
-        from app.scheduled import stop_workers
-
         # Jobs still waiting or running end as failed runs that say the server stopped.
-        await asyncio.to_thread(stop_workers, adapters)
+        await asyncio.to_thread(root.stop_workers)
         if listener:
-            from mqtt.handler import in_process
-
-            await asyncio.to_thread(in_process.stop)
+            await asyncio.to_thread(root.in_process.stop)
 
 
-def _start_listener(adapters: deps.Adapters) -> bool:
+def _start_listener(root: Root) -> bool:
     """`make run` runs the MQTT listener in-process unless MQTT_ENABLED=false
     (commands then use its open connection); it needs YOTO_CLIENT_ID to refresh tokens."""
-    settings = adapters.settings
+    settings = root.settings
     if not settings.mqtt_enabled:
         return False
     if not settings.yoto_client_id:
         log.info("MQTT listener not started: YOTO_CLIENT_ID is not set")
         return False
     try:
-        from mqtt.handler import Handler, build_listener, in_process
-
-        in_process.start(Handler(build_listener(adapters), adapters.records.settings, mode="in-process"))
+        root.in_process.start(root.listener_runner(mode="in-process"))
     except Exception:
         log.exception("the in-process MQTT listener could not start; the server starts anyway")
         return False

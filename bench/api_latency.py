@@ -98,10 +98,10 @@ def seeded_app(settings: Any) -> tuple[Any, dict[str, str]]:
     import app.deps
     from adapters import Adapters
     from app.deps import COOKIE_NAME
-    from app.keys import keys_for
     from app.main import create_app
     from core.records import AudioItem, new_id, utcnow
     from services import sessions
+    from wiring import root_for
 
     adapters = Adapters(settings)
     app.deps.get_adapters = lambda: adapters  # type: ignore[assignment]
@@ -121,7 +121,7 @@ def seeded_app(settings: Any) -> tuple[Any, dict[str, str]]:
             )
         )
     _, cookie = sessions.start(
-        adapters.records.sessions, keys_for(adapters).cookie, USER[0], max_age_s=3600, member_id=USER[0]
+        adapters.records.sessions, root_for(adapters).keys.cookie, USER[0], max_age_s=3600, member_id=USER[0]
     )
     return create_app(), {COOKIE_NAME: cookie}
 

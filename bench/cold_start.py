@@ -134,10 +134,10 @@ def import_top10(python: str, package: Path, env: dict[str, str]) -> tuple[list[
 def stream_path(env: dict[str, str]) -> str:
     """The player URL path of one more item added to the seeded table."""
     from adapters import Adapters
-    from app.keys import keys_for
     from core.records import AudioItem, new_id
     from core.settings import load_settings
     from services.streams import make_token
+    from wiring import root_for
 
     saved = dict(os.environ)
     try:
@@ -148,7 +148,7 @@ def stream_path(env: dict[str, str]) -> str:
             id=item_id, owner="bench", title="Lullaby", storage_key=f"audio/{item_id}.mp3", size_bytes=1, duration_s=1
         )
         adapters.records.audio.add(item)
-        return f"/s/{make_token(keys_for(adapters).stream, item)}.mp3"
+        return f"/s/{make_token(root_for(adapters).keys.stream, item)}.mp3"
     finally:
         os.environ.clear()
         os.environ.update(saved)

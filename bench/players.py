@@ -86,10 +86,11 @@ def build_app(tmp: Path, broker: Any, cloud: Any) -> tuple[Any, Any]:
 
 def start_listener(adapters: Any) -> Any:
     from adapters.yoto.mqtt.listener import Backoff
-    from mqtt.handler import Handler, build_listener, in_process
+    from wiring import root_for
 
-    listener = build_listener(adapters, relist_every_s=1.0, backoff=Backoff(first_s=0.05, cap_s=0.2, settled_s=5))
-    in_process.start(Handler(listener, adapters.records.settings, mode="in-process", heartbeat_every_s=1.0))
+    root = root_for(adapters)
+    listener = root.listener(relist_every_s=1.0, backoff=Backoff(first_s=0.05, cap_s=0.2, settled_s=5))
+    root.in_process.start(root.listener_runner(listener, mode="in-process", heartbeat_every_s=1.0))
     deadline = time.monotonic() + 10
     while not listener.can_send(PLAYER):
         if time.monotonic() > deadline:
@@ -99,7 +100,9 @@ def start_listener(adapters: Any) -> Any:
 
 
 def bench_commands(client: Any, adapters: Any, runs: int) -> list[str]:
-    from mqtt.handler import in_process
+    from wiring import root_for
+
+    in_process = root_for(adapters).in_process
 
     volumes = iter(range(10**9))
 
@@ -166,7 +169,9 @@ def bench_ingest(events: int, rounds: int, backends: dict[str, Callable[[], Any]
 
 
 def bench_restart(client: Any, adapters: Any, broker: Any, fleet: Any, restarts: int) -> list[str]:
-    from mqtt.handler import in_process
+    from wiring import root_for
+
+    in_process = root_for(adapters).in_process
 
     start_listener(adapters)
     gaps = []

@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters import Adapters
-from app.scheduled import podcast_ports
 from core.records import User
 from core.settings import Settings
 from services import podcasts
@@ -34,6 +33,7 @@ from simulator.cloud import start_cloud
 from tests.audio_fixtures import write_tone
 from tests.feeds import FeedServer, Served, rss
 from tests.scheduled.conftest import link_account
+from wiring import root_for
 
 
 def main() -> None:
@@ -64,7 +64,7 @@ def main() -> None:
 
         link_account(adapters, cloud, "bench")
         user = User("bench", is_admin=True)
-        ports = podcast_ports(adapters)
+        ports = root_for(adapters).podcasts
         limits = IngestLimits.of(settings)
         for n in range(args.rounds):
             src = work / f"copy-{n}.mp3"

@@ -169,11 +169,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from adapters import Adapters
-    from app.keys import keys_for
     from core.records import AudioItem, new_id
     from core.settings import Settings
     from services.streams import make_token
     from tests.servers import free_port, stop
+    from wiring import root_for
 
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -189,7 +189,7 @@ def main() -> None:
         adapters.storage.put_bytes(key, data, "audio/mpeg")
         item = AudioItem(id=item_id, owner="mum", title="big", storage_key=key, size_bytes=SIZE, duration_s=1966.0)
         adapters.records.audio.add(item)
-        token_path = f"/s/{make_token(keys_for(adapters).stream, item)}.mp3"
+        token_path = f"/s/{make_token(root_for(adapters).keys.stream, item)}.mp3"
         static_dir = tmp / "static"
         static_dir.mkdir()
         (static_dir / "big.mp3").write_bytes(data)

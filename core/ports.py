@@ -310,6 +310,19 @@ class Fetched:
     size: int = 0
 
 
+class PlayerListener(Protocol):
+    """The long-lived MQTT listener as its runner sees it (`services.listener_runner`)."""
+
+    def run(self) -> None:
+        """Block until `stop()`, keeping every linked account's players in the records."""
+
+    def stop(self) -> None: ...
+
+    def health(self) -> dict[str, Any]:
+        """last_contact, accounts, connected_accounts and counts (what the heartbeat records)."""
+        ...
+
+
 class ListenerStarter(Protocol):
     """Starts an on-demand MQTT listener (the AWS side invokes its Lambda function)."""
 

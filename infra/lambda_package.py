@@ -2,7 +2,7 @@
 test and `scripts/build_lambda.py`, so what the test runs is what gets deployed.
 
 The zip holds the project's own sources (`app/`, `core/`, `services/`,
-`adapters/`, `mqtt/`) next to the third-party wheels of `requirements.txt` minus the
+`adapters/`, `wiring/`, `mqtt/`) next to the third-party wheels of `requirements.txt` minus the
 local-only and deploy-only (Pulumi) packages, fetched for Lambda's platform
 (manylinux, the function's architecture and CPython version) rather than for
 this machine. Builds are deterministic: sorted
@@ -40,7 +40,7 @@ CACHE_DIR = ROOT / ".build" / "lambda"
 RECIPE_VERSION = "4"
 DEPS_RECIPE = "1"
 
-SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters", "mqtt")
+SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters", "wiring", "mqtt")
 # Needed only by the local (uvicorn + SQLite + gTTS) side, or only by the CLI (rich: the
 # migration's progress bar); never shipped. argon2-cffi ships: the first sign-in of a
 # user migrated from the local side checks their argon2 hash (docs/migration.md).

@@ -1,3 +1,3 @@
-"""The Yoto MQTT side: the protocol (topics, payloads, parsing, merged state),
-a paho transport, commands with acknowledgement and the long-lived listener.
-See docs/mqtt.md."""
+"""The MQTT entrypoint: the listener process (`python -m mqtt`, the ECS task),
+its on-demand Lambda handler (`mqtt.lambda_handler`) and its image (Dockerfile).
+The listener itself is `adapters/yoto/mqtt/`, its loop `services.listener_runner`."""

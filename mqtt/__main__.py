@@ -20,8 +20,8 @@ from datetime import timedelta
 from adapters import get_adapters
 from core.errors import ConfigError
 from core.records import utcnow
-from mqtt.handler import Handler, build_listener
 from services import listener_health
+from wiring import root_for
 
 EXIT_STALE = 1
 EXIT_CONFIG = 2
@@ -44,9 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mqtt listener {health['status']} (heartbeat {health['age_s']} s old)")
         return 0 if health["live"] else EXIT_STALE
     on_demand = args.max_s is not None or args.idle
-    handler = Handler(
-        build_listener(adapters),
-        adapters.records.settings,
+    handler = root_for(adapters).listener_runner(
         mode="on-demand" if on_demand else "always",
         ends_at=utcnow() + timedelta(seconds=args.max_s) if args.max_s is not None else None,
         idle_s=adapters.settings.mqtt_idle_s if args.idle else None,

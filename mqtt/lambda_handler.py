@@ -22,7 +22,7 @@ MARGIN_S = 20.0
 
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     from adapters import get_adapters
-    from mqtt.handler import Handler, build_listener
+    from wiring import root_for
 
     logging.getLogger().setLevel(logging.INFO)
     adapters = get_adapters(workload="mqtt")
@@ -31,9 +31,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and isinstance(event.get("max_s"), int | float):
         run_s = min(run_s, float(event["max_s"]))
     started = utcnow()
-    loop = Handler(
-        build_listener(adapters),
-        adapters.records.settings,
+    loop = root_for(adapters).listener_runner(
         mode="on-demand",
         ends_at=started + timedelta(seconds=run_s),
         idle_s=adapters.settings.mqtt_idle_s,

@@ -1,12 +1,9 @@
-"""Player commands: check, build, publish, and read the player's answer.
+"""Player commands: find the player, build the command, publish it, read the answer.
 
-Everything is checked before anything is published: a refused command is
-`Invalid` (422) with nothing sent. A player known to be offline is `Conflict`
-(409) at once. `next`/`previous` are computed from the player's current state
-and the card's chapter list (read from the Yoto cloud: the family's own cards
-and shop cards alike). The answer: `ok`, the
-player's FAIL (`UpstreamError`, 502, with its reason) or its silence within the
-bound (`UpstreamTimeout`, 504: not proof the command failed, see docs/mqtt.md).
+One use case for the commands route and the routines (`Commands`, `send_action`,
+`send_step`). Refused commands are `Invalid` with nothing sent; a player known
+to be offline is `Conflict`; the player's FAIL is `UpstreamError`, its silence
+`UpstreamTimeout` (docs/mqtt.md).
 """
 
 from __future__ import annotations
@@ -16,10 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import Conflict, Invalid, NotFound, UpstreamError, UpstreamTimeout
+from core.records import User, utcnow
 from core.yoto import payloads
 from core.yoto.cloud import YotoCard, pad_key
 from core.yoto.payloads import Command, InvalidCommand
-from services.players import KnownDevice
+from services import players
+from services.players import KnownDevice, PlayerPorts
 
 if TYPE_CHECKING:
     from core.yoto.results import CommandResult
@@ -35,6 +34,21 @@ class CommandSender(Protocol):
     def send(self, account: str, player_id: str, command: Command, *, timeout: float) -> tuple[CommandResult, str]:
         """(the result, how it went: "listener" or "short-lived")."""
         ...
+
+
+class PlaybackCards(Protocol):
+    """The part of `core.yoto.cloud.YotoCloud` that reads a card's chapters."""
+
+    def card_for_playback(self, token: str, card_id: str) -> YotoCard: ...
+
+
+@dataclass(frozen=True)
+class Commands:
+    players: PlayerPorts
+    sender: CommandSender
+    cloud: PlaybackCards
+    live: Callable[[], bool]  # a listener is live, so the MQTT state is current (`listener_health.is_live`)
+    timeout_s: float  # MQTT_COMMAND_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -126,3 +140,28 @@ def send(
             via=via,
         )
     return Sent(action=action, family=command.family, via=via, elapsed_ms=elapsed_ms)
+
+
+def send_action(commands: Commands, who: User, player_id: str, action: str, fields: Mapping[str, Any]) -> Sent:
+    """The commands route: the player `who` may drive, the command for `action`
+    with its `fields` (a card's chapters read through the player's account for
+    next/previous), then the send."""
+    device, view = players.device_and_view(commands.players, player_id, who=who)
+
+    def chapters(card_id: str) -> list[str]:  # the family's own card or one bought in the shop
+        card = commands.players.tokens.call(device.account, commands.cloud.card_for_playback, card_id)
+        return card_chapters(card)
+
+    command = build(action, fields, player=view, chapters=chapters)
+    return _deliver(commands, device, view, action, command)
+
+
+def send_step(commands: Commands, who: User, player_id: str, action: str, command: Command) -> Sent:
+    """A routine's step: a command built when the routine was saved, sent with `who`'s rights."""
+    device, view = players.device_and_view(commands.players, player_id, who=who)
+    return _deliver(commands, device, view, action, command)
+
+
+def _deliver(commands: Commands, device: KnownDevice, view: Mapping[str, Any], action: str, command: Command) -> Sent:
+    offline = players.known_offline(view, live=commands.live(), now=utcnow())
+    return send(commands.sender, device, action, command, offline=offline, timeout=commands.timeout_s)

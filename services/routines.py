@@ -17,7 +17,7 @@ the run queue (the scheduler's workers); the `Run` record says how it went.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 from core.errors import Conflict, Forbidden, Invalid, NotFound, UpstreamError, UpstreamTimeout
 from core.ports import CounterRepository, JobRepository, RoutineRepository, RunQueue, RunRepository
 from core.records import Job, Page, Routine, Run, User, new_id, utcnow
+from core.usernames import name_of
 from core.yoto.payloads import Command
-from services import jobs, player_commands
+from services import jobs, player_commands, players
 from services.library import paged
 from services.schedule_times import check_days, parse_clock
 
@@ -35,16 +36,10 @@ STEPS_MAX = 20
 LIVE_ONLY = ("next", "previous")
 
 
-class StepSender(Protocol):
-    """Publishes one command to a player, as the linked account that has it, and
-    waits for its answer (`services.player_commands.send`): returns how it went
-    ("listener" | "short-lived"); `Conflict` for a player known to be offline,
-    `UpstreamError` (extra `outcome="failed"`) when the player refuses,
-    `UpstreamTimeout` when it does not answer, other domain errors when it
-    cannot be reached (`NotFound` too for one kept for another member than
-    `owner`, the routine's)."""
+class UserLookup(Protocol):
+    """Users by member id (`services.members.MemberLookup`): a routine runs with its owner's rights."""
 
-    def send(self, player_id: str, action: str, command: Command, *, owner: str) -> str: ...
+    def get_user(self, owner: str) -> User: ...
 
 
 @dataclass(frozen=True)
@@ -58,12 +53,12 @@ class RoutinePorts:
     routines: RoutineRepository
     jobs: JobRepository
     runs: RunRepository
-    sender: StepSender
+    # the steps go out as the player commands route sends them (`services.player_commands.send_step`)
+    commands: player_commands.Commands
     tz: ZoneInfo
     counters: CounterRepository
     queue: RunQueue
-    # whether a member may see and drive a player (`services.players.may_use`)
-    may_use: Callable[[User, str], bool]
+    users: UserLookup
     rules: RoutineRules = RoutineRules()
 
 
@@ -152,7 +147,11 @@ def get(ports: RoutinePorts, routine_id: str) -> Routine:
 def visible(ports: RoutinePorts, who: User, routine: Routine) -> bool:
     """Routines are the family's, but one aimed at a player kept for one member
     ("mine only") is seen by its own owner, that member and admins only."""
-    return who.is_admin or routine.owner == who.owner_id or ports.may_use(who, routine.player_id)
+    return (
+        who.is_admin
+        or routine.owner == who.owner_id
+        or players.may_use(ports.commands.players.settings, who, routine.player_id)
+    )
 
 
 def shown(ports: RoutinePorts, who: User, routine_id: str) -> Routine:
@@ -302,11 +301,32 @@ def _within_budget(ports: RoutinePorts, player_id: str) -> bool:
     return ports.counters.add(f"routine-commands:{player_id}", 1, ttl_s=60) <= ports.rules.commands_per_minute
 
 
+def _owner(ports: RoutinePorts, owner: str) -> User:
+    """The routine's owner, whose rights its steps go out with (a player kept for
+    another member is unknown to them); one who has gone has a member's rights at most."""
+    try:
+        return ports.users.get_user(owner)
+    except NotFound:
+        return User(username=name_of(owner), id=owner)
+
+
+def serial_key(routines: RoutineRepository, run: Run) -> str:
+    """What runs one at a time: a routine's player (two routines never interleave
+    their steps on one player), else the run's subject (a podcast)."""
+    if run.kind == "routine":
+        try:
+            return "player:" + routines.get(run.subject_id).player_id
+        except NotFound:
+            pass
+    return run.subject_id
+
+
 def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
     """The job handler: the steps in order, each awaited. A refused step is recorded
     and the next one runs; silence, an offline or unreachable player, or the
     player's command budget end the run there (the rest are `skipped`)."""
     routine = get(ports, run.subject_id)
+    who = _owner(ports, routine.owner)
     results: list[dict[str, object]] = []
     stopped: str | None = None  # why the run stopped, once it has
     for n, step in enumerate(routine.steps, start=1):
@@ -320,7 +340,7 @@ def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
         started = utcnow()
         outcome, reason, via = "ok", None, "none"
         try:
-            via = ports.sender.send(routine.player_id, action, command_of(step), owner=routine.owner)
+            via = player_commands.send_step(ports.commands, who, routine.player_id, action, command_of(step)).via
         except UpstreamError as exc:
             via = str(exc.extra.get("via", "none"))
             outcome, reason = ("timeout" if isinstance(exc, UpstreamTimeout) else "failed"), str(exc)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.client_address import client_address
 from app.csrf import check_origin
-from app.deps import AdaptersDep, KeysDep, UserDep, family, members, session_id_from
+from app.deps import RootDep, UserDep, session_id_from
 from app.schemas import ERRORS, LoginIn, MeOut, PasswordChangeIn
 from app.sessions import clear_cookie, set_cookie
 from services import login as login_service
@@ -17,31 +17,31 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=MeOut, responses=ERRORS(401, 403, 429))
-def login(body: LoginIn, request: Request, response: Response, adapters: AdaptersDep, keys: KeysDep) -> MeOut:
-    settings = adapters.settings
+def login(body: LoginIn, request: Request, response: Response, root: RootDep) -> MeOut:
+    settings = root.settings
     check_origin(request, settings)
     user = login_service.log_in(
-        adapters.identity,
-        adapters.records.counters,
+        root.adapters.identity,
+        root.records.counters,
         login_service.LoginLimits.of(settings),
         body.username,
         body.password,
         client_address(request, settings),
-        fallbacks=Fallbacks(adapters.records.fallbacks, adapters.hasher),
+        fallbacks=Fallbacks(root.records.fallbacks, root.adapters.hasher),
     )
-    sessions.end(adapters.records.sessions, session_id_from(request, keys))
+    sessions.end(root.records.sessions, session_id_from(request, root.keys))
     _, cookie = sessions.log_in(
-        adapters.records.sessions, members(adapters), keys.cookie, user, max_age_s=settings.session_max_age_s
+        root.records.sessions, root.members, root.keys.cookie, user, max_age_s=settings.session_max_age_s
     )
     set_cookie(response, request, cookie, settings.session_max_age_s)
     return MeOut.of(user)
 
 
 @router.post("/logout", status_code=204, responses=ERRORS(403))
-def logout(request: Request, response: Response, adapters: AdaptersDep, keys: KeysDep) -> Response:
+def logout(request: Request, response: Response, root: RootDep) -> Response:
     """Idempotent: revokes the session when there is one, always clears the cookie."""
-    check_origin(request, adapters.settings)
-    sessions.end(adapters.records.sessions, session_id_from(request, keys))
+    check_origin(request, root.settings)
+    sessions.end(root.records.sessions, session_id_from(request, root.keys))
     response.status_code = 204
     clear_cookie(response, request)
     return response
@@ -49,17 +49,15 @@ def logout(request: Request, response: Response, adapters: AdaptersDep, keys: Ke
 
 @router.post("/password", status_code=204, responses=ERRORS(401, 403, 422))
 def change_password(
-    body: PasswordChangeIn, request: Request, response: Response, adapters: AdaptersDep, keys: KeysDep, user: UserDep
+    body: PasswordChangeIn, request: Request, response: Response, root: RootDep, user: UserDep
 ) -> Response:
     """Change your own password: every session you have ends, and this
     device gets a fresh one."""
-    settings = adapters.settings
-    records = adapters.records
-    users.change_own_password(
-        family(adapters), user, current_password=body.current_password, new_password=body.new_password
-    )
+    settings = root.settings
+    records = root.records
+    users.change_own_password(root.family, user, current_password=body.current_password, new_password=body.new_password)
     _, cookie = sessions.start(
-        records.sessions, keys.cookie, user.username, max_age_s=settings.session_max_age_s, member_id=user.owner_id
+        records.sessions, root.keys.cookie, user.username, max_age_s=settings.session_max_age_s, member_id=user.owner_id
     )
     response.status_code = 204
     set_cookie(response, request, cookie, settings.session_max_age_s)

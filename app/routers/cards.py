@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from app.deps import UserDep
+from app.deps import RootDep, UserDep
 from app.schemas import ERRORS
 from app.schemas_yoto import CardIn, CardOut, CardPage
-from app.yoto_deps import YotoDep
 from core.errors import TooLarge
 from services import cards
 from services.cards import CardSpec, TrackSpec
@@ -43,43 +42,43 @@ def _spec(body: CardIn) -> CardSpec:
 
 
 @router.post("/api/cards", response_model=CardOut, status_code=201, responses=_WRITE_ERRORS)
-def create_card(body: CardIn, yoto: YotoDep, user: UserDep) -> CardOut:
+def create_card(body: CardIn, root: RootDep, user: UserDep) -> CardOut:
     """A streaming card on your Yoto account: one chapter per track, each
     streaming our signed URL of the audio item, with an icon chosen from the
     titles unless the track names one."""
-    return CardOut.of(cards.create(yoto.cards, user, _spec(body)))
+    return CardOut.of(cards.create(root.cards, user, _spec(body)))
 
 
 @router.get("/api/cards", response_model=CardPage, responses=ERRORS(400, 401, 403))
 def list_cards(
-    yoto: YotoDep,
+    root: RootDep,
     user: UserDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     all: Annotated[bool, Query(description="every member's cards (admins only)")] = False,
 ) -> CardPage:
     """Your cards, newest first; pass `next_cursor` back as `cursor` for the next page."""
-    page = cards.list_cards(yoto.cards, user, everyone=all, limit=limit, cursor=cursor)
+    page = cards.list_cards(root.cards, user, everyone=all, limit=limit, cursor=cursor)
     return CardPage(items=[CardOut.of(c) for c in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/api/cards/{card_id}", response_model=CardOut, responses=ERRORS(401, 404))
-def get_card(card_id: CardId, yoto: YotoDep, user: UserDep) -> CardOut:
-    return CardOut.of(cards.get(yoto.cards, user, card_id))
+def get_card(card_id: CardId, root: RootDep, user: UserDep) -> CardOut:
+    return CardOut.of(cards.get(root.cards, user, card_id))
 
 
 @router.put("/api/cards/{card_id}", response_model=CardOut, responses=_WRITE_ERRORS)
-def update_card(card_id: CardId, body: CardIn, yoto: YotoDep, user: UserDep) -> CardOut:
+def update_card(card_id: CardId, body: CardIn, root: RootDep, user: UserDep) -> CardOut:
     """Rewrite the same Yoto card in place (same body as create). Fields Yoto
     holds that this body does not set (ambient colours, cover, ...) are kept.
     409 for a card that follows a playlist: change the playlist instead."""
-    return CardOut.of(cards.update(yoto.cards, user, card_id, _spec(body)))
+    return CardOut.of(cards.update(root.cards, user, card_id, _spec(body)))
 
 
 @router.delete("/api/cards/{card_id}", status_code=204, responses=ERRORS(401, 403, 404, 409, 429, 502, 503, 504))
-def delete_card(card_id: CardId, yoto: YotoDep, user: UserDep) -> Response:
+def delete_card(card_id: CardId, root: RootDep, user: UserDep) -> Response:
     """Deletes the card on Yoto (it cannot be restored there), then here."""
-    cards.delete(yoto.cards, user, card_id, detach=yoto.playlist_cards.detach)
+    cards.delete(root.cards, user, card_id, detach=root.playlist_cards.detach)
     return Response(status_code=204)
 
 
@@ -89,10 +88,10 @@ def delete_card(card_id: CardId, yoto: YotoDep, user: UserDep) -> Response:
     openapi_extra=_IMAGE_BODY,
     responses=ERRORS(401, 403, 404, 409, 413, 415, 422, 429, 502, 503, 504),
 )
-async def set_cover(card_id: CardId, request: Request, yoto: YotoDep, user: UserDep) -> CardOut:
+async def set_cover(card_id: CardId, request: Request, root: RootDep, user: UserDep) -> CardOut:
     """The card's cover: a PNG or JPEG as the raw body (judged by its bytes,
     not its Content-Type), at most MAX_COVER_MB, counted while it is read."""
-    cap = yoto.cards.rules.max_cover_bytes
+    cap = root.settings.max_cover_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise TooLarge(f"a cover may be at most {cap} bytes")
@@ -101,4 +100,4 @@ async def set_cover(card_id: CardId, request: Request, yoto: YotoDep, user: User
         data += chunk
         if len(data) > cap:
             raise TooLarge(f"a cover may be at most {cap} bytes")
-    return CardOut.of(await run_in_threadpool(cards.set_cover, yoto.cards, user, card_id, bytes(data)))
+    return CardOut.of(await run_in_threadpool(cards.set_cover, root.cards, user, card_id, bytes(data)))

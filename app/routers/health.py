@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import AdaptersDep
+from app.deps import RootDep
 from core.settings import VERSION
 
 router = APIRouter(prefix="/api", tags=["health"])
 
 
 @router.get("/health")
-def health(adapters: AdaptersDep) -> dict[str, str]:
-    return {"status": "ok", "version": VERSION, "backend": adapters.backend}
+def health(root: RootDep) -> dict[str, str]:
+    return {"status": "ok", "version": VERSION, "backend": root.settings.backend}

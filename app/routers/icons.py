@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import UserDep
+from app.deps import RootDep, UserDep
 from app.schemas import ERRORS
 from app.schemas_yoto import IconOut, IconsOut
-from app.yoto_deps import YotoDep
 from services import cards
 
 router = APIRouter(tags=["cards"])
@@ -17,11 +16,11 @@ router = APIRouter(tags=["cards"])
 
 @router.get("/api/icons", response_model=IconsOut, responses=ERRORS(401, 409, 429, 502, 504))
 def list_icons(
-    yoto: YotoDep,
+    root: RootDep,
     user: UserDep,
     q: Annotated[str, Query(max_length=200, description="words of a title; empty: every icon by title")] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> IconsOut:
     """Icons matching `q`, best first; 409 while no Yoto account is linked
     (Yoto serves the list only with an access token). Cached for hours."""
-    return IconsOut(items=[IconOut.of(i) for i in cards.search_icons(yoto.cards, user, q, limit=limit)])
+    return IconsOut(items=[IconOut.of(i) for i in cards.search_icons(root.cards, user, q, limit=limit)])

@@ -12,9 +12,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from adapters import Adapters
-from app.deps import AdaptersDep, AdminDep, UserDep
-from app.players_wiring import wiring
+from app.deps import AdminDep, RootDep, UserDep
 from app.schemas import ERRORS, ErrorOut
 from app.schemas_players import (
     PLAYER_ID_PATTERN,
@@ -27,8 +25,8 @@ from app.schemas_players import (
     PlayersOut,
 )
 from core.errors import NotSupportedHere
-from core.records import utcnow
 from services import listener_health, listening, player_commands, players
+from wiring import Root
 
 router = APIRouter(tags=["players"])
 
@@ -46,44 +44,44 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _live(adapters: Adapters) -> bool:
-    return listener_health.is_live(adapters.records.settings)
+def _live(root: Root) -> bool:
+    return listener_health.is_live(root.records.settings)
 
 
-def _wake(adapters: Adapters) -> None:
+def _wake(root: Root) -> None:
     """A viewer is here: start the on-demand listener if the stack has one and none is live."""
-    starter = adapters.listener_starter
+    starter = root.adapters.listener_starter
     if starter is not None:
-        listener_health.wake(adapters.records.settings, adapters.records.counters, starter)
+        listener_health.wake(root.records.settings, root.records.counters, starter)
 
 
 @router.get("/api/players", response_model=PlayersOut, responses=ERRORS(401, 409, 502, 503, 504))
-def list_players(adapters: AdaptersDep, user: UserDep) -> PlayersOut:
+def list_players(root: RootDep, user: UserDep) -> PlayersOut:
     """Every player of the linked Yoto accounts (but those kept "mine only" for
     another member). Poll it every `poll_interval_s` where `stream` is false: it
     reads the records, not Yoto's REST API (the device list is cached for 5 minutes)."""
-    _wake(adapters)
-    items = players.list_players(wiring(adapters).ports, who=user)
-    settings = adapters.settings
+    _wake(root)
+    items = players.list_players(root.players, who=user)
+    settings = root.settings
     return PlayersOut(
         items=[PlayerOut.model_validate(p) for p in items],
-        live=_live(adapters),
+        live=_live(root),
         stream=settings.players_stream,
         poll_interval_s=settings.players_poll_s,
     )
 
 
 @router.get("/api/players/stream", include_in_schema=False)
-async def stream_players(request: Request, adapters: AdaptersDep, user: UserDep) -> StreamingResponse:
+async def stream_players(request: Request, root: RootDep, user: UserDep) -> StreamingResponse:
     """Server-sent events: `event: player` with a `PlayerOut` as data, first for
     every player, then for each one that changes. Not in the OpenAPI document
     (it cannot describe an event stream); 404 where the server cannot stream."""
-    if not adapters.settings.players_stream:
+    if not root.settings.players_stream:
         raise NotSupportedHere(
-            f"live updates are not streamed here; poll GET /api/players every {adapters.settings.players_poll_s} s"
+            f"live updates are not streamed here; poll GET /api/players every {root.settings.players_poll_s} s"
         )
-    ports = wiring(adapters).ports
-    await run_in_threadpool(_wake, adapters)
+    ports = root.players
+    await run_in_threadpool(_wake, root)
     first = await run_in_threadpool(lambda: players.list_players(ports, who=user))  # errors answer before the stream
 
     async def events() -> AsyncIterator[bytes]:
@@ -91,7 +89,7 @@ async def stream_players(request: Request, adapters: AdaptersDep, user: UserDep)
         current = first
         started = asyncio.get_running_loop().time()
         last_write = started
-        yield f"retry: {adapters.settings.players_poll_s * 1000}\n\n".encode()
+        yield f"retry: {root.settings.players_poll_s * 1000}\n\n".encode()
         while True:
             for player in current:
                 data = PlayerOut.model_validate(player).model_dump_json()
@@ -116,9 +114,9 @@ async def stream_players(request: Request, adapters: AdaptersDep, user: UserDep)
 
 
 @router.get("/api/players/{player_id}", response_model=PlayerOut, responses=ERRORS(401, 404, 409, 422, 502, 503, 504))
-def get_player(player_id: PlayerId, adapters: AdaptersDep, user: UserDep) -> PlayerOut:
-    _wake(adapters)
-    return PlayerOut.model_validate(players.get_player(wiring(adapters).ports, player_id, who=user))
+def get_player(player_id: PlayerId, root: RootDep, user: UserDep) -> PlayerOut:
+    _wake(root)
+    return PlayerOut.model_validate(players.get_player(root.players, player_id, who=user))
 
 
 @router.put(
@@ -127,33 +125,22 @@ def get_player(player_id: PlayerId, adapters: AdaptersDep, user: UserDep) -> Pla
     responses=ERRORS(401, 403, 404, 409, 422, 502, 503, 504),
 )
 def set_player_private(
-    player_id: PlayerId, body: Annotated[PlayerPrivateIn, Body()], adapters: AdaptersDep, admin: AdminDep
+    player_id: PlayerId, body: Annotated[PlayerPrivateIn, Body()], root: RootDep, admin: AdminDep
 ) -> PlayerOut:
     """Admins only: `private: true` keeps the player for the member whose Yoto account
     has it (its `owner`): only they and admins see and drive it (list, read, commands,
     history, the stream, routines aimed at it); to others it is 404 like a player no
     account has. `false` gives it back to the family."""
-    view = players.set_private(wiring(adapters).ports, player_id, body.private, who=admin)
+    view = players.set_private(root.players, player_id, body.private, who=admin)
     return PlayerOut.model_validate(view)
 
 
 @router.post("/api/players/{player_id}/commands", response_model=CommandOut, responses=_COMMAND_ERRORS)
-def send_command(
-    player_id: PlayerId, body: Annotated[CommandIn, Body()], adapters: AdaptersDep, user: UserDep
-) -> CommandOut:
+def send_command(player_id: PlayerId, body: Annotated[CommandIn, Body()], root: RootDep, user: UserDep) -> CommandOut:
     """Publish one command (QoS 1) and wait, at most `MQTT_COMMAND_TIMEOUT_S`
     (3 s), for the player's acknowledgement. Checked before anything is sent."""
-    wired = wiring(adapters)
-    device, view = players.device_and_view(wired.ports, player_id, who=user)
     fields = body.model_dump(exclude={"action"}, exclude_none=True)
-
-    def chapters(card_id: str) -> list[str]:  # the family's own card or one bought in the shop
-        return player_commands.card_chapters(wired.tokens.call(device.account, wired.cloud.card_for_playback, card_id))
-
-    command = player_commands.build(body.action, fields, player=view, chapters=chapters)
-    offline = players.known_offline(view, live=_live(adapters), now=utcnow())
-    timeout = adapters.settings.mqtt_command_timeout_s
-    sent = player_commands.send(wired.sender, device, body.action, command, offline=offline, timeout=timeout)
+    sent = player_commands.send_action(root.commands, user, player_id, body.action, fields)
     return CommandOut(ok=True, action=sent.action, via=sent.via, elapsed_ms=sent.elapsed_ms)  # type: ignore[arg-type]
 
 
@@ -162,23 +149,23 @@ def send_command(
 )
 def player_history(
     player_id: PlayerId,
-    adapters: AdaptersDep,
+    root: RootDep,
     user: UserDep,
     days: Annotated[int, Query(ge=1, le=3650, description="up to PLAYER_HISTORY_DAYS (90 by default)")] = 7,
 ) -> HistoryOut:
     """Plays and minutes listened per card and track over the last `days`, from
     the event history the listener keeps (complete only while a listener ran)."""
-    players.find_device(wiring(adapters).ports, player_id, who=user)
-    kept = adapters.settings.player_history_days
-    summary = listening.history(adapters.records.players, player_id, days=min(days, kept))
+    players.find_device(root.players, player_id, who=user)
+    kept = root.settings.player_history_days
+    summary = listening.history(root.records.players, player_id, days=min(days, kept))
     return HistoryOut.model_validate(summary)
 
 
 @router.get("/api/health/mqtt", response_model=MqttHealthOut, tags=["health"], responses=ERRORS(503))
-def mqtt_health(adapters: AdaptersDep) -> MqttHealthOut:
+def mqtt_health(root: RootDep) -> MqttHealthOut:
     """The MQTT listener's heartbeat: live while younger than 90 s. No login needed;
     it names no account."""
-    health = listener_health.health(adapters.records.settings)
+    health = listener_health.health(root.records.settings)
     return MqttHealthOut.model_validate(
         {**health, "accounts": len(health["accounts"]), "connected_accounts": len(health["connected_accounts"])}
     )

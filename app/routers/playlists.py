@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.deps import UserDep
+from app.deps import RootDep, UserDep
 from app.schemas import ERRORS
 from app.schemas_yoto import (
     ITEMS_CEILING,
@@ -19,7 +19,6 @@ from app.schemas_yoto import (
     PlaylistPut,
     Version,
 )
-from app.yoto_deps import YotoDep
 
 router = APIRouter(prefix="/api/playlists", tags=["playlists"])
 
@@ -33,81 +32,81 @@ _CARD_ERRORS = ERRORS(401, 403, 404, 409, 422, 429, 502, 503, 504)
 
 
 @router.post("", response_model=PlaylistOut, status_code=201, responses=ERRORS(400, 401, 403, 422))
-def create_playlist(body: PlaylistIn, yoto: YotoDep, user: UserDep) -> PlaylistOut:
-    return PlaylistOut.of(yoto.playlists.create(user, body.name, body.audio_ids, body.play_mode))
+def create_playlist(body: PlaylistIn, root: RootDep, user: UserDep) -> PlaylistOut:
+    return PlaylistOut.of(root.playlists.create(user, body.name, body.audio_ids, body.play_mode))
 
 
 @router.get("", response_model=PlaylistPage, responses=ERRORS(400, 401, 403))
 def list_playlists(
-    yoto: YotoDep,
+    root: RootDep,
     user: UserDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     all: Annotated[bool, Query(description="every member's playlists (admins only)")] = False,
 ) -> PlaylistPage:
     """Your playlists, newest first."""
-    page = yoto.playlists.list(user, everyone=all, limit=limit, cursor=cursor)
+    page = root.playlists.list(user, everyone=all, limit=limit, cursor=cursor)
     return PlaylistPage(items=[PlaylistOut.of(v) for v in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{playlist_id}", response_model=PlaylistOut, responses=ERRORS(401, 404))
-def get_playlist(playlist_id: PlaylistId, yoto: YotoDep, user: UserDep) -> PlaylistOut:
+def get_playlist(playlist_id: PlaylistId, root: RootDep, user: UserDep) -> PlaylistOut:
     """The playlist. Reading it also writes its card when an earlier burst of
     edits left it `pending` and the debounce window has passed."""
-    return PlaylistOut.of(yoto.playlists.get(user, playlist_id))
+    return PlaylistOut.of(root.playlists.get(user, playlist_id))
 
 
 @router.put("/{playlist_id}", response_model=PlaylistOut, responses=_EDIT_ERRORS)
-def update_playlist(playlist_id: PlaylistId, body: PlaylistPut, yoto: YotoDep, user: UserDep) -> PlaylistOut:
+def update_playlist(playlist_id: PlaylistId, body: PlaylistPut, root: RootDep, user: UserDep) -> PlaylistOut:
     """Change any of `name`, `audio_ids`, `play_mode`; the card follows (debounced)."""
-    view = yoto.playlists.update(
+    view = root.playlists.update(
         user, playlist_id, name=body.name, audio_ids=body.audio_ids, play_mode=body.play_mode, version=body.version
     )
     return PlaylistOut.of(view)
 
 
 @router.delete("/{playlist_id}", status_code=204, responses=ERRORS(401, 403, 404, 409, 429, 502, 503, 504))
-def delete_playlist(playlist_id: PlaylistId, yoto: YotoDep, user: UserDep) -> Response:
+def delete_playlist(playlist_id: PlaylistId, root: RootDep, user: UserDep) -> Response:
     """Deletes the playlist and its card (on Yoto first: if Yoto fails, nothing is deleted)."""
-    yoto.playlists.delete(user, playlist_id)
+    root.playlists.delete(user, playlist_id)
     return Response(status_code=204)
 
 
 @router.post("/{playlist_id}/items", response_model=PlaylistOut, responses=_EDIT_ERRORS)
-def add_item(playlist_id: PlaylistId, body: PlaylistItemIn, yoto: YotoDep, user: UserDep) -> PlaylistOut:
+def add_item(playlist_id: PlaylistId, body: PlaylistItemIn, root: RootDep, user: UserDep) -> PlaylistOut:
     """Append an item, or insert it before index `at`."""
-    return PlaylistOut.of(yoto.playlists.add_item(user, playlist_id, body.audio_id, at=body.at, version=body.version))
+    return PlaylistOut.of(root.playlists.add_item(user, playlist_id, body.audio_id, at=body.at, version=body.version))
 
 
 @router.delete("/{playlist_id}/items", response_model=PlaylistOut, responses=_EDIT_ERRORS)
-def clear_items(playlist_id: PlaylistId, yoto: YotoDep, user: UserDep, version: VersionQuery = None) -> PlaylistOut:
+def clear_items(playlist_id: PlaylistId, root: RootDep, user: UserDep, version: VersionQuery = None) -> PlaylistOut:
     """Remove every item."""
-    return PlaylistOut.of(yoto.playlists.clear(user, playlist_id, version=version))
+    return PlaylistOut.of(root.playlists.clear(user, playlist_id, version=version))
 
 
 @router.post("/{playlist_id}/items/move", response_model=PlaylistOut, responses=_EDIT_ERRORS)
-def move_item(playlist_id: PlaylistId, body: PlaylistMoveIn, yoto: YotoDep, user: UserDep) -> PlaylistOut:
+def move_item(playlist_id: PlaylistId, body: PlaylistMoveIn, root: RootDep, user: UserDep) -> PlaylistOut:
     """Move the item at `from` to index `to` (0-based)."""
-    view = yoto.playlists.move_item(user, playlist_id, body.from_, body.to, version=body.version)
+    view = root.playlists.move_item(user, playlist_id, body.from_, body.to, version=body.version)
     return PlaylistOut.of(view)
 
 
 @router.delete("/{playlist_id}/items/{index:int}", response_model=PlaylistOut, responses=_EDIT_ERRORS)
 def remove_item(
-    playlist_id: PlaylistId, index: Index, yoto: YotoDep, user: UserDep, version: VersionQuery = None
+    playlist_id: PlaylistId, index: Index, root: RootDep, user: UserDep, version: VersionQuery = None
 ) -> PlaylistOut:
     """Remove the item at `index` (0-based)."""
-    return PlaylistOut.of(yoto.playlists.remove_item(user, playlist_id, index, version=version))
+    return PlaylistOut.of(root.playlists.remove_item(user, playlist_id, index, version=version))
 
 
 @router.post("/{playlist_id}/card", response_model=CardOut, status_code=201, responses=_CARD_ERRORS)
-def make_card(playlist_id: PlaylistId, yoto: YotoDep, user: UserDep) -> CardOut:
+def make_card(playlist_id: PlaylistId, root: RootDep, user: UserDep) -> CardOut:
     """The playlist's card: one chapter per item, rewritten in place after every
     change (debounced). A playlist has at most one card (409 naming it)."""
-    return CardOut.of(yoto.playlists.make_card(user, playlist_id))
+    return CardOut.of(root.playlists.make_card(user, playlist_id))
 
 
 @router.post("/{playlist_id}/reshuffle", response_model=CardOut, responses=_CARD_ERRORS)
-def reshuffle(playlist_id: PlaylistId, yoto: YotoDep, user: UserDep) -> CardOut:
+def reshuffle(playlist_id: PlaylistId, root: RootDep, user: UserDep) -> CardOut:
     """A fresh order on the card, now (shuffle playlists with a card only)."""
-    return CardOut.of(yoto.playlists.reshuffle(user, playlist_id))
+    return CardOut.of(root.playlists.reshuffle(user, playlist_id))

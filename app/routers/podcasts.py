@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.deps import AdaptersDep, UserDep
+from app.deps import RootDep, UserDep
 from app.schedule_schemas import PodcastIn, PodcastOut, PodcastPage, PodcastPatch, RunOut, job_responses
-from app.scheduled import podcast_ports
 from app.schemas import ERRORS
 from core.errors import NotFound
 from core.records import Podcast, Run, User
@@ -31,8 +30,8 @@ def _out(podcast: Podcast, run: Run | None, user: User) -> PodcastOut:
     return out
 
 
-def _last_run(adapters: AdaptersDep, podcast: Podcast) -> Run | None:
-    recent = adapters.records.runs.recent(podcast.id, limit=1)
+def _last_run(root: RootDep, podcast: Podcast) -> Run | None:
+    recent = root.records.runs.recent(podcast.id, limit=1)
     return recent[0] if recent else None
 
 
@@ -42,7 +41,7 @@ def _last_run(adapters: AdaptersDep, podcast: Podcast) -> Run | None:
     status_code=202,
     responses=job_responses(PodcastOut, 201, 401, 403, 409, 429, *_FETCH_ERRORS),
 )
-def create_podcast(body: PodcastIn, adapters: AdaptersDep, user: UserDep, response: Response) -> PodcastOut:
+def create_podcast(body: PodcastIn, root: RootDep, user: UserDep, response: Response) -> PodcastOut:
     """Checks the URL (only http/https; never link-local, multicast or unspecified
     addresses such as 169.254.169.254; loopback and private ones only with
     ALLOW_PRIVATE_FEEDS): a refused one is a 422 with nothing kept. Then 202 with
@@ -52,7 +51,7 @@ def create_podcast(body: PodcastIn, adapters: AdaptersDep, user: UserDep, respon
     its `detail`. `title` is empty until that run has read the feed's own. 429
     (Retry-After) past the member's jobs waiting or running (JOBS_PER_MEMBER)."""
     podcast, run, queued = podcasts.create(
-        podcast_ports(adapters),
+        root.podcasts,
         user,
         feed_url=body.feed_url,
         episodes=body.episodes,
@@ -67,39 +66,37 @@ def create_podcast(body: PodcastIn, adapters: AdaptersDep, user: UserDep, respon
 
 @router.get("/api/podcasts", response_model=PodcastPage, responses=ERRORS(400, 401))
 def list_podcasts(
-    adapters: AdaptersDep,
+    root: RootDep,
     user: UserDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     mine: bool = False,
 ) -> PodcastPage:
     """Newest first; every member sees the family's podcasts (`mine=true`: only yours)."""
-    page = paged(
-        lambda: adapters.records.podcasts.list(owner=user.owner_id if mine else None, limit=limit, cursor=cursor)
-    )
+    page = paged(lambda: root.records.podcasts.list(owner=user.owner_id if mine else None, limit=limit, cursor=cursor))
     return PodcastPage(items=[_out(p, None, user) for p in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/api/podcasts/{podcast_id}", response_model=PodcastOut, responses=ERRORS(401, 404))
-def get_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep) -> PodcastOut:
+def get_podcast(podcast_id: Id, root: RootDep, user: UserDep) -> PodcastOut:
     """Another member's podcast shows only where its feed is (`feed_url` is scheme://host/…)."""
-    podcast = podcasts.get(podcast_ports(adapters), podcast_id)
-    return _out(podcast, _last_run(adapters, podcast), user)
+    podcast = podcasts.get(root.podcasts, podcast_id)
+    return _out(podcast, _last_run(root, podcast), user)
 
 
 @router.patch("/api/podcasts/{podcast_id}", response_model=PodcastOut, responses=ERRORS(401, 403, 404, 409, 422))
-def patch_podcast(podcast_id: Id, body: PodcastPatch, adapters: AdaptersDep, user: UserDep) -> PodcastOut:
+def patch_podcast(podcast_id: Id, body: PodcastPatch, root: RootDep, user: UserDep) -> PodcastOut:
     """Title, window, order or refresh interval; the card follows at the next refresh
     (`POST …/refresh` to have it now). 409 when someone changed it meanwhile."""
-    podcast = podcasts.update(podcast_ports(adapters), user, podcast_id, **body.model_dump(exclude_unset=True))
-    return _out(podcast, _last_run(adapters, podcast), user)
+    podcast = podcasts.update(root.podcasts, user, podcast_id, **body.model_dump(exclude_unset=True))
+    return _out(podcast, _last_run(root, podcast), user)
 
 
 @router.delete("/api/podcasts/{podcast_id}", status_code=204, responses=ERRORS(401, 403, 404, 409, 502, 504))
-def delete_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep) -> Response:
+def delete_podcast(podcast_id: Id, root: RootDep, user: UserDep) -> Response:
     """Stops its refreshes, deletes its Yoto card, and removes its episodes from
     the library unless another card or playlist uses them."""
-    podcasts.delete(podcast_ports(adapters), user, podcast_id)
+    podcasts.delete(root.podcasts, user, podcast_id)
     return Response(status_code=204)
 
 
@@ -109,21 +106,21 @@ def delete_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep) -> Resp
     status_code=202,
     responses=job_responses(PodcastOut, 200, 401, 403, 404, 409, 429, 503),
 )
-def refresh_podcast(podcast_id: Id, adapters: AdaptersDep, user: UserDep, response: Response) -> PodcastOut:
+def refresh_podcast(podcast_id: Id, root: RootDep, user: UserDep, response: Response) -> PodcastOut:
     """202: queued for the workers; follow `GET /api/runs/{last_run.id}` (a broken
     feed or episode ends `failed` with the reason and leaves the card as it was).
     409 while this podcast already has a run waiting or running (`run_id`); 429
     (Retry-After) past the member's jobs waiting or running (JOBS_PER_MEMBER)."""
-    podcast, run, queued = podcasts.refresh_now(podcast_ports(adapters), user, podcast_id)
+    podcast, run, queued = podcasts.refresh_now(root.podcasts, user, podcast_id)
     if not queued:
         response.status_code = 200
     return _out(podcast, run, user)
 
 
 @router.get("/api/runs/{run_id}", response_model=RunOut, responses=ERRORS(401, 404))
-def get_run(run_id: Id, adapters: AdaptersDep, _: UserDep) -> RunOut:
+def get_run(run_id: Id, root: RootDep, _: UserDep) -> RunOut:
     """A podcast refresh or routine run: queued, running, ok, partial or failed (with `detail`)."""
     try:
-        return RunOut.of(adapters.records.runs.get(run_id))
+        return RunOut.of(root.records.runs.get(run_id))
     except NotFound:
         raise NotFound(f"no run {run_id}") from None

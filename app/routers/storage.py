@@ -26,7 +26,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import AdaptersDep
+from app.deps import RootDep
 from app.multipart_stream import FilePart, FileSink, read_form
 from app.schemas import ERRORS, StoredOut
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, NotSupportedHere, TooLarge
@@ -85,10 +85,10 @@ _SIGNED_FORM = {
 @router.get(
     "/blob/{key:path}", response_class=FileResponse, responses={**_BLOB_RESPONSES, **ERRORS(400, 403, 404, 416)}
 )
-def blob(key: str, adapters: AdaptersDep, exp: str | None = None, sig: str | None = None) -> Response:
+def blob(key: str, root: RootDep, exp: str | None = None, sig: str | None = None) -> Response:
     query = {name: value for name, value in (("exp", exp), ("sig", sig)) if value is not None}
     try:
-        found = adapters.storage.signed_blob(key, query)
+        found = root.adapters.storage.signed_blob(key, query)
     except _HANDLED as exc:
         raise _http(exc) from None
     return FileResponse(
@@ -103,9 +103,9 @@ def blob(key: str, adapters: AdaptersDep, exp: str | None = None, sig: str | Non
     openapi_extra=_SIGNED_FORM,
     responses=ERRORS(400, 403, 404, 409, 413),
 )
-async def upload(request: Request, adapters: AdaptersDep) -> JSONResponse:
-    signed = _SignedUpload(adapters.storage)
-    await read_form(request, signed.open_file, body_cap=adapters.settings.max_upload_bytes)
+async def upload(request: Request, root: RootDep) -> JSONResponse:
+    signed = _SignedUpload(root.adapters.storage)
+    await read_form(request, signed.open_file, body_cap=root.settings.max_upload_bytes)
     sink = signed.sink
     if sink is None:  # read_form returns only after the file part was opened; kept for clarity
         raise HTTPException(400, "the form has no 'file' part")

@@ -46,7 +46,6 @@ from starlette.responses import (
 from starlette.types import Receive, Scope, Send
 
 from app import deps
-from app.keys import keys_for
 from app.schemas import ERRORS
 from services import streams
 
@@ -124,10 +123,10 @@ _MP3 = {"content": {"audio/mpeg": {"schema": {"type": "string", "format": "binar
 )
 @router.head(STREAM_PATH, response_class=Response, include_in_schema=False)
 async def stream(token: str, request: Request) -> Response:
-    adapters = deps.get_adapters()  # looked up on the module, as the dependency does (tests swap it)
-    audio = adapters.records.audio
-    args = (audio, adapters.storage, keys_for(adapters).stream, token)
-    ttl = adapters.settings.download_url_ttl_s
+    root = deps.current_root()
+    audio = root.records.audio
+    args = (audio, root.adapters.storage, root.keys.stream, token)
+    ttl = root.settings.download_url_ttl_s
     if audio.reads_locally:
         source = streams.resolve(*args, url_ttl_s=ttl)
     else:

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import AdaptersDep, UserDep, ingest_limits, scratch
+from app.deps import RootDep, UserDep
 from app.schemas import ERRORS, AudioOut, TtsIn, TtsQuotaOut, VoiceOut
 from services import tts
+from services.ingest import IngestLimits, scratch_base
 
 router = APIRouter(tags=["tts"])
 
 
 @router.post("/api/audio/tts", response_model=AudioOut, status_code=201, responses=ERRORS(401, 403, 413, 422, 429, 503))
-def text_to_speech(body: TtsIn, adapters: AdaptersDep, user: UserDep) -> AudioOut:
+def text_to_speech(body: TtsIn, root: RootDep, user: UserDep) -> AudioOut:
     """429 with the characters left today (in the reason and in
     `X-TTS-Remaining`) when the text is over `TTS_MAX_CHARS` or would pass
     `TTS_DAILY_CHARS`; only the latter carries Retry-After."""
-    records = adapters.records
+    records = root.records
     item = tts.speak(
-        adapters.tts,
+        root.adapters.tts,
         records.counters,
         records.audio,
-        adapters.storage,
-        tts.TtsLimits.of(adapters.settings),
-        ingest_limits(adapters),
-        scratch(adapters),
+        root.adapters.storage,
+        tts.TtsLimits.of(root.settings),
+        IngestLimits.of(root.settings),
+        scratch_base(root.settings),
         user,
         text=body.text,
         title=body.title,
@@ -35,13 +36,13 @@ def text_to_speech(body: TtsIn, adapters: AdaptersDep, user: UserDep) -> AudioOu
 
 
 @router.get("/api/tts/voices", response_model=list[VoiceOut], responses=ERRORS(401, 503))
-def voices(adapters: AdaptersDep, _: UserDep) -> list[VoiceOut]:
-    return [VoiceOut.of(v) for v in tts.voices(adapters.tts)]
+def voices(root: RootDep, _: UserDep) -> list[VoiceOut]:
+    return [VoiceOut.of(v) for v in tts.voices(root.adapters.tts)]
 
 
 @router.get("/api/tts/quota", response_model=TtsQuotaOut, responses=ERRORS(401))
-def quota(adapters: AdaptersDep, user: UserDep) -> TtsQuotaOut:
+def quota(root: RootDep, user: UserDep) -> TtsQuotaOut:
     """Characters you may still have spoken today (UTC), the daily allowance and the most per text."""
-    limits = tts.TtsLimits.of(adapters.settings)
-    left = tts.remaining_today(adapters.records.counters, limits, user.owner_id)
+    limits = tts.TtsLimits.of(root.settings)
+    left = tts.remaining_today(root.records.counters, limits, user.owner_id)
     return TtsQuotaOut(remaining_today=left, daily_chars=limits.daily_chars, max_chars=limits.max_chars)

@@ -30,7 +30,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from app.deps import AdaptersDep, KeysDep, members, session_id_from
+from app.deps import RootDep, session_id_from
 from app.schemas import ERRORS, MeOut
 from core.errors import Unauthenticated
 from services import sessions, users
@@ -156,20 +156,20 @@ def _shape(path: str) -> str:
 
 
 @router.get("/api/ui/first-run", response_model=FirstRunOut, responses=ERRORS(503))
-def first_run(adapters: AdaptersDep) -> FirstRunOut:
+def first_run(root: RootDep) -> FirstRunOut:
     """Whether an enabled admin exists: the sign-in page explains how to make
     the first one when not (it can only be made on the server's command line)."""
-    everyone = users.list_users(adapters.identity)
+    everyone = users.list_users(root.adapters.identity)
     return FirstRunOut(admin_exists=any(u.is_admin and not u.disabled for u in everyone))
 
 
 @router.get("/api/ui/session", response_model=SessionOut, responses=ERRORS(503))
-def session(request: Request, adapters: AdaptersDep, keys: KeysDep) -> SessionOut:
+def session(request: Request, root: RootDep) -> SessionOut:
     """Who is signed in, or `null`: what `/api/auth/me` says, but 200 either way,
     so opening the page signed out is not an error in the browser's console."""
     try:
         user = sessions.user_of(
-            adapters.records.sessions, adapters.identity, members(adapters), session_id_from(request, keys)
+            root.records.sessions, root.adapters.identity, root.members, session_id_from(request, root.keys)
         )
     except Unauthenticated:
         return SessionOut(user=None)

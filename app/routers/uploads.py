@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from fastapi.concurrency import run_in_threadpool
 
-from app.deps import AdaptersDep, UserDep, ingest_limits, scratch
+from app.deps import RootDep, UserDep
 from app.schemas import ERRORS, AudioOut, UploadComplete, UploadCreate, UploadOut, UploadTargetOut
 from services import uploads
+from services.ingest import IngestLimits, scratch_base
 
 router = APIRouter(prefix="/api/audio/uploads", tags=["audio"])
 
@@ -18,15 +19,15 @@ UploadId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-
 
 
 @router.post("", response_model=UploadOut, status_code=201, responses=ERRORS(401, 403, 413, 422))
-def start_upload(body: UploadCreate, adapters: AdaptersDep, user: UserDep) -> UploadOut:
-    settings = adapters.settings
-    records = adapters.records
-    uploads.sweep_stale(adapters.storage, ttl_s=settings.upload_url_ttl_s)
+def start_upload(body: UploadCreate, root: RootDep, user: UserDep) -> UploadOut:
+    settings = root.settings
+    records = root.records
+    uploads.sweep_stale(root.adapters.storage, ttl_s=settings.upload_url_ttl_s)
     started = uploads.start(
         records.uploads,
-        adapters.storage,
+        root.adapters.storage,
         records.audio,
-        ingest_limits(adapters),
+        IngestLimits.of(root.settings),
         user,
         max_bytes=settings.max_upload_bytes,
         ttl_s=settings.upload_url_ttl_s,
@@ -44,27 +45,27 @@ def start_upload(body: UploadCreate, adapters: AdaptersDep, user: UserDep) -> Up
     responses=ERRORS(401, 403, 404, 409, 413, 415, 422, 503),
 )
 async def complete_upload(
-    upload_id: UploadId, adapters: AdaptersDep, user: UserDep, body: UploadComplete | None = None
+    upload_id: UploadId, root: RootDep, user: UserDep, body: UploadComplete | None = None
 ) -> AudioOut:
-    records = adapters.records
+    records = root.records
     pending = await run_in_threadpool(uploads.pending_of, records.uploads, upload_id, user)
     item = await run_in_threadpool(
         uploads.complete,
         records.uploads,
-        adapters.storage,
+        root.adapters.storage,
         records.audio,
         records.counters,
-        ingest_limits(adapters),
-        scratch(adapters),
+        IngestLimits.of(root.settings),
+        scratch_base(root.settings),
         pending,
         title=body.title if body else None,
-        claim_ttl_s=adapters.settings.upload_url_ttl_s + 600,
+        claim_ttl_s=root.settings.upload_url_ttl_s + 600,
     )
     return AudioOut.of(item)
 
 
 @router.delete("/{upload_id}", status_code=204, responses=ERRORS(401, 403, 404))
-def cancel_upload(upload_id: UploadId, adapters: AdaptersDep, user: UserDep) -> Response:
-    records = adapters.records
-    uploads.cancel(records.uploads, adapters.storage, uploads.pending_of(records.uploads, upload_id, user))
+def cancel_upload(upload_id: UploadId, root: RootDep, user: UserDep) -> Response:
+    records = root.records
+    uploads.cancel(records.uploads, root.adapters.storage, uploads.pending_of(records.uploads, upload_id, user))
     return Response(status_code=204)

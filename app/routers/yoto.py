@@ -9,10 +9,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import RedirectResponse
 
-from app.deps import UserDep
+from app.deps import RootDep, UserDep
 from app.schemas import ERRORS
 from app.schemas_yoto import DeviceLoginOut, DevicePollOut, YotoStatusOut
-from app.yoto_deps import YotoDep
 
 router = APIRouter(prefix="/api/yoto", tags=["yoto"])
 log = logging.getLogger("yss.yoto")
@@ -48,10 +47,10 @@ def reason_code(error: str | None) -> str:
 
 
 @router.get("/login", status_code=302, response_class=RedirectResponse, responses={302: _REDIRECT, **ERRORS(401, 409)})
-def login(yoto: YotoDep, user: UserDep) -> RedirectResponse:
+def login(root: RootDep, user: UserDep) -> RedirectResponse:
     """Start linking: a redirect to Yoto's consent page (PKCE). The login waits
     server side for YOTO_LOGIN_TTL_S seconds and only this member may finish it."""
-    return RedirectResponse(yoto.link.start_login(user), status_code=302)
+    return RedirectResponse(root.link.start_login(user), status_code=302)
 
 
 @router.get(
@@ -61,7 +60,7 @@ def login(yoto: YotoDep, user: UserDep) -> RedirectResponse:
     responses={303: _REDIRECT, **ERRORS(401, 403, 409, 422, 429, 502, 504)},
 )
 def callback(
-    yoto: YotoDep,
+    root: RootDep,
     user: UserDep,
     state: OAuthParam = None,
     code: OAuthParam = None,
@@ -72,7 +71,7 @@ def callback(
     a forged, foreign, expired or replayed one; no code is exchanged), then the
     code; then back to the UI: `/?yoto=linked`, or `/?yoto=error&reason=CODE`
     with CODE one of OAuth's error codes, `no_code` or `failed`."""
-    refused = yoto.link.finish_login(user, state=state, code=code, error=error)
+    refused = root.link.finish_login(user, state=state, code=code, error=error)
     if refused is None:
         return RedirectResponse(f"{UI_HOME}?yoto=linked", status_code=303)
     reason = reason_code(error)
@@ -81,10 +80,10 @@ def callback(
 
 
 @router.post("/device-login", response_model=DeviceLoginOut, responses=ERRORS(401, 403, 409, 422, 429, 502, 504))
-def device_login(yoto: YotoDep, user: UserDep) -> DeviceLoginOut:
+def device_login(root: RootDep, user: UserDep) -> DeviceLoginOut:
     """Start a device-code link: show `user_code` and `verification_uri` to the
     person, then poll `/device-login/poll` every `interval` seconds."""
-    start = yoto.link.start_device_login(user)
+    start = root.link.start_device_login(user)
     return DeviceLoginOut(
         user_code=start.user_code,
         verification_uri=start.verification_uri,
@@ -95,16 +94,16 @@ def device_login(yoto: YotoDep, user: UserDep) -> DeviceLoginOut:
 
 
 @router.post("/device-login/poll", response_model=DevicePollOut, responses=ERRORS(401, 403, 409, 422, 429, 502, 504))
-def device_login_poll(yoto: YotoDep, user: UserDep) -> DevicePollOut:
+def device_login_poll(root: RootDep, user: UserDep) -> DevicePollOut:
     """`pending` (wait `interval` s), `linked`, or `expired` (start again; `detail` says why).
     Polling faster than the interval is answered without asking Yoto."""
-    poll = yoto.link.poll_device_login(user)
+    poll = root.link.poll_device_login(user)
     return DevicePollOut(status=poll.status, interval=poll.interval, detail=poll.detail)
 
 
 @router.get("/status", response_model=YotoStatusOut, responses=ERRORS(401))
-def status(yoto: YotoDep, user: UserDep) -> YotoStatusOut:
-    s = yoto.link.status(user)
+def status(root: RootDep, user: UserDep) -> YotoStatusOut:
+    s = root.link.status(user)
     return YotoStatusOut(
         linked=s.linked,
         access_expires_at=s.access_expires_at,
@@ -115,7 +114,7 @@ def status(yoto: YotoDep, user: UserDep) -> YotoStatusOut:
 
 
 @router.delete("/link", status_code=204, responses=ERRORS(401, 403))
-def unlink(yoto: YotoDep, user: UserDep) -> Response:
+def unlink(root: RootDep, user: UserDep) -> Response:
     """Forget the tokens (and any login in progress). Idempotent. Cards stay on Yoto."""
-    yoto.link.unlink(user)
+    root.link.unlink(user)
     return Response(status_code=204)

@@ -10,17 +10,17 @@ from typing import Any
 import anyio.to_thread
 import pytest
 
-from app.keys import keys_for
 from services import streams
 from services.streams import ITEM_KEYS_CACHED, item_key, make_token
 from tests.api.conftest import Api
+from wiring import root_for
 
 
 def test_a_local_token_check_takes_no_worker_thread_and_a_remote_one_does(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     item = api.add_item()
-    path = f"/s/{make_token(keys_for(api.adapters).stream, item)}.mp3"
+    path = f"/s/{make_token(root_for(api.adapters).keys.stream, item)}.mp3"
     player = api.client(origin=None)
     assert player.head(path).status_code in (200, 302)  # adapters built, first-use work done
 
@@ -54,7 +54,7 @@ def test_item_keys_are_cached_with_a_bound_and_a_rotated_key_is_a_new_entry() ->
 
 def test_a_rotated_item_fails_its_old_token_though_its_key_was_cached(api: Api) -> None:
     item = api.add_item()
-    keys = keys_for(api.adapters)
+    keys = root_for(api.adapters).keys
     old = make_token(keys.stream, item)
     resolve = streams.resolve
     store, audio = api.adapters.storage, api.adapters.records.audio

@@ -19,12 +19,12 @@ import httpx
 import pytest
 
 from adapters import Adapters
-from app.keys import keys_for
 from core.records import AudioItem, new_id
 from core.settings import Settings
 from services.streams import make_token
 from tests.conftest import TEST_SECRET
 from tests.servers import free_port, stop, wait_http
+from wiring import root_for
 
 SIZE = 30 * 1024 * 1024
 REQUESTS = 100
@@ -43,7 +43,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, bytes]]:
     info = adapters.storage.put_bytes(key, data, "audio/mpeg")
     item = AudioItem(id=item_id, owner="mum", title="big", storage_key=key, size_bytes=info.size, duration_s=1966.0)
     adapters.records.audio.add(item)
-    path = f"/s/{make_token(keys_for(adapters).stream, item)}.mp3"
+    path = f"/s/{make_token(root_for(adapters).keys.stream, item)}.mp3"
 
     env = {
         **os.environ,

@@ -62,10 +62,12 @@ def _storage_app(adapters: Adapters) -> Any:
 
     import app.deps
     from app.routers.storage import router
+    from wiring import Root
 
     api = FastAPI()
     api.include_router(router)
-    api.dependency_overrides[app.deps.adapters] = lambda: adapters
+    root = Root(adapters)
+    api.dependency_overrides[app.deps.root] = lambda: root
     return api
 
 

@@ -101,8 +101,8 @@ def test_the_image_installs_only_the_handlers_requirements() -> None:
 def test_the_handler_imports_nothing_its_image_lacks() -> None:
     code = (
         "import sys\n"
-        "import mqtt.__main__, mqtt.lambda_handler, mqtt.handler, adapters.yoto.mqtt.sender\n"
-        "import adapters.aws.dynamo_records\n"
+        "import mqtt.__main__, mqtt.lambda_handler, services.listener_runner, adapters.yoto.mqtt.sender\n"
+        "import wiring, adapters.aws.dynamo_records\n"
         "print(sorted({m.split('.')[0] for m in sys.modules}))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

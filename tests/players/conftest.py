@@ -1,5 +1,6 @@
 """The whole players path on real parts: the API (TestClient over `create_app()`, on
-both adapter sets), the MQTT handler (`mqtt.handler`, in-process or not at all),
+both adapter sets), the listener loop (`services.listener_runner`, in the root's
+in-process slot or not at all),
 mosquitto, simulated players and the fake Yoto cloud over HTTP.
 
 `Rig` links one account ("family") whose REST device list holds the test's
@@ -27,13 +28,14 @@ from core.records import utcnow
 from core.settings import Settings
 from core.yoto.cloud import TokenGrant, YotoCard, YotoChapter, YotoTrack
 from core.yoto.protocol import authorizer_username
-from mqtt.handler import Handler, build_listener, in_process
+from services.listener_runner import ListenerRunner
 from services.yoto_tokens import YotoTokenService
 from simulator.cloud import RunningCloud, start_cloud
 from simulator.players import PlayerFleet, PlayerSpec, SimCard, sample_card, start_players
 from tests import waiting
 from tests.api.conftest import ADMIN, TEST_LIMITS, Api, make_api
 from tests.brokers import Mosquitto, fresh_mosquitto, mosquitto, run_mosquitto
+from wiring import root_for
 
 __all__ = ["Rig", "fresh_mosquitto", "mosquitto", "run_mosquitto"]
 
@@ -72,7 +74,7 @@ class Rig:
     broker: Mosquitto
     transport: str = "tcp"
     fleets: list[PlayerFleet] = field(default_factory=list)
-    handler: Handler | None = None
+    handler: ListenerRunner | None = None
 
     @property
     def records(self) -> Any:
@@ -114,17 +116,18 @@ class Rig:
         self.fleets.append(fleet)
         return fleet
 
-    def start_listener(self, *, cloud: Any = None, **options: Any) -> Handler:
+    def start_listener(self, *, cloud: Any = None, **options: Any) -> ListenerRunner:
         options.setdefault("backoff", FAST)
         options.setdefault("relist_every_s", 0.3)
-        listener = build_listener(self.api.adapters, cloud=cloud, **options)
-        self.handler = Handler(listener, self.records.settings, mode="in-process", heartbeat_every_s=0.2)
-        in_process.start(self.handler)
+        root = root_for(self.api.adapters)
+        listener = root.listener(cloud=cloud, **options)
+        self.handler = root.listener_runner(listener, mode="in-process", heartbeat_every_s=0.2)
+        root.in_process.start(self.handler)
         eventually(lambda: listener.health()["connected_accounts"] == [ACCOUNT])
         return self.handler
 
     def stop_listener(self) -> None:
-        in_process.stop()
+        root_for(self.api.adapters).in_process.stop()
         self.handler = None
 
     def close(self) -> None:

@@ -83,13 +83,13 @@ def test_a_viewer_wakes_the_on_demand_listener_once(rig: Rig, player_id: str, mo
 
 
 def test_an_idle_on_demand_handler_stops_by_itself(rig: Rig, player_id: str) -> None:
-    from mqtt.handler import Handler, build_listener
+    from wiring import root_for
 
+    root = root_for(rig.api.adapters)
     rig.players(PlayerSpec(player_id))
     listener_health.viewer_seen(rig.records.settings, utcnow() - timedelta(seconds=50))
-    handler = Handler(
-        build_listener(rig.api.adapters, relist_every_s=0.3),
-        rig.records.settings,
+    handler = root.listener_runner(
+        root.listener(relist_every_s=0.3),
         mode="on-demand",
         ends_at=utcnow() + timedelta(seconds=30),
         idle_s=51,
@@ -97,9 +97,8 @@ def test_an_idle_on_demand_handler_stops_by_itself(rig: Rig, player_id: str) -> 
     )
     assert handler.run() == "idle"
     assert listener_health.read_heartbeat(rig.records.settings) is None
-    deadline = Handler(
-        build_listener(rig.api.adapters, relist_every_s=0.3),
-        rig.records.settings,
+    deadline = root.listener_runner(
+        root.listener(relist_every_s=0.3),
         mode="on-demand",
         ends_at=utcnow() + timedelta(seconds=1),
         heartbeat_every_s=0.2,

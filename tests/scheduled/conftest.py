@@ -38,9 +38,9 @@ def finished(client: Any, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
 
 def stop_jobs(api: Api) -> None:
     """What a test left on the workers ends before its data goes (as at a server's stop)."""
-    from app.scheduled import stop_workers
+    from wiring import root_for
 
-    stop_workers(api.adapters, grace_s=10)
+    root_for(api.adapters).stop_workers(grace_s=10)
 
 
 class HeldFeeds:
@@ -117,13 +117,13 @@ def tones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 
 def link_account(adapters: Adapters, cloud: RunningCloud, account: str = ADMIN[0]) -> None:
-    from app.scheduled import yoto_access
+    from wiring import root_for
 
     issued = cloud.issue_tokens(account)
     grant = TokenGrant(
         access_token=issued["access_token"], expires_in=int(issued["expires_in"]), refresh_token=issued["refresh_token"]
     )
-    yoto_access(adapters)[1].store_new_link(account, grant)
+    root_for(adapters).tokens.store_new_link(account, grant)
 
 
 @pytest.fixture

@@ -71,14 +71,14 @@ def test_a_refresh_while_one_is_going_is_refused(sched_api: Api, held: HeldFeeds
 def test_a_podcast_deleted_while_its_first_run_goes_leaves_nothing(
     sched_api: Api, held: HeldFeeds, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from app.scheduled import worker_pool
+    from wiring import root_for
 
     client = sched_api.login()
     made = client.post("/api/podcasts", json={"feed_url": f"{held.url}/feed.xml", "episodes": 1}).json()
     eventually(lambda: held.waiting == 1, 5)
     assert client.delete(f"/api/podcasts/{made['id']}").status_code == 204
     held.release()
-    assert worker_pool(sched_api.adapters).join(10)
+    assert root_for(sched_api.adapters).workers.join(10)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text  # the worker took it calmly
     assert client.get(f"/api/runs/{made['last_run']['id']}").status_code == 404  # gone with its podcast
     records = sched_api.adapters.records

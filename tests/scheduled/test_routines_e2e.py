@@ -26,6 +26,7 @@ from tests.brokers import Mosquitto, mosquitto  # noqa: F401 - fixture
 from tests.conftest import ManualClock
 from tests.scheduled.conftest import finished, link_account, stop_jobs
 from tests.waiting import eventually
+from wiring import root_for
 
 TZ = "Europe/London"
 BEDTIME = [
@@ -160,7 +161,7 @@ def test_a_routine_a_minute_ahead_runs_by_itself_once(routine_api: Api, fleet: P
     client = routine_api.login()
     body = routine_body(player_id, at=at, days=every_day, steps=[{"action": "volume", "volume": 50}])
     routine = client.post("/api/routines", json=body).json()
-    scheduler = local_scheduler(routine_api.adapters, clock=clock.now, tick_s=3600)
+    scheduler = local_scheduler(root_for(routine_api.adapters), clock=clock.now, tick_s=3600)
     try:
         assert scheduler.tick_now() == []
         clock.advance(60)
@@ -383,10 +384,10 @@ def test_a_silent_player_does_not_delay_another_players_routine(
 
     started = datetime.now(UTC)
     if api.settings.use_aws:
-        ticking = threading.Thread(target=handle_event, args=(api.adapters, {"yss": "tick"}), daemon=True)
+        ticking = threading.Thread(target=handle_event, args=(root_for(api.adapters), {"yss": "tick"}), daemon=True)
         ticking.start()
     else:
-        local_scheduler(api.adapters, tick_s=3600).tick_now()
+        local_scheduler(root_for(api.adapters), tick_s=3600).tick_now()
     other = eventually(lambda: [r for r in runs.recent(mine["id"]) if r.status in ("ok", "partial", "failed")], 10)[0]
     assert other.status == "ok", other
     delay = (other.started_at - started).total_seconds()

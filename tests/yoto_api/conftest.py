@@ -19,12 +19,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.yoto_deps import YotoServices, yoto_services
 from core.records import AudioItem
 from core.settings import Settings
 from simulator.cloud import RunningCloud
 from tests import yoto_sim
 from tests.api.conftest import ADMIN, MEMBER, Api, make_api
+from wiring import Root, root_for
 
 yoto_cloud = yoto_sim.yoto_cloud
 
@@ -55,8 +55,8 @@ class YApi:
         return self.api.settings
 
     @property
-    def services(self) -> YotoServices:
-        return yoto_services(self.api.adapters)
+    def services(self) -> Root:
+        return root_for(self.api.adapters)
 
     def login(self, who: tuple[str, str] = ADMIN) -> TestClient:
         return self.api.login(who)

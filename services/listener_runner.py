@@ -1,14 +1,8 @@
-"""The MQTT handler: the listener wired to the records and the Yoto cloud, plus its heartbeat.
+"""The listener loop: run a player listener beside its heartbeat, stop when told,
+at a deadline, or once nobody has watched the players for a while.
 
-One loop for every place it runs: `python -m mqtt` (the ECS task, mqttMode
-`always`), the on-demand Lambda (`mqtt/lambda_handler.py`: stops at its
-deadline or when nobody has watched the players for `MQTT_IDLE_S`) and the
-thread `make run` starts in the API process (`InProcess`).
-
-Linked accounts come from the token records (`TokenRepository.list_accounts`),
-each account's players from its REST device list (cached, see
-`services.players`), access tokens from `YotoTokenService` (a token the broker
-refuses is renewed through the shared store's compare-and-swap).
+The same loop runs as `python -m mqtt` (ECS), the on-demand Lambda and the
+thread of `make run` (`InProcess`); the heartbeat rules are `services.listener_health`.
 """
 
 from __future__ import annotations
@@ -20,59 +14,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from adapters.yoto.mqtt.listener import Listener
-from adapters.yoto.mqtt.transport import BrokerConfig
+from core.ports import PlayerListener, SettingsRepository
 from core.records import utcnow
 from services import listener_health
-from services.players import PlayerPorts, player_ids
-from services.yoto_tokens import YotoTokenService
 
 log = logging.getLogger(__name__)
 
-RELIST_EVERY_S = 15.0
 
-
-def token_source(tokens: YotoTokenService) -> Callable[..., str]:
-    def token_for(account: str, *, rejected: str | None = None) -> str:
-        if rejected is not None:
-            return tokens.renew_rejected(account, rejected)
-        return tokens.access_token(account)
-
-    return token_for
-
-
-def build_listener(
-    adapters: Any, *, cloud: Any | None = None, tokens: YotoTokenService | None = None, **options: Any
-) -> Listener:
-    """A `Listener` over `adapters` (an `adapters.Adapters` of either workload).
-    `cloud` defaults to the adapter set's Yoto client."""
-    settings = adapters.settings
-    records = adapters.records
-    cloud = cloud or adapters.yoto
-    tokens = tokens or YotoTokenService(records.tokens, records.counters, cloud)
-    ports = PlayerPorts.over(records, tokens, cloud)
-    options.setdefault("keep_events_s", settings.player_history_days * 24 * 3600)
-    # A new link shows within 15 s (one records query per look; the REST device
-    # lists behind players_for are re-fetched at most once a minute).
-    options.setdefault("relist_every_s", RELIST_EVERY_S)
-    return Listener(
-        BrokerConfig.from_settings(settings),
-        accounts=records.tokens.list_accounts,
-        token_for=token_source(tokens),
-        players_for=lambda account: player_ids(ports, account),
-        players=records.players,
-        **options,
-    )
-
-
-class Handler:
+class ListenerRunner:
     """Runs a listener and writes its heartbeat until `stop()`, `ends_at`, or
     (with `idle_s`) nobody has looked at the players for that long."""
 
     def __init__(
         self,
-        listener: Listener,
-        settings_repo: Any,
+        listener: PlayerListener,
+        settings_repo: SettingsRepository,
         *,
         mode: str = "always",
         ends_at: datetime | None = None,
@@ -144,24 +100,26 @@ class Handler:
                 listener_health.clear_heartbeat(self._settings, instance=self.instance)
             except Exception:
                 log.exception("could not clear the MQTT heartbeat")
-        log.info("MQTT handler stopped (%s)", self.stopped_because)
+        log.info("MQTT listener stopped (%s)", self.stopped_because)
         return self.stopped_because or "stopped"
 
 
 class InProcess:
-    """The listener of `make run`, in a thread of the API process, tied to its lifespan.
-    Commands use its open connection (`current()`)."""
+    """The slot of the listener `make run` runs in a thread of the API process, tied
+    to its lifespan; commands use its open connection (`current()`). The composition
+    root holds one per adapter set and hands `current` to the command sender."""
 
     def __init__(self) -> None:
-        self.handler: Handler | None = None
+        self.handler: ListenerRunner | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self, handler: Handler) -> None:
+    def start(self, handler: ListenerRunner) -> None:
         self.handler = handler
         self._thread = threading.Thread(target=handler.run, name="mqtt-handler", daemon=True)
         self._thread.start()
 
-    def current(self) -> Listener | None:
+    def current(self) -> Any:
+        """The running listener (the adapter's own type: the sender asks it `can_send`), or None."""
         return self.handler.listener if self.handler is not None else None
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -171,6 +129,3 @@ class InProcess:
             self._thread.join(timeout)
         self.handler = None
         self._thread = None
-
-
-in_process = InProcess()
