@@ -5,7 +5,7 @@ public CDN without integrity checks, and starts it with an inline script that
 a strict Content-Security-Policy forbids. Here the assets come from the
 `swagger-ui-bundle-v2` package (Swagger UI's dist files, 5.x, which reads
 OpenAPI 3.1) and the start-up code is a same-origin script, so the page
-works under the UI policy of `app.security_headers` with nothing fetched from
+works under the UI policy of `app.http.security_headers` with nothing fetched from
 elsewhere. ReDoc, which would need its own CDN script, is off.
 
 The page is on when `Settings.api_docs_enabled` (API_DOCS; default on

@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyCookie
 
 from adapters import get_adapters
-from app.csrf import UNSAFE_METHODS, check_origin
+from app.http.csrf import UNSAFE_METHODS, check_origin
 from core.records import User
 from services import sessions
 from services.signing import Keys

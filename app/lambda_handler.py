@@ -15,8 +15,8 @@ from typing import Any
 
 from mangum import Mangum
 
-from app.errors import install_error_handling
-from app.logging import configure_logging
+from app.http.errors import install_error_handling
+from app.http.logging import configure_logging
 from app.main import app
 
 # JSON log lines only inside Lambda (or when asked): importing this module in a

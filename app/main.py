@@ -18,14 +18,14 @@ from fastapi import FastAPI
 
 from app import deps
 from app.api_docs import install_api_docs
-from app.error_bodies import install_error_bodies
-from app.errors import install_error_handling
-from app.http_limits import install_http_limits
-from app.problems import install_domain_errors
+from app.http.error_bodies import install_error_bodies
+from app.http.errors import install_error_handling
+from app.http.limits import install_http_limits
+from app.http.problems import install_domain_errors
+from app.http.security_headers import install_security_headers
 from app.route_groups import RouteGroup, load_all
 from app.route_groups import install as install_route_groups
 from app.routing import install_concrete_paths_first
-from app.security_headers import install_security_headers
 from core.settings import VERSION
 from wiring import Root
 

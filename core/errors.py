@@ -2,7 +2,7 @@
 
 A missing row in SQLite and a missing item in DynamoDB both raise `NotFound`;
 a refused request raises one of the request errors below. The API turns each
-class into one HTTP answer in a single table (`app/errors.py`), the CLI into an
+class into one HTTP answer in a single table (`app/http/problems.py`), the CLI into an
 exit code; no layer below the API knows a status code.
 
 Every error carries an optional `headers` dict (e.g. Retry-After) and `extra`

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from app.deps import RootDep, UserDep
-from app.multipart_stream import receive_file
+from app.http.multipart_stream import receive_file
 from app.schemas import ERRORS, AudioOut, AudioPage, AudioPatch, StorageOut, StreamUrlOut
 from services import library
 from services.ingest import IngestLimits, ingest, scratch_base, scratch_dir, title_from

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.client_address import client_address
-from app.csrf import check_origin
 from app.deps import RootDep, UserDep, session_id_from
+from app.http.client_address import client_address
+from app.http.csrf import check_origin
 from app.schemas import ERRORS, LoginIn, MeOut, PasswordChangeIn
 from app.sessions import clear_cookie, set_cookie
 from services import login as login_service

@@ -13,7 +13,7 @@ ranges (also suffix `-N` and open-ended `N-`), multiple ranges, HEAD, If-Range
 and 416 for unsatisfiable ranges. One difference from RFC 9110: a malformed
 Range header or a unit other than `bytes` gets 400 instead of being ignored.
 
-The upload is parsed as it streams in (`app.multipart_stream`, shared with
+The upload is parsed as it streams in (`app.http.multipart_stream`, shared with
 the direct upload): the signed fields must come before the file (as S3
 requires), so a bad signature is refused before any file byte is kept, and
 the size cap stops the upload as soon as it is passed. A form is single-use:
@@ -27,7 +27,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import RootDep
-from app.multipart_stream import FilePart, FileSink, read_form
+from app.http.multipart_stream import FilePart, FileSink, read_form
 from app.schemas import ERRORS, StoredOut
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, NotSupportedHere, TooLarge
 from core.ports import AudioStorage, UploadSink

@@ -95,7 +95,7 @@ class StreamRoute(APIRoute):
     solving and parameter validation: it calls the endpoint with the path's
     `token` and the request. (`get_route_handler` is FastAPI's hook for custom
     route classes; exceptions still reach the app's handlers, so domain errors
-    answer through `app.problems` like everywhere else.)"""
+    answer through `app.http.problems` like everywhere else.)"""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.logging import JsonFormatter
+from app.http.logging import JsonFormatter
 from core.settings import Settings
 from tests.api.conftest import make_api
 from tests.conftest import TEST_SECRET

@@ -26,8 +26,8 @@ from fastapi import FastAPI, Form
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from app.client_address import client_address
-from app.http_limits import STREAMING_UPLOADS, BodyLimitMiddleware, is_streaming_upload
+from app.http.client_address import client_address
+from app.http.limits import STREAMING_UPLOADS, BodyLimitMiddleware, is_streaming_upload
 from core.settings import Settings
 from tests.uvicorn_server import Server, make_run_server, self_signed_cert, trusting
 

@@ -15,7 +15,7 @@ import pytest
 from fastapi import HTTPException
 from starlette.requests import Request
 
-from app.multipart_stream import receive_file
+from app.http.multipart_stream import receive_file
 
 BOUNDARY = "cap-test"
 CHUNK = 64 * 1024

@@ -22,8 +22,8 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from mangum import Mangum
 
-from app.errors import install_error_handling
-from app.logging import JsonFormatter
+from app.http.errors import install_error_handling
+from app.http.logging import JsonFormatter
 from core.settings import Settings
 
 PRESIGNED = "https://yss-audio.s3.eu-west-2.amazonaws.com/audio/a1.mp3?X-Amz-Signature=abc&X-Amz-Expires=900"

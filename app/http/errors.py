@@ -5,7 +5,7 @@ The id is API Gateway's own `requestContext.requestId` when the app runs on
 Lambda (the same id API Gateway's access log and `apigw-requestid` header
 carry), else a fresh random one. It is sent back as `X-Request-Id` on every
 response, put in the 500 body, and logged with the traceback as one JSON line
-(`app.logging`), so a family member's "it said error abc123" finds the cause.
+(`app.http.logging`), so a family member's "it said error abc123" finds the cause.
 
 A plain ASGI middleware rather than an exception handler: Starlette re-raises
 after calling a handler for `Exception`, which under Mangum would log a second,
@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.logging import request_id_var
+from app.http.logging import request_id_var
 
 log = logging.getLogger("yss.request")
 

@@ -1,14 +1,14 @@
 """The error bodies the OpenAPI document declares, beyond validation.
 
 Every error answer but 422 is `{"detail": "<reason>"}` (`ErrorOut`; domain
-errors may add fields, `app.problems`). The 422 body and its schema are
-`app.problems`' (`detail` in words plus `errors`, no input echoed).
+errors may add fields, `app.http.problems`). The 422 body and its schema are
+`app.http.problems`' (`detail` in words plus `errors`, no input echoed).
 
 `document_errors()` makes the document say so: every 4xx/5xx answer a route
 declares without a body (Starlette's own 404/405 included) gets the
 `ErrorOut` body, and every operation that takes a request body declares 400
 (a body that cannot be parsed at all, such as bytes that are not UTF-8 JSON)
-and 413 (the body cap of `app.http_limits`, or an upload's own cap). Routers declare
+and 413 (the body cap of `app.http.limits`, or an upload's own cap). Routers declare
 their other error answers with `app.schemas.ERRORS(...)`.
 """
 
@@ -40,7 +40,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def install_error_bodies(app: FastAPI) -> None:
-    """Call after `app.problems.install_domain_errors`: this wraps its document."""
+    """Call after `app.http.problems.install_domain_errors`: this wraps its document."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

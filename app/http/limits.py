@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.client_address import origin_verified
+from app.http.client_address import origin_verified
 from app.settings_source import SettingsSource, app_settings
 
 # The only routes whose bodies may pass MAX_BODY_KB: (method, path, own cap).

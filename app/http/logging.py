@@ -3,7 +3,7 @@
 CloudWatch Logs Insights parses JSON lines into fields, so a user who quotes
 the request id from an error page leads straight to every line of that
 request. The id lives in a context variable set by the request middleware
-(`app.errors`); it is per request, never a module-level value that could leak
+(`app.http.errors`); it is per request, never a module-level value that could leak
 from one invocation into the next.
 
 On Lambda the runtime has already put its own handler on the root logger;
@@ -35,7 +35,7 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 _STREAM_TOKEN = re.compile(r"^/s/[^/?]*")
 REDACTED_TOKEN = "/s/[token]"
 REDACTED_QUERY = "?[query]"
-# uvicorn writes one access line per request on this logger; ours is app.errors'.
+# uvicorn writes one access line per request on this logger; ours is app.http.errors'.
 REDACTED_LOGGERS = ("uvicorn.access", "yss.request")
 
 
