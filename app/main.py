@@ -4,7 +4,7 @@
 built, no network is touched and neither boto3 nor sqlalchemy is imported
 until a request needs them (see `adapters.get_adapters`). The routers
 themselves are imported per group when a request first needs one
-(`app.route_groups`): a new area of the API is one more line in `ROUTE_GROUPS`.
+(`app.routes`): a new area of the API is one more line in `ROUTE_GROUPS`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from app.http.errors import install_error_handling
 from app.http.limits import install_http_limits
 from app.http.problems import install_domain_errors
 from app.http.security_headers import install_security_headers
-from app.route_groups import RouteGroup, load_all
-from app.route_groups import install as install_route_groups
-from app.routing import install_concrete_paths_first
+from app.routes import RouteGroup, install_concrete_paths_first, load_all
+from app.routes import install as install_route_groups
 from core.settings import VERSION
 from wiring import Root
 

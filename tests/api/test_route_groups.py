@@ -1,4 +1,4 @@
-"""Route groups load when first needed (app.route_groups): a cold start pays
+"""Route groups load when first needed (app.routes): a cold start pays
 for the group its event needs, not for every router, and nothing else changes
 (matching order, 405 answers, the OpenAPI document)."""
 
@@ -16,7 +16,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 from app.main import ROUTE_GROUPS, create_app
-from app.route_groups import LazyRouteGroup, load_all
+from app.routes import LazyRouteGroup, load_all
 from core.settings import Settings
 from tests.conftest import TEST_SECRET
 

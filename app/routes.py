@@ -1,45 +1,25 @@
-"""Route groups, each imported the first time a request needs it.
-
-A Lambda cold start imports the app before it serves its first event, and
-building a router's routes (signatures, dependencies, a pydantic schema for
-every body and response) is most of what the app costs beyond FastAPI itself.
-Imported up front, every group would be paid by every cold start: a player's
-first `/s/...` would pay for cards, playlists, players, podcasts and routines
-it never touches, and the bill would grow with each issue. So a group is
-declared here by the path prefixes its routes live under and the modules
-holding its routers; `install` puts a placeholder route in its place, which
-imports and includes the group when a request's path first falls under one of
-its prefixes. A cold start then pays for FastAPI plus the one group its event
-needs (bench/cold_start.py).
-
-What stays the same:
-- order: a group's routers are included in the order listed, and they take
-  the placeholder's place, so an earlier group still matches first;
-- the OpenAPI document: building it loads every group first (`load_all`);
-- everything FastAPI does per route (dependency overrides, exception
-  handlers): the routers are included with `app.include_router` as before.
-A long-running server calls `load_all` at start-up (the lifespan), so a
-broken router fails there and no request waits for an import.
-
-The placeholder replaces itself only while it handles a request (the router
-has then stopped walking its route list); while matching it merely delegates,
-so the list is never rebuilt under a running iteration.
-"""
+"""How a URL finds its route: route groups imported the first time a request
+needs one (so a cold start pays for one group, not the whole API), and the
+concrete-first rule (a concrete path beats a templated one for every method,
+as OpenAPI matches them). The reasoning is in docs/architecture.md, "How a
+URL finds its route"."""
 
 from __future__ import annotations
 
 import importlib
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import URLPath
 from starlette.routing import BaseRoute, Match, NoMatchFound, get_route_path
 from starlette.types import Receive, Scope, Send
 
-from app.routing import concrete_paths_first
+# Route groups
 
 
 @dataclass(frozen=True)
@@ -139,3 +119,68 @@ def load_all(app: FastAPI) -> None:
     for route in list(app.router.routes):
         if isinstance(route, LazyRouteGroup):
             route.install()
+
+
+# Concrete paths first
+
+_PARAM = re.compile(r"{[^}]*}")
+
+
+class ConcreteFirstRoute(APIRoute):
+    """An `APIRoute` that does not match a URL one of the more specific
+    routes' paths (`shadowed_by`, compiled full paths) matches."""
+
+    shadowed_by: tuple[re.Pattern[str], ...] = ()
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            path = get_route_path(scope)
+            if any(regex.match(path) for regex in self.shadowed_by):
+                return Match.NONE, {}
+        return match, child_scope
+
+
+def _segments(path: str) -> list[str] | None:
+    """The path's segments, or None when a `:path` parameter spans several."""
+    return None if ":path}" in path else path.strip("/").split("/")
+
+
+def more_specific(concrete: str, templated: str) -> bool:
+    """Whether `concrete` can match a URL `templated` matches and wins it:
+    same segment count, every literal pair equal, and at the first segment
+    where they differ in kind, `concrete` has the literal."""
+    a, b = _segments(concrete), _segments(templated)
+    if a is None or b is None or len(a) != len(b):
+        return False
+    winner = None
+    for left, right in zip(a, b, strict=True):
+        left_param, right_param = bool(_PARAM.search(left)), bool(_PARAM.search(right))
+        if not left_param and not right_param and left != right:
+            return False
+        if winner is None and left_param != right_param:
+            winner = right_param  # the literal side wins at the first difference
+    return bool(winner)
+
+
+def install_concrete_paths_first(app: FastAPI) -> None:
+    """For the routes the app holds itself; a route group applies
+    `concrete_paths_first` to its own routes when it is loaded (a URL falls
+    under one group only, so overlaps never span two)."""
+    concrete_paths_first(app.routes)
+
+
+def concrete_paths_first(routes: Sequence[BaseRoute]) -> None:
+    """Concrete paths first (docs/architecture.md). Paths are the full ones (router prefixes
+    included), as the OpenAPI document has them."""
+    contexts: list[Any] = [c for c in iter_route_contexts(routes) if c.path is not None]
+    for context in contexts:
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        shadowed_by = tuple(other.path_regex for other in contexts if more_specific(other.path, context.path))
+        if shadowed_by:
+            route.__class__ = ConcreteFirstRoute
+            # Routers are module-level, so every app built shares the route: merge, once each.
+            known = {regex.pattern: regex for regex in (*getattr(route, "shadowed_by", ()), *shadowed_by)}
+            route.shadowed_by = tuple(known.values())  # type: ignore[attr-defined]
