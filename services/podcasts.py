@@ -15,8 +15,9 @@ A refresh, in the order that leaves nothing half-done:
 Any failure in 1–4 deletes the items this refresh made and leaves the card
 and the podcast's episodes as they were; the reason is the run's detail and
 the podcast's `last_error`. Creating one checks the URL in the request and
-leaves the feed to the first run (so it is read and parsed once); a first run
-that fails removes the podcast again, its run saying why.
+leaves the feed to the first run (so it is read and parsed once); a queued
+first run that fails leaves the podcast failed, without a card, until a later
+check works or it is deleted.
 """
 
 from __future__ import annotations
@@ -182,8 +183,8 @@ def create(
 ) -> tuple[Podcast, Run, bool]:
     """(podcast, its first run, queued). The URL is checked here (a refused one is
     `Invalid` with nothing kept); the first run reads the feed and fills the
-    card, and removes the podcast again if it fails. Without a queue it runs
-    here: a failure is then `Invalid` with the reason."""
+    card; if it fails the podcast stays, failed and saying why. Without a queue
+    it runs here: a failure is then `Invalid` with the reason and nothing kept."""
     hours = refresh_hours if refresh_hours is not None else ports.rules.refresh_hours
     _check(episodes, order, hours)
     url = feed_url.strip()
@@ -212,6 +213,7 @@ def create(
         return podcast, run, True
     done = jobs.execute(ports.runs, {"podcast": lambda r: run_refresh(ports, r)}, run.id)
     if done.status != "ok":
+        _forget(ports, get(ports, podcast.id), keep_run=run.id)
         raise Invalid(f"the podcast could not be made: {done.detail}")
     return get(ports, podcast.id), done, False
 
@@ -289,15 +291,11 @@ def _forget(ports: PodcastPorts, podcast: Podcast, keep_run: str | None = None) 
 
 
 def run_refresh(ports: PodcastPorts, run: Run) -> jobs.Outcome:
-    """The job handler: refresh, and record the result on the podcast either way.
-    A podcast's first run that fails removes it (nothing was on its card yet)."""
+    """The job handler: refresh, and record the result on the podcast either way."""
     podcast = get(ports, run.subject_id)
     try:
         done = refresh(ports, podcast)
     except DomainError as exc:
-        if run.trigger == "create" and not podcast.card_id:
-            _forget(ports, podcast, keep_run=run.id)
-            raise
         _note(ports, podcast.id, status="failed", last_error=str(exc), checked_at=utcnow())
         raise
     added = len({e["guid"] for e in done.held} - {e["guid"] for e in podcast.held})

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.deps import RootDep, UserDep
-from app.schedule_schemas import PodcastIn, PodcastOut, PodcastPage, PodcastPatch, RunOut, job_responses
-from app.schemas import ERRORS
+from app.schemas.common import ERRORS
+from app.schemas.scheduled import PodcastIn, PodcastOut, PodcastPage, PodcastPatch, RunOut, job_responses
 from core.errors import NotFound
 from core.records import Podcast, Run, User
 from services import podcasts
@@ -47,8 +47,9 @@ def create_podcast(body: PodcastIn, root: RootDep, user: UserDep, response: Resp
     ALLOW_PRIVATE_FEEDS): a refused one is a 422 with nothing kept. Then 202 with
     the podcast and its first run (`last_run`, queued): the workers read the feed
     and fill the card; follow it with `GET /api/runs/{id}`. A first run that
-    fails (not a feed, unreachable, …) removes the podcast again and says why in
-    its `detail`. `title` is empty until that run has read the feed's own. 429
+    fails (not a feed, unreachable, …) says why in its `detail`; the podcast
+    stays `failed` (its `last_error`), without a card, until a later check
+    works or it is deleted. `title` is empty until a run has read the feed's own. 429
     (Retry-After) past the member's jobs waiting or running (JOBS_PER_MEMBER)."""
     podcast, run, queued = podcasts.create(
         root.podcasts,

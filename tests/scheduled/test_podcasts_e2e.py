@@ -155,7 +155,9 @@ def test_a_broken_enclosure_leaves_the_card_untouched(
     assert runs["status"] == "failed"
 
 
-def test_link_local_feed_refused_fast_and_nothing_kept(sched_api: Api, feed_server: FeedServer) -> None:
+def test_link_local_feed_refused_fast_and_a_redirect_there_fails_the_first_run(
+    sched_api: Api, feed_server: FeedServer
+) -> None:
     client = sched_api.login()
     for url in ("http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/feed", "http://0.0.0.0:9/feed"):
         started = time.perf_counter()
@@ -165,14 +167,16 @@ def test_link_local_feed_refused_fast_and_nothing_kept(sched_api: Api, feed_serv
         assert "never fetched" in r.json()["detail"]
         assert took < 0.5, took
     # a redirect to the metadata address is refused at that hop, by the first run
-    # (the feed is read on the workers): it fails saying so, and nothing is kept
+    # (the feed is read on the workers): it fails saying so, and the podcast stays failed, cardless
     feed_server.routes["/moved"] = Served(302, b"", {"Location": "http://169.254.169.254/latest/meta-data/"})
     r = client.post("/api/podcasts", json={"feed_url": feed_server.url + "/moved", "episodes": 3})
     assert r.status_code == 202, r.text
     run = finished(client, r.json()["last_run"]["id"])
     assert run["status"] == "failed" and "169.254.169.254" in run["detail"]
-    assert client.get(f"/api/podcasts/{r.json()['id']}").status_code == 404
-    assert client.get("/api/podcasts").json()["items"] == []
+    kept = client.get(f"/api/podcasts/{r.json()['id']}").json()
+    assert kept["status"] == "failed" and "169.254.169.254" in kept["last_error"] and kept["yoto_card_id"] is None
+    assert [p["id"] for p in client.get("/api/podcasts").json()["items"]] == [r.json()["id"]]
+    assert sched_api.adapters.records.cards.list().items == []
 
 
 def test_private_feeds_need_the_setting(sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes]) -> None:

@@ -239,11 +239,13 @@ export async function render(root, ctx) {
       let made = await api("api/podcasts", { method: "POST", json: body });
       const run = made.last_run;
       if (run && !DONE.has(run.status)) {
-        // The workers read the feed and fill the card; a first run that fails keeps nothing.
+        // The workers read the feed and fill the card. A first run that fails leaves the
+        // podcast failed: one just typed in is deleted again, so a mistyped address leaves nothing.
         queued = made;
         const done = await waitForRun(run.id);
         if (!done) return;
         if (done.status === "failed") {
+          try { await api(`api/podcasts/${made.id}`, { method: "DELETE" }); } catch (err) { if (err.status !== 404) throw err; }
           notAdded(done.detail || "the feed could not be read");
           if (rows.has(made.id)) await load();
           return;
