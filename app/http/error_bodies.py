@@ -9,7 +9,7 @@ declares without a body (Starlette's own 404/405 included) gets the
 `ErrorOut` body, and every operation that takes a request body declares 400
 (a body that cannot be parsed at all, such as bytes that are not UTF-8 JSON)
 and 413 (the body cap of `app.http.limits`, or an upload's own cap). Routers declare
-their other error answers with `app.schemas.ERRORS(...)`.
+their other error answers with `app.schemas.common.ERRORS(...)`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.schemas import ErrorOut
+from app.schemas.common import ErrorOut
 
 ERROR_REF = "#/components/schemas/ErrorOut"
 

@@ -10,7 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from app.deps import RootDep, UserDep
 from app.http.multipart_stream import receive_file
-from app.schemas import ERRORS, AudioOut, AudioPage, AudioPatch, StorageOut, StreamUrlOut
+from app.schemas.audio import AudioOut, AudioPage, AudioPatch, StorageOut, StreamUrlOut
+from app.schemas.common import ERRORS
 from services import library
 from services.ingest import IngestLimits, ingest, scratch_base, scratch_dir, title_from
 

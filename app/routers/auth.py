@@ -7,7 +7,8 @@ from fastapi import APIRouter, Request, Response
 from app.deps import RootDep, UserDep, session_id_from
 from app.http.client_address import client_address
 from app.http.csrf import check_origin
-from app.schemas import ERRORS, LoginIn, MeOut, PasswordChangeIn
+from app.schemas.auth import LoginIn, MeOut, PasswordChangeIn
+from app.schemas.common import ERRORS
 from app.sessions import clear_cookie, set_cookie
 from services import login as login_service
 from services import sessions, users

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from app.deps import RootDep, UserDep
-from app.schemas import ERRORS
-from app.schemas_yoto import CardIn, CardOut, CardPage
+from app.schemas.cards import CardIn, CardOut, CardPage
+from app.schemas.common import ERRORS
 from core.errors import TooLarge
 from services import cards
 from services.cards import CardSpec, TrackSpec

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import RootDep, UserDep
-from app.schemas import ERRORS
-from app.schemas_yoto import IconOut, IconsOut
+from app.schemas.cards import IconOut, IconsOut
+from app.schemas.common import ERRORS
 from services import cards
 
 router = APIRouter(tags=["cards"])

@@ -13,8 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from app.deps import AdminDep, RootDep, UserDep
-from app.schemas import ERRORS, ErrorOut
-from app.schemas_players import (
+from app.schemas.common import ERRORS, ErrorOut
+from app.schemas.players import (
     PLAYER_ID_PATTERN,
     CommandIn,
     CommandOut,

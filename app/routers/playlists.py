@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.deps import RootDep, UserDep
-from app.schemas import ERRORS
-from app.schemas_yoto import (
-    ITEMS_CEILING,
-    CardOut,
+from app.schemas.cards import ITEMS_CEILING, CardOut
+from app.schemas.common import ERRORS
+from app.schemas.playlists import (
     PlaylistIn,
     PlaylistItemIn,
     PlaylistMoveIn,

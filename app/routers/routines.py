@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.deps import RootDep, UserDep
-from app.schedule_schemas import (
+from app.schemas.common import ERRORS
+from app.schemas.scheduled import (
     FromTemplateIn,
     RoutineIn,
     RoutineOut,
@@ -18,7 +19,6 @@ from app.schedule_schemas import (
     job_responses,
     step_bodies,
 )
-from app.schemas import ERRORS
 from core.records import Routine
 from services import routines
 

@@ -28,7 +28,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.deps import RootDep
 from app.http.multipart_stream import FilePart, FileSink, read_form
-from app.schemas import ERRORS, StoredOut
+from app.schemas.common import ERRORS
+from app.schemas.storage import StoredOut
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, NotSupportedHere, TooLarge
 from core.ports import AudioStorage, UploadSink
 

@@ -46,7 +46,7 @@ from starlette.responses import (
 from starlette.types import Receive, Scope, Send
 
 from app import deps
-from app.schemas import ERRORS
+from app.schemas.common import ERRORS
 from services import streams
 
 STREAM_PATH = "/s/{token}.mp3"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.deps import RootDep, UserDep
-from app.schemas import ERRORS, AudioOut, TtsIn, TtsQuotaOut, VoiceOut
+from app.schemas.audio import AudioOut, TtsIn, TtsQuotaOut, VoiceOut
+from app.schemas.common import ERRORS
 from services import tts
 from services.ingest import IngestLimits, scratch_base
 

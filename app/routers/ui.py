@@ -31,7 +31,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from app.deps import RootDep, session_id_from
-from app.schemas import ERRORS, MeOut
+from app.schemas.auth import MeOut
+from app.schemas.common import ERRORS
 from core.errors import Unauthenticated
 from services import sessions, users
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path, Response
 from fastapi.concurrency import run_in_threadpool
 
 from app.deps import RootDep, UserDep
-from app.schemas import ERRORS, AudioOut, UploadComplete, UploadCreate, UploadOut, UploadTargetOut
+from app.schemas.audio import AudioOut, UploadComplete, UploadCreate, UploadOut, UploadTargetOut
+from app.schemas.common import ERRORS
 from services import uploads
 from services.ingest import IngestLimits, scratch_base
 

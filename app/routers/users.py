@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from app.deps import AdminDep, RootDep
-from app.schemas import ERRORS, UserCreate, UserOut, UserPatch
+from app.schemas.common import ERRORS
+from app.schemas.users import UserCreate, UserOut, UserPatch
 from core import usernames
 from services import users
 

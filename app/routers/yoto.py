@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import RedirectResponse
 
 from app.deps import RootDep, UserDep
-from app.schemas import ERRORS
-from app.schemas_yoto import DeviceLoginOut, DevicePollOut, YotoStatusOut
+from app.schemas.common import ERRORS
+from app.schemas.yoto import DeviceLoginOut, DevicePollOut, YotoStatusOut
 
 router = APIRouter(prefix="/api/yoto", tags=["yoto"])
 log = logging.getLogger("yss.yoto")

@@ -341,7 +341,7 @@ def test_the_page_with_podcasts_on_it_meets_the_quality_bars(
 def test_adding_waits_for_the_first_run_and_then_shows_the_card(ui: Ui, feed: Feed) -> None:
     """The workers fetch the episodes: the answer (202) has no card yet and its run
     is queued. The API's answers are played by the browser's router here (shapes
-    as app/schedule_schemas.py), so the run can be seen queued, then running:
+    as app/schemas/scheduled.py), so the run can be seen queued, then running:
     the page keeps the form busy and polls the run until it is done, then shows
     the card and its episodes."""
     import json

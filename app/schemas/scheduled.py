@@ -1,9 +1,6 @@
-"""Request and response bodies of the podcast, routine and run routes.
-
-Kept apart from `app/schemas.py` (same conventions: strict `In` bodies, every
-constraint the services enforce declared here too). A routine step is a
-command body of `POST /api/players/{id}/commands` (`CommandIn`).
-"""
+"""Bodies of `/api/podcasts*`, `/api/routines*` and `/api/runs*` (the
+scheduled group), with the conventions of `app.schemas.common`. A routine
+step is a command body of `POST /api/players/{id}/commands` (`CommandIn`)."""
 
 from __future__ import annotations
 
@@ -12,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas import ERRORS, NOT_BLANK, In, Out
-from app.schemas_players import CARD_ID_PATTERN, PLAYER_ID_PATTERN, StepIn
+from app.schemas.common import ERRORS, NOT_BLANK, In, Out
+from app.schemas.players import CARD_ID_PATTERN, PLAYER_ID_PATTERN, StepIn
 from services.podcasts import EPISODES_MAX, REFRESH_HOURS_MAX, REFRESH_HOURS_MIN
 from services.routines import STEPS_MAX
 

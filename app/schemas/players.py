@@ -1,7 +1,7 @@
 """Request and response bodies of `/api/players*` and `/api/health/mqtt`.
 
 A command body is one of the models below, chosen by its `action`. Request
-bodies are strict like every other (`app.schemas.In`); an optional field may
+bodies are strict like every other (`app.schemas.common.In`); an optional field may
 be left out but not sent as `null`, so the OpenAPI document is exact.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.schemas import In
+from app.schemas.common import In
 from core.yoto.payloads import SLEEP_TIMER_MAX_MINUTES
 
 PLAYER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"

@@ -1,0 +1,102 @@
+"""Bodies of `/api/cards*` and `/api/icons*`, and the ids and titles the
+playlists' bodies share with them. Constraints the services enforce are
+declared too; limits that are settings (MAX_CARD_TRACKS) are checked by the
+services, under a fixed ceiling here (`ITEMS_CEILING`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.schemas.common import NOT_BLANK, In, Out
+from core.records import Card
+from core.usernames import name_of
+from services.card_content import TITLE_MAX
+
+ID_PATTERN = r"^[A-Za-z0-9]+$"
+AudioId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+CardTitle = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK)]
+# A Yoto media id (public icons have 43 characters of base64url).
+MediaId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+# The most tracks or items any configuration allows; MAX_CARD_TRACKS (default 100) is the real limit.
+ITEMS_CEILING = 500
+
+
+class CardTrackIn(In):
+    audio_id: AudioId
+    title: CardTitle | None = None
+    icon: MediaId | None = Field(default=None, description="a Yoto media id; overrides the chosen icon")
+
+
+class CardIn(In):
+    title: CardTitle
+    description: str | None = Field(default=None, max_length=2000)
+    author: str | None = Field(default=None, max_length=200)
+    tracks: list[CardTrackIn] = Field(min_length=1, max_length=ITEMS_CEILING)
+
+
+class CardTrackOut(BaseModel):
+    audio_id: str
+    title: str | None = Field(description="the title asked for; null: the audio item's")
+    icon: str | None = Field(description="the icon asked for; null: chosen by matching titles")
+    chosen_icon: str | None = Field(description="the icon media id written on the card")
+
+
+class CardOut(BaseModel):
+    id: str
+    owner: str
+    title: str
+    description: str | None
+    author: str | None
+    cover_url: str | None
+    yoto_card_id: str | None
+    playlist_id: str | None
+    tracks: list[CardTrackOut]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, card: Card) -> CardOut:
+        def at(values: tuple[str, ...], i: int) -> str | None:
+            return (values[i] or None) if i < len(values) else None
+
+        tracks = [
+            CardTrackOut(
+                audio_id=a,
+                title=at(card.track_titles, i),
+                icon=at(card.track_icons, i),
+                chosen_icon=at(card.chosen_icons, i),
+            )
+            for i, a in enumerate(card.audio_ids)
+        ]
+        return cls(
+            id=card.id,
+            owner=name_of(card.owner),
+            title=card.title,
+            description=card.description,
+            author=card.author,
+            cover_url=card.cover_url,
+            yoto_card_id=card.yoto_card_id,
+            playlist_id=card.playlist_id,
+            tracks=tracks,
+            created_at=card.created_at,
+            updated_at=card.updated_at,
+        )
+
+
+class CardPage(BaseModel):
+    items: list[CardOut]
+    next_cursor: str | None = None
+
+
+class IconOut(Out):
+    media_id: str
+    title: str
+    tags: list[str]
+    url: str | None
+
+
+class IconsOut(BaseModel):
+    items: list[IconOut]
