@@ -1,17 +1,7 @@
-"""`python -m app migrate` and `python -m app reset-password`: the entrypoints of
-the migration (services/migration) and of the reset codes it prints.
-
-    python -m app migrate --to-aws  [--dry-run] [--repair]
-    python -m app migrate --to-local [--dry-run] [--repair]
-    python -m app reset-password NAME --code-stdin
-
-Both sides are named by the usual settings at once: `DATA_DIR` for the local
-install, `DYNAMODB_TABLE`, `S3_AUDIO_BUCKET`, `COGNITO_USER_POOL_ID`,
-`COGNITO_CLIENT_ID` (and `AWS_ENDPOINT_URL`, `AWS_REGION`) for AWS; the
-direction decides which is read and which is written, whatever `USE_AWS` says.
-The local source is opened read-only. The migration signs nothing, so
-`SESSION_SECRET` is not needed; a throwaway one satisfies the start-up checks.
-"""
+"""`migrate --to-aws | --to-local [--dry-run] [--repair]` and `reset-password
+NAME --code-stdin`: the migration (services/migration) and the reset codes it
+prints. Both sides are named by the usual settings at once, the direction
+decides which is read (read-only) and which written (docs/migration.md)."""
 
 from __future__ import annotations
 
