@@ -124,7 +124,7 @@ def players_part() -> Part:
         demo.cloud.add_device(device_id, name, device_type=model)
         family = [*DEFAULT_DEVICES, THIRD_PLAYER]
         card = sample_card("demo1", chapters=3, tracks=2, length_s=180)
-        specs = [PlayerSpec(device_id, cards=[card], model=model) for device_id, _, model in family]
+        specs = [PlayerSpec(device_id, cards=[card], cloud=demo.cloud, model=model) for device_id, _, model in family]
         fleet = stack.enter_context(start_players(broker.config("tcp"), specs))
         for player in fleet:
             player.on_status = _shadow_writer(demo.cloud)
@@ -137,7 +137,7 @@ def players_part() -> Part:
             MQTT_TLS="false",
         )
         names = ", ".join(name for _, name, _ in family)
-        return [f"Simulated players: {names} on mosquitto 127.0.0.1:{broker.tcp_port} (card id demo1 plays)"]
+        return [f"Simulated players: {names} on mosquitto 127.0.0.1:{broker.tcp_port} (demo1 and the family's cards)"]
 
     return Part("players", start, stack.close)
 

@@ -2,7 +2,9 @@
 report real ones do (each behaviour's source: docs/yoto.md, "What the
 simulated players do"): partial events for a while after each request, copied
 on the legacy topic; wrapped status; `{"state", "ts"}` presence with `offline`
-as the last will; acks under each command's first path segment.
+as the last will; acks under each command's first path segment. Given the
+fake cloud, a player reads the cards it does not hold from there when started,
+downloads their Yoto-hosted audio once, and fetches stream tracks as they play.
 
     with start_players(broker_config, [PlayerSpec("p1", cards=[sample_card("c1")])]) as fleet:
         fleet["p1"].snapshot()
@@ -11,12 +13,18 @@ as the last will; acks under each command's first path segment.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import http.client
+import io
 import json
+import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
 
 from adapters.yoto.mqtt.transport import BrokerConfig, Transport, TransportError, Will
 from core.yoto.messages import decode
@@ -31,6 +39,7 @@ from core.yoto.protocol import (
     volume_from_device,
     volume_to_device,
 )
+from simulator.cloud.config import DEFAULT_ACCOUNT
 
 CARD_URI_PREFIX = CARD_URI.split("{", 1)[0]
 # Keys that change continuously: sent with other changes or every `position_every_s`.
@@ -46,13 +55,20 @@ GARBAGE: tuple[tuple[str, bytes], ...] = (
     ("presence", b"maybe"),
     ("presence", b'{"state": "asleep", "ts": 1}'),
 )
+STREAM_PROBE_BYTES = 64 * 1024  # what a stream track's start fetches (one Range request), never the whole file
+MAX_MEDIA_BYTES = 128 * 1024 * 1024  # a download with no declared fileSize reads at most this much
+SHA256_SEGMENT = re.compile(r"/([0-9a-f]{64})(?:[/?#]|$)")
+# Only this machine is ever reached: no proxy from the environment.
+_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
 class SimTrack:
     key: str
     title: str
-    length_s: float
+    length_s: float | None  # None: a stream track whose length is read when it starts playing
+    stream_url: str | None = None  # a stream track: fetched from here each time it starts playing
+    media_key: str | None = None  # a Yoto-hosted track: its audio in the player's cache (the sha256)
 
 
 @dataclass(frozen=True)
@@ -87,10 +103,23 @@ def sample_card(card_id: str = "demo1", *, chapters: int = 3, tracks: int = 2, l
     return SimCard(card_id, f"Card {card_id}", tuple(out))
 
 
+class CardSource(Protocol):
+    """Where a player reads a card it does not hold: `RunningCloud` or `RemoteCloud`."""
+
+    def card_for_player(self, card_id: str, account: str) -> dict[str, Any] | None: ...
+
+
+class CannotPlay(Exception):
+    """The card or track cannot play: its audio could not be fetched, or is not what the card declares."""
+
+
 @dataclass
 class PlayerSpec:
     player_id: str
     cards: Sequence[SimCard] = ()
+    cloud: CardSource | None = None  # cards not in `cards` are read from here when started
+    account: str = DEFAULT_ACCOUNT  # whose cards those are
+    fetch_timeout_s: float = 5.0  # each download and stream fetch
     volume_max: int = 16
     volume_level: int = 8
     battery: int = 80
@@ -131,6 +160,9 @@ class SimulatedPlayer:
         self.volume_level = min(spec.volume_level, spec.volume_max)
         self.volume_max = spec.volume_max
         self.sleep_remaining: float | None = None
+        self.playback_error: str | None = None  # why playback last stopped on a fetch; cleared by the next start
+        self.media: dict[str, bytes] = {}  # downloaded Yoto-hosted audio, by sha256 (else by URL without its query)
+        self._streamed: tuple[str, int, int] | None = None  # (card, chapter, track) whose stream was last fetched
         self.ambient = (0, 0, 0)
         self.battery = spec.battery
         self.charging = False
@@ -229,27 +261,60 @@ class SimulatedPlayer:
                 "ambient": self.ambient,
                 "battery_percent": self.battery,
                 "charging": self.charging,
+                "playback_error": self.playback_error,
             }
 
     def tick(self, dt: float) -> None:
-        """Advance playback and the sleep timer by `dt` wall-clock seconds; send events."""
+        """Advance playback and the sleep timer by `dt` wall-clock seconds; fetch a stream track that
+        has just started; send events."""
         with self._lock:
             if self.playback == "playing" and self.card is not None:
                 self.position += dt * self.spec.speed
                 track = self._track()
-                while track is not None and self.position >= track.length_s:
+                while track is not None and track.length_s is not None and self.position >= track.length_s:
                     self.position -= track.length_s
                     if not self._advance():
                         self._stop()
                         break
                     track = self._track()
+                    if track is not None and track.stream_url is not None:
+                        break  # fetched before it plays on
+            due = self._stream_due()
             if self.sleep_remaining is not None:
                 self.sleep_remaining -= dt
                 if self.sleep_remaining <= 0:
                     self.sleep_remaining = None
                     if self.playback == "playing":
                         self.playback = "paused"
+        if due is not None:
+            self._stream_started(*due)
         self._publish_events()
+
+    def _stream_due(self) -> tuple[SimCard, int, int] | None:
+        """The playing stream track, if its stream has not been fetched since it started."""
+        track = self._track()
+        if self.playback != "playing" or self.card is None or track is None or track.stream_url is None:
+            return None
+        if self._streamed == (self.card.card_id, self.chapter_index, self.track_index):
+            return None
+        return self.card, self.chapter_index, self.track_index
+
+    def _stream_started(self, card: SimCard, chapter_index: int, track_index: int) -> None:
+        """Fetch a stream track reached by playing on (outside the lock); stop with the reason if it fails."""
+        reason = None
+        try:
+            opened = self._open_stream(card, chapter_index, track_index)
+        except CannotPlay as exc:
+            opened, reason = card, str(exc)
+        with self._lock:
+            moved = (self.card, self.chapter_index, self.track_index) != (card, chapter_index, track_index)
+            if moved or self.playback != "playing":
+                return  # a command changed what plays meanwhile
+            if reason is not None:
+                self._cannot_play(reason)
+                return
+            self.card = opened
+            self._streamed = (card.card_id, chapter_index, track_index)
 
     def _track(self) -> SimTrack | None:
         if self.card is None:
@@ -278,6 +343,12 @@ class SimulatedPlayer:
         if self.card is not None and self.playback in ("playing", "paused"):
             self._resume[self.card.card_id] = (self.chapter_index, self.track_index, self.position)
 
+    def _cannot_play(self, reason: str) -> None:
+        """Stop, the reason in the events (a player shows it cannot play); a plain start resumes here."""
+        self._remember()
+        self.playback = "stopped"
+        self.playback_error = reason
+
     # ---------------------------------------------------------------- commands
 
     def _on_command(self, topic: str, payload: bytes) -> None:
@@ -295,8 +366,15 @@ class SimulatedPlayer:
                 body = json.loads(text) if text.strip() else {}
                 if not isinstance(body, dict):
                     raise ValueError("the payload is not a JSON object")
+                if family == "card/start":
+                    self._start(body)  # takes the lock itself: it may read the cloud and fetch audio first
+                else:
+                    with self._lock:
+                        self._obey(family, body)
+            except CannotPlay as exc:
+                reason = str(exc)
                 with self._lock:
-                    self._obey(family, body)
+                    self._cannot_play(reason)
             except (ValueError, TypeError, KeyError, OverflowError) as exc:
                 reason = str(exc) or exc.__class__.__name__
         self._ack(family, text, reason)
@@ -316,8 +394,6 @@ class SimulatedPlayer:
                 raise ValueError("a full status request needs a requestId")
             if self.answers_requests:
                 self._publish_status(full=True)
-        elif family == "card/start":
-            self._start(body)
         elif family == "card/pause":
             if self.playback == "playing":
                 self.playback = "paused"
@@ -347,16 +423,26 @@ class SimulatedPlayer:
         uri = body.get("uri")
         if not isinstance(uri, str) or not uri.startswith(CARD_URI_PREFIX):
             raise ValueError("uri must be a yoto.io card link")
-        card = self.cards.get(uri.removeprefix(CARD_URI_PREFIX))
-        if card is None:
-            raise ValueError(f"unknown card {uri}")
-        self._remember()
-        if not {"chapterKey", "trackKey", "secondsIn"} & body.keys():
-            # a plain start resumes where this card was left off (Yoto's MQTT page: all but uri optional)
-            ci, ti, position = self._resume.get(card.card_id, (0, 0, 0.0))
-            self.card, self.chapter_index, self.track_index, self.position = card, ci, ti, position
+        card = self._card(uri.removeprefix(CARD_URI_PREFIX))
+        with self._lock:
+            self._remember()
+            chapter_index, track_index, position = self._where(card, body)
+        if card.chapters[chapter_index].tracks[track_index].stream_url is not None:
+            card = self._open_stream(card, chapter_index, track_index)
+        length = card.chapters[chapter_index].tracks[track_index].length_s
+        with self._lock:
+            self._remember()
+            self.card, self.chapter_index, self.track_index = card, chapter_index, track_index
+            self.position = min(position, length) if length is not None else position
             self.playback = "playing"
-            return
+            self.playback_error = None
+            self._streamed = (card.card_id, chapter_index, track_index)
+
+    def _where(self, card: SimCard, body: dict[str, Any]) -> tuple[int, int, float]:
+        """(chapter, track, seconds in) a start begins at: a plain one (uri only) where this card was
+        left off (Yoto's MQTT page: all but uri optional), a targeted one where it says."""
+        if not {"chapterKey", "trackKey", "secondsIn"} & body.keys():
+            return self._resume.get(card.card_id, (0, 0, 0.0))
         chapter_index, track_index = 0, 0
         if "chapterKey" in body:
             keys = card.chapter_keys
@@ -373,10 +459,95 @@ class SimulatedPlayer:
             if not found:
                 raise ValueError(f"card has no track {body['trackKey']}")
             chapter_index, track_index = found[0]
-        self.card, self.chapter_index, self.track_index = card, chapter_index, track_index
+        return chapter_index, track_index, float(_whole(body.get("secondsIn", 0), 0, None, "secondsIn"))
+
+    # ---------------------------------------------------------------- cards from the cloud
+
+    def _card(self, card_id: str) -> SimCard:
+        """A card of the spec's, else the cloud's playable copy read now, its Yoto-hosted audio
+        downloaded (or already held). Network happens here, outside the lock."""
+        card = self.cards.get(card_id)
+        if card is not None:
+            return card
+        found = None
+        if self.spec.cloud is not None:
+            try:
+                found = self.spec.cloud.card_for_player(card_id, self.spec.account)
+            except OSError as exc:
+                raise CannotPlay(f"could not read card {card_id} from Yoto: {_why(exc)}") from exc
+        if found is None:
+            raise ValueError(f"unknown card {CARD_URI_PREFIX}{card_id}")
+        chapters = []
+        for chapter in (found.get("content") or {}).get("chapters") or []:
+            tracks = tuple(self._cloud_track(card_id, track) for track in chapter.get("tracks") or [])
+            if not tracks:
+                raise CannotPlay(f"chapter {chapter.get('key')} of card {card_id} has no tracks")
+            chapters.append(SimChapter(str(chapter.get("key", "")), str(chapter.get("title") or ""), tracks))
+        if not chapters:
+            raise CannotPlay(f"card {card_id} has nothing to play")
+        return SimCard(card_id, str(found.get("title") or card_id), tuple(chapters))
+
+    def _cloud_track(self, card_id: str, track: dict[str, Any]) -> SimTrack:
+        key, title, url = str(track.get("key", "")), str(track.get("title") or ""), track.get("trackUrl")
+        where = f"track {key} of card {card_id}"
+        duration = track.get("duration")
+        length = float(duration) if _number(duration) and duration > 0 else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            kind = "stream" if track.get("type") == "stream" else "media"
+            raise CannotPlay(f"{where} has no {kind} URL to fetch (trackUrl {url!r})")
+        if track.get("type") == "stream":
+            return SimTrack(key, title, length, stream_url=url)
+        media_key, data = self._download(where, url, track.get("fileSize"))
+        if length is None:
+            length = audio_seconds(data)
+            if length is None:
+                raise CannotPlay(f"{where}: the downloaded file is not audio the player can read")
+        return SimTrack(key, title, length, media_key=media_key)
+
+    def _download(self, where: str, url: str, file_size: object) -> tuple[str, bytes]:
+        """A Yoto-hosted track's audio, from the cache or its signed URL, checked against the
+        declared fileSize and the sha256 its URL names; cached only when it passes."""
+        found = SHA256_SEGMENT.search(url.split("?", 1)[0])
+        sha256 = found.group(1) if found else None
+        key = sha256 or url.split("?", 1)[0]
+        declared = file_size if _number(file_size) and not isinstance(file_size, float) else None
+        data = self.media.get(key)
+        if data is None:
+            limit = declared + 1 if declared is not None else MAX_MEDIA_BYTES
+            try:
+                data = _fetch(url, self.spec.fetch_timeout_s, limit)[2]
+            except (OSError, http.client.HTTPException) as exc:
+                raise CannotPlay(f"could not download {where}: {_why(exc)}") from exc
+        if declared is not None and len(data) != declared:
+            raise CannotPlay(f"{where}: downloaded {len(data)} bytes, the card declares fileSize {declared}")
+        if sha256 is not None and (got := hashlib.sha256(data).hexdigest()) != sha256:
+            raise CannotPlay(f"{where}: the downloaded audio's sha256 is {got}, its URL names {sha256}")
+        self.media[key] = data
+        return key, data
+
+    def _open_stream(self, card: SimCard, chapter_index: int, track_index: int) -> SimCard:
+        """Fetch the first bytes of a stream track as it starts playing (one small Range request);
+        its length from them when the card gives none. Returns the card with that length."""
         track = card.chapters[chapter_index].tracks[track_index]
-        self.position = min(float(_whole(body.get("secondsIn", 0), 0, None, "secondsIn")), track.length_s)
-        self.playback = "playing"
+        assert track.stream_url is not None
+        where = f"track {track.key} of card {card.card_id}"
+        wanted = f"bytes=0-{STREAM_PROBE_BYTES - 1}"
+        try:
+            status, headers, data = _fetch(track.stream_url, self.spec.fetch_timeout_s, STREAM_PROBE_BYTES, wanted)
+        except (OSError, http.client.HTTPException) as exc:
+            raise CannotPlay(f"could not stream {where}: {_why(exc)}") from exc
+        if not data:
+            raise CannotPlay(f"could not stream {where}: the answer was empty")
+        if track.length_s is not None:
+            return card
+        seconds = audio_seconds(data, _total_size(status, headers))
+        if seconds is None:
+            raise CannotPlay(f"could not stream {where}: not audio the player can read")
+        chapter = card.chapters[chapter_index]
+        tracks = (*chapter.tracks[:track_index], replace(track, length_s=seconds), *chapter.tracks[track_index + 1 :])
+        chapters = list(card.chapters)
+        chapters[chapter_index] = replace(chapter, tracks=tracks)
+        return replace(card, chapters=tuple(chapters))
 
     # ---------------------------------------------------------------- what we send
 
@@ -402,6 +573,8 @@ class SimulatedPlayer:
             "sleepTimerActive": self.sleep_remaining is not None,
             "sleepTimerSeconds": round(self.sleep_remaining) if self.sleep_remaining else 0,
         }
+        if self.playback_error is not None and self.playback == "stopped":
+            fields["playbackError"] = self.playback_error  # ours: why it stopped (docs/mqtt.md)
         track = self._track()
         if self.card is not None and track is not None:
             chapter = self.card.chapters[self.chapter_index]
@@ -410,7 +583,7 @@ class SimulatedPlayer:
                 "chapterTitle": chapter.title,
                 "trackKey": track.key,
                 "trackTitle": track.title,
-                "trackLength": round(track.length_s),
+                "trackLength": round(track.length_s) if track.length_s is not None else 0,
                 "position": int(self.position),
             }
         return fields
@@ -493,6 +666,59 @@ class SimulatedPlayer:
             return
         with contextlib.suppress(TransportError):  # gone offline meanwhile: a real player loses these too
             transport.publish(topic, payload, qos=1, retain=retain, timeout=None)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _fetch(url: str, timeout: float, limit: int, byte_range: str | None = None) -> tuple[int, Any, bytes]:
+    """(status, headers, at most `limit` bytes of the body) of a GET; HTTPError for 4xx/5xx."""
+    request = urllib.request.Request(url, headers={"Range": byte_range} if byte_range else {})
+    with _HTTP.open(request, timeout=timeout) as answer:
+        return answer.status, answer.headers, answer.read(limit)
+
+
+def _total_size(status: int, headers: Any) -> int | None:
+    """The whole file's size: a 206's Content-Range total, a 200's Content-Length."""
+    if status == 206:
+        total = str(headers.get("Content-Range", "")).rpartition("/")[2]
+        return int(total) if total.isdigit() else None
+    length = str(headers.get("Content-Length", ""))
+    return int(length) if length.isdigit() else None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code}"
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        exc = exc.reason
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return str(exc) or exc.__class__.__name__
+
+
+def audio_seconds(data: bytes, total_size: int | None = None) -> float | None:
+    """Seconds of audio PyAV decodes from `data`; when `data` is the first bytes of a file of
+    `total_size`, scaled to the whole (a bitrate estimate). None when nothing decodes."""
+    import av
+
+    seconds = 0.0
+    try:
+        with av.open(io.BytesIO(data)) as source:
+            if not source.streams.audio:
+                return None
+            for frame in source.decode(source.streams.audio[0]):
+                seconds += frame.samples / frame.sample_rate
+    except av.error.FFmpegError:
+        pass  # a cut-off last frame: what decoded so far counts
+    if seconds <= 0:
+        return None
+    if total_size is not None and total_size > len(data):
+        seconds *= total_size / len(data)
+    return seconds
 
 
 def _whole(value: Any, low: int, high: int | None, name: str) -> int:

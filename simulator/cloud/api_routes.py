@@ -6,12 +6,12 @@ presigned upload targets and signed media URLs are in `storage_routes.py`).
 
 from __future__ import annotations
 
-from simulator.cloud.cards import validate_card, with_media_urls
+from simulator.cloud.cards import validate_card
 from simulator.cloud.http import HttpError, Request, Response, json_response
 from simulator.cloud.icons import png_16x16
 from simulator.cloud.router import Router
 from simulator.cloud.state import Cloud
-from simulator.cloud.storage_routes import media_url, upload_target
+from simulator.cloud.storage_routes import playable, upload_target
 from simulator.cloud.uploads import SHA256_HEX
 
 
@@ -56,7 +56,7 @@ def add_api_routes(router: Router, cloud: Cloud) -> None:
         who = account(req)
         card = cloud.cards.read(req.params["card_id"], who, cloud.clock.now(), cloud.config.stale_read_s)
         if req.query.get("playable", "").lower() == "true":
-            card = with_media_urls(card, lambda sha256: media_url(cloud, sha256, who))
+            card = playable(cloud, card, who)
         return json_response(200, {"card": card})
 
     def any_card(req: Request) -> Response:

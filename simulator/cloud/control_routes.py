@@ -13,6 +13,7 @@ from simulator.cloud.faults import Fault
 from simulator.cloud.http import HttpError, Request, Response, json_response
 from simulator.cloud.router import Router
 from simulator.cloud.state import Cloud
+from simulator.cloud.storage_routes import card_for_player
 from simulator.cloud.uploads import TranscodeFault
 
 _FAULT_FIELDS = ("kind", "count", "path_prefix", "method", "status", "retry_after", "delay_s", "after")
@@ -69,6 +70,15 @@ def add_control_routes(router: Router, cloud: Cloud) -> None:
     def get_cards(req: Request) -> Response:
         include_deleted = req.query.get("include_deleted", "").lower() == "true"
         return json_response(200, {"cards": cloud.cards.all(include_deleted)})
+
+    def player_card(req: Request) -> Response:
+        account = req.query.get("account", "")
+        if not account:
+            raise HttpError(400, "account is required: whose player reads the card")
+        card = card_for_player(cloud, req.params["card_id"], account)
+        if card is None:
+            raise HttpError(404, f"account {account} has no card {req.params['card_id']}")
+        return json_response(200, {"card": card})
 
     def get_faults(req: Request) -> Response:
         return json_response(200, {"faults": [f.as_dict() for f in cloud.faults.pending()]})
@@ -221,6 +231,7 @@ def add_control_routes(router: Router, cloud: Cloud) -> None:
         ("GET", "/_sim/requests", get_requests),
         ("DELETE", "/_sim/requests", clear_requests),
         ("GET", "/_sim/cards", get_cards),
+        ("GET", "/_sim/player-cards/{card_id}", player_card),
         ("GET", "/_sim/faults", get_faults),
         ("POST", "/_sim/faults", add_fault),
         ("DELETE", "/_sim/faults", clear_faults),

@@ -85,6 +85,14 @@ class RemoteCloud(FaultShortcuts):
     def cards(self, include_deleted: bool = False) -> dict[str, dict[str, Any]]:
         return dict(self._call("GET", "cards", query={"include_deleted": str(include_deleted).lower()})["cards"])
 
+    def card_for_player(self, card_id: str, account: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._call("GET", f"player-cards/{card_id}", query={"account": account})["card"])
+        except RemoteError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def devices(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "devices")["devices"])
 

@@ -12,6 +12,7 @@ from simulator.cloud.devices import Device
 from simulator.cloud.faults import Fault, FaultShortcuts
 from simulator.cloud.server import CloudServer
 from simulator.cloud.state import Cloud, RecordedRequest
+from simulator.cloud.storage_routes import card_for_player
 from simulator.cloud.uploads import TranscodeFault
 
 
@@ -84,6 +85,11 @@ class RunningCloud(FaultShortcuts):
 
     def card(self, card_id: str) -> dict[str, Any] | None:
         return self.state.cards.all(include_deleted=True).get(card_id)
+
+    def card_for_player(self, card_id: str, account: str) -> dict[str, Any] | None:
+        """The card as a simulated player of `account` reads it when started (`?playable=true`'s form:
+        signed media URLs); None when the account has no such card. Not logged, never faulted."""
+        return card_for_player(self.state, card_id, account)
 
     def covers(self) -> list[dict[str, object]]:
         return [u.summary() for u in self.state.media.list("cover")]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 from urllib.parse import urlencode
 
+from simulator.cloud.cards import with_media_urls
 from simulator.cloud.http import HttpError, Request, Response, error_response
 from simulator.cloud.router import Router
 from simulator.cloud.state import Cloud
@@ -40,6 +42,20 @@ def media_url(cloud: Cloud, transcoded_sha256: str, account: str) -> str | None:
     if cloud.audio.finished(transcoded_sha256, account, now) is None:
         return None
     return _signed(cloud, AUDIO_PATH, "media", transcoded_sha256, int(now + cloud.config.media_url_ttl_s))
+
+
+def playable(cloud: Cloud, card: dict[str, Any], account: str) -> dict[str, Any]:
+    """The card as `GET /content/{id}?playable=true` answers it: signed media URLs for its `yoto:#` tracks."""
+    return with_media_urls(card, lambda sha256: media_url(cloud, sha256, account))
+
+
+def card_for_player(cloud: Cloud, card_id: str, account: str) -> dict[str, Any] | None:
+    """What a simulated player of `account` reads when the card starts: its playable form; None if not the account's."""
+    try:
+        card = cloud.cards.read(card_id, account, cloud.clock.now(), cloud.config.stale_read_s)
+    except HttpError:
+        return None
+    return playable(cloud, card, account)
 
 
 def add_storage_routes(router: Router, cloud: Cloud) -> None:

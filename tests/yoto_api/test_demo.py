@@ -1,5 +1,6 @@
 """`make demo` (scripts/demo.py) as a newcomer runs it: the printed password logs in,
-linking a Yoto account works against the fake cloud, Ctrl-C stops everything."""
+linking a Yoto account works against the fake cloud, a card made there plays on a
+simulated player, Ctrl-C stops everything."""
 
 from __future__ import annotations
 
@@ -97,6 +98,21 @@ def test_make_demo_serves_every_part_and_stops_them_all() -> None:
             ):
                 r = web.post(f"/api/players/{mini}/commands", json=body)
                 assert r.status_code == 200, (body, r.text)
+            # a card the family makes plays: the player reads it from the fake cloud and
+            # fetches its track from this service's stream URL as it starts
+            said = web.post("/api/audio/tts", json={"text": "Good night, little one.", "title": "Good night"})
+            assert said.status_code == 201, said.text
+            made = web.post("/api/cards", json={"title": "Bedtime", "tracks": [{"audio_id": said.json()["id"]}]})
+            assert made.status_code == 201, made.text
+            yoto_card = made.json()["yoto_card_id"]
+            bedroom = next(p["id"] for p in items if p["name"] == "Bedroom Player")
+            play = web.post(f"/api/players/{bedroom}/commands", json={"action": "play", "card_id": yoto_card})
+            assert play.status_code == 200, play.text
+            deadline = time.monotonic() + 20
+            while (now := web.get(f"/api/players/{bedroom}").json())["card_id"] != yoto_card:
+                assert time.monotonic() < deadline, now
+                time.sleep(0.3)
+            assert now["playback_status"] == "playing", now
         assert Path(data_dir.group(1)).is_dir()
     finally:
         proc.send_signal(signal.SIGINT)
