@@ -28,7 +28,7 @@ from adapters import Adapters
 from core.records import User
 from core.settings import Settings
 from services import podcasts
-from services.ingest import IngestLimits, ingest
+from services.ingest import ingest
 from simulator.cloud import start_cloud
 from tests.audio_fixtures import write_tone
 from tests.feeds import FeedServer, Served, rss
@@ -65,12 +65,12 @@ def main() -> None:
         link_account(adapters, cloud, "bench")
         user = User("bench", is_admin=True)
         ports = root_for(adapters).podcasts
-        limits = IngestLimits.of(settings)
+        ingest_ports = root_for(adapters).ingest
         for n in range(args.rounds):
             src = work / f"copy-{n}.mp3"
             src.write_bytes(episode)
             started = time.perf_counter()
-            ingest(adapters.records.audio, adapters.storage, limits, src, owner="bench", title="baseline")
+            ingest(ingest_ports, src, owner="bench", title="baseline")
             baseline.append(time.perf_counter() - started)
 
             path = f"/ep{n}.mp3"

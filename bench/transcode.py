@@ -5,7 +5,7 @@ stereo, in the same process, alternating run by run so machine noise hits
 both alike. PyAV is the baseline: the figure that matters is the ratio
 (miniaudio time / PyAV time; above 1 means PyAV is faster).
 
-The PyAV side is the service's own `services.transcode.normalize` (including its
+The PyAV side is the service's own `adapters.audio.transcode.normalize` (including its
 damage checks); the miniaudio side is the shortest equivalent: miniaudio
 decodes and resamples to 44.1 kHz stereo s16 in chunks, lameenc encodes.
 miniaudio has no AAC/M4A or Opus decoder: those rows say so.
@@ -27,7 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.transcode import TARGET_BITRATE, TARGET_RATE, normalize
+from adapters.audio.transcode import normalize
+from core.audio import TARGET_BITRATE, TARGET_RATE
 from tests.audio_fixtures import FORMATS, ToneFormat, write_tone
 
 # (label, format key, sample rate, channels): common upload shapes.

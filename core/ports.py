@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from core.audio import AudioFacts
 from core.records import (
     AudioItem,
     Card,
@@ -474,3 +475,21 @@ class SecretHasher(Protocol):
     def verify(self, stored: str, secret: str) -> bool:
         """True when `secret` is the one `stored` was made from; False for a
         mismatch or a malformed hash, never an exception."""
+
+
+class Transcoder(Protocol):
+    """Audio in any accepted format to the stored layout (`core.audio`);
+    `UnsupportedAudio` for what is not audio, `UnreadableAudio` for what cannot
+    be decoded in full or runs past `max_duration_s`."""
+
+    def sniff(self, path: Path) -> str | None:
+        """The format the file's content announces (mp3, aac, m4a, wav, flac, ogg), or None."""
+
+    def probe(self, path: Path) -> AudioFacts:
+        """What the headers say (duration, rate, channels), without decoding."""
+
+    def normalize(self, src: Path, dst: Path, *, max_duration_s: float, bitrate: int) -> AudioFacts:
+        """Decode `src` in full and write the stored layout to `dst` (only when all went well)."""
+
+    def split(self, path: Path, work: Path, parts: int) -> list[Path]:
+        """Cut a stored-layout MP3 into `parts` files of equal frame counts in `work`."""

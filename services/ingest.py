@@ -25,8 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.audio import TARGET_BITRATE, AudioError, UnreadableAudio, UnsupportedAudio
 from core.errors import BackendUnavailable, Invalid, TooLarge, Unsupported
-from core.ports import AudioRepository, AudioStorage
+from core.ports import AudioRepository, AudioStorage, Transcoder
 from core.records import AudioItem, new_id
 from core.settings import Settings
 from core.storage_keys import audio_key
@@ -47,15 +48,25 @@ class IngestLimits:
 
     @classmethod
     def of(cls, settings: Settings) -> IngestLimits:
-        from services import transcode
-
         return cls(
             max_duration_s=settings.max_audio_minutes * 60,
             quota_bytes=settings.storage_quota_bytes,
-            bitrate=transcode.TARGET_BITRATE,
+            bitrate=TARGET_BITRATE,
             max_transcodes=settings.max_concurrent_transcodes,
             wait_s=settings.transcode_wait_s,
         )
+
+
+@dataclass(frozen=True)
+class IngestPorts:
+    """What bringing audio in needs: the library's records and bytes, the
+    limits, the transcoder and the scratch space (`scratch_base`)."""
+
+    audio: AudioRepository
+    storage: AudioStorage
+    limits: IngestLimits
+    transcoder: Transcoder
+    scratch: Path
 
 
 @contextmanager
@@ -136,54 +147,42 @@ def _transcode_slot(limits: IngestLimits) -> Iterator[None]:
         gate.release()
 
 
-def normalise_unregistered(src: Path, dst: Path, limits: IngestLimits, *, max_duration_s: float) -> float:
+def normalise_unregistered(ports: IngestPorts, src: Path, dst: Path, *, max_duration_s: float) -> float:
     """Normalise `src` to our MP3 layout without registering it, in one of the
     bounded transcode slots (a podcast episode over the per-track limit, to be
     split into parts that then come through `ingest`); returns its seconds."""
-    from services import transcode
-
-    if transcode.sniff(src) is None:
+    limits, transcoder = ports.limits, ports.transcoder
+    if transcoder.sniff(src) is None:
         raise Unsupported(f"this is not an audio file we accept ({ACCEPTED})")
     try:
         with _transcode_slot(limits):
-            return float(
-                transcode.normalize(src, dst, max_duration_s=max_duration_s, bitrate=limits.bitrate).duration_s
-            )
-    except transcode.UnsupportedAudio as exc:
+            facts = transcoder.normalize(src, dst, max_duration_s=max_duration_s, bitrate=limits.bitrate)
+        return float(facts.duration_s)
+    except UnsupportedAudio as exc:
         raise Unsupported(f"this is not an audio file we accept ({ACCEPTED}): {exc}") from None
-    except transcode.UnreadableAudio as exc:
+    except UnreadableAudio as exc:
         raise Invalid(f"the audio could not be read: {exc}") from None
 
 
-def ingest(
-    audio: AudioRepository,
-    storage: AudioStorage,
-    limits: IngestLimits,
-    src: Path,
-    *,
-    owner: str,
-    title: str,
-    source: str = "upload",
-) -> AudioItem:
+def ingest(ports: IngestPorts, src: Path, *, owner: str, title: str, source: str = "upload") -> AudioItem:
     """Normalise `src` and register it: `Unsupported` not audio, `Invalid`
     unreadable or too long, `TooLarge` over the owner's quota."""
-    from services import transcode
-
-    if transcode.sniff(src) is None:
+    audio, storage, limits, transcoder = ports.audio, ports.storage, ports.limits, ports.transcoder
+    if transcoder.sniff(src) is None:
         raise Unsupported(f"this is not an audio file we accept ({ACCEPTED})")
     left = quota_left(audio, owner, limits.quota_bytes)
-    with contextlib.suppress(transcode.AudioError, OSError):
-        promised = transcode.probe(src).duration_s * limits.bitrate / 8
+    with contextlib.suppress(AudioError, OSError):
+        promised = transcoder.probe(src).duration_s * limits.bitrate / 8
         if promised > left:
             raise _over_quota(left, int(promised), limits.quota_bytes)
     item_id = new_id()
     dst = src.parent / f"{item_id}.mp3"
     try:
         with _transcode_slot(limits):
-            facts = transcode.normalize(src, dst, max_duration_s=limits.max_duration_s, bitrate=limits.bitrate)
-    except transcode.UnsupportedAudio as exc:
+            facts = transcoder.normalize(src, dst, max_duration_s=limits.max_duration_s, bitrate=limits.bitrate)
+    except UnsupportedAudio as exc:
         raise Unsupported(f"this is not an audio file we accept ({ACCEPTED}): {exc}") from None
-    except transcode.UnreadableAudio as exc:
+    except UnreadableAudio as exc:
         raise Invalid(f"the audio could not be read: {exc}") from None
     if facts.size_bytes > left:
         raise _over_quota(left, facts.size_bytes, limits.quota_bytes)

@@ -33,10 +33,9 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from core.audio import AudioError
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, VersionConflict
 from core.ports import (
-    AudioRepository,
-    AudioStorage,
     CardRepository,
     JobRepository,
     PlaylistRepository,
@@ -48,7 +47,7 @@ from core.ports import (
 from core.records import PODCAST_ORDERS, AudioItem, Card, Job, Podcast, Run, User, new_id, utcnow
 from core.settings import Settings
 from services import jobs, library
-from services.ingest import IngestLimits, ingest, normalise_unregistered, scratch_dir
+from services.ingest import IngestPorts, ingest, normalise_unregistered, scratch_dir
 from services.podcast_feeds import Episode, Feed, parse_feed
 
 log = logging.getLogger("yss.podcasts")
@@ -99,12 +98,9 @@ class PodcastPorts:
     podcasts: PodcastRepository
     jobs: JobRepository
     runs: RunRepository
-    audio: AudioRepository
     playlists: PlaylistRepository
     cards: CardRepository
-    storage: AudioStorage
-    limits: IngestLimits
-    scratch: Path
+    ingest: IngestPorts  # the library's records and bytes, the limits, the transcoder, scratch space
     fetch: WebFetcher
     writer: CardWriter
     queue: RunQueue
@@ -334,7 +330,7 @@ def refresh(ports: PodcastPorts, podcast: Podcast) -> Podcast:
     made: list[AudioItem] = []
     try:
         entries = []
-        with scratch_dir(ports.scratch) as work:
+        with scratch_dir(ports.ingest.scratch) as work:
             for episode in window:
                 entry = held.get(episode.guid)
                 if entry is None:
@@ -379,8 +375,8 @@ def _changed_hands(ports: PodcastPorts, podcast: Podcast, before: str, made: lis
     refresh makes one on the new owner's)."""
     for item in made:
         with contextlib.suppress(NotFound):
-            if ports.audio.get(item.id).owner == before:
-                ports.audio.update(item.id, owner=podcast.owner, stream_key=secrets.token_urlsafe(16))
+            if ports.ingest.audio.get(item.id).owner == before:
+                ports.ingest.audio.update(item.id, owner=podcast.owner, stream_key=secrets.token_urlsafe(16))
     if podcast.card_id is None:
         return podcast
     with contextlib.suppress(NotFound):
@@ -408,7 +404,7 @@ def _tracks(ports: PodcastPorts, entries: list[dict[str, Any]]) -> list[Track]:
 
 
 def _library(ports: PodcastPorts) -> library.LibraryPorts:
-    return library.LibraryPorts(ports.audio, ports.playlists, ports.cards, ports.storage)
+    return library.LibraryPorts(ports.ingest.audio, ports.playlists, ports.cards, ports.ingest.storage)
 
 
 def _remove_unused(ports: PodcastPorts, audio_ids: list[str], own_card_id: str | None) -> None:
@@ -418,7 +414,7 @@ def _remove_unused(ports: PodcastPorts, audio_ids: list[str], own_card_id: str |
         if others or ports.playlists.using_audio(audio_id):
             continue
         try:
-            item = ports.audio.get(audio_id)
+            item = ports.ingest.audio.get(audio_id)
         except NotFound:
             continue
         library.remove(_library(ports), item, force=True)
@@ -426,8 +422,6 @@ def _remove_unused(ports: PodcastPorts, audio_ids: list[str], own_card_id: str |
 
 def _bring_in(ports: PodcastPorts, podcast: Podcast, episode: Episode, work: Path) -> list[AudioItem]:
     """The episode's enclosure into the library: one item, or one per part when it is too long for one track."""
-    from services import transcode
-
     src = work / f"episode-{new_id(8)}"
     rules = ports.rules
     got = ports.fetch.get(
@@ -435,17 +429,15 @@ def _bring_in(ports: PodcastPorts, podcast: Podcast, episode: Episode, work: Pat
     )
     if got.status != 200:
         raise Invalid(f"episode {episode.title!r}: the audio answered HTTP {got.status}")
-    limit = ports.limits.max_duration_s
+    limit = ports.ingest.limits.max_duration_s
     seconds = None
-    with contextlib.suppress(transcode.AudioError, OSError):
-        seconds = transcode.probe(src).duration_s
+    with contextlib.suppress(AudioError, OSError):
+        seconds = ports.ingest.transcoder.probe(src).duration_s
     if seconds is None or seconds <= limit:
         try:
             return [
                 ingest(
-                    ports.audio,
-                    ports.storage,
-                    ports.limits,
+                    ports.ingest,
                     src,
                     owner=podcast.owner,
                     title=episode.title,
@@ -463,43 +455,17 @@ def _bring_in(ports: PodcastPorts, podcast: Podcast, episode: Episode, work: Pat
 def _split_in(ports: PodcastPorts, podcast: Podcast, episode: Episode, src: Path, work: Path) -> list[AudioItem]:
     whole = work / f"whole-{new_id(8)}.mp3"
     try:
-        seconds = normalise_unregistered(src, whole, ports.limits, max_duration_s=LONGEST_EPISODE_S)
+        seconds = normalise_unregistered(ports.ingest, src, whole, max_duration_s=LONGEST_EPISODE_S)
     except DomainError as exc:
         raise type(exc)(f"episode {episode.title!r}: {exc}") from None
-    parts = split_mp3(whole, work, math.ceil(seconds / ports.limits.max_duration_s))
+    parts = ports.ingest.transcoder.split(whole, work, math.ceil(seconds / ports.ingest.limits.max_duration_s))
     made: list[AudioItem] = []
     try:
         for n, part in enumerate(parts, start=1):
             title = f"{episode.title} ({n}/{len(parts)})"
-            made.append(
-                ingest(
-                    ports.audio, ports.storage, ports.limits, part, owner=podcast.owner, title=title, source="podcast"
-                )
-            )
+            made.append(ingest(ports.ingest, part, owner=podcast.owner, title=title, source="podcast"))
     except BaseException:
         for item in made:
             library.remove(_library(ports), item, force=True)
         raise
     return made
-
-
-def split_mp3(path: Path, work: Path, parts: int) -> list[Path]:
-    """Cut our CBR MP3 (no tags, no Info frame) into `parts` files of equal frame counts."""
-    from services import transcode
-
-    data = path.read_bytes()
-    starts, at = [], 0
-    while at + 4 <= len(data):
-        length = transcode.mpeg_frame_length(data[at : at + 4])
-        if not length:
-            raise Invalid("the normalised episode is not a clean MP3 stream")
-        starts.append(at)
-        at += length
-    per = math.ceil(len(starts) / max(1, parts))
-    out = []
-    for n in range(0, len(starts), per):
-        end = starts[n + per] if n + per < len(starts) else len(data)
-        part = work / f"{path.stem}-part{len(out) + 1}.mp3"
-        part.write_bytes(data[starts[n] : end])
-        out.append(part)
-    return out

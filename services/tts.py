@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from core.errors import BackendUnavailable, Invalid, RateLimited
-from core.ports import AudioRepository, AudioStorage, CounterRepository, TextToSpeech
+from core.ports import CounterRepository, TextToSpeech
 from core.records import AudioItem, User, Voice
 from core.settings import Settings
-from services.ingest import IngestLimits, ingest, scratch_dir
+from services.ingest import IngestPorts, ingest, scratch_dir
 
 REMAINING_HEADER = "X-TTS-Remaining"
 
@@ -54,11 +53,8 @@ def voices(tts: TextToSpeech) -> list[Voice]:
 def speak(
     tts: TextToSpeech,
     counters: CounterRepository,
-    audio: AudioRepository,
-    storage: AudioStorage,
     limits: TtsLimits,
-    ingest_limits: IngestLimits,
-    scratch: Path,
+    ingested: IngestPorts,
     user: User,
     *,
     text: str,
@@ -91,10 +87,10 @@ def speak(
         )
     try:
         speech = tts.synthesize(text, voice=voice, language=language)
-        with scratch_dir(scratch) as work:
+        with scratch_dir(ingested.scratch) as work:
             src = work / "speech.mp3"
             src.write_bytes(speech.audio)
-            return ingest(audio, storage, ingest_limits, src, owner=user.owner_id, title=title.strip(), source="tts")
+            return ingest(ingested, src, owner=user.owner_id, title=title.strip(), source="tts")
     except BaseException as exc:
         counters.add(key, -len(text), ttl_s=ttl)
         if isinstance(exc, BackendUnavailable):

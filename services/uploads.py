@@ -16,13 +16,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from core.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
-from core.ports import AudioRepository, AudioStorage, CounterRepository, UploadRepository
+from core.ports import AudioStorage, CounterRepository, UploadRepository
 from core.records import AudioItem, PendingUpload, UploadTarget, User, new_id, utcnow
 from core.storage_keys import STAGING_PREFIX, staging_key
-from services.ingest import IngestLimits, ingest, quota_left, scratch_dir, title_from
+from services.ingest import IngestPorts, ingest, quota_left, scratch_dir, title_from
 
 # Bytes sent just before the target expired may still be completed this long after.
 COMPLETE_GRACE_S = 300
@@ -40,19 +39,34 @@ class Started:
     target: UploadTarget
 
 
+@dataclass(frozen=True)
+class UploadPorts:
+    """A two-step upload's pending records and claims, the ingest it ends in,
+    and its rules: the size cap, the target's lifetime, the claim's."""
+
+    uploads: UploadRepository
+    counters: CounterRepository
+    ingest: IngestPorts
+    max_bytes: int
+    ttl_s: int
+
+    @property
+    def claim_ttl_s(self) -> int:
+        return self.ttl_s + 600
+
+
 def start(
-    uploads: UploadRepository,
-    storage: AudioStorage,
-    audio: AudioRepository,
-    limits: IngestLimits,
+    ports: UploadPorts,
     user: User,
     *,
-    max_bytes: int,
-    ttl_s: int,
     title: str | None = None,
     filename: str | None = None,
     size_bytes: int | None = None,
 ) -> Started:
+    """Sweep what abandoned uploads left, then make a signed target for one upload."""
+    uploads, storage, audio = ports.uploads, ports.ingest.storage, ports.ingest.audio
+    limits, max_bytes, ttl_s = ports.ingest.limits, ports.max_bytes, ports.ttl_s
+    sweep_stale(storage, ttl_s=ttl_s)
     if size_bytes is not None:
         if size_bytes > max_bytes:
             raise too_large(max_bytes)
@@ -90,66 +104,44 @@ def pending_of(uploads: UploadRepository, upload_id: str, user: User) -> Pending
     return pending
 
 
-def cancel(uploads: UploadRepository, storage: AudioStorage, pending: PendingUpload) -> None:
-    storage.delete(pending.storage_key)
-    uploads.delete(pending.id)
+def cancel(ports: UploadPorts, pending: PendingUpload) -> None:
+    ports.ingest.storage.delete(pending.storage_key)
+    ports.uploads.delete(pending.id)
 
 
-def complete(
-    uploads: UploadRepository,
-    storage: AudioStorage,
-    audio: AudioRepository,
-    counters: CounterRepository,
-    limits: IngestLimits,
-    scratch: Path,
-    pending: PendingUpload,
-    *,
-    title: str | None,
-    claim_ttl_s: int,
-) -> AudioItem:
+def complete(ports: UploadPorts, pending: PendingUpload, *, title: str | None) -> AudioItem:
     """Claim the upload (an atomic counter, so two calls at once, even in two
     Lambda containers, cannot both make an item), then validate and ingest."""
     claim = f"upload-complete:{pending.id}"
-    if counters.add(claim, 1, ttl_s=claim_ttl_s) > 1:
+    counters = ports.counters
+    if counters.add(claim, 1, ttl_s=ports.claim_ttl_s) > 1:
         raise Conflict("this upload is already being completed")
     try:
-        return _validate_and_ingest(uploads, storage, audio, limits, scratch, pending, title)
+        return _validate_and_ingest(ports, pending, title)
     finally:
         counters.reset(claim)
 
 
-def _validate_and_ingest(
-    uploads: UploadRepository,
-    storage: AudioStorage,
-    audio: AudioRepository,
-    limits: IngestLimits,
-    scratch: Path,
-    pending: PendingUpload,
-    title: str | None,
-) -> AudioItem:
+def _validate_and_ingest(ports: UploadPorts, pending: PendingUpload, title: str | None) -> AudioItem:
+    storage = ports.ingest.storage
     try:
         info = storage.head(pending.storage_key)
     except NotFound:
         raise Conflict("no bytes have been sent to this upload's target yet") from None
     if info.size > pending.max_bytes:
-        cancel(uploads, storage, pending)
+        cancel(ports, pending)
         raise too_large(pending.max_bytes)
     try:
-        with scratch_dir(scratch) as work:
+        with scratch_dir(ports.ingest.scratch) as work:
             src = work / "upload"
             storage.download_to(pending.storage_key, src)
             item = ingest(
-                audio,
-                storage,
-                limits,
-                src,
-                owner=pending.owner,
-                title=title_from(title or pending.title, pending.filename),
+                ports.ingest, src, owner=pending.owner, title=title_from(title or pending.title, pending.filename)
             )
     except (TooLarge, Unsupported, Invalid):
-        cancel(uploads, storage, pending)
+        cancel(ports, pending)
         raise
-    cancel(uploads, storage, pending)
+    cancel(ports, pending)
     return item
 
 

@@ -155,7 +155,7 @@ def write_video_only(path: Path, *, frames: int = 10) -> Path:
 def mp3_frames(data: bytes) -> list[bytes]:
     """The 4-byte headers of every MPEG audio frame in `data`, walking frame by
     frame from the start; raises if the bytes between frames are not frames."""
-    from services.transcode import mpeg_frame_length
+    from adapters.audio.transcode import mpeg_frame_length
 
     headers: list[bytes] = []
     at = 0

@@ -53,7 +53,6 @@ AV = frozenset({"av"})
 AV_FOLDERS = ("adapters", "simulator", "tests")
 ALLOWED_AV_IMPORTS = {
     "bench.transcode": "measures PyAV's own encoder beside the adapter's (instrumentation)",
-    "services.transcode": "moves behind a port to adapters/audio/ (issue 19, part 4)",
 }
 # Top-level names (import names, then the distributions that provide them).
 WIRE_LIBRARIES = frozenset({"paho", "httpx", "av"})

@@ -1,4 +1,4 @@
-"""services/transcode.py against audio made here with PyAV and espeak-ng.
+"""adapters/audio/transcode.py against audio made here with PyAV and espeak-ng.
 
 The output is checked by means independent of the code under test where it
 matters: mutagen reads the MP3 stream info, PyAV decodes the result back to
@@ -14,16 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from services.transcode import (
-    AudioTooLong,
-    UnreadableAudio,
-    UnsupportedAudio,
+from adapters.audio.transcode import (
     mpeg_frame_length,
     normalize,
     probe,
     sniff,
     sniff_bytes,
 )
+from core.audio import AudioTooLong, UnreadableAudio, UnsupportedAudio
 from tests.audio_fixtures import (
     FORMATS,
     corrupt,
@@ -316,7 +314,7 @@ def test_probe_of_a_normalised_item_agrees_with_normalise(tmp_path: Path) -> Non
 
 
 def test_importing_the_module_does_not_import_av() -> None:
-    code = "import sys, services.transcode; print('av' in sys.modules)"
+    code = "import sys, adapters.audio.transcode; print('av' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -16,13 +16,23 @@ from weakref import WeakKeyDictionary
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from core.ports import AudioStorage, Identity, ListenerStarter, Records, RunQueue, SecretHasher, TextToSpeech
+    from core.ports import (
+        AudioStorage,
+        Identity,
+        ListenerStarter,
+        Records,
+        RunQueue,
+        SecretHasher,
+        TextToSpeech,
+        Transcoder,
+    )
     from core.records import Run
     from core.settings import Settings
     from core.yoto.cloud import YotoCloud
     from services import jobs
     from services.card_content import CardPorts
     from services.icons import IconCatalog
+    from services.ingest import IngestPorts
     from services.library import LibraryPorts
     from services.listener_runner import InProcess, ListenerRunner
     from services.members import MemberLookup, Members
@@ -33,6 +43,7 @@ if TYPE_CHECKING:
     from services.podcasts import PodcastPorts
     from services.routines import RoutinePorts
     from services.signing import Keys
+    from services.uploads import UploadPorts
     from services.users import Family
     from services.yoto_link import YotoLink
     from services.yoto_tokens import YotoTokenService
@@ -128,6 +139,35 @@ class Root:
 
         records = self.records
         return LibraryPorts(records.audio, records.playlists, records.cards, self.adapters.storage)
+
+    # ------------------------------------------------------------------ audio coming in
+
+    @once
+    def transcoder(self) -> Transcoder:
+        from adapters.audio.transcode import PyAVTranscoder
+
+        return PyAVTranscoder()
+
+    @once
+    def ingest(self) -> IngestPorts:
+        from services.ingest import IngestLimits, IngestPorts, scratch_base
+
+        settings = self.settings
+        limits = IngestLimits.of(settings)
+        return IngestPorts(self.records.audio, self.adapters.storage, limits, self.transcoder, scratch_base(settings))
+
+    @once
+    def uploads(self) -> UploadPorts:
+        from services.uploads import UploadPorts
+
+        settings = self.settings
+        return UploadPorts(
+            self.records.uploads,
+            self.records.counters,
+            self.ingest,
+            max_bytes=settings.max_upload_bytes,
+            ttl_s=settings.upload_url_ttl_s,
+        )
 
     # ------------------------------------------------------------------ Yoto
 
@@ -267,7 +307,6 @@ class Root:
     def podcasts(self) -> PodcastPorts:
         from adapters.web.fetch import SafeFetcher
         from services import podcasts
-        from services.ingest import IngestLimits, scratch_base
         from services.stream_cards import ServiceCardWriter
 
         settings = self.settings
@@ -276,12 +315,9 @@ class Root:
             podcasts=records.podcasts,
             jobs=records.jobs,
             runs=records.runs,
-            audio=records.audio,
             playlists=records.playlists,
             cards=records.cards,
-            storage=self.adapters.storage,
-            limits=IngestLimits.of(settings),
-            scratch=scratch_base(settings),
+            ingest=self.ingest,
             fetch=SafeFetcher.checking(
                 allow_private=settings.allow_private_feeds, max_redirects=settings.podcast_max_redirects
             ),

@@ -13,7 +13,7 @@ from app.http.multipart_stream import receive_file
 from app.schemas.audio import AudioOut, AudioPage, AudioPatch, StorageOut, StreamUrlOut
 from app.schemas.common import ERRORS
 from services import library
-from services.ingest import IngestLimits, ingest, scratch_base, scratch_dir, title_from
+from services.ingest import ingest, scratch_dir, title_from
 
 router = APIRouter(prefix="/api/audio", tags=["audio"])
 
@@ -46,20 +46,12 @@ async def upload(request: Request, root: RootDep, user: UserDep) -> AudioOut:
     """Multipart `file` (+ optional `title`). 413 over MAX_UPLOAD_MB (checked
     while reading) or the storage quota, 415 not audio, 422 unreadable;
     nothing is kept on failure."""
-    settings = root.settings
-    with scratch_dir(scratch_base(settings)) as work:
+    ports = root.ingest
+    with scratch_dir(ports.scratch) as work:
         src = work / "upload"
-        got = await receive_file(request, src, max_bytes=settings.max_upload_bytes)
+        got = await receive_file(request, src, max_bytes=root.settings.max_upload_bytes)
         title = title_from(got.fields.get("title"), got.filename)
-        item = await run_in_threadpool(
-            ingest,
-            root.records.audio,
-            root.adapters.storage,
-            IngestLimits.of(settings),
-            src,
-            owner=user.owner_id,
-            title=title,
-        )
+        item = await run_in_threadpool(ingest, ports, src, owner=user.owner_id, title=title)
     return AudioOut.of(item)
 
 

@@ -8,7 +8,6 @@ from app.deps import RootDep, UserDep
 from app.schemas.audio import AudioOut, TtsIn, TtsQuotaOut, VoiceOut
 from app.schemas.common import ERRORS
 from services import tts
-from services.ingest import IngestLimits, scratch_base
 
 router = APIRouter(tags=["tts"])
 
@@ -18,15 +17,11 @@ def text_to_speech(body: TtsIn, root: RootDep, user: UserDep) -> AudioOut:
     """429 with the characters left today (in the reason and in
     `X-TTS-Remaining`) when the text is over `TTS_MAX_CHARS` or would pass
     `TTS_DAILY_CHARS`; only the latter carries Retry-After."""
-    records = root.records
     item = tts.speak(
         root.adapters.tts,
-        records.counters,
-        records.audio,
-        root.adapters.storage,
+        root.records.counters,
         tts.TtsLimits.of(root.settings),
-        IngestLimits.of(root.settings),
-        scratch_base(root.settings),
+        root.ingest,
         user,
         text=body.text,
         title=body.title,

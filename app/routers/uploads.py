@@ -12,7 +12,6 @@ from app.deps import RootDep, UserDep
 from app.schemas.audio import AudioOut, UploadComplete, UploadCreate, UploadOut, UploadTargetOut
 from app.schemas.common import ERRORS
 from services import uploads
-from services.ingest import IngestLimits, scratch_base
 
 router = APIRouter(prefix="/api/audio/uploads", tags=["audio"])
 
@@ -21,17 +20,9 @@ UploadId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-
 
 @router.post("", response_model=UploadOut, status_code=201, responses=ERRORS(401, 403, 413, 422))
 def start_upload(body: UploadCreate, root: RootDep, user: UserDep) -> UploadOut:
-    settings = root.settings
-    records = root.records
-    uploads.sweep_stale(root.adapters.storage, ttl_s=settings.upload_url_ttl_s)
     started = uploads.start(
-        records.uploads,
-        root.adapters.storage,
-        records.audio,
-        IngestLimits.of(root.settings),
+        root.uploads,
         user,
-        max_bytes=settings.max_upload_bytes,
-        ttl_s=settings.upload_url_ttl_s,
         title=body.title,
         filename=body.filename,
         size_bytes=body.size_bytes,
@@ -48,25 +39,14 @@ def start_upload(body: UploadCreate, root: RootDep, user: UserDep) -> UploadOut:
 async def complete_upload(
     upload_id: UploadId, root: RootDep, user: UserDep, body: UploadComplete | None = None
 ) -> AudioOut:
-    records = root.records
-    pending = await run_in_threadpool(uploads.pending_of, records.uploads, upload_id, user)
-    item = await run_in_threadpool(
-        uploads.complete,
-        records.uploads,
-        root.adapters.storage,
-        records.audio,
-        records.counters,
-        IngestLimits.of(root.settings),
-        scratch_base(root.settings),
-        pending,
-        title=body.title if body else None,
-        claim_ttl_s=root.settings.upload_url_ttl_s + 600,
-    )
+    ports = root.uploads
+    pending = await run_in_threadpool(uploads.pending_of, ports.uploads, upload_id, user)
+    item = await run_in_threadpool(uploads.complete, ports, pending, title=body.title if body else None)
     return AudioOut.of(item)
 
 
 @router.delete("/{upload_id}", status_code=204, responses=ERRORS(401, 403, 404))
 def cancel_upload(upload_id: UploadId, root: RootDep, user: UserDep) -> Response:
-    records = root.records
-    uploads.cancel(records.uploads, root.adapters.storage, uploads.pending_of(records.uploads, upload_id, user))
+    ports = root.uploads
+    uploads.cancel(ports, uploads.pending_of(ports.uploads, upload_id, user))
     return Response(status_code=204)

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
+from adapters.audio import transcode
 from core.errors import Invalid
-from services import transcode
 from services.podcast_feeds import MAX_ENTRIES, Feed, first_entries, parse_feed
-from services.podcasts import split_mp3
 from simulator.cloud import RunningCloud
 from tests.api.conftest import Api, make_api
 from tests.api.hostile_host import LAUGHS, many_items
@@ -118,7 +117,7 @@ def test_split_cuts_our_mp3_at_frame_boundaries(tmp_path: Path) -> None:
     src = write_tone(tmp_path / "t.wav", "wav", seconds=5.0)
     whole = tmp_path / "whole.mp3"
     seconds = transcode.normalize(src, whole).duration_s
-    parts = split_mp3(whole, tmp_path, 3)
+    parts = transcode.split_mp3(whole, tmp_path, 3)
     assert len(parts) == 3
     assert b"".join(p.read_bytes() for p in parts) == whole.read_bytes()  # nothing lost, nothing doubled
     lengths = [transcode.probe(p).duration_s for p in parts]

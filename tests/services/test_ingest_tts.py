@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.audio.transcode import PyAVTranscoder
 from adapters.memory import MemoryRecords
 from core.errors import BackendUnavailable, Invalid, RateLimited, TooLarge, Unsupported
 from core.records import User
 from services import tts
-from services.ingest import IngestLimits, ingest
+from services.ingest import IngestLimits, IngestPorts, ingest
 from services.library import LibraryPorts
 from tests.services.fakes import FakeTTS
 
@@ -18,12 +19,16 @@ KID = User("kid")
 TTS_LIMITS = tts.TtsLimits(max_chars=50, daily_chars=80)
 
 
+def _ingest_ports(ports: LibraryPorts, limits: IngestLimits, scratch: Path) -> IngestPorts:
+    return IngestPorts(ports.audio, ports.storage, limits, PyAVTranscoder(), scratch)
+
+
 def test_ingest_normalises_and_records(
     ports: LibraryPorts, limits: IngestLimits, tone_mp3: Path, tmp_path: Path
 ) -> None:
     src = tmp_path / "in.mp3"
     src.write_bytes(tone_mp3.read_bytes())
-    item = ingest(ports.audio, ports.storage, limits, src, owner="kid", title="Tone")
+    item = ingest(_ingest_ports(ports, limits, tmp_path), src, owner="kid", title="Tone")
     assert ports.audio.get(item.id) == item
     assert ports.storage.head(item.storage_key).size == item.size_bytes
     assert 0.9 < item.duration_s < 1.2
@@ -33,7 +38,7 @@ def test_not_audio_is_unsupported(ports: LibraryPorts, limits: IngestLimits, tmp
     src = tmp_path / "notes.txt"
     src.write_text("hello " * 100)
     with pytest.raises(Unsupported):
-        ingest(ports.audio, ports.storage, limits, src, owner="kid", title="x")
+        ingest(_ingest_ports(ports, limits, tmp_path), src, owner="kid", title="x")
     assert ports.audio.list().items == []
 
 
@@ -44,7 +49,7 @@ def test_over_the_quota_is_too_large_and_keeps_nothing(
     src.write_bytes(tone_mp3.read_bytes())
     tiny = IngestLimits(**{**limits.__dict__, "quota_bytes": 1000})
     with pytest.raises(TooLarge) as caught:
-        ingest(ports.audio, ports.storage, tiny, src, owner="kid", title="x")
+        ingest(_ingest_ports(ports, tiny, tmp_path), src, owner="kid", title="x")
     assert caught.value.extra["quota_left_bytes"] == 1000
     assert ports.audio.list().items == [] and ports.storage.keys() == []  # type: ignore[attr-defined]
 
@@ -55,11 +60,8 @@ def _speak(
     return tts.speak(
         fake,
         memory_records.counters,
-        ports.audio,
-        ports.storage,
         TTS_LIMITS,
-        limits,
-        scratch,
+        _ingest_ports(ports, limits, scratch),
         KID,
         text=text,
         title="Hi",

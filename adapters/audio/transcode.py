@@ -1,46 +1,31 @@
-"""Turn whatever audio a family uploads into one uniform MP3 layout.
-
-Every stored item is CBR MP3 at 44.1 kHz stereo, 128 kbps, with no ID3 tag and
-no Xing/Info frame. That uniformity is what lets a playlist be served later as
-one stream by joining the items' bytes: MPEG frames of the same layout can be
-concatenated, while a tag or an Info frame in the middle of a stream makes
-some decoders stop or click. A CBR file without an Info frame still tells its
-duration exactly (size / bitrate), so nothing is lost.
-
-Decoding and encoding use PyAV (FFmpeg libraries bundled in the wheel, for
-x86_64 and aarch64), so this works on Lambda where no `ffmpeg` binary exists.
-`av` is imported inside the functions: importing the app must stay cheap.
-
-Input is recognised by its first bytes, never by its name (`sniff`). Two
-errors tell the API what to answer:
-- `UnsupportedAudio`: not an audio format we take (415);
-- `UnreadableAudio`: looks like audio but cannot be decoded fully: damaged,
-  cut short, empty, or longer than the cap (422, with `reason`).
-
-FFmpeg decodes damaged input leniently, so a cut-off file would otherwise be
-stored as a silently shorter item. `normalize` therefore compares what it
-decoded with what the header promised, for the formats whose header states a
-length (WAV data chunk, FLAC STREAMINFO, MP4 `moov`, MP3 Xing/Info), checks
-that an Ogg stream ends with its end-of-stream page, and treats a failing last
-packet as a cut-off tail.
-"""
+"""The `Transcoder` port on PyAV (FFmpeg's libraries in the wheel, so it works
+on Lambda): content sniffing, probing, normalising any accepted upload to the
+stored MP3 layout, and cutting such an MP3 on frame boundaries. `av` is imported
+inside the functions, so importing this stays cheap. The rules: docs/audio.md."""
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import tempfile
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-TARGET_RATE = 44100
-TARGET_LAYOUT = "stereo"
-TARGET_CHANNELS = 2
-TARGET_BITRATE = 128_000
-MP3_FRAME_SAMPLES = 1152
-DEFAULT_MAX_DURATION_S = 6 * 3600.0
+from core.audio import (
+    DEFAULT_MAX_DURATION_S,
+    MP3_FRAME_SAMPLES,
+    TARGET_BITRATE,
+    TARGET_CHANNELS,
+    TARGET_LAYOUT,
+    TARGET_RATE,
+    AudioFacts,
+    AudioTooLong,
+    UnreadableAudio,
+    UnsupportedAudio,
+)
+from core.errors import Invalid
 
 # Demuxer names for what `sniff` found: opening with the named demuxer stops
 # FFmpeg from probing its way into some other reading of the same bytes.
@@ -50,37 +35,6 @@ _DEMUXERS = {"mp3": "mp3", "aac": "aac", "m4a": "mp4", "wav": "wav", "flac": "fl
 _IMAGE_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis", b"crx "}
 
 _HEAD_BYTES = 16 * 1024
-
-
-class AudioError(Exception):
-    """Base class; `reason` is a sentence a user can act on."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class UnsupportedAudio(AudioError):
-    """The bytes are not an audio format we accept."""
-
-
-class UnreadableAudio(AudioError):
-    """The bytes look like audio but cannot be decoded in full."""
-
-
-class AudioTooLong(UnreadableAudio):
-    """Decoding would exceed the duration cap (a decompression bomb, or just too long)."""
-
-
-@dataclass(frozen=True)
-class AudioFacts:
-    duration_s: float
-    size_bytes: int
-    sample_rate: int
-    channels: int
-    bitrate: int
-    format: str = "mp3"
-    source_format: str | None = None
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -463,3 +417,42 @@ def _ogg_ends_cleanly(src: Path) -> bool:
                 return len(page) == 27 + segments + body and bool(page[5] & 0x04)
         at = tail.rfind(b"OggS", 0, at)
     return False
+
+
+# --------------------------------------------------------------------------- cutting
+
+
+def split_mp3(path: Path, work: Path, parts: int) -> list[Path]:
+    """Cut our CBR MP3 (no tags, no Info frame) into `parts` files of equal frame counts."""
+    data = path.read_bytes()
+    starts, at = [], 0
+    while at + 4 <= len(data):
+        length = mpeg_frame_length(data[at : at + 4])
+        if not length:
+            raise Invalid("the normalised episode is not a clean MP3 stream")
+        starts.append(at)
+        at += length
+    per = math.ceil(len(starts) / max(1, parts))
+    out = []
+    for n in range(0, len(starts), per):
+        end = starts[n + per] if n + per < len(starts) else len(data)
+        part = work / f"{path.stem}-part{len(out) + 1}.mp3"
+        part.write_bytes(data[starts[n] : end])
+        out.append(part)
+    return out
+
+
+class PyAVTranscoder:
+    """The `Transcoder` port over this module's functions (stateless)."""
+
+    def sniff(self, path: Path) -> str | None:
+        return sniff(path)
+
+    def probe(self, path: Path) -> AudioFacts:
+        return probe(path)
+
+    def normalize(self, src: Path, dst: Path, *, max_duration_s: float, bitrate: int) -> AudioFacts:
+        return normalize(src, dst, max_duration_s=max_duration_s, bitrate=bitrate)
+
+    def split(self, path: Path, work: Path, parts: int) -> list[Path]:
+        return split_mp3(path, work, parts)
