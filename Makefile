@@ -5,7 +5,7 @@ BIN      := $(VENV)/bin
 PORT     ?= 8000
 DATA_DIR ?= ./data
 
-.PHONY: run run-deps demo test lint fmt bench system-deps clean
+.PHONY: run run-deps demo test test-fast lint fmt bench system-deps clean
 
 # The client address (login throttling) is the TCP peer unless the proxies to
 # trust are named: FORWARDED_ALLOW_IPS=10.0.0.5 make run (uvicorn then takes
@@ -43,9 +43,15 @@ run-deps:
 demo: $(BIN)/.runtime
 	$(BIN)/python scripts/demo.py --port $(PORT)
 
-## Install everything the tests need (apt packages too, when root) and run the whole suite.
+## Install everything the tests need (apt packages too, when root) and run the whole suite
+## on $(TEST_WORKERS) workers (a file, or a group from tests/tiers.py, stays on one worker).
+TEST_WORKERS ?= 2
 test: $(BIN)/.dev system-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+## The unit tier alone (tests/tiers.py): pure code and the memory ports, no sockets, no processes.
+test-fast: $(BIN)/.dev
+	$(BIN)/python -m pytest -m unit -q
 
 system-deps:
 	@bash scripts/system-deps.sh test

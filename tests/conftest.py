@@ -15,13 +15,14 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from adapters import reset_adapters
 from core.settings import Settings
 from tests.servers import moto_reset, moto_server
+from tests.tiers import ORDER, group_of, runs_on_aws, tier_of, unit_guard
 
 if TYPE_CHECKING:
     from adapters.memory import MemoryRecords, MemoryStorage
@@ -34,6 +35,88 @@ AWS_ENV = {
     "AWS_REGION": "eu-west-2",
 }
 TEST_SECRET = "test-session-secret-not-for-production-0123456789"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks every item with its file's tier and xdist group (tests/tiers.py), slow tiers first;
+    drops the [aws] variants of the local-only suites but those AWS_ONLY names.
+    A file no tier covers runs last, unmarked, and fails tests/test_tiers.py."""
+    dropped = [item for item in items if _backend(item) == "aws" and not runs_on_aws(item.nodeid)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = {id(item) for item in dropped}
+        items[:] = [item for item in items if id(item) not in gone]
+    rank: dict[str, int] = {}
+    for item in items:
+        tier = tier_of(item.path)
+        item.add_marker(pytest.mark.xdist_group(group_of(item.path)))
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
+        rank[item.nodeid] = ORDER.index(tier) if tier else len(ORDER)
+    items.sort(key=lambda item: rank[item.nodeid])
+
+
+def _backend(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("backend_settings") if callspec else None
+
+
+@pytest.fixture(autouse=True)
+def _unit_tier_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A unit test that opens a socket or starts a process fails (tests/tiers.py)."""
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+    with unit_guard():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _cheap_argon2(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the contract tier, argon2 hashes in-process with minimal cost (microseconds
+    instead of ~0.1-0.3 s a hash or check). The production parameters, and the upgrade of
+    weaker hashes to them, are proven by tests/contract/test_hasher.py and test_identity.py."""
+    if request.node.get_closest_marker("contract") is not None:
+        return
+    import argon2
+
+    monkeypatch.setattr(argon2, "PasswordHasher", _CheapPasswordHasher)
+
+
+def _cheap_hasher_class() -> type:
+    import argon2
+
+    class CheapPasswordHasher(argon2.PasswordHasher):
+        def __init__(self, time_cost: int = 1, memory_cost: int = 8, parallelism: int = 1, **kwargs: Any) -> None:
+            super().__init__(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, **kwargs)
+
+    return CheapPasswordHasher
+
+
+_CheapPasswordHasher = _cheap_hasher_class()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_botocore_loader() -> Iterator[None]:
+    """Every boto3 client of the run reads the service models through one botocore loader.
+
+    The adapters make a fresh `boto3.session.Session()` per client (once per Lambda
+    container in production), so each client parsed its model files again: ~0.3 s a
+    client, several per AWS test. The loader only caches files; what a client does
+    is unchanged."""
+    import botocore.loaders
+    import botocore.session
+
+    shared = botocore.loaders.create_loader()
+    original = botocore.session.Session._register_data_loader
+
+    def register(self: botocore.session.Session) -> None:
+        self._components.lazy_register_component("data_loader", lambda: shared)
+
+    botocore.session.Session._register_data_loader = register  # type: ignore[method-assign]
+    yield
+    botocore.session.Session._register_data_loader = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session", autouse=True)
