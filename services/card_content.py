@@ -26,7 +26,7 @@ from core.records import AudioItem, Card, User
 from core.settings import Settings
 from core.usernames import name_of
 from core.yoto.cloud import YotoChapter, YotoCloud, YotoTrack
-from services import streams
+from services import access, streams
 from services.icons import IconCatalog, IconIndex
 from services.yoto_tokens import YotoTokenService
 
@@ -103,17 +103,6 @@ def check_title(title: str, what: str = "title") -> str:
     return title
 
 
-def may_change(user: User, owner: str, what: str) -> None:
-    if owner != user.owner_id and not user.is_admin:
-        raise Forbidden(f"only its owner or an admin may change this {what}")
-
-
-def visible(user: User, owner: str, what: str, record_id: str) -> None:
-    """Members see their own cards and playlists, admins everyone's; others read as missing."""
-    if owner != user.owner_id and not user.is_admin:
-        raise NotFound(f"no {what} {record_id}")
-
-
 def listing_owner(user: User, everyone: bool) -> str | None:
     """Whose records a listing shows: the caller's, or with `everyone` (admins only) all."""
     if not everyone:
@@ -124,11 +113,8 @@ def listing_owner(user: User, everyone: bool) -> str | None:
 
 
 def get_card(cards: CardRepository, user: User, card_id: str) -> Card:
-    try:
-        card = cards.get(card_id)
-    except NotFound:
-        raise NotFound(f"no card {card_id}") from None
-    visible(user, card.owner, "card", card_id)
+    card = access.found(cards.get, "card", card_id)
+    access.visible(user, card.owner, "card", card_id)
     return card
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from core.errors import Conflict, Invalid
 from core.records import Card, Page, User, new_id, utcnow
 from core.yoto.cloud import Icon, YotoCard
+from services import access
 from services import card_content as content
 from services.card_content import CardPorts, Entry
 from services.images import image_kind_and_size
@@ -134,7 +135,7 @@ def _read_on_yoto(ports: CardPorts, card: Card) -> YotoCard:
 def update(ports: CardPorts, user: User, card_id: str, spec: CardSpec) -> Card:
     """Rewrite the same Yoto card in place, keeping every field Yoto holds that we do not set."""
     card = content.get_card(ports.cards, user, card_id)
-    content.may_change(user, card.owner, "card")
+    access.may_change(user, card.owner, "card")
     if card.playlist_id:
         raise Conflict(f"this card follows playlist {card.playlist_id}: change the playlist instead")
     title, entries = _checked(ports, user, spec, known=card.audio_ids)
@@ -172,7 +173,7 @@ def delete_on_yoto_and_here(ports: CardPorts, card: Card) -> None:
 def delete(ports: CardPorts, user: User, card_id: str, *, detach: Callable[[Card], None]) -> None:
     """Delete on Yoto, then here; `detach` then unhooks a playlist's card from its playlist."""
     card = content.get_card(ports.cards, user, card_id)
-    content.may_change(user, card.owner, "card")
+    access.may_change(user, card.owner, "card")
     delete_on_yoto_and_here(ports, card)
     detach(card)
 
@@ -182,7 +183,7 @@ def delete(ports: CardPorts, user: User, card_id: str, *, detach: Callable[[Card
 
 def set_cover(ports: CardPorts, user: User, card_id: str, data: bytes) -> Card:
     card = content.get_card(ports.cards, user, card_id)
-    content.may_change(user, card.owner, "card")
+    access.may_change(user, card.owner, "card")
     if not data:
         raise Invalid("the cover image is empty")
     content_type, _width, _height = image_kind_and_size(data)  # read from its structure, not its first bytes

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from core.errors import Conflict, Forbidden, Invalid, InvalidCursor, NotFound
+from core.errors import Conflict, Invalid, InvalidCursor
 from core.ports import AudioRepository, AudioStorage, CardRepository, PlaylistRepository
 from core.records import AudioItem, Page, User
-from services import streams
+from services import access, streams
 
 T = TypeVar("T")
 
@@ -47,15 +47,11 @@ def list_items(
 
 
 def get_item(audio: AudioRepository, item_id: str) -> AudioItem:
-    try:
-        return audio.get(item_id)
-    except NotFound:
-        raise NotFound(f"no audio item {item_id}") from None
+    return access.found(audio.get, "audio item", item_id)
 
 
 def _may_change(user: User, item: AudioItem) -> None:
-    if item.owner != user.owner_id and not user.is_admin:
-        raise Forbidden("only the owner or an admin may change this item")
+    access.may_change(user, item.owner, "item")
 
 
 def rename(audio: AudioRepository, user: User, item_id: str, title: str) -> AudioItem:

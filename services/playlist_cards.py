@@ -40,6 +40,7 @@ from core.errors import Conflict, DomainError, Invalid, NotFound, VersionConflic
 from core.ports import CounterRepository, PlaylistRepository
 from core.records import Card, Playlist, User, new_id, utcnow
 from core.yoto.cloud import YotoCard
+from services import access
 from services import card_content as content
 from services.card_content import CardPorts, Entry
 from services.cards import delete_on_yoto_and_here, forget_on_yoto
@@ -164,11 +165,8 @@ class PlaylistCards:
         raise VersionConflict("the playlist kept changing; try again")
 
     def get_playlist(self, user: User, playlist_id: str) -> Playlist:
-        try:
-            playlist = self.playlists.get(playlist_id)
-        except NotFound:
-            raise NotFound(f"no playlist {playlist_id}") from None
-        content.visible(user, playlist.owner, "playlist", playlist_id)
+        playlist = access.found(self.playlists.get, "playlist", playlist_id)
+        access.visible(user, playlist.owner, "playlist", playlist_id)
         return playlist
 
     # ------------------------------------------------------------------ use cases
@@ -176,7 +174,7 @@ class PlaylistCards:
     def create(self, user: User, playlist_id: str) -> tuple[Card, Playlist, SyncState]:
         """Make the playlist's one card (on the playlist owner's Yoto account)."""
         playlist = self.get_playlist(user, playlist_id)
-        content.may_change(user, playlist.owner, "playlist")
+        access.may_change(user, playlist.owner, "playlist")
         content.require_https_public_url(self.ports.rules)
         if playlist.card_id:
             raise Conflict(f"the playlist already has card {playlist.card_id}", card_id=playlist.card_id)
@@ -264,7 +262,7 @@ class PlaylistCards:
     def reshuffle(self, user: User, playlist_id: str) -> tuple[Card, Playlist]:
         """A fresh order on the card now (shuffle playlists only); Yoto's errors are the caller's."""
         playlist = self.get_playlist(user, playlist_id)
-        content.may_change(user, playlist.owner, "playlist")
+        access.may_change(user, playlist.owner, "playlist")
         if play_mode_of(playlist) != "shuffle":
             raise Conflict(f"the playlist plays {play_mode_of(playlist)}: set play_mode to shuffle first")
         card = self.card_of(playlist)

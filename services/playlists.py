@@ -18,7 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from core.errors import Invalid, VersionConflict
+from core.ports import PlaylistRepository
 from core.records import Card, Page, Playlist, User, new_id, utcnow
+from services import access
 from services import card_content as content
 from services.library import paged
 from services.playlist_cards import LEGACY_LOOP, PlaylistCards, SyncState, play_mode_of
@@ -38,10 +40,18 @@ class PlaylistView:
 
 
 class Playlists:
-    def __init__(self, followers: PlaylistCards) -> None:
+    """The playlist use cases over their own repository; `followers` keeps each
+    playlist's card in step (the debounce timers are its state)."""
+
+    def __init__(self, playlists: PlaylistRepository, followers: PlaylistCards) -> None:
+        self._repo = playlists
         self._followers = followers
         self._ports = followers.ports
-        self._repo = followers.playlists
+
+    def _get(self, user: User, playlist_id: str) -> Playlist:
+        playlist = access.found(self._repo.get, "playlist", playlist_id)
+        access.visible(user, playlist.owner, "playlist", playlist_id)
+        return playlist
 
     # ------------------------------------------------------------------ checks
 
@@ -94,7 +104,7 @@ class Playlists:
 
     def get(self, user: User, playlist_id: str) -> PlaylistView:
         """The playlist; a card left dirty by an earlier burst of edits is written now if due."""
-        playlist = self._followers.get_playlist(user, playlist_id)
+        playlist = self._get(user, playlist_id)
         return self._view(playlist, self._followers.sync(playlist))
 
     # ------------------------------------------------------------------ editing
@@ -102,8 +112,8 @@ class Playlists:
     def _edit(
         self, user: User, playlist_id: str, version: int | None, change: Callable[[Playlist], Playlist]
     ) -> PlaylistView:
-        current = self._followers.get_playlist(user, playlist_id)
-        content.may_change(user, current.owner, "playlist")
+        current = self._get(user, playlist_id)
+        access.may_change(user, current.owner, "playlist")
         if version is not None and version != current.version:
             raise VersionConflict(
                 f"the playlist changed meanwhile (it is at version {current.version}, not {version}): reload it"
@@ -177,8 +187,8 @@ class Playlists:
 
     def delete(self, user: User, playlist_id: str) -> None:
         """The playlist's card goes too (on Yoto first: if Yoto fails, nothing is deleted)."""
-        playlist = self._followers.get_playlist(user, playlist_id)
-        content.may_change(user, playlist.owner, "playlist")
+        playlist = self._get(user, playlist_id)
+        access.may_change(user, playlist.owner, "playlist")
         self._followers.forget(playlist)
         self._repo.delete(playlist.id)
 

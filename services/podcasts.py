@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from core.audio import AudioError
-from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, VersionConflict
+from core.errors import Conflict, DomainError, Invalid, NotFound, VersionConflict
 from core.ports import (
     CardRepository,
     JobRepository,
@@ -46,7 +46,7 @@ from core.ports import (
 )
 from core.records import PODCAST_ORDERS, AudioItem, Card, Job, Podcast, Run, User, new_id, utcnow
 from core.settings import Settings
-from services import jobs, library
+from services import access, jobs, library
 from services.ingest import IngestPorts, ingest, normalise_unregistered, scratch_dir
 from services.podcast_feeds import Episode, Feed, parse_feed
 
@@ -121,10 +121,7 @@ def _check(episodes: int | None, order: str | None, refresh_hours: float | None)
 
 
 def get(ports: PodcastPorts, podcast_id: str) -> Podcast:
-    try:
-        return ports.podcasts.get(podcast_id)
-    except NotFound:
-        raise NotFound(f"no podcast {podcast_id}") from None
+    return access.found(ports.podcasts.get, "podcast", podcast_id)
 
 
 def shown_feed_url(user: User, podcast: Podcast) -> str:
@@ -137,8 +134,7 @@ def shown_feed_url(user: User, podcast: Podcast) -> str:
 
 
 def _may_change(user: User, podcast: Podcast) -> None:
-    if podcast.owner != user.owner_id and not user.is_admin:
-        raise Forbidden("only the owner or an admin may change this podcast")
+    access.may_change(user, podcast.owner, "podcast")
 
 
 def _job(podcast: Podcast) -> Job:

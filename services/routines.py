@@ -22,12 +22,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from core.errors import Conflict, Forbidden, Invalid, NotFound, UpstreamError, UpstreamTimeout
+from core.errors import Conflict, Invalid, NotFound, UpstreamError, UpstreamTimeout
 from core.ports import CounterRepository, JobRepository, RoutineRepository, RunQueue, RunRepository
 from core.records import Job, Page, Routine, Run, User, new_id, utcnow
 from core.usernames import name_of
 from core.yoto.payloads import Command
-from services import jobs, player_commands, players
+from services import access, jobs, player_commands, players
 from services.library import paged
 from services.schedule_times import check_days, parse_clock
 
@@ -138,10 +138,7 @@ def _job(routine: Routine) -> Job:
 
 
 def get(ports: RoutinePorts, routine_id: str) -> Routine:
-    try:
-        return ports.routines.get(routine_id)
-    except NotFound:
-        raise NotFound(f"no routine {routine_id}") from None
+    return access.found(ports.routines.get, "routine", routine_id)
 
 
 def visible(ports: RoutinePorts, who: User, routine: Routine) -> bool:
@@ -169,8 +166,7 @@ def list_routines(ports: RoutinePorts, who: User, *, mine: bool, limit: int, cur
 
 
 def _may_change(user: User, routine: Routine) -> None:
-    if routine.owner != user.owner_id and not user.is_admin:
-        raise Forbidden("only the owner or an admin may change this routine")
+    access.may_change(user, routine.owner, "routine")
 
 
 def _name(name: str) -> str:

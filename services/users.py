@@ -25,7 +25,7 @@ from core.password_policy import password_problem
 from core.ports import AudioStorage, Identity, Records, SessionRepository
 from core.records import User
 from core.usernames import canonical_username, member_id
-from services import departures
+from services import access, departures
 from services.members import Members
 from services.yoto_link import forget_link
 
@@ -59,10 +59,7 @@ def list_users(identity: Identity) -> list[User]:
 
 
 def get_user(identity: Identity, username: str) -> User:
-    try:
-        return identity.get_user(username)
-    except NotFound:
-        raise NotFound(f"no user {username}") from None
+    return access.found(identity.get_user, "user", username)
 
 
 def create_account(identity: Identity, username: str, password: str, *, is_admin: bool = False) -> User:

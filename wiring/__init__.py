@@ -224,7 +224,7 @@ class Root:
     def playlists(self) -> Playlists:
         from services.playlists import Playlists
 
-        return Playlists(self.playlist_cards)
+        return Playlists(self.records.playlists, self.playlist_cards)
 
     # ------------------------------------------------------------------ players and MQTT
 
