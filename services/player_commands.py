@@ -18,7 +18,7 @@ from core.yoto import payloads
 from core.yoto.cloud import YotoCard, pad_key
 from core.yoto.payloads import Command, InvalidCommand
 from services import players
-from services.players import KnownDevice, PlayerPorts
+from services.players import KnownDevice, PlayerPorts, PlayerView
 
 if TYPE_CHECKING:
     from core.yoto.results import CommandResult
@@ -63,7 +63,7 @@ def build(
     action: str,
     fields: Mapping[str, Any],
     *,
-    player: Mapping[str, Any],
+    player: PlayerView,
     chapters: Callable[[str], list[str]],
 ) -> Command:
     """The command for `action` with its fields (the body without `action`).
@@ -96,15 +96,15 @@ def build(
     raise Invalid(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
 
 
-def _adjacent(player: Mapping[str, Any], chapters: Callable[[str], list[str]], step: int) -> Command:
-    card_id = player.get("card_id")
+def _adjacent(player: PlayerView, chapters: Callable[[str], list[str]], step: int) -> Command:
+    card_id = player.card_id
     if not card_id:
         raise Conflict("no card is in the player: nothing to skip in")
     try:
         keys = chapters(card_id)
     except NotFound:
         raise Conflict(f"the chapters of card {card_id!r} cannot be read, so there is no next or previous") from None
-    target = payloads.adjacent_chapter(keys, player.get("chapter_key"), step)
+    target = payloads.adjacent_chapter(keys, player.chapter_key, step)
     if target is None:
         raise Conflict("already at the first chapter" if step < 0 else "already at the last chapter")
     return payloads.play(card_id, chapter_key=target)  # as the card names it ("03", a shop card's "01-INT")
@@ -162,6 +162,6 @@ def send_step(commands: Commands, who: User, player_id: str, action: str, comman
     return _deliver(commands, device, view, action, command)
 
 
-def _deliver(commands: Commands, device: KnownDevice, view: Mapping[str, Any], action: str, command: Command) -> Sent:
+def _deliver(commands: Commands, device: KnownDevice, view: PlayerView, action: str, command: Command) -> Sent:
     offline = players.known_offline(view, live=commands.live(), now=utcnow())
     return send(commands.sender, device, action, command, offline=offline, timeout=commands.timeout_s)

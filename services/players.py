@@ -230,7 +230,7 @@ def _allowed(who: User, member: str | None) -> bool:
     return member is None or who.is_admin or member == who.owner_id
 
 
-def set_private(ports: PlayerPorts, player_id: str, private: bool, *, who: User) -> dict[str, Any]:
+def set_private(ports: PlayerPorts, player_id: str, private: bool, *, who: User) -> PlayerView:
     """Keep the player for the member whose Yoto account has it (or give it back to the
     family); answers its view. For admins (the router's check)."""
     device = find_device(ports, player_id, who=who)
@@ -250,9 +250,42 @@ def player_ids(ports: PlayerPorts, account: str, *, max_age_s: float = 60) -> li
 # --------------------------------------------------------------------------- views
 
 
+@dataclass(frozen=True)
+class PlayerView:
+    """One player as the API shows it: the REST device list merged with the
+    MQTT state (`core.yoto.state.API_FIELDS`), when it was last heard, whose
+    Yoto account has it and whether it is kept for that member."""
+
+    id: str
+    name: str
+    online: bool
+    volume: int | None
+    playback_status: str
+    card_id: str | None
+    chapter_key: str | None
+    track_key: str | None
+    chapter_title: str | None
+    track_title: str | None
+    position_s: float | None
+    track_length_s: float | None
+    sleep_timer_s: float | None
+    battery_percent: int | None
+    charging: bool | None
+    wifi_strength_dbm: float | None
+    ssid: str | None
+    uptime_s: float | None
+    temperature_c: float | None
+    free_disk_mb: int | None
+    updated_at: str | None  # ISO 8601
+    heard_at: str | None  # ISO 8601; None: nothing heard over MQTT yet
+    stale: bool
+    owner: str
+    private: bool
+
+
 def view(
     device: KnownDevice, state: PlayerState | None, now: datetime | None = None, *, private: bool = False
-) -> dict[str, Any]:
+) -> PlayerView:
     """The API fields (`core.yoto.state.API_FIELDS`, `name`, `heard_at`, `stale`, `owner`, `private`) of one player."""
     merged: Mapping[str, Any] = state.state if state is not None else {}
     out = api_fields(device.id, merged, state.updated_at if state is not None else device.listed_at)
@@ -268,7 +301,7 @@ def view(
     out["stale"] = heard is None or (now - heard).total_seconds() > STALE_AFTER_S
     out["owner"] = name_of(device.account)
     out["private"] = private
-    return {"id": device.id, "name": device.name, **{k: v for k, v in out.items() if k != "id"}}
+    return PlayerView(**{**out, "id": device.id, "name": device.name})
 
 
 def _state(ports: PlayerPorts, player_id: str) -> PlayerState | None:
@@ -278,7 +311,7 @@ def _state(ports: PlayerPorts, player_id: str) -> PlayerState | None:
         return None
 
 
-def list_players(ports: PlayerPorts, *, who: User) -> list[dict[str, Any]]:
+def list_players(ports: PlayerPorts, *, who: User) -> list[PlayerView]:
     """The players `who` may see."""
     states = {s.player_id: s for s in ports.players.list_states()}
     now = ports.now()
@@ -290,22 +323,22 @@ def list_players(ports: PlayerPorts, *, who: User) -> list[dict[str, Any]]:
     return out
 
 
-def device_and_view(ports: PlayerPorts, player_id: str, *, who: User) -> tuple[KnownDevice, dict[str, Any]]:
+def device_and_view(ports: PlayerPorts, player_id: str, *, who: User) -> tuple[KnownDevice, PlayerView]:
     member = kept_for(ports.settings, player_id)
     device = _find(ports, player_id, allowed=_allowed(who, member))
     return device, view(device, _state(ports, player_id), ports.now(), private=member is not None)
 
 
-def get_player(ports: PlayerPorts, player_id: str, *, who: User) -> dict[str, Any]:
+def get_player(ports: PlayerPorts, player_id: str, *, who: User) -> PlayerView:
     return device_and_view(ports, player_id, who=who)[1]
 
 
-def known_offline(player: Mapping[str, Any], *, live: bool, now: datetime, fresh_s: float = 60) -> bool:
+def known_offline(player: PlayerView, *, live: bool, now: datetime, fresh_s: float = 60) -> bool:
     """True when the player is offline by what we know for sure: the listener is
     live (so the MQTT state is current), or the offline report is under `fresh_s` old."""
-    if player.get("online") is not False:
+    if player.online is not False:
         return False
     if live:
         return True
-    updated = player.get("updated_at")
+    updated = player.updated_at
     return updated is not None and now - datetime.fromisoformat(updated) < timedelta(seconds=fresh_s)

@@ -64,7 +64,7 @@ def list_players(root: RootDep, user: UserDep) -> PlayersOut:
     items = players.list_players(root.players, who=user)
     settings = root.settings
     return PlayersOut(
-        items=[PlayerOut.model_validate(p) for p in items],
+        items=[PlayerOut.of(p) for p in items],
         live=_live(root),
         stream=settings.players_stream,
         poll_interval_s=settings.players_poll_s,
@@ -92,11 +92,11 @@ async def stream_players(request: Request, root: RootDep, user: UserDep) -> Stre
         yield f"retry: {root.settings.players_poll_s * 1000}\n\n".encode()
         while True:
             for player in current:
-                data = PlayerOut.model_validate(player).model_dump_json()
-                if sent.get(player["id"]) != data:
-                    sent[player["id"]] = data
+                data = PlayerOut.of(player).model_dump_json()
+                if sent.get(player.id) != data:
+                    sent[player.id] = data
                     last_write = asyncio.get_running_loop().time()
-                    yield f"event: player\nid: {player['id']}\ndata: {data}\n\n".encode()
+                    yield f"event: player\nid: {player.id}\ndata: {data}\n\n".encode()
             now = asyncio.get_running_loop().time()
             if now - started > STREAM_MAX_S or await request.is_disconnected():
                 return
@@ -116,7 +116,7 @@ async def stream_players(request: Request, root: RootDep, user: UserDep) -> Stre
 @router.get("/api/players/{player_id}", response_model=PlayerOut, responses=ERRORS(401, 404, 409, 422, 502, 503, 504))
 def get_player(player_id: PlayerId, root: RootDep, user: UserDep) -> PlayerOut:
     _wake(root)
-    return PlayerOut.model_validate(players.get_player(root.players, player_id, who=user))
+    return PlayerOut.of(players.get_player(root.players, player_id, who=user))
 
 
 @router.put(
@@ -132,7 +132,7 @@ def set_player_private(
     history, the stream, routines aimed at it); to others it is 404 like a player no
     account has. `false` gives it back to the family."""
     view = players.set_private(root.players, player_id, body.private, who=admin)
-    return PlayerOut.model_validate(view)
+    return PlayerOut.of(view)
 
 
 @router.post("/api/players/{player_id}/commands", response_model=CommandOut, responses=_COMMAND_ERRORS)

@@ -7,14 +7,18 @@ be left out but not sent as `null`, so the OpenAPI document is exact.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.common import In
 from core.yoto.payloads import SLEEP_TIMER_MAX_MINUTES
+
+if TYPE_CHECKING:
+    from services.players import PlayerView
 
 PLAYER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 CARD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -52,6 +56,10 @@ class PlayerOut(BaseModel):
     )
     owner: str = Field(description="the member whose linked Yoto account has the player")
     private: bool = Field(description="kept for its owner by an admin: only they and admins see and drive it")
+
+    @classmethod
+    def of(cls, view: PlayerView) -> PlayerOut:
+        return cls.model_validate(asdict(view))
 
 
 class PlayerPrivateIn(In):
