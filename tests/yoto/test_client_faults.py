@@ -106,7 +106,7 @@ def test_dropped_connection_and_nothing_listening_are_upstream_errors(
 def test_retry_after_as_http_date_and_jitter_bounds(yoto_cloud: RunningCloud) -> None:
     import httpx
 
-    from adapters.yoto.client import _retry_after
+    from adapters.yoto.retrying import _retry_after
 
     future = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})
     assert (_retry_after(future) or 0) > 3600

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.yoto.client import YotoClient, parse_device_status
+from adapters.yoto.client import YotoClient
+from adapters.yoto.rest import parse_device_status
 from core.errors import Conflict, NotFound, UpstreamRejected
 from core.yoto.cloud import DeviceStatus, YotoCard, YotoChapter, YotoTrack, icon_ref
 from simulator.cloud import RunningCloud
