@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     allow_http_public_url: bool = False
     yoto_login_ttl_s: int = 600  # how long a started account link may take
     max_card_tracks: int = 100  # per card, and per playlist (one chapter per item)
+    # Yoto's limits for audio it stores (its support figures, as other tools quote them).
+    yoto_max_track_minutes: float = 60.0
+    yoto_max_track_mb: float = 100.0
+    yoto_max_card_hours: float = 5.0
+    yoto_max_card_mb: float = 500.0
     max_cover_mb: float = 5.0
     # A card that follows a playlist is rewritten at most once per window; a
     # burst of edits is one write (docs/yoto.md, "Playlist cards"). The timer
