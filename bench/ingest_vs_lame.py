@@ -1,0 +1,105 @@
+"""Ingest speed against the `lame` command-line encoder (issue 20).
+
+One generated WAV (44.1 kHz stereo, tones and noise, 5 minutes by default)
+is encoded to CBR 128 kbps MP3 by `lame` and by our ingest
+(`PyAVTranscoder().normalize`), run after run in turn; medians of wall
+time. ratio = lame wall / ours (1 = as fast, the budget is 0.7).
+
+    .venv/bin/python bench/ingest_vs_lame.py --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from adapters.audio.transcode import PyAVTranscoder
+from core.audio import DEFAULT_MAX_DURATION_S, TARGET_BITRATE
+
+# LAME's own default quality (-q 3) is what FFmpeg's libmp3lame keeps when no
+# compression level is set, as ours does; -t leaves out the Xing/LAME frame,
+# as ours (with no tag fields given, lame writes no ID3 tag).
+LAME = ["lame", "--silent", "-b", str(TARGET_BITRATE // 1000), "--cbr", "-q", "3", "-t"]
+
+
+def write_input(path: Path, seconds: float) -> Path:
+    """Two tones (one per channel, moving in level) under white noise, 16-bit PCM."""
+    import av
+
+    expr = (
+        "0.30*sin(2*PI*440*t)*(0.6+0.4*sin(2*PI*0.2*t))+0.08*(2*random(0)-1)"
+        "|0.25*sin(2*PI*659*t)*(0.6+0.4*cos(2*PI*0.3*t))+0.08*(2*random(1)-1)"
+    )
+    with (
+        av.open(f"aevalsrc={expr}:s=44100:d={seconds}", format="lavfi") as src,
+        av.open(str(path), "w", format="wav") as out,
+    ):
+        stream = out.add_stream("pcm_s16le", rate=44100, layout="stereo")
+        for frame in src.decode(audio=0):
+            frame.pts = None
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def ours(src: Path, dst: Path) -> None:
+    PyAVTranscoder().normalize(src, dst, max_duration_s=DEFAULT_MAX_DURATION_S, bitrate=TARGET_BITRATE)
+
+
+def lame(src: Path, dst: Path) -> None:
+    subprocess.run([*LAME, str(src), str(dst)], check=True)
+
+
+def timed(run: Callable[[Path, Path], None], src: Path, dst: Path) -> float:
+    start = time.perf_counter()
+    run(src, dst)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="runs of each encoder (medians are reported)")
+    parser.add_argument("--seconds", type=float, default=300.0, help="length of the generated WAV")
+    args = parser.parse_args()
+    if shutil.which("lame") is None:
+        sys.exit("lame is not on PATH (apt-get install lame)")
+
+    import av
+
+    version = subprocess.run(["lame", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    print(f"python {platform.python_version()} {platform.machine()}, PyAV {av.__version__}, {version}")
+    print(f"command: {' '.join(sys.argv)}")
+    print(f"lame: {' '.join(LAME)} in.wav out.mp3")
+    print(f"input: {args.seconds:g} s WAV, 44.1 kHz stereo s16, tones + noise; median of {args.runs} runs each\n")
+    contenders: dict[str, Callable[[Path, Path], None]] = {
+        "lame": lame,
+        "ours": ours,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-lame-") as tmp:
+        work = Path(tmp)
+        src = write_input(work / "in.wav", args.seconds)
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(args.runs):
+            for name, run in contenders.items():
+                times[name].append(timed(run, src, work / "out.mp3"))
+    base = statistics.median(times["lame"])
+    print("| encoder | median wall s | x real time | ratio lame / ours |")
+    print("|---|---:|---:|---:|")
+    for name, samples in times.items():
+        wall = statistics.median(samples)
+        ratio = "1 (baseline)" if name == "lame" else f"{base / wall:.2f}"
+        print(f"| {name} | {wall:.2f} | {args.seconds / wall:.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
