@@ -50,8 +50,9 @@ test: $(BIN)/.dev system-deps lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## The unit tier alone (tests/tiers.py): pure code and the memory ports, no sockets, no processes.
+## Only the tier's own files are collected (importing the other suites would cost more than running these).
 test-fast: $(BIN)/.dev
-	$(BIN)/python -m pytest -m unit -q
+	$(BIN)/python -m pytest -q -m unit $(shell $(BIN)/python -m tests.tiers unit)
 
 system-deps:
 	@bash scripts/system-deps.sh test

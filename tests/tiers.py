@@ -171,3 +171,9 @@ def unit_guard() -> Iterator[None]:
         yield
     finally:
         socket.socket.connect, socket.socket.connect_ex, socket.socket.bind, subprocess.Popen.__init__ = saved  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":  # `python -m tests.tiers unit`: the tier's entries, as pytest paths (make test-fast)
+    import sys
+
+    print(" ".join(f"tests/{entry}" for entry in TIERS[sys.argv[1]]))
