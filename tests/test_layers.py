@@ -53,6 +53,7 @@ AV = frozenset({"av"})
 AV_FOLDERS = ("adapters", "simulator", "tests")
 ALLOWED_AV_IMPORTS = {
     "bench.transcode": "measures PyAV's own encoder beside the adapter's (instrumentation)",
+    "bench.ingest_vs_lame": "generates its WAV input with PyAV and prints its version (instrumentation)",
 }
 # Top-level names (import names, then the distributions that provide them).
 WIRE_LIBRARIES = frozenset({"paho", "httpx", "av"})
