@@ -50,11 +50,18 @@ def voices(tts: TextToSpeech) -> list[Voice]:
         raise BackendUnavailable(f"the speech engine is unavailable: {exc}") from None
 
 
+@dataclass(frozen=True)
+class TtsPorts:
+    """Speech into the library: the engine, the quota's counters and limits, the ingest it ends in."""
+
+    tts: TextToSpeech
+    counters: CounterRepository
+    limits: TtsLimits
+    ingest: IngestPorts
+
+
 def speak(
-    tts: TextToSpeech,
-    counters: CounterRepository,
-    limits: TtsLimits,
-    ingested: IngestPorts,
+    ports: TtsPorts,
     user: User,
     *,
     text: str,
@@ -62,6 +69,7 @@ def speak(
     voice: str | None = None,
     language: str | None = None,
 ) -> AudioItem:
+    tts, counters, limits, ingested = ports.tts, ports.counters, ports.limits, ports.ingest
     text = text.strip()
     if not text:
         raise Invalid("text is empty")

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from services.podcasts import PodcastPorts
     from services.routines import RoutinePorts
     from services.signing import Keys
+    from services.tts import TtsPorts
     from services.uploads import UploadPorts
     from services.users import Family
     from services.yoto_link import YotoLink
@@ -155,6 +156,12 @@ class Root:
         settings = self.settings
         limits = IngestLimits.of(settings)
         return IngestPorts(self.records.audio, self.adapters.storage, limits, self.transcoder, scratch_base(settings))
+
+    @once
+    def tts(self) -> TtsPorts:
+        from services.tts import TtsLimits, TtsPorts
+
+        return TtsPorts(self.adapters.tts, self.records.counters, TtsLimits.of(self.settings), self.ingest)
 
     @once
     def uploads(self) -> UploadPorts:

@@ -18,10 +18,7 @@ def text_to_speech(body: TtsIn, root: RootDep, user: UserDep) -> AudioOut:
     `X-TTS-Remaining`) when the text is over `TTS_MAX_CHARS` or would pass
     `TTS_DAILY_CHARS`; only the latter carries Retry-After."""
     item = tts.speak(
-        root.adapters.tts,
-        root.records.counters,
-        tts.TtsLimits.of(root.settings),
-        root.ingest,
+        root.tts,
         user,
         text=body.text,
         title=body.title,
@@ -39,6 +36,7 @@ def voices(root: RootDep, _: UserDep) -> list[VoiceOut]:
 @router.get("/api/tts/quota", response_model=TtsQuotaOut, responses=ERRORS(401))
 def quota(root: RootDep, user: UserDep) -> TtsQuotaOut:
     """Characters you may still have spoken today (UTC), the daily allowance and the most per text."""
-    limits = tts.TtsLimits.of(root.settings)
-    left = tts.remaining_today(root.records.counters, limits, user.owner_id)
+    ports = root.tts
+    limits = ports.limits
+    left = tts.remaining_today(ports.counters, limits, user.owner_id)
     return TtsQuotaOut(remaining_today=left, daily_chars=limits.daily_chars, max_chars=limits.max_chars)

@@ -58,10 +58,7 @@ def _speak(
     memory_records: MemoryRecords, ports: LibraryPorts, limits: IngestLimits, fake: FakeTTS, text: str, scratch: Path
 ):
     return tts.speak(
-        fake,
-        memory_records.counters,
-        TTS_LIMITS,
-        _ingest_ports(ports, limits, scratch),
+        tts.TtsPorts(fake, memory_records.counters, TTS_LIMITS, _ingest_ports(ports, limits, scratch)),
         KID,
         text=text,
         title="Hi",
