@@ -2,8 +2,9 @@
 
 One generated WAV (44.1 kHz stereo, tones and noise, 5 minutes by default)
 is encoded to CBR 128 kbps MP3 by `lame` and by our ingest
-(`PyAVTranscoder().normalize`), run after run in turn; medians of wall
-time. ratio = lame wall / ours (1 = as fast, the budget is 0.7).
+(`PyAVTranscoder().normalize`: without and with loudness normalisation, and
+with PyAV's own libmp3lame instead of lameenc), run after run in turn;
+medians of wall time. ratio = lame wall / ours (1 = as fast; budget 0.7).
 
     .venv/bin/python bench/ingest_vs_lame.py --runs 5
 """
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.audio.transcode import PyAVTranscoder
 from core.audio import DEFAULT_MAX_DURATION_S, TARGET_BITRATE
+from tests.test_transcode import write_signal
 
 # LAME's own default quality (-q 3) is what FFmpeg's libmp3lame keeps when no
 # compression level is set, as ours does; -t leaves out the Xing/LAME frame,
@@ -32,28 +34,20 @@ from core.audio import DEFAULT_MAX_DURATION_S, TARGET_BITRATE
 LAME = ["lame", "--silent", "-b", str(TARGET_BITRATE // 1000), "--cbr", "-q", "3", "-t"]
 
 
-def write_input(path: Path, seconds: float) -> Path:
-    """Two tones (one per channel, moving in level) under white noise, 16-bit PCM."""
-    import av
-
-    expr = (
-        "0.30*sin(2*PI*440*t)*(0.6+0.4*sin(2*PI*0.2*t))+0.08*(2*random(0)-1)"
-        "|0.25*sin(2*PI*659*t)*(0.6+0.4*cos(2*PI*0.3*t))+0.08*(2*random(1)-1)"
-    )
-    with (
-        av.open(f"aevalsrc={expr}:s=44100:d={seconds}", format="lavfi") as src,
-        av.open(str(path), "w", format="wav") as out,
-    ):
-        stream = out.add_stream("pcm_s16le", rate=44100, layout="stereo")
-        for frame in src.decode(audio=0):
-            frame.pts = None
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
+# Two tones (one per channel, moving in level) under white noise.
+SIGNAL = (
+    "0.30*sin(2*PI*440*t)*(0.6+0.4*sin(2*PI*0.2*t))+0.08*(2*random(0)-1)"
+    "|0.25*sin(2*PI*659*t)*(0.6+0.4*cos(2*PI*0.3*t))+0.08*(2*random(1)-1)"
+)
 
 
-def ours(src: Path, dst: Path) -> None:
-    PyAVTranscoder().normalize(src, dst, max_duration_s=DEFAULT_MAX_DURATION_S, bitrate=TARGET_BITRATE)
+def ours(loudness: bool, engine: str = "auto") -> Callable[[Path, Path], None]:
+    transcoder = PyAVTranscoder(loudness=loudness, engine=engine)
+
+    def run(src: Path, dst: Path) -> None:
+        transcoder.normalize(src, dst, max_duration_s=DEFAULT_MAX_DURATION_S, bitrate=TARGET_BITRATE)
+
+    return run
 
 
 def lame(src: Path, dst: Path) -> None:
@@ -76,6 +70,10 @@ def main() -> None:
 
     import av
 
+    from adapters.audio.mp3_encoder import have_lameenc
+
+    if not have_lameenc():
+        print("lameenc is not installed: every 'ours' row below uses PyAV's libmp3lame")
     version = subprocess.run(["lame", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     print(f"python {platform.python_version()} {platform.machine()}, PyAV {av.__version__}, {version}")
     print(f"command: {' '.join(sys.argv)}")
@@ -83,11 +81,13 @@ def main() -> None:
     print(f"input: {args.seconds:g} s WAV, 44.1 kHz stereo s16, tones + noise; median of {args.runs} runs each\n")
     contenders: dict[str, Callable[[Path, Path], None]] = {
         "lame": lame,
-        "ours": ours,
+        "ours, no loudness": ours(False),
+        "ours, loudness": ours(True),
+        "ours, loudness, PyAV's libmp3lame": ours(True, "pyav"),
     }
     with tempfile.TemporaryDirectory(prefix="bench-lame-") as tmp:
         work = Path(tmp)
-        src = write_input(work / "in.wav", args.seconds)
+        src = write_signal(work / "in.wav", SIGNAL, args.seconds)
         times: dict[str, list[float]] = {name: [] for name in contenders}
         for _ in range(args.runs):
             for name, run in contenders.items():

@@ -44,3 +44,10 @@ class AudioFacts:
     bitrate: int
     format: str = "mp3"
     source_format: str | None = None
+    # Loudness normalisation (docs/audio.md), None where it did not run or had
+    # nothing to measure: the input's integrated loudness, the output's, the
+    # output's sample peak and the gain applied.
+    loudness_in_lufs: float | None = None
+    loudness_lufs: float | None = None
+    peak_dbfs: float | None = None
+    gain_db: float | None = None

@@ -323,3 +323,132 @@ def test_missing_source_is_an_error_not_a_format_question(tmp_path: Path) -> Non
     with pytest.raises(FileNotFoundError):
         normalize(tmp_path / "gone.wav", tmp_path / "out.mp3")
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- loudness
+
+NOISE_AND_TONES = "{a}*sin(2*PI*440*t)+{n}*(2*random(0)-1)|{a}*sin(2*PI*660*t)+{n}*(2*random(1)-1)"
+# Quiet noise with a loud 2 kHz burst every second: lifting it to -16 LUFS
+# would put the bursts far over full scale, so the limiter must hold them.
+QUIET_WITH_BURSTS = (
+    "0.06*sin(2*PI*440*t)+0.01*(2*random(0)-1)+0.95*sin(2*PI*2000*t)*lt(mod(t,2),0.001)"
+    "|0.06*sin(2*PI*660*t)+0.01*(2*random(1)-1)+0.95*sin(2*PI*2000*t)*lt(mod(t,2),0.001)"
+)
+
+
+def write_signal(path: Path, expr: str, seconds: float) -> Path:
+    """A 44.1 kHz stereo 16-bit WAV of an `aevalsrc` expression (one per channel)."""
+    import av
+
+    with (
+        av.open(f"aevalsrc='{expr}':s=44100:d={seconds}", format="lavfi") as src,
+        av.open(str(path), "w", format="wav") as out,
+    ):
+        stream = out.add_stream("pcm_s16le", rate=44100, layout="stereo")
+        for frame in src.decode(audio=0):
+            frame.pts = None
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def loudness_of(path: Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of a file decoded with PyAV, measured
+    by libavfilter's ebur128 with its 4x oversampled true peak."""
+    import math
+    from fractions import Fraction
+
+    import av
+
+    graph = av.filter.Graph()
+    head = graph.add_abuffer(format="dbl", sample_rate=44100, layout="stereo", time_base=Fraction(1, 44100))
+    meter = graph.add("ebur128", "metadata=1:peak=true")
+    sink = graph.add("abuffersink")
+    head.link_to(meter)
+    meter.link_to(sink)
+    graph.configure()
+    meta: dict[str, str] = {}
+
+    def drain() -> None:
+        nonlocal meta
+        while True:
+            try:
+                frame = graph.pull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            if "lavfi.r128.I" in frame.metadata:
+                meta = dict(frame.metadata)
+
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="dbl", layout="stereo", rate=44100)
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                out.pts = None
+                graph.push(out)
+                drain()
+    graph.push(None)
+    drain()
+    return float(meta["lavfi.r128.I"]), 20 * math.log10(float(meta["lavfi.r128.true_peak"]))
+
+
+@pytest.mark.parametrize("engine", ["lameenc", "pyav"])
+def test_quiet_and_loud_files_end_at_one_listening_level(engine: str, tmp_path: Path) -> None:
+    quiet = write_signal(tmp_path / "quiet.wav", NOISE_AND_TONES.format(a=0.04, n=0.004), 12)
+    loud = write_signal(tmp_path / "loud.wav", NOISE_AND_TONES.format(a=0.6, n=0.06), 12)
+    quiet_in, _ = loudness_of(quiet)
+    loud_in, _ = loudness_of(loud)
+    assert quiet_in < -28 and loud_in > -9, (quiet_in, loud_in)  # the premise: about 22 LU apart
+    levels = []
+    for src in (quiet, loud):
+        facts = normalize(src, tmp_path / f"{src.stem}.mp3", engine=engine)
+        lufs, peak = loudness_of(tmp_path / f"{src.stem}.mp3")
+        assert lufs == pytest.approx(-16.0, abs=1.0)
+        assert peak <= -1.0
+        # What normalize reports agrees with the independent measurement (its
+        # output figure is at the encoder's input; 128 kbps MP3 reads ~0.45 LU lower).
+        assert facts.loudness_in_lufs == pytest.approx(quiet_in if src is quiet else loud_in, abs=0.3)
+        assert facts.gain_db == pytest.approx(-16.0 - facts.loudness_in_lufs, abs=0.05)
+        assert facts.loudness_lufs == pytest.approx(lufs, abs=0.75)
+        levels.append(lufs)
+    assert abs(levels[0] - levels[1]) <= 1.0
+
+
+def test_peaks_a_gain_would_push_over_the_ceiling_are_limited(tmp_path: Path) -> None:
+    src = write_signal(tmp_path / "bursts.wav", QUIET_WITH_BURSTS, 12)
+    lufs_in, peak_in = loudness_of(src)
+    assert peak_in - lufs_in > 16  # the gain to -16 LUFS would clip by several dB
+    facts = normalize(src, tmp_path / "out.mp3")
+    lufs, peak = loudness_of(tmp_path / "out.mp3")
+    assert facts.gain_db is not None and facts.gain_db > 3
+    assert peak <= -1.0
+    assert lufs == pytest.approx(-16.0, abs=1.5)
+    assert facts.loudness_lufs == pytest.approx(lufs, abs=0.75)
+    assert facts.peak_dbfs is not None and facts.peak_dbfs <= -1.5
+
+
+def test_gain_is_capped_for_very_quiet_input(tmp_path: Path) -> None:
+    src = write_signal(tmp_path / "faint.wav", NOISE_AND_TONES.format(a=0.0006, n=0.0002), 8)
+    lufs_in, _ = loudness_of(src)
+    assert lufs_in < -45
+    facts = normalize(src, tmp_path / "out.mp3")
+    lufs, _ = loudness_of(tmp_path / "out.mp3")
+    assert facts.gain_db == 20.0
+    assert lufs == pytest.approx(lufs_in + 20, abs=1.0)
+
+
+@pytest.mark.parametrize(("expr", "seconds"), [("0|0", 3.0), ("0.3*sin(2*PI*440*t)|0.3*sin(2*PI*440*t)", 0.2)])
+def test_silence_and_very_short_input_get_no_gain(expr: str, seconds: float, tmp_path: Path) -> None:
+    """Nothing above ebur128's gate: no integrated loudness, so no gain (not +inf)."""
+    src = write_signal(tmp_path / "in.wav", expr, seconds)
+    facts = normalize(src, tmp_path / "out.mp3")
+    assert facts.duration_s == pytest.approx(seconds, abs=0.05)
+    assert facts.loudness_in_lufs is None and facts.gain_db == 0.0
+    _, _, crossings = decode_mono(tmp_path / "out.mp3")
+    assert crossings == (0 if seconds > 1 else pytest.approx(2 * 88, abs=6))  # 0.2 s of 440 Hz, untouched
+
+
+def test_without_loudness_the_level_is_kept(tmp_path: Path) -> None:
+    src = write_signal(tmp_path / "quiet.wav", NOISE_AND_TONES.format(a=0.04, n=0.004), 8)
+    facts = normalize(src, tmp_path / "out.mp3", loudness=False)
+    assert facts.gain_db is None and facts.loudness_in_lufs is None
+    assert loudness_of(tmp_path / "out.mp3")[0] == pytest.approx(loudness_of(src)[0], abs=0.5)

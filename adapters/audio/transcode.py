@@ -9,13 +9,13 @@ import math
 import os
 import struct
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from adapters.audio.loudness import Meter, Plan, Shaper
+from adapters.audio.mp3_encoder import open_encoder
 from core.audio import (
     DEFAULT_MAX_DURATION_S,
-    MP3_FRAME_SAMPLES,
     TARGET_BITRATE,
     TARGET_CHANNELS,
     TARGET_LAYOUT,
@@ -148,12 +148,17 @@ def normalize(
     *,
     max_duration_s: float = DEFAULT_MAX_DURATION_S,
     bitrate: int = TARGET_BITRATE,
+    loudness: bool = True,
+    engine: str = "auto",
 ) -> AudioFacts:
     """Decode `src` (any accepted format) and write CBR MP3, 44.1 kHz stereo, to `dst`.
 
-    `dst` appears only when everything succeeded (written next to it, then
-    renamed); on any error nothing is left behind. Frames are streamed, so
-    memory does not grow with the length of the file.
+    With `loudness`, a first pass measures the input and the second brings it
+    toward -16 LUFS under a -1.5 dBTP ceiling (`adapters.audio.loudness`).
+    `engine` picks the MP3 encoder (`adapters.audio.mp3_encoder`). `dst`
+    appears only when everything succeeded (written next to it, then renamed);
+    on any error nothing is left behind. Frames are streamed, so memory does
+    not grow with the length of the file.
     """
     kind = sniff(src) if src.stat().st_size else None  # a missing src raises FileNotFoundError
     if kind is None:
@@ -164,7 +169,9 @@ def normalize(
     tmp = Path(tmp_name)
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the item is served to players
-        seconds = _transcode(src, tmp, kind, max_duration_s=max_duration_s, bitrate=bitrate)
+        seconds, level = _transcode(
+            src, tmp, kind, max_duration_s=max_duration_s, bitrate=bitrate, loudness=loudness, engine=engine
+        )
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dst)
@@ -179,6 +186,7 @@ def normalize(
         bitrate=bitrate,
         format="mp3",
         source_format=kind,
+        **level,
     )
 
 
@@ -233,54 +241,123 @@ def _duration_text(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
-def _transcode(src: Path, tmp: Path, kind: str, *, max_duration_s: float, bitrate: int) -> float:
-    """Decode, resample and encode; returns the seconds written. Raises on damage."""
-    import av
+class _Decoded:
+    """Every frame of the audio stream, resampled to 44.1 kHz stereo in one
+    sample format, counting undecodable packets (`_check_complete` reads them)
+    and stopping at the duration cap. Inputs may change rate or layout
+    mid-stream (chained Ogg, odd MP3s), so a resampler is made per input signature."""
 
+    def __init__(self, inp: Any, stream: Any, sample_format: str, *, cap_samples: int, limit: str) -> None:
+        self._inp, self._stream, self._format = inp, stream, sample_format
+        self._cap, self._limit = cap_samples, limit
+        self.packets = self.bad = self.samples = 0
+        self.last_failed = False
+
+    def __iter__(self) -> Any:
+        import av
+
+        resampler: Any = None
+        signature: tuple[str, str, int] | None = None
+        for packet in self._inp.demux(self._stream):
+            flushing = packet.size == 0
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                if not flushing:
+                    self.packets += 1
+                    self.bad += 1
+                    self.last_failed = True
+                continue
+            if not flushing:
+                self.packets += 1
+                self.last_failed = False
+            for frame in frames:
+                if (frame.format.name, frame.layout.name, frame.sample_rate) != signature:
+                    if resampler is not None:
+                        yield from self._count(resampler.resample(None))
+                    resampler = av.AudioResampler(format=self._format, layout=TARGET_LAYOUT, rate=TARGET_RATE)
+                    signature = (frame.format.name, frame.layout.name, frame.sample_rate)
+                frame.pts = None
+                yield from self._count(resampler.resample(frame))
+        if resampler is not None:
+            yield from self._count(resampler.resample(None))
+
+    def _count(self, frames: list[Any]) -> Any:
+        for frame in frames:
+            self.samples += frame.samples
+            if self.samples > self._cap:
+                raise AudioTooLong(f"the audio is too long: more than the {self._limit} limit")
+            frame.pts = None
+            yield frame
+
+
+def _transcode(
+    src: Path, tmp: Path, kind: str, *, max_duration_s: float, bitrate: int, loudness: bool, engine: str
+) -> tuple[float, dict[str, float | None]]:
+    """Measure (with `loudness`), then decode, shape and encode; returns the
+    seconds written and the loudness figures for `AudioFacts`. Raises on damage."""
     cap_samples = int(max_duration_s * TARGET_RATE)
     limit = _duration_text(max_duration_s)
+    plan = measured = None
     with _open_input(src, kind) as inp:
         stream = _audio_stream(inp)
         promised = _promised_seconds(src, kind, inp)
         if promised is not None and promised > max_duration_s:
             raise AudioTooLong(f"the audio is too long: {_duration_text(promised)}, more than the {limit} limit")
-        # No tag and no Info frame: see the module docstring (items get joined).
-        with av.open(str(tmp), "w", format="mp3", options={"id3v2_version": "0", "write_xing": "0"}) as out:
-            ostream = out.add_stream("libmp3lame", rate=TARGET_RATE, layout=TARGET_LAYOUT)
-            ostream.bit_rate = bitrate
-            encoder = _Encoder(out, ostream)
-            packets = bad = 0
-            last_failed = False
-            try:
-                for packet in inp.demux(stream):
-                    flushing = packet.size == 0
-                    try:
-                        frames = packet.decode()
-                    except av.error.FFmpegError:
-                        if not flushing:
-                            packets += 1
-                            bad += 1
-                            last_failed = True
-                        continue
-                    if not flushing:
-                        packets += 1
-                        last_failed = False
-                    for frame in frames:
-                        encoder.add(frame)
-                        if encoder.samples > cap_samples:
-                            raise AudioTooLong(f"the audio is too long: more than the {limit} limit")
-                encoder.finish()
-            except av.error.FFmpegError as exc:
-                at = encoder.samples / TARGET_RATE
-                raise UnreadableAudio(f"the {kind} data is damaged after {at:.1f} s: {_why(exc)}") from exc
-    seconds = encoder.samples / TARGET_RATE
-    _check_complete(src, kind, seconds=seconds, promised=promised, packets=packets, bad=bad, last_failed=last_failed)
-    return seconds
+        if loudness:
+            decoded = _Decoded(inp, stream, Meter.SAMPLE_FORMAT, cap_samples=cap_samples, limit=limit)
+            meter = Meter()
+            _decode_all(decoded, kind, meter.add)
+            _check_complete(src, kind, promised=promised, decoded=decoded)
+            measured = meter.result()
+            plan = Plan.for_input(measured)
+    encoder = open_encoder(tmp, bitrate, engine)
+    shaper = Shaper(plan, measured, encoder.sample_format) if plan and measured else None
+    try:
+        with _open_input(src, kind) as inp:
+            stream = _audio_stream(inp)
+            sample_format = Shaper.SAMPLE_FORMAT if shaper else encoder.sample_format
+            decoded = _Decoded(inp, stream, sample_format, cap_samples=cap_samples, limit=limit)
+            if shaper is None:
+                _decode_all(decoded, kind, encoder.add)
+            else:
+                _decode_all(decoded, kind, lambda frame: _each(shaper.push(frame), encoder.add))
+                _each(shaper.flush(), encoder.add)
+            encoder.finish()
+    finally:
+        encoder.close()
+    _check_complete(src, kind, promised=promised, decoded=decoded)
+    seconds = decoded.samples / TARGET_RATE
+    if plan is None or measured is None or shaper is None:
+        return seconds, {}
+    out = shaper.result()
+    return seconds, {
+        "loudness_in_lufs": measured.lufs,
+        "loudness_lufs": out.lufs,
+        "peak_dbfs": out.peak_db if math.isfinite(out.peak_db) else None,
+        "gain_db": plan.gain_db,
+    }
 
 
-def _check_complete(
-    src: Path, kind: str, *, seconds: float, promised: float | None, packets: int, bad: int, last_failed: bool
-) -> None:
+def _each(frames: list[Any], add: Any) -> None:
+    for frame in frames:
+        add(frame)
+
+
+def _decode_all(decoded: _Decoded, kind: str, add: Any) -> None:
+    """Feed every decoded frame to `add`; FFmpeg failing mid-way is damage."""
+    import av
+
+    try:
+        for frame in decoded:
+            add(frame)
+    except av.error.FFmpegError as exc:
+        at = decoded.samples / TARGET_RATE
+        raise UnreadableAudio(f"the {kind} data is damaged after {at:.1f} s: {_why(exc)}") from exc
+
+
+def _check_complete(src: Path, kind: str, *, promised: float | None, decoded: _Decoded) -> None:
+    seconds, packets, bad = decoded.samples / TARGET_RATE, decoded.packets, decoded.bad
     if seconds <= 0:
         raise UnreadableAudio(f"no sound could be decoded from the {kind} file")
     if promised is not None and seconds < promised - max(0.5, 0.02 * promised):
@@ -288,67 +365,12 @@ def _check_complete(
             f"the {kind} file is cut short or damaged: its header promises {promised:.1f} s,"
             f" only {seconds:.1f} s could be decoded"
         )
-    if last_failed:
+    if decoded.last_failed:
         raise UnreadableAudio(f"the {kind} file is cut short: its last frame is incomplete")
     if kind == "ogg" and not _ogg_ends_cleanly(src):
         raise UnreadableAudio("the ogg file is cut short: it does not end with a complete final page")
     if bad > max(2, packets // 100):
         raise UnreadableAudio(f"the {kind} data is damaged: {bad} of {packets} frames could not be decoded")
-
-
-class _Encoder:
-    """Resample any decoded frame to the target layout and encode it in MP3-frame-sized chunks.
-
-    Inputs may change sample rate or layout mid-stream (chained Ogg, odd MP3s),
-    so a resampler is made per input signature; a FIFO re-chunks the uniform
-    output into the 1152-sample frames the encoder wants."""
-
-    def __init__(self, out: Any, ostream: Any) -> None:
-        import av
-
-        self._av = av
-        self._out = out
-        self._stream = ostream
-        self._fifo = av.AudioFifo()
-        self._time_base = Fraction(1, TARGET_RATE)
-        self._resampler: Any = None
-        self._signature: tuple[str, str, int] | None = None
-        self.samples = 0
-
-    def add(self, frame: Any) -> None:
-        signature = (frame.format.name, frame.layout.name, frame.sample_rate)
-        if signature != self._signature:
-            if self._resampler is not None:
-                self._push(self._resampler.resample(None))
-            self._resampler = self._av.AudioResampler(format="fltp", layout=TARGET_LAYOUT, rate=TARGET_RATE)
-            self._signature = signature
-        frame.pts = None
-        self._push(self._resampler.resample(frame))
-        self._drain(partial=False)
-
-    def finish(self) -> None:
-        if self._resampler is not None:
-            self._push(self._resampler.resample(None))
-        self._drain(partial=True)
-        self._out.mux(self._stream.encode(None))
-
-    def _push(self, frames: list[Any]) -> None:
-        for frame in frames:
-            # Resampled frames keep their input's time base, which the FIFO
-            # would take for a change of stream; they are all 1/44100 now.
-            frame.pts = None
-            frame.time_base = self._time_base
-            self._fifo.write(frame)
-
-    def _drain(self, *, partial: bool) -> None:
-        while self._fifo.samples >= MP3_FRAME_SAMPLES or (partial and self._fifo.samples):
-            chunk = self._fifo.read(MP3_FRAME_SAMPLES, partial=partial)
-            if chunk is None:
-                break
-            chunk.pts = self.samples
-            chunk.sample_rate = TARGET_RATE
-            self.samples += chunk.samples
-            self._out.mux(self._stream.encode(chunk))
 
 
 # --------------------------------------------------------------------------- header promises
@@ -443,7 +465,8 @@ def split_mp3(path: Path, work: Path, parts: int) -> list[Path]:
 
 
 class PyAVTranscoder:
-    """The `Transcoder` port over this module's functions (stateless)."""
+    """The `Transcoder` port over this module's functions; loudness
+    normalisation on unless told otherwise (the benches compare both)."""
 
     def sniff(self, path: Path) -> str | None:
         return sniff(path)
@@ -451,8 +474,14 @@ class PyAVTranscoder:
     def probe(self, path: Path) -> AudioFacts:
         return probe(path)
 
+    def __init__(self, *, loudness: bool = True, engine: str = "auto") -> None:
+        self._loudness = loudness
+        self._engine = engine
+
     def normalize(self, src: Path, dst: Path, *, max_duration_s: float, bitrate: int) -> AudioFacts:
-        return normalize(src, dst, max_duration_s=max_duration_s, bitrate=bitrate)
+        return normalize(
+            src, dst, max_duration_s=max_duration_s, bitrate=bitrate, loudness=self._loudness, engine=self._engine
+        )
 
     def split(self, path: Path, work: Path, parts: int) -> list[Path]:
         return split_mp3(path, work, parts)
