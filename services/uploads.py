@@ -104,14 +104,20 @@ def pending_of(uploads: UploadRepository, upload_id: str, user: User) -> Pending
     return pending
 
 
-def cancel(ports: UploadPorts, pending: PendingUpload) -> None:
+def _discard(ports: UploadPorts, pending: PendingUpload) -> None:
     ports.ingest.storage.delete(pending.storage_key)
     ports.uploads.delete(pending.id)
 
 
-def complete(ports: UploadPorts, pending: PendingUpload, *, title: str | None) -> AudioItem:
-    """Claim the upload (an atomic counter, so two calls at once, even in two
-    Lambda containers, cannot both make an item), then validate and ingest."""
+def cancel(ports: UploadPorts, user: User, upload_id: str) -> None:
+    """Drop `user`'s pending upload and what was staged for it."""
+    _discard(ports, pending_of(ports.uploads, upload_id, user))
+
+
+def complete(ports: UploadPorts, user: User, upload_id: str, *, title: str | None) -> AudioItem:
+    """Claim `user`'s pending upload (an atomic counter, so two calls at once, even
+    in two Lambda containers, cannot both make an item), then validate and ingest."""
+    pending = pending_of(ports.uploads, upload_id, user)
     claim = f"upload-complete:{pending.id}"
     counters = ports.counters
     if counters.add(claim, 1, ttl_s=ports.claim_ttl_s) > 1:
@@ -129,7 +135,7 @@ def _validate_and_ingest(ports: UploadPorts, pending: PendingUpload, title: str 
     except NotFound:
         raise Conflict("no bytes have been sent to this upload's target yet") from None
     if info.size > pending.max_bytes:
-        cancel(ports, pending)
+        _discard(ports, pending)
         raise too_large(pending.max_bytes)
     try:
         with scratch_dir(ports.ingest.scratch) as work:
@@ -139,9 +145,9 @@ def _validate_and_ingest(ports: UploadPorts, pending: PendingUpload, title: str 
                 ports.ingest, src, owner=pending.owner, title=title_from(title or pending.title, pending.filename)
             )
     except (TooLarge, Unsupported, Invalid):
-        cancel(ports, pending)
+        _discard(ports, pending)
         raise
-    cancel(ports, pending)
+    _discard(ports, pending)
     return item
 
 

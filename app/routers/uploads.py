@@ -39,14 +39,12 @@ def start_upload(body: UploadCreate, root: RootDep, user: UserDep) -> UploadOut:
 async def complete_upload(
     upload_id: UploadId, root: RootDep, user: UserDep, body: UploadComplete | None = None
 ) -> AudioOut:
-    ports = root.uploads
-    pending = await run_in_threadpool(uploads.pending_of, ports.uploads, upload_id, user)
-    item = await run_in_threadpool(uploads.complete, ports, pending, title=body.title if body else None)
+    title = body.title if body else None
+    item = await run_in_threadpool(uploads.complete, root.uploads, user, upload_id, title=title)
     return AudioOut.of(item)
 
 
 @router.delete("/{upload_id}", status_code=204, responses=ERRORS(401, 403, 404))
 def cancel_upload(upload_id: UploadId, root: RootDep, user: UserDep) -> Response:
-    ports = root.uploads
-    uploads.cancel(ports, uploads.pending_of(ports.uploads, upload_id, user))
+    uploads.cancel(root.uploads, user, upload_id)
     return Response(status_code=204)
