@@ -4,7 +4,7 @@ One generated WAV (44.1 kHz stereo, tones and noise, 5 minutes by default)
 is encoded to CBR 128 kbps MP3 by `lame` and by our ingest
 (`PyAVTranscoder().normalize`: without and with loudness normalisation, and
 with PyAV's own libmp3lame instead of lameenc), run after run in turn;
-medians of wall time. ratio = lame wall / ours (1 = as fast; budget 0.7).
+medians of wall and CPU time. ratio = lame / ours (1 = as fast; budget 0.7).
 
     .venv/bin/python bench/ingest_vs_lame.py --runs 5
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,10 +55,16 @@ def lame(src: Path, dst: Path) -> None:
     subprocess.run([*LAME, str(src), str(dst)], check=True)
 
 
-def timed(run: Callable[[Path, Path], None], src: Path, dst: Path) -> float:
-    start = time.perf_counter()
+def timed(run: Callable[[Path, Path], None], src: Path, dst: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds; CPU counts this process and the children it waited for (lame)."""
+
+    def cpu() -> float:
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    wall, used = time.perf_counter(), cpu()
     run(src, dst)
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, cpu() - used
 
 
 def main() -> None:
@@ -88,17 +95,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-lame-") as tmp:
         work = Path(tmp)
         src = write_signal(work / "in.wav", SIGNAL, args.seconds)
-        times: dict[str, list[float]] = {name: [] for name in contenders}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
         for _ in range(args.runs):
             for name, run in contenders.items():
                 times[name].append(timed(run, src, work / "out.mp3"))
-    base = statistics.median(times["lame"])
-    print("| encoder | median wall s | x real time | ratio lame / ours |")
-    print("|---|---:|---:|---:|")
+    base_wall = statistics.median(w for w, _ in times["lame"])
+    base_cpu = statistics.median(c for _, c in times["lame"])
+    print("| encoder | median wall s | x real time | ratio lame / ours, wall | median CPU s | ratio lame / ours, CPU |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, samples in times.items():
-        wall = statistics.median(samples)
-        ratio = "1 (baseline)" if name == "lame" else f"{base / wall:.2f}"
-        print(f"| {name} | {wall:.2f} | {args.seconds / wall:.0f} | {ratio} |")
+        wall = statistics.median(w for w, _ in samples)
+        cpu = statistics.median(c for _, c in samples)
+        ratios = (
+            ("1 (baseline)", "1 (baseline)") if name == "lame" else (f"{base_wall / wall:.2f}", f"{base_cpu / cpu:.2f}")
+        )
+        print(f"| {name} | {wall:.2f} | {args.seconds / wall:.0f} | {ratios[0]} | {cpu:.2f} | {ratios[1]} |")
 
 
 if __name__ == "__main__":
