@@ -452,3 +452,24 @@ def test_without_loudness_the_level_is_kept(tmp_path: Path) -> None:
     facts = normalize(src, tmp_path / "out.mp3", loudness=False)
     assert facts.gain_db is None and facts.loudness_in_lufs is None
     assert loudness_of(tmp_path / "out.mp3")[0] == pytest.approx(loudness_of(src)[0], abs=0.5)
+
+
+def test_the_gain_plan() -> None:
+    from adapters.audio.loudness import Measured, Plan
+
+    assert Plan.for_input(Measured(lufs=-23.0, peak_db=-12.0)) == Plan(7.0, limit=False)
+    assert Plan.for_input(Measured(lufs=-23.0, peak_db=-8.0)) == Plan(7.0, limit=True)  # -1 dBFS after the gain
+    assert Plan.for_input(Measured(lufs=-60.0, peak_db=-40.0)) == Plan(20.0, limit=False)  # at most +20 dB
+    assert Plan.for_input(Measured(lufs=-6.0, peak_db=-0.1)) == Plan(-10.0, limit=False)
+    assert Plan.for_input(Measured(lufs=None, peak_db=-float("inf"))) == Plan(0.0, limit=False)  # silence
+
+
+def test_without_lameenc_the_encoder_is_pyavs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from adapters.audio import mp3_encoder
+
+    monkeypatch.setitem(sys.modules, "lameenc", None)  # import lameenc now raises ImportError
+    encoder = mp3_encoder.open_encoder(tmp_path / "x.mp3", 128_000)
+    encoder.close()
+    assert isinstance(encoder, mp3_encoder.PyAVEncoder)
+    facts = normalize(write_tone(tmp_path / "t.wav", "wav", seconds=2.0), tmp_path / "out.mp3")
+    assert facts.duration_s == pytest.approx(2.0, abs=0.05) and facts.gain_db is not None
