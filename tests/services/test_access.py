@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from adapters.memory import MemoryRecords
+from adapters.audio.transcode import PyAVTranscoder
+from adapters.memory import MemoryRecords, MemoryStorage
 from core.errors import Forbidden, NotFound
 from core.records import AudioItem, Card, User, utcnow
-from services import access, card_content, library
+from services import access, card_content, library, uploads
+from services.ingest import IngestLimits, IngestPorts
 
 KID = User("kid")
 MUM = User("mum", is_admin=True)
@@ -63,3 +67,22 @@ def test_a_family_wide_item_may_be_read_by_all_but_changed_by_its_owner_or_an_ad
     assert library.rename(memory_records.audio, MUM, "a1", "Tidied").title == "Tidied"
     with pytest.raises(NotFound, match=r"^no audio item gone$"):
         library.get_item(memory_records.audio, "gone")
+
+
+def test_completing_or_cancelling_someone_elses_upload_reads_as_unknown_and_keeps_it(
+    memory_records: MemoryRecords, memory_storage: MemoryStorage, tmp_path: Path
+) -> None:
+    limits = IngestLimits(max_duration_s=600, quota_bytes=10**7, bitrate=128_000, max_transcodes=1, wait_s=5)
+    ingest = IngestPorts(memory_records.audio, memory_storage, limits, PyAVTranscoder(), tmp_path)
+    ports = uploads.UploadPorts(memory_records.uploads, memory_records.counters, ingest, max_bytes=10**6, ttl_s=600)
+    started = uploads.start(ports, KID, size_bytes=10)
+    for call in (
+        lambda: uploads.complete(ports, SIS, started.upload_id, title=None),
+        lambda: uploads.cancel(ports, SIS, started.upload_id),
+    ):
+        with pytest.raises(NotFound, match="unknown or expired"):
+            call()
+    assert uploads.pending_of(memory_records.uploads, started.upload_id, KID).owner == "kid"
+    uploads.cancel(ports, KID, started.upload_id)
+    with pytest.raises(NotFound):
+        uploads.pending_of(memory_records.uploads, started.upload_id, KID)

@@ -38,7 +38,7 @@ def test_an_upload_completes_into_one_item_and_leaves_no_staged_bytes(
     started = _sent(ports, KID, tone_mp3.read_bytes(), filename="bedtime-story.mp3")
     assert started.target.url
     pending = uploads.pending_of(ports.uploads, started.upload_id, KID)
-    item = uploads.complete(ports, pending, title=None)
+    item = uploads.complete(ports, KID, started.upload_id, title=None)
     assert item.owner == "kid" and item.title and ports.ingest.audio.get(item.id) == item
     with pytest.raises(NotFound):
         ports.ingest.storage.head(pending.storage_key)
@@ -58,11 +58,11 @@ def test_nothing_sent_yet_is_a_conflict_and_a_second_complete_while_one_runs_too
     started = uploads.start(ports, KID, size_bytes=10)
     pending = uploads.pending_of(ports.uploads, started.upload_id, KID)
     with pytest.raises(Conflict, match="no bytes"):
-        uploads.complete(ports, pending, title="x")
+        uploads.complete(ports, KID, started.upload_id, title="x")
     ports.counters.add(f"upload-complete:{pending.id}", 1, ttl_s=60)  # another container is completing it
     ports.ingest.storage.put_bytes(pending.storage_key, tone_mp3.read_bytes(), "audio/mpeg")
     with pytest.raises(Conflict, match="already being completed"):
-        uploads.complete(ports, pending, title="x")
+        uploads.complete(ports, KID, started.upload_id, title="x")
 
 
 def test_a_declared_size_over_the_cap_is_refused_before_any_target(ports: uploads.UploadPorts) -> None:
@@ -77,7 +77,7 @@ def test_bytes_over_the_cap_or_not_audio_are_refused_at_complete_and_cleaned_up(
         pending = uploads.pending_of(ports.uploads, started.upload_id, KID)
         ports.ingest.storage.put_bytes(pending.storage_key, data, "audio/mpeg")
         with pytest.raises(error):
-            uploads.complete(ports, pending, title="x")
+            uploads.complete(ports, KID, started.upload_id, title="x")
         with pytest.raises(NotFound):
             ports.ingest.storage.head(pending.storage_key)
         with pytest.raises(NotFound):
