@@ -19,8 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.ports import PlayerRepository
-from core.records import PlayerEvent, utcnow
+from core.records import PlayerEvent, User, utcnow
 from core.yoto.state import NO_CARD, merge_events
+from services import players
+from services.players import PlayerPorts
 
 MAX_GAP_S = 600.0
 PAGE = 1000
@@ -114,3 +116,9 @@ def history(players: PlayerRepository, player_id: str, *, days: int, now: dateti
         "plays": sum(t.plays for t in tracks),
         "cards": out,
     }
+
+
+def player_history(ports: PlayerPorts, who: User, player_id: str, *, days: int, kept_days: int) -> dict[str, Any]:
+    """A player `who` may see (404 otherwise), its history over `days` (at most the `kept_days` kept)."""
+    players.find_device(ports, player_id, who=who)
+    return history(ports.players, player_id, days=min(days, kept_days))

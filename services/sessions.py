@@ -3,15 +3,20 @@ its signed id, so logout, a password change and disabling a user revoke it."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from core.errors import NotFound, Unauthenticated
-from core.ports import Identity, SessionRepository
+from core.ports import CounterRepository, Identity, SessionRepository
 from core.records import Session, User, new_id, utcnow
-from services.login import BAD_LOGIN
+from services.login import BAD_LOGIN, LoginLimits
+from services.login import log_in as check_login
 from services.members import Members
 from services.signing import sign, verify
+
+if TYPE_CHECKING:
+    from services.password_fallback import Fallbacks
 
 MAX_COOKIE_CHARS = 200
 NOT_LOGGED_IN = "not logged in"
@@ -73,6 +78,34 @@ def end(sessions: SessionRepository, sid: str | None) -> None:
     """Idempotent: revokes the session when there is one."""
     if sid is not None:
         sessions.delete(sid)
+
+
+@dataclass(frozen=True)
+class SignInPorts:
+    """A login from the password check to the new session: identity, the
+    throttle's counters and limits, migration fallbacks, sessions and members."""
+
+    identity: Identity
+    counters: CounterRepository
+    limits: LoginLimits
+    fallbacks: Fallbacks
+    sessions: SessionRepository
+    members: Members
+    cookie_key: bytes
+    max_age_s: int
+
+
+def sign_in(
+    ports: SignInPorts, username: str, password: str, client: str, *, replacing: str | None
+) -> tuple[User, str]:
+    """Check the password (throttled per name and address), end the session the
+    request came with (`replacing`), start a new one: (the user, the cookie)."""
+    user = check_login(
+        ports.identity, ports.counters, ports.limits, username, password, client, fallbacks=ports.fallbacks
+    )
+    end(ports.sessions, replacing)
+    _, cookie = log_in(ports.sessions, ports.members, ports.cookie_key, user, max_age_s=ports.max_age_s)
+    return user, cookie
 
 
 def user_of(sessions: SessionRepository, identity: Identity, members: Members, sid: str | None) -> User:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from services.playlists import Playlists
     from services.podcasts import PodcastPorts
     from services.routines import RoutinePorts
+    from services.sessions import SignInPorts
     from services.signing import Keys
     from services.tts import TtsPorts
     from services.uploads import UploadPorts
@@ -127,6 +128,24 @@ class Root:
         from services.members import MemberLookup
 
         return MemberLookup(self.adapters.identity, self.members)
+
+    @once
+    def sign_in(self) -> SignInPorts:
+        from services.login import LoginLimits
+        from services.password_fallback import Fallbacks
+        from services.sessions import SignInPorts
+
+        adapters, records, settings = self.adapters, self.records, self.settings
+        return SignInPorts(
+            adapters.identity,
+            records.counters,
+            LoginLimits.of(settings),
+            Fallbacks(records.fallbacks, adapters.hasher),
+            records.sessions,
+            self.members,
+            self.keys.cookie,
+            settings.session_max_age_s,
+        )
 
     @once
     def family(self) -> Family:

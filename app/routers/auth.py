@@ -10,9 +10,7 @@ from app.http.csrf import check_origin
 from app.schemas.auth import LoginIn, MeOut, PasswordChangeIn
 from app.schemas.common import ERRORS
 from app.sessions import clear_cookie, set_cookie
-from services import login as login_service
 from services import sessions, users
-from services.password_fallback import Fallbacks
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -21,18 +19,9 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 def login(body: LoginIn, request: Request, response: Response, root: RootDep) -> MeOut:
     settings = root.settings
     check_origin(request, settings)
-    user = login_service.log_in(
-        root.adapters.identity,
-        root.records.counters,
-        login_service.LoginLimits.of(settings),
-        body.username,
-        body.password,
-        client_address(request, settings),
-        fallbacks=Fallbacks(root.records.fallbacks, root.adapters.hasher),
-    )
-    sessions.end(root.records.sessions, session_id_from(request, root.keys))
-    _, cookie = sessions.log_in(
-        root.records.sessions, root.members, root.keys.cookie, user, max_age_s=settings.session_max_age_s
+    replacing = session_id_from(request, root.keys)
+    user, cookie = sessions.sign_in(
+        root.sign_in, body.username, body.password, client_address(request, settings), replacing=replacing
     )
     set_cookie(response, request, cookie, settings.session_max_age_s)
     return MeOut.of(user)

@@ -155,9 +155,9 @@ def player_history(
 ) -> HistoryOut:
     """Plays and minutes listened per card and track over the last `days`, from
     the event history the listener keeps (complete only while a listener ran)."""
-    players.find_device(root.players, player_id, who=user)
-    kept = root.settings.player_history_days
-    summary = listening.history(root.records.players, player_id, days=min(days, kept))
+    summary = listening.player_history(
+        root.players, user, player_id, days=days, kept_days=root.settings.player_history_days
+    )
     return HistoryOut.model_validate(summary)
 
 
