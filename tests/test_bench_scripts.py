@@ -28,6 +28,7 @@ SMALL_RUNS = {
     "podcast_episode.py": ["--minutes", "0.05", "--rounds", "1"],
     "migrate.py": ["--objects", "2", "--size-kb", "16", "--rounds", "1"],
     "players.py": ["--runs", "2", "--events", "50", "--rounds", "1", "--restarts", "1", "--family", "2"],
+    "ingest_vs_lame.py": ["--runs", "1", "--seconds", "2"],
 }
 
 
