@@ -45,7 +45,10 @@ SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters", "wiri
 # migration's progress bar); never shipped. argon2-cffi ships: the first sign-in of a
 # user migrated from the local side checks their argon2 hash (docs/migration.md).
 # swagger-ui-bundle-v2: interactive docs are off on AWS by default (API_DOCS); 11 MB the cold start need not unpack.
-LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset({"uvicorn", "sqlalchemy", "gtts", "swagger-ui-bundle-v2", "rich"})
+# lameenc: the local ingest's MP3 encoder; Lambda's PyAV 19 bundles a fast LAME (docs/audio.md).
+LOCAL_ONLY_PACKAGES: frozenset[str] = frozenset(
+    {"uvicorn", "sqlalchemy", "gtts", "swagger-ui-bundle-v2", "rich", "lameenc"}
+)
 # Needed only by the machine that runs `pulumi up` (the program and the cost
 # model); requirements.txt lists them because Pulumi builds its virtualenv
 # from that file alone. Never shipped, nor is any other `pulumi-*` package.

@@ -29,6 +29,7 @@ SMALL_RUNS = {
     "migrate.py": ["--objects", "2", "--size-kb", "16", "--rounds", "1"],
     "players.py": ["--runs", "2", "--events", "50", "--rounds", "1", "--restarts", "1", "--family", "2"],
     "ingest_vs_lame.py": ["--runs", "1", "--seconds", "2"],
+    "yoto_upload.py": ["--seconds", "2", "--delays", "0.1", "--rounds", "1"],
 }
 
 
