@@ -25,7 +25,7 @@ from core.password_policy import password_problem
 from core.ports import Identity, PasswordFallbackRepository, SecretHasher, SessionRepository
 from core.records import PasswordFallback, User, utcnow
 from core.usernames import canonical_username
-from services.users import set_account
+from services.accounts import set_account
 
 PASSWORD = "password"
 RESET = "reset"

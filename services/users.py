@@ -1,6 +1,6 @@
 """Family members, managed by admins.
 
-Two rules live here and nowhere else:
+Two rules hold here (the first kept by `services.accounts`, the identity side):
 - the last enabled admin cannot be demoted, disabled or deleted, so a family
   can never lock itself out of its own service;
 - whoever loses access loses it at once: disabling, deleting or changing the
@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from core.errors import AlreadyExists, Conflict, Forbidden, Invalid, NotFound
-from core.password_policy import password_problem
-from core.ports import AudioStorage, Identity, Records, SessionRepository
+from core.ports import AudioStorage, Identity, Records
 from core.records import User
 from core.usernames import canonical_username, member_id
-from services import access, departures
+from services import departures
+from services.accounts import check_policy, get_user, is_last_admin, last_admin, set_account
 from services.members import Members
 from services.yoto_link import forget_link
 
@@ -48,24 +48,14 @@ class Family:
         forget_link(self.records.tokens, self.records.settings, account)
 
 
-def _check_policy(password: str) -> None:
-    problem = password_problem(password)
-    if problem:
-        raise Invalid(problem)
-
-
 def list_users(identity: Identity) -> list[User]:
     return sorted(identity.list_users(), key=lambda u: u.username)
-
-
-def get_user(identity: Identity, username: str) -> User:
-    return access.found(identity.get_user, "user", username)
 
 
 def create_account(identity: Identity, username: str, password: str, *, is_admin: bool = False) -> User:
     """The user on the identity side only: what the migration makes (the member
     records come over with the settings). Everything else calls `create_user`."""
-    _check_policy(password)
+    check_policy(password)
     try:
         return identity.create_user(username, password, is_admin=is_admin)
     except AlreadyExists:
@@ -77,7 +67,7 @@ def create_account(identity: Identity, username: str, password: str, *, is_admin
 def create_user(family: Family, username: str, password: str, *, is_admin: bool = False) -> User:
     """A new member, one generation past the last member of that name (`services.members`).
     An earlier member's Yoto link, if one was left behind, is forgotten."""
-    _check_policy(password)
+    check_policy(password)
     try:
         name = canonical_username(username)
     except ValueError as exc:
@@ -94,43 +84,6 @@ def create_user(family: Family, username: str, password: str, *, is_admin: bool 
     if member.generation > 1:
         family.forget_yoto(member_id(name, member.generation - 1))
     return replace(user, id=member.id)
-
-
-def _is_last_admin(identity: Identity, user: User) -> bool:
-    if not user.is_admin or user.disabled:
-        return False
-    others = (u for u in identity.list_users() if u.username != user.username)
-    return not any(u.is_admin and not u.disabled for u in others)
-
-
-def _last_admin(username: str) -> Conflict:
-    return Conflict(f"{username} is the last admin: make another admin first")
-
-
-def set_account(
-    identity: Identity,
-    sessions: SessionRepository,
-    username: str,
-    *,
-    password: str | None = None,
-    is_admin: bool | None = None,
-    disabled: bool | None = None,
-) -> User:
-    """The identity side of `update_user` (the migration's): the last-admin rule and the sessions."""
-    current = get_user(identity, username)
-    if password is not None:
-        _check_policy(password)
-    if (is_admin is False or disabled is True) and _is_last_admin(identity, current):
-        raise _last_admin(username)
-    try:
-        user = identity.update_user(username, password=password, is_admin=is_admin, disabled=disabled)
-    except NotFound:
-        raise NotFound(f"no user {username}") from None
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
-    if disabled or password is not None:
-        sessions.delete_for_user(user.username)
-    return user
 
 
 def update_user(
@@ -160,8 +113,8 @@ def delete_user(family: Family, username: str, *, by: User, items: ItemsOnDelete
     (`services.departures`), the user last."""
     identity = family.identity
     current = get_user(identity, username)
-    if _is_last_admin(identity, current):
-        raise _last_admin(username)
+    if is_last_admin(identity, current):
+        raise last_admin(username)
     members = family.members
     heir = by.owner_id
     if current.username == by.username:  # an admin stepping out: another admin inherits
