@@ -46,6 +46,10 @@ class Mosquitto:
     tls_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     _ready: threading.Event = field(default_factory=threading.Event, repr=False)
+    # Held while a process is started, stopped or sent SIGHUP: a reload from another
+    # thread (the token stand-in) never signals a process that is still starting.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _ready_at: float = field(default=0.0, repr=False)
     refusals: list[str] = field(default_factory=list)  # what the limiting proxies refused, oldest first
     _proxies: list[LimitingProxy] = field(default_factory=list, repr=False)
 
@@ -68,6 +72,10 @@ class Mosquitto:
         return BrokerConfig(self.host, self.ws_port, "websockets", path="/mqtt", tls=False, authorizer=None)
 
     def start(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            self._start(timeout)
+
+    def _start(self, timeout: float) -> None:
         if self.pid is not None:
             return
         conf = self.workdir / "mosquitto.conf"
@@ -115,6 +123,7 @@ class Mosquitto:
             ]
         for proxy in self._proxies:
             proxy.start()
+        self._ready_at = time.monotonic()
         self._ready.set()
 
     def _password_file(self) -> Path:
@@ -158,27 +167,31 @@ class Mosquitto:
 
     def stop(self) -> None:
         """SIGTERM by PID (clients see the connection drop), SIGKILL if it lingers."""
-        self._ready.clear()
-        for proxy in self._proxies:
-            proxy.stop()
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            stop(proc)
+        with self._lock:
+            self._ready.clear()
+            for proxy in self._proxies:
+                proxy.stop()
+            proc, self.proc = self.proc, None
+            if proc is not None:
+                stop(proc)
 
     def reload_users(self, users: dict[str, str]) -> None:
         """Replace the password file and have mosquitto re-read it (SIGHUP), without a restart."""
         import os
         import signal
 
-        self.users = dict(users)
-        self._password_file()
         # A SIGHUP before mosquitto has set up its handlers (just after it opens its
-        # ports) would end it: wait until `start` has returned, then a moment more.
+        # ports) would end it: only a process `start` has finished with, 0.1 s after
+        # that; a process started meanwhile reads the new file itself.
         self._ready.wait(10)
-        time.sleep(0.1)
-        if self.proc is not None:
+        with self._lock:
+            self.users = dict(users)
+            self._password_file()
+            if self.proc is None or not self._ready.is_set():
+                return
+            time.sleep(max(0.0, self._ready_at + 0.1 - time.monotonic()))
             os.kill(self.proc.pid, signal.SIGHUP)
-            time.sleep(0.2)
+        time.sleep(0.2)
 
     def restart(self, down_s: float = 0.0) -> None:
         """Stop, stay down `down_s` seconds, start again on the same ports."""
