@@ -4,12 +4,15 @@ every service as the app builds it, with no socket, no file server and no thread
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from adapters.memory import MemoryRecords, MemoryStorage
 from adapters.yoto.client import YotoClient
+from core.records import AudioItem, new_id
 from core.settings import Settings
+from core.yoto.cloud import TokenGrant
 from tests.conftest import TEST_SECRET
 from tests.services.fakes import FakeIdentity
 from tests.yoto_inprocess import BASE_URL, InProcessCloud
@@ -50,3 +53,29 @@ def memory_root(cloud: InProcessCloud, data_dir: Path, **settings: Any) -> Root:
         yoto=cloud.client(),
     )
     return Root(adapters)
+
+
+def linked_admin_root(cloud: InProcessCloud, data_dir: Path, name: str = "mum") -> Root:
+    """`memory_root` with one admin, `name`, whose Yoto account is linked to `cloud`."""
+    root = memory_root(cloud, data_dir)
+    root.adapters.identity.create_user(name, "correct horse battery staple", is_admin=True)
+    answer = cloud.issue_tokens()
+    root.tokens.store_new_link(name, TokenGrant(answer["access_token"], 3600, answer["refresh_token"]))
+    return root
+
+
+def add_item(root: Root, title: str, *, owner: str = "mum", size_bytes: int = 1000, **fields: Any) -> str:
+    """An audio item record (no bytes) in the root's library; returns its id."""
+    item_id = new_id()
+    item = AudioItem(
+        id=item_id,
+        owner=owner,
+        title=title,
+        storage_key=f"audio/{item_id}.mp3",
+        size_bytes=size_bytes,
+        duration_s=fields.pop("duration_s", 60.0),
+        created_at=datetime.now(UTC),
+        **fields,
+    )
+    root.records.audio.add(item)
+    return item_id

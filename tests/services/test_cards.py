@@ -3,19 +3,17 @@ memory adapters and the in-process Yoto cloud; the debounce runs on a manual clo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from core.errors import RelinkNeeded
-from core.records import AudioItem, User, new_id
-from core.yoto.cloud import TokenGrant
+from core.records import User
 from services import cards
 from services.cards import CardSpec, TrackSpec
 from services.playlist_cards import PlaylistCards
 from services.playlists import Playlists
-from tests.services.memory_root import PUBLIC_URL, memory_root
+from tests.services.memory_root import PUBLIC_URL, add_item, linked_admin_root
 from tests.yoto_inprocess import InProcessCloud
 from wiring import Root
 
@@ -30,27 +28,11 @@ def cloud() -> InProcessCloud:
 
 @pytest.fixture
 def root(cloud: InProcessCloud, tmp_path: Path) -> Root:
-    root = memory_root(cloud, tmp_path)
-    root.adapters.identity.create_user("mum", "correct horse battery staple", is_admin=True)
-    answer = cloud.issue_tokens()
-    root.tokens.store_new_link("mum", TokenGrant(answer["access_token"], 3600, answer["refresh_token"]))
-    return root
+    return linked_admin_root(cloud, tmp_path)
 
 
 def _item(root: Root, title: str) -> str:
-    item_id = new_id()
-    root.records.audio.add(
-        AudioItem(
-            id=item_id,
-            owner="mum",
-            title=title,
-            storage_key=f"audio/{item_id}.mp3",
-            size_bytes=1000,
-            duration_s=60.0,
-            created_at=datetime.now(UTC),
-        )
-    )
-    return item_id
+    return add_item(root, title)
 
 
 def _chapters(cloud: InProcessCloud, yoto_card_id: str) -> list[dict]:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from core.errors import NotFound
-from core.records import AudioItem, new_id
-from core.yoto.cloud import TokenGrant
 from services.stream_cards import ServiceCardWriter
-from tests.services.memory_root import memory_root
+from tests.services.memory_root import add_item, linked_admin_root
 from tests.yoto_inprocess import InProcessCloud
 from wiring import Root
 
@@ -30,28 +27,11 @@ def cloud() -> InProcessCloud:
 
 @pytest.fixture
 def root(cloud: InProcessCloud, tmp_path: Path) -> Root:
-    root = memory_root(cloud, tmp_path)
-    root.adapters.identity.create_user("mum", "correct horse battery staple", is_admin=True)
-    answer = cloud.issue_tokens()
-    root.tokens.store_new_link("mum", TokenGrant(answer["access_token"], 3600, answer["refresh_token"]))
-    return root
+    return linked_admin_root(cloud, tmp_path)
 
 
 def _episode(root: Root, title: str) -> Track:
-    item_id = new_id()
-    root.records.audio.add(
-        AudioItem(
-            id=item_id,
-            owner="mum",
-            title=title,
-            storage_key=f"audio/{item_id}.mp3",
-            size_bytes=100,
-            duration_s=600.0,
-            created_at=datetime.now(UTC),
-            source="podcast",
-        )
-    )
-    return Track(item_id, title)
+    return Track(add_item(root, title, size_bytes=100, duration_s=600.0, source="podcast"), title)
 
 
 def _titles(cloud: InProcessCloud, yoto_card_id: str | None) -> list[str]:
