@@ -34,7 +34,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from core.errors import Conflict, DomainError, Invalid, NotFound, VersionConflict
 from core.ports import CounterRepository, PlaylistRepository
@@ -66,6 +66,18 @@ class SyncState:
     detail: str | None = None
 
 
+class Scheduled(Protocol):
+    def cancel(self) -> None: ...
+
+
+def start_timer(delay_s: float, action: Callable[[], None]) -> Scheduled:
+    """Run `action` on a daemon thread after `delay_s` (the default scheduler)."""
+    timer = threading.Timer(delay_s, action)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 NO_CARD = SyncState("none")
 SYNCED = SyncState("synced")
 
@@ -85,6 +97,7 @@ class PlaylistCards:
         timer: bool,
         now: Callable[[], datetime] = utcnow,
         shuffle: Callable[[list[Any]], None] = random.shuffle,
+        schedule: Callable[[float, Callable[[], None]], Scheduled] = start_timer,
     ) -> None:
         self.ports = ports
         self.playlists = playlists
@@ -93,8 +106,9 @@ class PlaylistCards:
         self._timer_on = timer
         self._now = now
         self._shuffle = shuffle
+        self._start_timer = schedule
         self._lock = threading.Lock()
-        self._timers: dict[str, threading.Timer] = {}
+        self._timers: dict[str, Scheduled] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -293,10 +307,7 @@ class PlaylistCards:
         with self._lock:
             if playlist_id in self._timers:
                 return  # the one already waiting fires at the end of the same window
-            timer = threading.Timer(delay_s + 0.05, self._fire, args=(playlist_id,))
-            timer.daemon = True
-            self._timers[playlist_id] = timer
-            timer.start()
+            self._timers[playlist_id] = self._start_timer(delay_s + 0.05, lambda: self._fire(playlist_id))
 
     def _fire(self, playlist_id: str) -> None:
         with self._lock:

@@ -5,7 +5,6 @@ changed when its Yoto card was not."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from core.records import utcnow
 from tests.yoto_api.conftest import ADMIN, YOTO_TIMEOUT_S, YApi, link
+from tests.yoto_api.test_playlists import let_the_window_pass
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_a_playlist_edit_survives_yoto_failing_and_the_card_catches_up(yapi: YAp
     card = mum.post(f"/api/playlists/{pid}/card").json()
     yapi.services.playlist_cards.cancel_timers()
     yapi.cloud.server_error_next(count=20, path_prefix="/content")
-    time.sleep(yapi.settings.card_sync_debounce_s + 0.1)
+    let_the_window_pass(yapi, card["id"], yapi.settings.card_sync_debounce_s)
     r = mum.post(f"/api/playlists/{pid}/items", json={"audio_id": b})
     assert r.status_code == 200 and r.json()["audio_ids"] == [a, b]
     assert r.json()["card_sync"]["state"] == "failed" and "Yoto failed" in r.json()["card_sync"]["detail"]
