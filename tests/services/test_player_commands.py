@@ -122,6 +122,13 @@ def playing(root: Root, card_id: str | None, chapter: str | None = None, player_
     root.records.players.merge_state(player_id, {"events": events, "online": True})
 
 
+def kids_player(root: Root, cloud: InProcessCloud) -> None:
+    """The member kid links a Yoto account of their own, which has the player "kids-room"."""
+    answer = cloud.issue_tokens("kid-yoto")
+    root.tokens.store_new_link("kid", TokenGrant(answer["access_token"], 3600, answer["refresh_token"]))
+    cloud.add_device("kids-room", "Kid's room", account="kid-yoto")
+
+
 # --------------------------------------------------------------------------- what goes out
 
 
@@ -216,9 +223,7 @@ def test_a_player_added_since_the_last_listing_is_found_once_the_short_refresh_a
 def test_a_player_kept_mine_only_is_driven_by_its_member_and_admins_and_unknown_to_the_rest(
     root: Root, cloud: InProcessCloud, commands: Commands, sender: FakeSender
 ) -> None:
-    answer = cloud.issue_tokens("kid-yoto")
-    root.tokens.store_new_link("kid", TokenGrant(answer["access_token"], 3600, answer["refresh_token"]))
-    cloud.add_device("kids-room", "Kid's room", account="kid-yoto")
+    kids_player(root, cloud)
     player_commands.send_action(commands, BEN, "kids-room", "volume", {"volume": 40})  # the family's, so far
     players.set_private(commands.players, "kids-room", True, who=MUM)
     with pytest.raises(NotFound, match=f"{UNKNOWN} 'kids-room'"):
