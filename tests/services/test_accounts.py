@@ -3,22 +3,14 @@ the password policy, the last-admin rule and which changes end the member's sess
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from adapters.memory import MemoryRecords
 from core.errors import Conflict, Invalid, NotFound
-from core.records import Session, new_id, utcnow
+from core.records import Session
 from services import accounts
 from tests.services.fakes import FakeIdentity
-
-
-def _session(records: MemoryRecords, username: str) -> Session:
-    now = utcnow()
-    session = Session(id=new_id(), username=username, created_at=now, expires_at=now + timedelta(hours=1))
-    records.sessions.add(session)
-    return session
+from tests.services.test_users import _session
 
 
 def _live(records: MemoryRecords, session: Session) -> bool:
