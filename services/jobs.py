@@ -158,14 +158,35 @@ def execute(runs: RunRepository, handlers: Mapping[str, Handler], run_id: str) -
     done = replace(
         run, status=outcome.status, detail=outcome.detail, results=outcome.results or [], finished_at=utcnow()
     )
-    try:
-        saved = runs.save(done, expected_version=run.version)
-    except VersionConflict:
-        return runs.get(run_id)  # ended meanwhile (interrupted at shutdown): that record stands
-    except NotFound:
-        return done  # deleted with its podcast or routine while it ran
-    _prune(runs, run.subject_id)
-    return saved
+    for _ in range(5):
+        try:
+            saved = runs.save(done, expected_version=run.version)
+        except VersionConflict:
+            run = runs.get(run_id)
+            if run.status != "running":
+                return run  # ended meanwhile (interrupted at shutdown): that record stands
+            done = replace(done, version=run.version)  # only its progress moved (`report`)
+            continue
+        except NotFound:
+            return done  # deleted with its podcast or routine while it ran
+        _prune(runs, run.subject_id)
+        return saved
+    return runs.get(run_id)
+
+
+def report(runs: RunRepository, run_id: str, results: list[dict[str, object]]) -> None:
+    """A running run's progress so far (its `results`); a run that ended meanwhile is left alone."""
+    for _ in range(5):
+        try:
+            run = runs.get(run_id)
+            if run.status != "running":
+                return
+            runs.save(replace(run, results=results), expected_version=run.version)
+            return
+        except VersionConflict:
+            continue
+        except NotFound:
+            return
 
 
 def interrupt(runs: RunRepository, run_id: str, detail: str) -> Run | None:
