@@ -23,6 +23,7 @@ from core.settings import Settings, Workload, load_settings
 if TYPE_CHECKING:
     from core.ports import AudioStorage, Identity, ListenerStarter, Records, RunQueue, SecretHasher, TextToSpeech
     from core.yoto.cloud import YotoCloud
+    from core.yoto.uploads import AudioUploader
 
 __all__ = ["Adapters", "get_adapters", "local_install_exists", "reset_adapters"]
 
@@ -106,6 +107,16 @@ class Adapters:
             max_tries=s.yoto_max_tries,
             backoff_s=s.yoto_backoff_s,
             max_wait_s=s.yoto_max_wait_s,
+        )
+
+    @cached_property
+    def yoto_uploader(self) -> AudioUploader:
+        """Yoto's audio upload surface (presigned PUTs and the transcode poll)."""
+        from adapters.yoto.audio_upload import YotoAudioUploader
+
+        s = self.settings
+        return YotoAudioUploader(
+            s.yoto_api_url, timeout_s=s.yoto_timeout_s, transcode_deadline_s=s.yoto_transcode_wait_s
         )
 
     @cached_property

@@ -141,6 +141,7 @@ class Playlist:
     updated_at: datetime = field(default_factory=utcnow)
     play_mode: str = "sequential"
     card_id: str | None = None
+    storage: str = "stream"  # stream | yoto (core.storage_modes); older records streamed
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ class Card:
     chosen_icons: tuple[str, ...] = ()
     synced_version: int = 0
     synced_at: datetime | None = None
+    storage: str = "stream"  # stream | yoto (core.storage_modes)
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,7 @@ class Podcast:
     refresh_hours: float = 6.0
     card_id: str | None = None
     yoto_card_id: str | None = None
+    storage: str = "stream"  # stream | yoto (core.storage_modes); older records streamed
     held: list[dict[str, Any]] = field(default_factory=list)
     etag: str | None = None
     last_modified: str | None = None

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     yoto_max_track_mb: float = 100.0
     yoto_max_card_hours: float = 5.0
     yoto_max_card_mb: float = 500.0
+    # How long an upload waits for Yoto's transcode (long files have taken minutes),
+    # and how many of a family's uploads run at once.
+    yoto_transcode_wait_s: float = 900.0
+    yoto_uploads_at_once: int = 2
     max_cover_mb: float = 5.0
     # A card that follows a playlist is rewritten at most once per window; a
     # burst of edits is one write (docs/yoto.md, "Playlist cards"). The timer
@@ -271,6 +275,8 @@ _YOTO = frozenset(
         "yoto_max_tries",
         "yoto_backoff_s",
         "yoto_max_wait_s",
+        "yoto_transcode_wait_s",
+        "yoto_uploads_at_once",
     }
 )
 # The broker connection: the handler's, and the API's too (it sends a command

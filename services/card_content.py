@@ -14,20 +14,25 @@ we do not model), with our title, icon, URL and duration laid over it.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from core import storage_modes
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.ports import AudioRepository, CardRepository
 from core.records import AudioItem, Card, User
 from core.settings import Settings
 from core.usernames import name_of
 from core.yoto.cloud import YotoChapter, YotoCloud, YotoTrack
+from core.yoto.limits import CardLimits
+from core.yoto.uploads import Transcoded
 from services import access, streams
 from services.icons import IconCatalog, IconIndex
+from services.yoto_storage import YotoStoragePorts
 from services.yoto_tokens import YotoTokenService
 
 TITLE_MAX = 100  # Yoto's limit for card and track titles
@@ -46,6 +51,7 @@ class CardRules:
     allow_http: bool
     max_tracks: int
     max_cover_bytes: int
+    limits: CardLimits = field(default_factory=CardLimits)
 
     @classmethod
     def of(cls, settings: Settings) -> CardRules:
@@ -54,7 +60,12 @@ class CardRules:
             allow_http=settings.allow_http_public_url,
             max_tracks=settings.max_card_tracks,
             max_cover_bytes=settings.max_cover_bytes,
+            limits=CardLimits.of(settings),
         )
+
+    def storage(self, asked: str | None, current: str | None = None) -> str:
+        """The mode a write uses: the one asked for, else the card's own, else the install's default."""
+        return storage_modes.checked(asked if asked is not None else current, self.public_url, self.allow_http)
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ class CardPorts:
     yoto: YotoAccess
     stream_key: bytes
     rules: CardRules
+    media: YotoStoragePorts | None = None  # uploads to Yoto's storage (`yoto` cards)
 
 
 # --------------------------------------------------------------------------- rules
@@ -172,14 +184,44 @@ class Built:
     chosen_icons: tuple[str, ...]
 
 
-def _reusable(old: Sequence[YotoChapter], public_url: str) -> dict[str, deque[YotoChapter]]:
+_SHA256 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+
+
+def _item_of(track: YotoTrack, public_url: str, by_sha: Mapping[str, str]) -> str | None:
+    """Which item an old track played: our stream URL names it; a `yoto:#` reference, or
+    the signed media URL Yoto may return in its place, names a transcode we hold."""
+    url = track.track_url or ""
+    if url.startswith("yoto:#"):
+        return by_sha.get(url.removeprefix("yoto:#"))
+    item_id = streams.item_id_of_url(public_url, url)
+    if item_id or track.type != "audio":
+        return item_id
+    return next((by_sha[sha] for sha in _SHA256.findall(url.lower()) if sha in by_sha), None)
+
+
+def _reusable(old: Sequence[YotoChapter], public_url: str, by_sha: Mapping[str, str]) -> dict[str, deque[YotoChapter]]:
     by_item: dict[str, deque[YotoChapter]] = defaultdict(deque)
     for chapter in old:
         for track in chapter.tracks[:1]:
-            item_id = streams.item_id_of_url(public_url, track.track_url)
+            item_id = _item_of(track, public_url, by_sha)
             if item_id:
                 by_item[item_id].append(chapter)
     return by_item
+
+
+def _track(
+    item: AudioItem, title: str, icon: str, url_of: Callable[[AudioItem], str], held: Transcoded | None
+) -> YotoTrack:
+    if held is not None:
+        return held.track(title, icon=icon or None)
+    return YotoTrack(
+        title=title,
+        track_url=url_of(item),
+        type="stream",
+        format=item.format or "mp3",
+        duration=item.duration_s,
+        icon=icon or None,
+    )
 
 
 def build_chapters(
@@ -190,11 +232,14 @@ def build_chapters(
     url_of: Callable[[AudioItem], str],
     public_url: str,
     old: Sequence[YotoChapter] = (),
+    media: Mapping[str, Transcoded] | None = None,
 ) -> Built:
-    """One chapter per entry, in order, each with one stream track; icons from
-    the scorer unless the entry names one. Chapters of `old` that streamed the
-    same item keep their JSON (read-modify-write); keys are renumbered by position."""
-    reuse = _reusable(old, public_url)
+    """One chapter per entry, in order, each with one track: Yoto's stored transcode when
+    `media` holds the item (a `yoto` card), else our stream URL; icons from the scorer
+    unless the entry names one. Chapters of `old` that played the same item keep their
+    JSON (read-modify-write), and a track of the same kind its own; keys are renumbered."""
+    media = media or {}
+    reuse = _reusable(old, public_url, {held.sha256: item_id for item_id, held in media.items()})
     chapters: list[YotoChapter] = []
     icons: list[str] = []
     for entry in entries:
@@ -202,19 +247,16 @@ def build_chapters(
         title = entry.title or item.title[:TITLE_MAX]
         choice = index.choose(title, card_title) if not entry.icon else None
         icon = entry.icon or (choice.media_id if choice else "")
-        track = YotoTrack(
-            title=title,
-            track_url=url_of(item),
-            type="stream",
-            format=item.format or "mp3",
-            duration=item.duration_s,
-            icon=icon or None,
-        )
+        held = media.get(item.id)
+        track = _track(item, title, icon, url_of, held)
         queue = reuse.get(item.id)
         if queue:
             before = queue.popleft()
             kept = before.tracks[0]
-            track = replace(track, raw=kept.raw, file_size=kept.file_size)
+            if kept.type == track.type and held is None:
+                track = replace(track, raw=kept.raw, file_size=kept.file_size)
+            elif kept.type == track.type:
+                track = replace(track, raw={**kept.raw, **track.raw})
             chapter = replace(
                 before, title=title, tracks=(track,), icon=icon or None, key=None, overlay_label=None, duration=None
             )

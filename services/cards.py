@@ -1,10 +1,14 @@
-"""Streaming MYO cards made by hand: create, list, read, rewrite in place, delete, cover.
+"""MYO cards made by hand: create, list, read, rewrite in place, delete, cover.
 
-Order of work, so a failure leaves nothing half-made:
-1. every check that needs no Yoto call (PUBLIC_URL, title, track count, each
-   audio item existing and usable by the caller): a refusal here means Yoto
-   saw no request at all;
-2. the Yoto calls (icon list, read of the card for a rewrite, the write);
+A card's `storage` is `stream` (our signed URLs) or `yoto` (each item uploaded
+to Yoto's storage once per account, `services.yoto_storage`); a rewrite may
+move it between the two and keeps its Yoto card id. Order of work, so a
+failure leaves nothing half-made:
+1. every check that needs no Yoto call (the mode, PUBLIC_URL for streaming,
+   title, track count, Yoto's limits for stored audio, each audio item
+   existing and usable by the caller): a refusal here means Yoto saw no request;
+2. the Yoto calls (uploads of what Yoto lacks, icon list, read of the card for a
+   rewrite, the write): a track that cannot be uploaded writes nothing;
 3. the record. A create whose record cannot be stored deletes the Yoto card
    again; a rewrite that Yoto refuses leaves the record as it was.
 
@@ -18,14 +22,18 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from core import storage_modes
 from core.errors import Conflict, Invalid
-from core.records import Card, Page, User, new_id, utcnow
+from core.records import AudioItem, Card, Page, User, new_id, utcnow
+from core.yoto import limits
 from core.yoto.cloud import Icon, YotoCard
-from services import access
+from core.yoto.uploads import Transcoded
+from services import access, yoto_storage
 from services import card_content as content
 from services.card_content import CardPorts, Entry
 from services.images import image_kind_and_size
 from services.library import paged
+from services.yoto_storage import TrackProgress
 
 log = logging.getLogger("yss.cards")
 
@@ -45,12 +53,29 @@ class CardSpec:
     tracks: Sequence[TrackSpec]
     description: str | None = None
     author: str | None = None
+    storage: str | None = None  # stream | yoto; None: the card's own, else the install's default
 
 
-def _checked(ports: CardPorts, user: User, spec: CardSpec, *, known: Sequence[str] = ()) -> tuple[str, list[Entry]]:
-    """The title and entries of a valid spec, before any Yoto call. Items in
+Progress = Callable[[TrackProgress], None]
+
+
+@dataclass(frozen=True)
+class Checked:
+    title: str
+    entries: list[Entry]
+    storage: str
+
+
+def _checked(
+    ports: CardPorts, user: User, spec: CardSpec, *, known: Sequence[str] = (), current: str | None = None
+) -> Checked:
+    """The title, entries and mode of a valid spec, before any Yoto call. Items in
     `known` (the card's current tracks) that were deleted meanwhile are skipped."""
-    content.require_https_public_url(ports.rules)
+    storage = ports.rules.storage(spec.storage, current)
+    if storage == storage_modes.STREAM:
+        content.require_https_public_url(ports.rules)
+    elif ports.media is None:
+        raise Conflict("this install cannot upload to Yoto's storage; make a streaming card")
     title = content.check_title(spec.title)
     limit = ports.rules.max_tracks
     if not 1 <= len(spec.tracks) <= limit:
@@ -66,38 +91,86 @@ def _checked(ports: CardPorts, user: User, spec: CardSpec, *, known: Sequence[st
         entries.append(Entry(items[t.audio_id], track_title, t.icon or ""))
     if not entries:
         raise Invalid("none of the card's tracks exist any more: add at least one")
-    return title, entries
+    if storage == storage_modes.YOTO:
+        limits.check(ports.rules.limits, [_sized(e) for e in entries])
+    return Checked(title, entries, storage)
 
 
-def _record_fields(spec: CardSpec, title: str, entries: list[Entry], chosen: tuple[str, ...]) -> dict[str, object]:
+def _sized(entry: Entry) -> limits.Sized:
+    item = entry.item
+    return limits.Sized(entry.title or item.title, item.duration_s or 0.0, item.size_bytes)
+
+
+def _media(ports: CardPorts, account: str, checked: Checked, on_progress: Progress | None) -> dict[str, Transcoded]:
+    """For a `yoto` card, each item's transcode in Yoto's storage (uploading what it lacks)."""
+    if checked.storage != storage_modes.YOTO or ports.media is None:
+        return {}
+    items = list({e.item.id: e.item for e in checked.entries}.values())
+    done = yoto_storage.put_items(ports.media, account, items, on_progress=on_progress)
+    return {item.id: held for item, held in zip(items, done, strict=True)}
+
+
+def missing_uploads(ports: CardPorts, user: User, spec: CardSpec, card_id: str | None = None) -> list[AudioItem]:
+    """The items a write of `spec` would have to upload first (none for a streaming card),
+    after every check a write makes before calling Yoto."""
+    current = content.get_card(ports.cards, user, card_id) if card_id else None
+    if current is not None:
+        access.may_change(user, current.owner, "card")
+    checked = _checked(
+        ports,
+        user,
+        spec,
+        known=current.audio_ids if current else (),
+        current=current.storage if current else None,
+    )
+    if checked.storage != storage_modes.YOTO or ports.media is None:
+        return []
+    account = current.owner if current else user.owner_id
+    items = {e.item.id: e.item for e in checked.entries}
+    return [item for item in items.values() if yoto_storage.held(ports.media, account, item) is None]
+
+
+def _record_fields(spec: CardSpec, checked: Checked, chosen: tuple[str, ...]) -> dict[str, object]:
+    entries = checked.entries
     return {
-        "title": title,
+        "title": checked.title,
         "description": spec.description,
         "author": spec.author,
         "audio_ids": tuple(e.item.id for e in entries),
         "track_titles": tuple(e.title for e in entries),
         "track_icons": tuple(e.icon for e in entries),
         "chosen_icons": chosen,
+        "storage": checked.storage,
     }
 
 
-def create(ports: CardPorts, user: User, spec: CardSpec) -> Card:
-    title, entries = _checked(ports, user, spec)
+def create(
+    ports: CardPorts, user: User, spec: CardSpec, *, card_id: str | None = None, on_progress: Progress | None = None
+) -> Card:
+    """A new card on the caller's Yoto account (`card_id`: the id it gets here, for a queued upload)."""
+    checked = _checked(ports, user, spec)
+    title = checked.title
+    media = _media(ports, user.owner_id, checked, on_progress)
     yoto = ports.yoto
     index = yoto.icon_index(user.owner_id)
     built = content.build_chapters(
-        entries, index, title, url_of=content.stream_url_maker(ports), public_url=ports.rules.public_url
+        checked.entries,
+        index,
+        title,
+        url_of=content.stream_url_maker(ports),
+        public_url=ports.rules.public_url,
+        media=media,
     )
     new = YotoCard(title=title, chapters=built.chapters, description=spec.description, author=spec.author)
     saved = yoto.tokens.call(user.owner_id, yoto.cloud.save_card, new)
     now = utcnow()
     card = Card(
-        id=new_id(),
+        id=card_id or new_id(),
         owner=user.owner_id,
         yoto_card_id=saved.card_id,
         created_at=now,
         updated_at=now,
-        **_record_fields(spec, title, entries, built.chosen_icons),  # type: ignore[arg-type]
+        **_record_fields(spec, checked, built.chosen_icons),  # type: ignore[arg-type]
     )
     try:
         ports.cards.add(card)
@@ -132,23 +205,29 @@ def _read_on_yoto(ports: CardPorts, card: Card) -> YotoCard:
     return ports.yoto.tokens.call(card.owner, ports.yoto.cloud.get_card, card.yoto_card_id)
 
 
-def update(ports: CardPorts, user: User, card_id: str, spec: CardSpec) -> Card:
-    """Rewrite the same Yoto card in place, keeping every field Yoto holds that we do not set."""
+def update(ports: CardPorts, user: User, card_id: str, spec: CardSpec, *, on_progress: Progress | None = None) -> Card:
+    """Rewrite the same Yoto card in place, keeping every field Yoto holds that we do not set
+    (also when it moves between `stream` and `yoto`: the physical card keeps working)."""
     card = content.get_card(ports.cards, user, card_id)
     access.may_change(user, card.owner, "card")
     if card.playlist_id:
         raise Conflict(f"this card follows playlist {card.playlist_id}: change the playlist instead")
-    title, entries = _checked(ports, user, spec, known=card.audio_ids)
+    checked = _checked(ports, user, spec, known=card.audio_ids, current=card.storage)
+    title = checked.title
+    if not card.yoto_card_id:
+        raise Conflict("this card has no Yoto card (yet); delete it and make a new one")
+    media = _media(ports, card.owner, checked, on_progress)
     yoto = ports.yoto
     index = yoto.icon_index(card.owner)
     current = _read_on_yoto(ports, card)
     built = content.build_chapters(
-        entries,
+        checked.entries,
         index,
         title,
         url_of=content.stream_url_maker(ports),
         public_url=ports.rules.public_url,
         old=current.chapters,
+        media=media,
     )
     changed = replace(
         current,
@@ -160,7 +239,7 @@ def update(ports: CardPorts, user: User, card_id: str, spec: CardSpec) -> Card:
         card_id=card.yoto_card_id,
     )
     yoto.tokens.call(card.owner, yoto.cloud.save_card, changed)
-    return ports.cards.update(replace(card, **_record_fields(spec, title, entries, built.chosen_icons)))  # type: ignore[arg-type]
+    return ports.cards.update(replace(card, **_record_fields(spec, checked, built.chosen_icons)))  # type: ignore[arg-type]
 
 
 def delete_on_yoto_and_here(ports: CardPorts, card: Card) -> None:

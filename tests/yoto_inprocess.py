@@ -65,6 +65,13 @@ class InProcessCloud(RunningCloud):
     def advance(self, seconds: float) -> None:
         self.state.clock.advance(seconds)
 
+    def settle_then_advance(self, seconds: float) -> None:
+        """A poll's wait: every transcode the store has started finishes its real work
+        first (a thread of the simulator's), then the clock moves `seconds` on."""
+        for transcode in list(self.state.audio._held.values()):
+            transcode.encoded_event.wait(30)
+        self.advance(seconds)
+
     def client(self, **options: Any) -> YotoClient:
         """A YotoClient on the transport whose retry waits move the simulator's clock instead of sleeping."""
         settings: dict[str, Any] = {"backoff_s": 0.01, "max_backoff_s": 0.05, "max_wait_s": 3.0, **options}

@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     from core.records import Run
     from core.settings import Settings
     from core.yoto.cloud import YotoCloud
+    from core.yoto.uploads import AudioUploader
     from services import jobs
     from services.card_content import CardPorts
+    from services.card_uploads import UploadPorts as CardUploadPorts
     from services.icons import IconCatalog
     from services.ingest import IngestPorts
     from services.library import LibraryPorts
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from services.uploads import UploadPorts
     from services.users import Family
     from services.yoto_link import YotoLink
+    from services.yoto_storage import YotoStoragePorts
     from services.yoto_tokens import YotoTokenService
 
 __all__ = ["AdapterSet", "Root", "root_for"]
@@ -67,6 +70,7 @@ class AdapterSet(Protocol):
     run_queue: RunQueue
     hasher: SecretHasher
     listener_starter: ListenerStarter | None
+    yoto_uploader: AudioUploader
 
 
 class once(Generic[T]):
@@ -220,6 +224,24 @@ class Root:
         return YotoLink(self.adapters.yoto, self.tokens, records.tokens, records.settings, records.counters, rules)
 
     @once
+    def yoto_media(self) -> YotoStoragePorts:
+        """Uploads to Yoto's storage, at most YOTO_UPLOADS_AT_ONCE at a time in this process."""
+        from services.ingest import scratch_base
+        from services.yoto_storage import YotoStoragePorts
+
+        settings = self.settings
+        at_once = max(1, settings.yoto_uploads_at_once)
+        return YotoStoragePorts(
+            storage=self.adapters.storage,
+            uploader=self.adapters.yoto_uploader,
+            settings=self.records.settings,
+            tokens=self.tokens,
+            scratch=scratch_base(settings) / "yoto-upload",
+            gate=threading.BoundedSemaphore(at_once),
+            at_once=at_once,
+        )
+
+    @once
     def cards(self) -> CardPorts:
         from services.card_content import CardPorts, CardRules, YotoAccess
 
@@ -230,7 +252,16 @@ class Root:
             yoto=YotoAccess(self.adapters.yoto, self.tokens, self.icons),
             stream_key=self.keys.stream,
             rules=CardRules.of(self.settings),
+            media=self.yoto_media,
         )
+
+    @once
+    def card_uploads(self) -> CardUploadPorts:
+        """Card writes that upload to Yoto's storage first, as `card-upload` runs."""
+        from services.card_uploads import UploadPorts
+
+        records = self.records
+        return UploadPorts(self.cards, records.runs, self.run_queue, records.settings, self.member_lookup)
 
     @once
     def playlist_cards(self) -> PlaylistCards:
@@ -400,6 +431,7 @@ class Root:
             {
                 "routine": jobs.Lane(settings.routine_workers, by_due=True),
                 "podcast": jobs.Lane(settings.job_workers, by_due=False),
+                "card-upload": jobs.Lane(max(1, settings.yoto_uploads_at_once), by_due=False),
             },
             per_member=per_member,
             interrupt=lambda run_id, detail: jobs.interrupt(runs, run_id, detail),
@@ -415,11 +447,12 @@ class Root:
 
     def execute(self, run_id: str) -> Run:
         """Run one queued run to its end (a podcast refresh or a routine's steps)."""
-        from services import jobs, podcasts, routines
+        from services import card_uploads, jobs, podcasts, routines
 
         handlers: dict[str, jobs.Handler] = {
             "podcast": lambda run: podcasts.run_refresh(self.podcasts, run),
             "routine": lambda run: routines.run_steps(self.routines, run),
+            card_uploads.KIND: lambda run: card_uploads.run_upload(self.card_uploads, run),
         }
         return jobs.execute(self.records.runs, handlers, run_id)
 

@@ -72,6 +72,8 @@ def chapter_json(chapter: YotoChapter, position: int) -> dict[str, Any]:
     _put(out, ("display", "icon16x16"), _icon(chapter.icon))
     if any(t.get("type") == "stream" for t in out["tracks"]):
         out["hasStreams"] = True
+    elif "hasStreams" in out:
+        out["hasStreams"] = False  # a chapter moved from streaming to Yoto's storage
     return out
 
 
@@ -112,8 +114,11 @@ def card_json(card: YotoCard) -> dict[str, Any]:
     _put(out, ("metadata", "cover", "imageL"), card.cover_url)
     streams = any(t.get("type") == "stream" for c in content["chapters"] for t in c["tracks"])
     _edit_settings(out, content, streams)
+    media = out.get("metadata", {}).get("media") if isinstance(out.get("metadata"), dict) else None
     if streams:
         _put(out, ("metadata", "media", "hasStreams"), True)
+    elif isinstance(media, dict) and "hasStreams" in media:
+        media["hasStreams"] = False
     return out
 
 

@@ -6,12 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from app.deps import RootDep, UserDep
-from app.schemas.cards import CardIn, CardOut, CardPage
+from app.schemas.cards import CardIn, CardOut, CardPage, CardUploadOut
 from app.schemas.common import ERRORS
+from app.schemas.scheduled import RunOut
 from core.errors import TooLarge
-from services import cards
+from services import card_uploads, cards
+from services.card_uploads import Written
 from services.cards import CardSpec, TrackSpec
 
 router = APIRouter(tags=["cards"])
@@ -20,6 +23,7 @@ CardId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]
 # Every refusal a card write can give: 400 a body that is not JSON; validation (422) comes before any Yoto call;
 # 409 also when PUBLIC_URL is not https or no Yoto account is linked (relink).
 _WRITE_ERRORS = ERRORS(400, 401, 403, 404, 409, 422, 429, 502, 503, 504)
+_QUEUED = {202: {"model": CardUploadOut, "description": "queued behind its uploads to Yoto's storage"}}
 
 _IMAGE_BODY = {
     "requestBody": {
@@ -38,15 +42,25 @@ def _spec(body: CardIn) -> CardSpec:
         description=body.description,
         author=body.author,
         tracks=[TrackSpec(t.audio_id, t.title, t.icon) for t in body.tracks],
+        storage=body.storage,
     )
 
 
-@router.post("/api/cards", response_model=CardOut, status_code=201, responses=_WRITE_ERRORS)
-def create_card(body: CardIn, root: RootDep, user: UserDep) -> CardOut:
-    """A streaming card on your Yoto account: one chapter per track, each
-    streaming our signed URL of the audio item, with an icon chosen from the
-    titles unless the track names one."""
-    return CardOut.of(cards.create(root.cards, user, _spec(body)))
+def _answer(written: Written) -> CardOut | JSONResponse:
+    if written.card is not None:
+        return CardOut.of(written.card)
+    assert written.run is not None
+    queued = CardUploadOut(card_id=written.card_id, run=RunOut.of(written.run))
+    return JSONResponse(queued.model_dump(mode="json"), status_code=202)
+
+
+@router.post("/api/cards", response_model=CardOut, status_code=201, responses={**_WRITE_ERRORS, **_QUEUED})
+def create_card(body: CardIn, root: RootDep, user: UserDep) -> CardOut | JSONResponse:
+    """A card on your Yoto account: one chapter per track, with an icon chosen
+    from the titles unless the track names one. `storage: stream` plays our
+    signed URL of each item; `yoto` uploads each item to Yoto's storage once
+    (202 with the run while uploads are needed; 201 when Yoto holds them all)."""
+    return _answer(card_uploads.write(root.card_uploads, user, _spec(body)))
 
 
 @router.get("/api/cards", response_model=CardPage, responses=ERRORS(400, 401, 403))
@@ -67,12 +81,14 @@ def get_card(card_id: CardId, root: RootDep, user: UserDep) -> CardOut:
     return CardOut.of(cards.get(root.cards, user, card_id))
 
 
-@router.put("/api/cards/{card_id}", response_model=CardOut, responses=_WRITE_ERRORS)
-def update_card(card_id: CardId, body: CardIn, root: RootDep, user: UserDep) -> CardOut:
-    """Rewrite the same Yoto card in place (same body as create). Fields Yoto
-    holds that this body does not set (ambient colours, cover, ...) are kept.
+@router.put("/api/cards/{card_id}", response_model=CardOut, responses={**_WRITE_ERRORS, **_QUEUED})
+def update_card(card_id: CardId, body: CardIn, root: RootDep, user: UserDep) -> CardOut | JSONResponse:
+    """Rewrite the same Yoto card in place (same body as create), also to move it
+    between `stream` and `yoto`: the card keeps its Yoto id. Fields Yoto holds
+    that this body does not set (ambient colours, cover, ...) are kept. 202 while
+    uploads are needed (the card stays as it was until every track is ready).
     409 for a card that follows a playlist: change the playlist instead."""
-    return CardOut.of(cards.update(root.cards, user, card_id, _spec(body)))
+    return _answer(card_uploads.write(root.card_uploads, user, _spec(body), card_id))
 
 
 @router.delete("/api/cards/{card_id}", status_code=204, responses=ERRORS(401, 403, 404, 409, 429, 502, 503, 504))

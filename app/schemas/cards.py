@@ -6,11 +6,12 @@ services, under a fixed ceiling here (`ITEMS_CEILING`)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.schemas.common import NOT_BLANK, In, Out
+from app.schemas.scheduled import RunOut
 from core.records import Card
 from core.usernames import name_of
 from services.card_content import TITLE_MAX
@@ -22,6 +23,7 @@ CardTitle = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX,
 MediaId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 # The most tracks or items any configuration allows; MAX_CARD_TRACKS (default 100) is the real limit.
 ITEMS_CEILING = 500
+Storage = Literal["stream", "yoto"]
 
 
 class CardTrackIn(In):
@@ -35,6 +37,11 @@ class CardIn(In):
     description: str | None = Field(default=None, max_length=2000)
     author: str | None = Field(default=None, max_length=200)
     tracks: list[CardTrackIn] = Field(min_length=1, max_length=ITEMS_CEILING)
+    storage: Storage | None = Field(
+        default=None,
+        description="stream: our signed URLs, fetched as it plays; yoto: uploaded to Yoto's storage, plays offline."
+        " Omitted: the card's own mode, or for a new card yoto unless PUBLIC_URL is a public https address",
+    )
 
 
 class CardTrackOut(BaseModel):
@@ -53,6 +60,7 @@ class CardOut(BaseModel):
     cover_url: str | None
     yoto_card_id: str | None
     playlist_id: str | None
+    storage: Storage
     tracks: list[CardTrackOut]
     created_at: datetime
     updated_at: datetime
@@ -80,10 +88,19 @@ class CardOut(BaseModel):
             cover_url=card.cover_url,
             yoto_card_id=card.yoto_card_id,
             playlist_id=card.playlist_id,
+            storage=card.storage,  # type: ignore[arg-type]
             tracks=tracks,
             created_at=card.created_at,
             updated_at=card.updated_at,
         )
+
+
+class CardUploadOut(BaseModel):
+    """A write queued behind its uploads to Yoto's storage: follow the run (`GET /api/runs/{id}`,
+    each track's phase and percent in `results`); the card is written when every track is ready."""
+
+    card_id: str = Field(description="the card the run writes (for a new card, the id it will have)")
+    run: RunOut
 
 
 class CardPage(BaseModel):

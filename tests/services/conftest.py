@@ -12,6 +12,9 @@ from services.ingest import IngestLimits
 from services.library import LibraryPorts
 from tests.audio_fixtures import write_tone
 from tests.services.fakes import FakeIdentity, FakeTTS
+from tests.services.memory_root import linked_admin_root
+from tests.yoto_inprocess import InProcessCloud
+from wiring import Root
 
 
 @pytest.fixture
@@ -41,3 +44,17 @@ def tone_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def fake_tts(tone_mp3: Path) -> FakeTTS:
     return FakeTTS(tone_mp3)
+
+
+@pytest.fixture
+def cloud() -> InProcessCloud:
+    """The in-process Yoto cloud; an upload's transcode takes 2 s of its manual clock."""
+    cloud = InProcessCloud()
+    cloud.configure(transcode_delay_s=2.0)
+    return cloud
+
+
+@pytest.fixture
+def root(cloud: InProcessCloud, tmp_path: Path) -> Root:
+    """The composition root on the memory adapters, mum an admin linked to `cloud`."""
+    return linked_admin_root(cloud, tmp_path)

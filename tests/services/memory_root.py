@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.memory import MemoryRecords, MemoryStorage
+from adapters.yoto.audio_upload import YotoAudioUploader
 from adapters.yoto.client import YotoClient
 from core.records import AudioItem, new_id
 from core.settings import Settings
@@ -32,6 +33,7 @@ class MemoryAdapters:
     run_queue: Any = None
     hasher: Any = None
     listener_starter: Any = None
+    yoto_uploader: Any = None
 
 
 def memory_root(cloud: InProcessCloud, data_dir: Path, **settings: Any) -> Root:
@@ -51,6 +53,9 @@ def memory_root(cloud: InProcessCloud, data_dir: Path, **settings: Any) -> Root:
         records=MemoryRecords(clock=cloud.now),
         storage=MemoryStorage(clock=lambda: cloud.state.clock.now()),
         yoto=cloud.client(),
+        yoto_uploader=YotoAudioUploader(
+            BASE_URL, transport=cloud.transport, sleep=cloud.settle_then_advance, clock=lambda: cloud.state.clock.now()
+        ),
     )
     return Root(adapters)
 

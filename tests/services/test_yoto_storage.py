@@ -18,24 +18,12 @@ from core.yoto.uploads import Transcoded
 from services import yoto_storage
 from services.yoto_storage import TrackNotReady, TrackProgress, YotoStoragePorts
 from tests.audio_fixtures import write_tone
-from tests.services.memory_root import add_item, linked_admin_root
+from tests.services.memory_root import add_item
 from tests.yoto_inprocess import InProcessCloud
 from wiring import Root
 
 UPLOAD_URL = "/media/transcode/audio/uploadUrl"
 PUT_PREFIX = "/storage/uploads/"
-
-
-@pytest.fixture
-def cloud() -> InProcessCloud:
-    cloud = InProcessCloud()
-    cloud.configure(transcode_delay_s=2.0)
-    return cloud
-
-
-@pytest.fixture
-def root(cloud: InProcessCloud, tmp_path: Path) -> Root:
-    return linked_admin_root(cloud, tmp_path)
 
 
 @pytest.fixture

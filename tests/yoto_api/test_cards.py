@@ -209,7 +209,7 @@ def test_invalid_cards_are_refused_before_yoto_hears_anything(yapi: YApi, mum: T
     )
 
 
-def test_a_card_needs_an_https_public_url_unless_http_is_allowed(
+def test_a_streaming_card_needs_an_https_public_url_unless_http_is_allowed(
     backend_settings: Settings, yoto_cloud: RunningCloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     yapi = build_yapi(backend_settings, yoto_cloud, monkeypatch, tmp_path, allow_http_public_url=False)
@@ -217,7 +217,8 @@ def test_a_card_needs_an_https_public_url_unless_http_is_allowed(
         mum = yapi.login(ADMIN)
         link(mum)  # the callback is on this machine: Yoto accepts a loopback http address
         yapi.cloud.clear_requests()
-        r = mum.post("/api/cards", json={"title": "Plain", "tracks": [{"audio_id": yapi.item().id}]})
+        body = {"title": "Plain", "tracks": [{"audio_id": yapi.item().id}], "storage": "stream"}
+        r = mum.post("/api/cards", json=body)
         assert r.status_code == 409
         assert "https://" in r.json()["detail"] and "ALLOW_HTTP_PUBLIC_URL=true" in r.json()["detail"]
         assert yapi.cloud.requests() == []

@@ -1,6 +1,7 @@
-// Cards: make a streaming card from chosen audio (reorder first; an icon
-// suggested per track from Yoto's public set and changeable; an optional
-// cover), see the family's cards, edit and delete them.
+// Cards: make a card from chosen audio (reorder first; an icon suggested per
+// track from Yoto's public set and changeable; streamed or kept in Yoto's
+// storage, with each track's upload shown; an optional cover), see the
+// family's cards, edit and delete them.
 
 import { api, listOf } from "../api.js";
 import { announce, clear, confirmDialog, debounce, dialog, field, h, missing, statusLine } from "../dom.js";
@@ -19,7 +20,7 @@ export async function render(root, ctx) {
   let linked = false;
   let draft = blank();
 
-  function blank() { return { id: null, title: "", description: "", author: "", tracks: [] }; }
+  function blank() { return { id: null, title: "", description: "", author: "", storage: "", tracks: [] }; }
 
   // --- the form ---------------------------------------------------------------
   const heading = h("h2", { id: "card-form-h" }, "Make a card");
@@ -27,6 +28,10 @@ export async function render(root, ctx) {
   const description = h("input", { type: "text", maxlength: 500 });
   const author = h("input", { type: "text", maxlength: 100 });
   const cover = h("input", { type: "file", accept: "image/png,image/jpeg" });
+  const storage = h("select", {},
+    h("option", { value: "" }, "This install's default"),
+    h("option", { value: "yoto" }, "Keep it in Yoto's storage (plays offline)"),
+    h("option", { value: "stream" }, "Stream it from this service"));
   const formStatus = statusLine();
   const submit = h("button", { type: "submit" }, "Make the card");
   const cancelEdit = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => edit(null) }, "Stop editing");
@@ -79,6 +84,7 @@ export async function render(root, ctx) {
     field("Description (optional)", description).wrap,
     h("h3", {}, "Tracks"), tracks.el,
     h("details", { class: "add-tracks", open: true }, h("summary", {}, "Add tracks from the library"), picker.el),
+    field("Where the audio lives", storage, "Yoto's storage: uploaded once, plays with this service stopped. Streaming: fetched from this service each time it plays.").wrap,
     field("Cover image (optional, PNG or JPEG)", cover).wrap,
     h("div", { class: "row" }, submit, cancelEdit), formStatus.el);
 
@@ -94,11 +100,13 @@ export async function render(root, ctx) {
       // An icon is sent when someone chose it or this page suggested it (what you see is what the card gets);
       // otherwise the service keeps choosing by the titles.
       tracks: draft.tracks.map((t) => ({ audio_id: t.audio_id, title: t.title, ...(t.icon && (t.chosen || t.suggested) ? { icon: t.icon.id } : {}) })),
+      ...(storage.value ? { storage: storage.value } : {}),
     };
     submit.disabled = true;
     formStatus.info(draft.id ? "Updating the card on Yoto…" : "Making the card on Yoto…");
     try {
-      const card = draft.id ? await api(`api/cards/${draft.id}`, { method: "PUT", json: body }) : await api("api/cards", { method: "POST", json: body });
+      const answer = draft.id ? await api(`api/cards/${draft.id}`, { method: "PUT", json: body }) : await api("api/cards", { method: "POST", json: body });
+      const card = answer.run ? await afterUploads(answer) : answer;
       let note = "";
       if (cover.files && cover.files[0]) {
         try {
@@ -119,6 +127,22 @@ export async function render(root, ctx) {
     }
   });
 
+  // A write queued behind its uploads to Yoto: show each track's phase until the run ends.
+  async function afterUploads(queued) {
+    const words = { hashing: "reading", uploading: "uploading", transcoding: "Yoto is converting", complete: "ready", held: "already at Yoto" };
+    let run = queued.run;
+    while (run.status === "queued" || run.status === "running") {
+      const tracks = listOf(run.results);
+      formStatus.info(tracks.length
+        ? `Uploading to Yoto: ${tracks.map((t) => `track ${t.track} ${words[t.phase] || t.phase}${t.phase === "complete" || t.phase === "held" ? "" : ` ${t.percent}%`}`).join(", ")}…`
+        : "Waiting to upload to Yoto…");
+      await new Promise((done) => setTimeout(done, 1000));
+      run = await api(`api/runs/${run.id}`);
+    }
+    if (run.status !== "ok") throw new Error(run.detail || "The upload to Yoto failed; the card was not changed.");
+    return api(`api/cards/${queued.card_id}`);
+  }
+
   async function edit(card) {
     formStatus.clear();
     if (!card) {
@@ -136,7 +160,7 @@ export async function render(root, ctx) {
     const tracksOf = listOf(full.tracks);
     await titles.fill(tracksOf.filter((t) => !t.title).map((t) => t.audio_id));
     draft = {
-      id: full.id, title: full.title, description: full.description || "", author: full.author || "",
+      id: full.id, title: full.title, description: full.description || "", author: full.author || "", storage: full.storage || "",
       tracks: tracksOf.map((t) => ({
         audio_id: t.audio_id, title: t.title || titles.get(t.audio_id) || "Track",
         icon: icons.byId(t.icon || t.chosen_icon), chosen: Boolean(t.icon), suggested: false,
@@ -145,6 +169,7 @@ export async function render(root, ctx) {
     title.value = draft.title;
     description.value = draft.description;
     author.value = draft.author;
+    storage.value = draft.storage;
     heading.textContent = `Edit “${draft.title}”`;
     submit.textContent = "Save changes";
     cancelEdit.hidden = false;
@@ -159,7 +184,7 @@ export async function render(root, ctx) {
       list.replaceChildren(...cards.map((card) => h("li", {},
         h("div", { class: "main" }, h("span", { class: "title" }, card.title), h("br"),
           h("span", { class: "meta" }, [`${listOf(card.tracks).length} tracks`, card.owner && card.owner !== ctx.me.username ? `by ${card.owner}` : null,
-            card.yoto_card_id ? `Yoto card ${card.yoto_card_id}` : null, card.playlist_id ? "follows a playlist" : null].filter(Boolean).join(" · "))),
+            card.storage === "yoto" ? "in Yoto's storage" : "streamed", card.yoto_card_id ? `Yoto card ${card.yoto_card_id}` : null, card.playlist_id ? "follows a playlist" : null].filter(Boolean).join(" · "))),
         h("div", { class: "actions" },
           card.playlist_id ? h("a", { class: "button secondary", href: "#/playlists", "aria-label": `Edit the playlist of ${card.title}` }, "Edit playlist")
             : h("button", { type: "button", class: "secondary", "aria-label": `Edit ${card.title}`, onclick: () => edit(card) }, "Edit"),
