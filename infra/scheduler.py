@@ -29,6 +29,9 @@ from infra.api import LambdaCode, function_log_and_role, lambda_environment, no_
 from infra.config import LAMBDA_HANDLER, StackConfig
 
 WORKER_TIMEOUT_S = 900  # Lambda's longest
+# A card's upload waits for Yoto's transcode at most this long on the worker, so a
+# slow one ends as a failed run saying so before Lambda stops the function.
+WORKER_TRANSCODE_WAIT_S = 780
 TICK_EXPRESSION = "rate(1 minute)"
 TICK_INPUT = {"yss": "tick"}
 
@@ -139,4 +142,5 @@ def worker_function_name(config: StackConfig) -> str:
 def worker_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]:
     """The API's settings: the worker builds the same adapters and stream URLs. It
     answers no HTTP, so CloudFront's origin secret is not among them."""
-    return lambda_environment(dataclasses.replace(config, enable_cloudfront=False), v)
+    env = lambda_environment(dataclasses.replace(config, enable_cloudfront=False), v)
+    return {**env, "YOTO_TRANSCODE_WAIT_S": str(WORKER_TRANSCODE_WAIT_S)}

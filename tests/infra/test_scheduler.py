@@ -61,6 +61,8 @@ def test_worker_environment_loads_as_the_app_settings(run: ProgramRun, monkeypat
     settings.validate_backend()
     assert settings.public_url == lambda_env(run)["PUBLIC_URL"]
     assert "/environment" in worker(run).secret_paths
+    # a card's upload gives up on Yoto's transcode well before the worker's 900 s end
+    assert settings.yoto_transcode_wait_s == 780 < worker(run).inputs["timeout"]
 
 
 def test_roles_are_least_privilege(run: ProgramRun) -> None:
