@@ -19,6 +19,7 @@ the adapter to map onto its own port.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +83,6 @@ UNAVAILABLE_CODES = frozenset(
 
 
 def client(settings: Settings, service: str, **kwargs: Any) -> Any:
-    import boto3
     from botocore.config import Config
 
     limits = LIMITS.get(service, _DEFAULT_LIMITS)
@@ -92,9 +92,28 @@ def client(settings: Settings, service: str, **kwargs: Any) -> Any:
         read_timeout=limits.read_s,
         signature_version=kwargs.pop("signature_version", None),
     )
-    made = boto3.session.Session().client(service, region_name=settings.aws_region, config=config, **kwargs)
+    made = _new_client(service, region_name=settings.aws_region, config=config, **kwargs)
     install_outage_mapping(made)
     return made
+
+
+_shared: Any = None
+_shared_lock = threading.Lock()
+
+
+def _new_client(service: str, **options: Any) -> Any:
+    """A client from the process's one boto3 session: the service models, endpoint rules
+    and client classes are read and built once, not once per client (clients are
+    thread-safe; making one is not, hence the lock). Endpoints (`AWS_ENDPOINT_URL*`)
+    are read from the environment at each creation; credentials once per process, as
+    Lambda gives them."""
+    import boto3
+
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = boto3.session.Session()
+        return _shared.client(service, **options)
 
 
 def install_outage_mapping(made: Any) -> None:
