@@ -10,8 +10,10 @@ For a newcomer without a Yoto account: every page works, linking included
    a sample card `demo1` (3 chapters) to play, each keeping its device shadow
    in the fake cloud up to date as a real player does;
 3. the service under uvicorn with the local adapters, a data dir of its own
-   (a fresh temporary one unless `--data-dir` is given), ALLOW_HTTP_PUBLIC_URL
-   and the Yoto settings pointing at the simulator;
+   (a fresh temporary one unless `--data-dir` is given) and the Yoto settings
+   pointing at the simulator; PUBLIC_URL is a laptop's http://127.0.0.1, so
+   cards keep their audio in the fake cloud's storage (docs/cards.md) and the
+   players play them with the service stopped;
 4. an admin `demo` with a generated password, printed once.
 
 The service runs the MQTT listener in-process (MQTT_ENABLED), so once an
@@ -180,7 +182,6 @@ def service_part() -> Part:
             "USE_AWS": "false",
             "DATA_DIR": str(demo.data_dir),
             "PUBLIC_URL": demo.url,
-            "ALLOW_HTTP_PUBLIC_URL": "true",
             "TTS_ENGINE": os.environ.get("TTS_ENGINE", "espeak"),
             "MQTT_ENABLED": "false",  # the players part turns it on with its broker
             **demo.env,

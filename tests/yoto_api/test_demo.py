@@ -98,13 +98,21 @@ def test_make_demo_serves_every_part_and_stops_them_all() -> None:
             ):
                 r = web.post(f"/api/players/{mini}/commands", json=body)
                 assert r.status_code == 200, (body, r.text)
-            # a card the family makes plays: the player reads it from the fake cloud and
-            # fetches its track from this service's stream URL as it starts
+            # a card the family makes plays: with no public address its audio goes to the
+            # fake cloud's storage first (202 and a run), and the player downloads it from there
             said = web.post("/api/audio/tts", json={"text": "Good night, little one.", "title": "Good night"})
             assert said.status_code == 201, said.text
             made = web.post("/api/cards", json={"title": "Bedtime", "tracks": [{"audio_id": said.json()["id"]}]})
-            assert made.status_code == 201, made.text
-            yoto_card = made.json()["yoto_card_id"]
+            assert made.status_code == 202, made.text
+            run_id, card_id = made.json()["run"]["id"], made.json()["card_id"]
+            deadline = time.monotonic() + 60
+            while (run := web.get(f"/api/runs/{run_id}").json())["status"] in ("queued", "running"):
+                assert time.monotonic() < deadline, run
+                time.sleep(0.3)
+            assert run["status"] == "ok", run
+            card = web.get(f"/api/cards/{card_id}").json()
+            assert card["storage"] == "yoto"
+            yoto_card = card["yoto_card_id"]
             bedroom = next(p["id"] for p in items if p["name"] == "Bedroom Player")
             play = web.post(f"/api/players/{bedroom}/commands", json={"action": "play", "card_id": yoto_card})
             assert play.status_code == 200, play.text
