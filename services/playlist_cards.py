@@ -22,7 +22,9 @@ with the old `loop` mode plays in order. A burst of edits is one write:
 
 An edit is never refused because Yoto failed: the playlist is the truth, the
 card stays dirty, the answer says `failed` with Yoto's reason, and the next
-sync tries again.
+sync tries again. A `yoto` playlist (its `storage`) uploads the items Yoto
+lacks before each write, after Yoto's limits are checked; a failed upload is
+such a failure and leaves the card as it was (docs/cards.md, "Playlists").
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from core import storage_modes
 from core.errors import Conflict, DomainError, Invalid, NotFound, VersionConflict
 from core.ports import CounterRepository, PlaylistRepository
 from core.records import Card, Playlist, User, new_id, utcnow
+from core.yoto import limits
 from core.yoto.cloud import YotoCard
-from services import access
+from core.yoto.uploads import Transcoded
+from services import access, yoto_storage
 from services import card_content as content
 from services.card_content import CardPorts, Entry
 from services.cards import delete_on_yoto_and_here, forget_on_yoto
@@ -83,7 +88,19 @@ SYNCED = SyncState("synced")
 
 
 def same_content(a: Playlist, b: Playlist) -> bool:
-    return (a.name, tuple(a.audio_ids), play_mode_of(a)) == (b.name, tuple(b.audio_ids), play_mode_of(b))
+    def written(p: Playlist) -> tuple[object, ...]:
+        return p.name, tuple(p.audio_ids), play_mode_of(p), p.storage
+
+    return written(a) == written(b)
+
+
+def require_playable(ports: CardPorts, mode: str) -> None:
+    """`Conflict` unless this install can write a card in `mode`: players reach PUBLIC_URL
+    for `stream`, an uploader is wired for `yoto`."""
+    if mode == storage_modes.STREAM:
+        content.require_https_public_url(ports.rules)
+    elif ports.media is None:
+        raise Conflict("this install cannot upload to Yoto's storage; make the playlist stream")
 
 
 class PlaylistCards:
@@ -125,7 +142,28 @@ class PlaylistCards:
             self._shuffle(entries)
         return entries
 
-    def _write_yoto(self, playlist: Playlist, entries: list[Entry], current: YotoCard | None) -> tuple[Any, str]:
+    def _checked_mode(self, playlist: Playlist, entries: list[Entry]) -> str:
+        """The playlist's mode, once its own checks pass (no Yoto call): PUBLIC_URL for
+        streaming; for stored audio an uploader, and Yoto's limits on the items."""
+        rules = self.ports.rules
+        mode = rules.storage(playlist.storage)
+        require_playable(self.ports, mode)
+        if mode == storage_modes.YOTO:
+            items = [e.item for e in entries]
+            limits.check(rules.limits, [limits.Sized(i.title, i.duration_s or 0.0, i.size_bytes) for i in items])
+        return mode
+
+    def _media(self, playlist: Playlist, mode: str, entries: list[Entry]) -> dict[str, Transcoded]:
+        """For a `yoto` playlist, each item's transcode in Yoto's storage (uploading what it lacks)."""
+        if mode != storage_modes.YOTO or self.ports.media is None:
+            return {}
+        items = list({e.item.id: e.item for e in entries}.values())
+        done = yoto_storage.put_items(self.ports.media, playlist.owner, items)
+        return {item.id: held for item, held in zip(items, done, strict=True)}
+
+    def _write_yoto(
+        self, playlist: Playlist, entries: list[Entry], current: YotoCard | None, media: dict[str, Transcoded]
+    ) -> tuple[Any, str]:
         """Write the playlist's content onto `current` (or a new card); answers (Built, Yoto card id)."""
         yoto = self.ports.yoto
         index = yoto.icon_index(playlist.owner)
@@ -136,6 +174,7 @@ class PlaylistCards:
             url_of=content.stream_url_maker(self.ports),
             public_url=self.ports.rules.public_url,
             old=current.chapters if current else (),
+            media=media,
         )
         title = content.check_title(playlist.name, "the playlist's name")
         base = current or YotoCard(title=title)
@@ -144,17 +183,21 @@ class PlaylistCards:
         return built, saved.card_id or ""
 
     def _rewrite(self, playlist: Playlist, card: Card) -> Card:
-        """Write the playlist as it is now onto the card's Yoto card; raises what Yoto raised."""
-        content.require_https_public_url(self.ports.rules)
+        """Write the playlist as it is now onto the card's Yoto card, in the playlist's mode
+        (uploads first for `yoto`); raises what Yoto raised, with the card as it was."""
+        entries = self._entries(playlist)
+        mode = self._checked_mode(playlist, entries)
         if not card.yoto_card_id:
             raise Conflict("this card has no Yoto card: delete it and make a new one")
+        media = self._media(playlist, mode, entries)
         yoto = self.ports.yoto
         current = yoto.tokens.call(card.owner, yoto.cloud.get_card, card.yoto_card_id)
-        built, _ = self._write_yoto(playlist, self._entries(playlist), current)
+        built, _ = self._write_yoto(playlist, entries, current, media)
         return self.ports.cards.update(
             replace(
                 card,
                 title=playlist.name,
+                storage=mode,
                 audio_ids=built.audio_ids,
                 track_titles=(),
                 track_icons=(),
@@ -189,17 +232,17 @@ class PlaylistCards:
         """Make the playlist's one card (on the playlist owner's Yoto account)."""
         playlist = self.get_playlist(user, playlist_id)
         access.may_change(user, playlist.owner, "playlist")
-        content.require_https_public_url(self.ports.rules)
         if playlist.card_id:
             raise Conflict(f"the playlist already has card {playlist.card_id}", card_id=playlist.card_id)
         entries = self._entries(playlist)
         if not entries:
             raise Invalid("the playlist holds no audio: add items before making its card")
+        mode = self._checked_mode(playlist, entries)
         lease = f"playlist-card:{playlist.id}"
         if not self._claim(lease):
             raise Conflict("a card is being made for this playlist right now")
         try:
-            built, yoto_card_id = self._write_yoto(playlist, entries, None)
+            built, yoto_card_id = self._write_yoto(playlist, entries, None, self._media(playlist, mode, entries))
             now = self._now()
             card = Card(
                 id=new_id(),
@@ -213,6 +256,7 @@ class PlaylistCards:
                 synced_at=now,
                 created_at=now,
                 updated_at=now,
+                storage=mode,
             )
             try:
                 self.ports.cards.add(card)

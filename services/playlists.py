@@ -10,6 +10,9 @@ Items are checked like a card's tracks: a new item must exist and be usable by
 the playlist's editor; items already on the playlist that were deleted with
 ?force=true stay in the list (so indexes do not shift under the family) and
 are skipped whenever the card is written.
+
+`storage` (stream | yoto) is where the card's audio lives; a new playlist that
+names none gets the install's default, an edit that names none keeps its own.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from core.records import Card, Page, Playlist, User, new_id, utcnow
 from services import access
 from services import card_content as content
 from services.library import paged
-from services.playlist_cards import LEGACY_LOOP, PlaylistCards, SyncState, play_mode_of
+from services.playlist_cards import LEGACY_LOOP, PlaylistCards, SyncState, play_mode_of, require_playable
 
 PLAY_MODES = ("sequential", "shuffle")
 LOOP_REFUSED = (
@@ -65,6 +68,13 @@ class Playlists:
             raise Invalid(f"play_mode must be one of {', '.join(PLAY_MODES)}")
         return mode
 
+    def _storage(self, asked: str | None, current: str | None = None) -> str:
+        """The mode asked for (which this install must be able to play), else `current`, else the default."""
+        mode = self._ports.rules.storage(asked, current)
+        if asked is not None:
+            require_playable(self._ports, mode)
+        return mode
+
     def _items(self, user: User, ids: Sequence[str], *, known: Sequence[str] = ()) -> tuple[str, ...]:
         limit = self._ports.rules.max_tracks
         if len(ids) > limit:
@@ -82,7 +92,12 @@ class Playlists:
     # ------------------------------------------------------------------ reading
 
     def create(
-        self, user: User, name: str, audio_ids: Sequence[str] = (), play_mode: str = "sequential"
+        self,
+        user: User,
+        name: str,
+        audio_ids: Sequence[str] = (),
+        play_mode: str = "sequential",
+        storage: str | None = None,
     ) -> PlaylistView:
         now = utcnow()
         playlist = Playlist(
@@ -91,6 +106,7 @@ class Playlists:
             name=self._name(name),
             audio_ids=self._items(user, audio_ids),
             play_mode=self._mode(play_mode),
+            storage=self._storage(storage),
             created_at=now,
             updated_at=now,
         )
@@ -132,6 +148,7 @@ class Playlists:
         name: str | None = None,
         audio_ids: Sequence[str] | None = None,
         play_mode: str | None = None,
+        storage: str | None = None,
         version: int | None = None,
     ) -> PlaylistView:
         def change(p: Playlist) -> Playlist:
@@ -140,6 +157,7 @@ class Playlists:
                 name=self._name(name) if name is not None else p.name,
                 audio_ids=self._items(user, audio_ids, known=p.audio_ids) if audio_ids is not None else p.audio_ids,
                 play_mode=self._mode(play_mode) if play_mode is not None else p.play_mode,
+                storage=self._storage(storage, p.storage),
             )
 
         return self._edit(user, playlist_id, version, change)
