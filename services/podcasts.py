@@ -8,7 +8,9 @@ A refresh, in the order that leaves nothing half-done:
    and time caps) and bring it in through `services.ingest` (`source:
    podcast`); an episode over the per-track limit is normalised once, cut at
    MP3 frame boundaries into equal parts, and each part ingested;
-4. rewrite the same card with the window's tracks (only when they changed);
+4. rewrite the same card with the window's tracks in the podcast's storage mode
+   (only when they, the title or the mode changed; a `yoto` card uploads inline
+   and is checked against Yoto's limits first);
 5. save the podcast, then remove the items of episodes that left the window
    unless another card or playlist uses them.
 
@@ -83,11 +85,15 @@ class Track:
 
 
 class CardWriter(Protocol):
-    """Writes a streaming card's tracks on the owner's Yoto account
+    """Writes a card's tracks on the owner's Yoto account
     (`services.stream_cards.ServiceCardWriter`: through `services.cards`)."""
 
-    def write(self, owner: str, card_id: str | None, title: str, tracks: Sequence[Track]) -> Card:
-        """Create the card (`card_id` None) or rewrite it in place; returns its record."""
+    def storage(self, asked: str | None) -> str:
+        """The storage mode asked for, else the install's default; refused where it cannot work."""
+        ...
+
+    def write(self, owner: str, card_id: str | None, title: str, tracks: Sequence[Track], storage: str) -> Card:
+        """Create the card (`card_id` None) or rewrite it in place in `storage`; returns its record."""
         ...
 
     def remove(self, owner: str, card_id: str) -> None: ...
@@ -172,13 +178,16 @@ def create(
     order: str = "newest_first",
     title: str | None = None,
     refresh_hours: float | None = None,
+    storage: str | None = None,
 ) -> tuple[Podcast, Run, bool]:
     """(podcast, its first run, queued). The URL is checked here (a refused one is
     `Invalid` with nothing kept); the first run reads the feed and fills the
     card; if it fails the podcast stays, failed and saying why. Without a queue
-    it runs here: a failure is then `Invalid` with the reason and nothing kept."""
+    it runs here: a failure is then `Invalid` with the reason and nothing kept.
+    `storage` None: the install's default (`core.storage_modes`)."""
     hours = refresh_hours if refresh_hours is not None else ports.rules.refresh_hours
     _check(episodes, order, hours)
+    mode = ports.writer.storage(storage)
     url = feed_url.strip()
     ports.fetch.precheck(url)
     now = utcnow()
@@ -190,6 +199,7 @@ def create(
         episodes=episodes,
         order=order,
         refresh_hours=hours,
+        storage=mode,
         created_at=now,
         updated_at=now,
     )
@@ -234,28 +244,37 @@ def update(
     episodes: int | None = None,
     order: str | None = None,
     refresh_hours: float | None = None,
+    storage: str | None = None,
 ) -> Podcast:
-    """Change the title, window, order or refresh interval; the card follows at the next refresh.
+    """Change the title, window, order, refresh interval or storage mode; the card follows
+    at the next refresh (a new mode rewrites the same card in place).
 
-    A new title, window or order also forgets the feed's validators: an
+    A new title, window, order or mode also forgets the feed's validators: an
     unchanged feed answers a conditional GET with 304, and the next refresh
     would keep the old card without looking at the new window."""
     _check(episodes, order, refresh_hours)
     podcast = get(ports, podcast_id)
     _may_change(user, podcast)
+    mode = ports.writer.storage(storage) if storage is not None else podcast.storage
     changed = replace(
         podcast,
         title=title.strip()[:100] if title is not None else podcast.title,
         episodes=episodes if episodes is not None else podcast.episodes,
         order=order if order is not None else podcast.order,
         refresh_hours=refresh_hours if refresh_hours is not None else podcast.refresh_hours,
+        storage=mode,
     )
-    if (changed.title, changed.episodes, changed.order) != (podcast.title, podcast.episodes, podcast.order):
+    if _shape(changed) != _shape(podcast):
         changed = replace(changed, etag=None, last_modified=None)
     saved = ports.podcasts.save(changed, expected_version=podcast.version)
     if refresh_hours is not None:
         jobs.put_job(ports.jobs, _job(saved), ports.tz)
     return saved
+
+
+def _shape(podcast: Podcast) -> tuple[str, int, str, str]:
+    """What the card is made from, besides the feed."""
+    return podcast.title, podcast.episodes, podcast.order, podcast.storage
 
 
 def delete(ports: PodcastPorts, user: User, podcast_id: str) -> None:
@@ -337,8 +356,8 @@ def refresh(ports: PodcastPorts, podcast: Podcast) -> Podcast:
         card_id = podcast.card_id
         yoto_card_id = podcast.yoto_card_id
         same_episodes = [e["guid"] for e in entries] == [e["guid"] for e in podcast.held]
-        if not card_id or not same_episodes or _renamed(ports, card_id, title):
-            card = ports.writer.write(podcast.owner, card_id, title, _tracks(ports, entries))
+        if not card_id or not same_episodes or _card_differs(ports, card_id, title, podcast.storage):
+            card = ports.writer.write(podcast.owner, card_id, title, _tracks(ports, entries), podcast.storage)
             card_id, yoto_card_id = card.id, card.yoto_card_id
     except BaseException:
         for item in made:
@@ -381,12 +400,13 @@ def _changed_hands(ports: PodcastPorts, podcast: Podcast, before: str, made: lis
     return _note(ports, podcast.id, card_id=None, yoto_card_id=None)
 
 
-def _renamed(ports: PodcastPorts, card_id: str, title: str) -> bool:
-    """Whether the podcast's title is not the one its card has (a PATCH renamed it)."""
+def _card_differs(ports: PodcastPorts, card_id: str, title: str, storage: str) -> bool:
+    """Whether the card's title or mode is not the podcast's (a PATCH changed it)."""
     try:
-        return ports.cards.get(card_id).title != title
+        card = ports.cards.get(card_id)
     except NotFound:  # not ours to judge: the write path says what a missing card means
         return False
+    return (card.title, card.storage) != (title, storage)
 
 
 def _tracks(ports: PodcastPorts, entries: list[dict[str, Any]]) -> list[Track]:

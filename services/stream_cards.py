@@ -1,9 +1,9 @@
 """The card writer of podcast cards: `services.cards` acting as the podcast's owner.
 
-A podcast card is an ordinary streaming card (listed under `/api/cards`, one
-chapter per track, our signed stream URLs, icons chosen by the scorer), made
-and rewritten in place through the same use cases as a hand-made one. If the
-family deleted the card meanwhile, the next refresh makes a new one.
+A podcast card is an ordinary card (listed under `/api/cards`, one chapter per
+track, icons chosen by the scorer) in the podcast's storage mode, made and
+rewritten in place through the same use cases as a hand-made one; a `yoto`
+card's uploads run inline. If the family deleted the card, a new one is made.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import NotFound
+from core import storage_modes
+from core.errors import Conflict, NotFound
 from core.records import Card, User
 from core.usernames import name_of
+from services import card_content as content
 from services import cards
 from services.card_content import CardPorts
 
@@ -23,9 +25,23 @@ from services.card_content import CardPorts
 class ServiceCardWriter:
     ports: CardPorts
 
-    def write(self, owner: str, card_id: str | None, title: str, tracks: Sequence[Any]) -> Card:
+    def storage(self, asked: str | None) -> str:
+        """The mode a podcast gets: `asked`, else the install's default; refused as a card
+        write would refuse it (stream without a reachable PUBLIC_URL, yoto without uploads)."""
+        mode = self.ports.rules.storage(asked)
+        if mode == storage_modes.STREAM:
+            content.require_https_public_url(self.ports.rules)
+        elif self.ports.media is None:
+            raise Conflict("this install cannot upload to Yoto's storage; choose storage 'stream'")
+        return mode
+
+    def write(
+        self, owner: str, card_id: str | None, title: str, tracks: Sequence[Any], storage: str | None = None
+    ) -> Card:
         user = User(username=name_of(owner), id=owner)
-        spec = cards.CardSpec(title=title, tracks=[cards.TrackSpec(t.audio_id, title=t.title) for t in tracks])
+        spec = cards.CardSpec(
+            title=title, tracks=[cards.TrackSpec(t.audio_id, title=t.title) for t in tracks], storage=storage
+        )
         if card_id is not None:
             try:
                 self.ports.cards.get(card_id)

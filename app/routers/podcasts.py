@@ -50,7 +50,10 @@ def create_podcast(body: PodcastIn, root: RootDep, user: UserDep, response: Resp
     fails (not a feed, unreachable, …) says why in its `detail`; the podcast
     stays `failed` (its `last_error`), without a card, until a later check
     works or it is deleted. `title` is empty until a run has read the feed's own. 429
-    (Retry-After) past the member's jobs waiting or running (JOBS_PER_MEMBER)."""
+    (Retry-After) past the member's jobs waiting or running (JOBS_PER_MEMBER).
+    `storage` (stream | yoto) as on `/api/cards`; omitted, the install's default: a
+    `yoto` card's uploads run inside the refresh, and a card over Yoto's limits fails
+    the run naming the limit (409: `stream` where players cannot reach PUBLIC_URL)."""
     podcast, run, queued = podcasts.create(
         root.podcasts,
         user,
@@ -59,6 +62,7 @@ def create_podcast(body: PodcastIn, root: RootDep, user: UserDep, response: Resp
         order=body.order,
         title=body.title,
         refresh_hours=body.refresh_hours,
+        storage=body.storage,
     )
     if not queued:
         response.status_code = 201
@@ -87,8 +91,9 @@ def get_podcast(podcast_id: Id, root: RootDep, user: UserDep) -> PodcastOut:
 
 @router.patch("/api/podcasts/{podcast_id}", response_model=PodcastOut, responses=ERRORS(401, 403, 404, 409, 422))
 def patch_podcast(podcast_id: Id, body: PodcastPatch, root: RootDep, user: UserDep) -> PodcastOut:
-    """Title, window, order or refresh interval; the card follows at the next refresh
-    (`POST …/refresh` to have it now). 409 when someone changed it meanwhile."""
+    """Title, window, order, refresh interval or storage mode; the card follows at the next
+    refresh, rewritten in place (`POST …/refresh` to have it now). 409 when someone changed
+    it meanwhile, or for `stream` where players cannot reach PUBLIC_URL."""
     podcast = podcasts.update(root.podcasts, user, podcast_id, **body.model_dump(exclude_unset=True))
     return _out(podcast, _last_run(root, podcast), user)
 

@@ -22,6 +22,7 @@ Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Days = Annotated[list[Day], Field(min_length=1, max_length=7)]
 FeedUrl = Annotated[str, Field(min_length=8, max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$")]
 Order = Literal["newest_first", "oldest_first"]
+Storage = Literal["stream", "yoto"]  # core.storage_modes.MODES, as on /api/cards
 Hours = Annotated[float, Field(ge=REFRESH_HOURS_MIN, le=REFRESH_HOURS_MAX)]
 
 
@@ -65,6 +66,11 @@ class PodcastIn(In):
     order: Order = "newest_first"
     title: Name | None = None
     refresh_hours: Hours | None = None
+    storage: Storage | None = Field(
+        default=None,
+        description="where the card's audio lives: stream (our signed URLs) or yoto (uploaded to Yoto's storage,"
+        " plays offline); omitted: the install's default (yoto unless players can reach PUBLIC_URL)",
+    )
 
 
 class PodcastPatch(In):
@@ -72,6 +78,9 @@ class PodcastPatch(In):
     episodes: int | None = Field(default=None, ge=1, le=EPISODES_MAX)
     order: Order | None = None
     refresh_hours: Hours | None = None
+    storage: Storage | None = Field(
+        default=None, description="a new mode rewrites the same card in place at the next refresh"
+    )
 
 
 class EpisodeOut(BaseModel):
@@ -91,6 +100,7 @@ class PodcastOut(Out):
     episodes: int
     order: str
     refresh_hours: float
+    storage: Storage
     card_id: str | None
     yoto_card_id: str | None
     held: list[EpisodeOut] = Field(description="the episodes the card holds, in card order")

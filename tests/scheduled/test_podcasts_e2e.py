@@ -200,6 +200,7 @@ def test_refusals_of_the_body(sched_api: Api) -> None:
         {"feed_url": "http://x.example/feed", "episodes": 3, "order": "random"},
         {"feed_url": "http://x.example/feed", "episodes": "3"},
         {"feed_url": "http://x.example/feed", "episodes": 3, "extra": 1},
+        {"feed_url": "http://x.example/feed", "episodes": 3, "storage": "cloud"},
     ):
         r = client.post("/api/podcasts", json=body)
         assert r.status_code == 422, (body, r.text)
@@ -256,3 +257,30 @@ def test_an_edit_reaches_the_card_at_the_next_refresh_though_the_feed_is_unchang
     assert yoto_cloud_env.card(card)["title"] == "Night Tales"
     assert yoto_titles(yoto_cloud_env, card) == ["Episode 2", "Episode 3"]
     assert len([c for c in yoto_cloud_env.cards().values() if c.get("title") in ("Night Tales", "Bedtime Tales")]) == 1
+
+
+def test_storage_on_a_podcast_uploads_its_episodes_and_moves_the_same_card(
+    sched_api: Api, feed_server: FeedServer, tones: dict[str, bytes], yoto_cloud_env: RunningCloud
+) -> None:
+    """`storage: yoto` uploads the episodes inside the first run (the tracks name Yoto's
+    transcodes); a PATCH to `stream` rewrites the same Yoto card at the next refresh."""
+    yoto_cloud_env.configure(transcode_delay_s=0.3)
+    serve_feed(feed_server, tones, 2)
+    pod = made(sched_api, feed_server.url + "/feed.xml", storage="yoto")
+    card = pod["yoto_card_id"]
+    assert pod["storage"] == "yoto" and pod["status"] == "ok"
+    assert yoto_titles(yoto_cloud_env, card) == ["Episode 2", "Episode 1"]
+    assert all(u.startswith("yoto:#") for u in yoto_urls(yoto_cloud_env, card))
+    client = sched_api.login()
+    assert client.get(f"/api/cards/{pod['card_id']}").json()["storage"] == "yoto"
+
+    r = client.patch(f"/api/podcasts/{pod['id']}", json={"storage": "stream"})
+    assert r.status_code == 200 and r.json()["storage"] == "stream"
+    assert all(u.startswith("yoto:#") for u in yoto_urls(yoto_cloud_env, card))  # until the next refresh
+    out = refreshed(client, pod["id"])
+    assert out["last_run"]["status"] == "ok", out
+    assert out["yoto_card_id"] == card and out["storage"] == "stream"
+    assert all(u.startswith("http") for u in yoto_urls(yoto_cloud_env, card))
+    assert client.get(f"/api/cards/{pod['card_id']}").json()["storage"] == "stream"
+    assert client.patch(f"/api/podcasts/{pod['id']}", json={"storage": "tape"}).status_code == 422
+    assert client.get(f"/api/podcasts/{pod['id']}").json()["storage"] == "stream"
