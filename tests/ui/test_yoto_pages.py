@@ -125,6 +125,35 @@ def test_make_a_card_with_icons_and_see_it_in_the_simulator(
     assert all(t["type"] == "stream" and "/s/" in t["trackUrl"] for c in chapters for t in c["tracks"])
 
 
+def test_a_card_kept_in_yotos_storage_shows_its_upload_then_its_mode(
+    ui: Ui, ui_server: UiServer, tmp_path: Path, needs: Callable[..., None]
+) -> None:
+    needs("yoto", "cards")
+    ui.sign_in()
+    _link_through_the_page(ui)
+    ui_server.cloud.configure(transcode_delay_s=2.5)
+    tag = uuid.uuid4().hex[:6]
+    owl = f"Owl story {tag}"
+    _upload(ui, tmp_path, owl, freq=1000 + int(tag, 16) % 800)  # bytes Yoto does not hold yet
+    ui.goto("cards")
+    page = ui.page
+    page.get_by_label("Card title").fill(f"Offline {tag}")
+    page.get_by_label("Find audio to add").fill(tag)
+    page.get_by_role("list", name="Library search results").get_by_role("button", name=f"Add {owl}").click()
+    page.get_by_label("Where the audio lives").select_option("yoto")
+    page.get_by_role("button", name="Make the card").click()
+    status = page.get_by_role("status")
+    expect(status.filter(has_text="Uploading to Yoto: track 1")).to_be_visible(timeout=20_000)
+    expect(status.filter(has_text=f"Made “Offline {tag}”")).to_be_visible(timeout=30_000)
+    expect(
+        page.get_by_role("list", name="The family's cards").get_by_role("listitem").filter(has_text=f"Offline {tag}")
+    ).to_contain_text("in Yoto's storage")
+    made = [c for c in ui_server.cloud.cards().values() if c.get("title") == f"Offline {tag}"]
+    assert len(made) == 1
+    (track,) = [t for c in made[0]["content"]["chapters"] for t in c["tracks"]]
+    assert track["type"] == "audio" and track["trackUrl"].startswith("yoto:#")
+
+
 def test_a_playlist_card_changes_in_place_when_the_playlist_is_reordered(
     ui: Ui, ui_server: UiServer, tmp_path: Path, needs: Callable[..., None]
 ) -> None:
