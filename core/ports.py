@@ -15,6 +15,7 @@ Conventions shared by every implementation:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -493,3 +494,9 @@ class Transcoder(Protocol):
 
     def split(self, path: Path, work: Path, parts: int) -> list[Path]:
         """Cut a stored-layout MP3 into `parts` files of equal frame counts in `work`."""
+
+    def levels(self, path: Path, step_s: float) -> list[float]:
+        """The loudness (dB, any monotonic scale) of each `step_s` seconds of a stored MP3."""
+
+    def cut(self, path: Path, work: Path, at_s: Sequence[float]) -> list[Path]:
+        """Cut a stored-layout MP3 at the frame boundaries nearest `at_s` into files in `work`."""

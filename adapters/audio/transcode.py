@@ -5,10 +5,14 @@ inside the functions, so importing this stays cheap. The rules: docs/audio.md.""
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import os
 import struct
 import tempfile
+from array import array
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ from adapters.audio.loudness import Meter, Plan, Shaper
 from adapters.audio.mp3_encoder import open_encoder
 from core.audio import (
     DEFAULT_MAX_DURATION_S,
+    MP3_FRAME_SAMPLES,
     TARGET_BITRATE,
     TARGET_CHANNELS,
     TARGET_LAYOUT,
@@ -26,6 +31,8 @@ from core.audio import (
     UnsupportedAudio,
 )
 from core.errors import Invalid
+
+LEVEL_RATE = 2000  # samples a second the pause finder reads (mono)
 
 # Demuxer names for what `sniff` found: opening with the named demuxer stops
 # FFmpeg from probing its way into some other reading of the same bytes.
@@ -447,13 +454,7 @@ def _ogg_ends_cleanly(src: Path) -> bool:
 def split_mp3(path: Path, work: Path, parts: int) -> list[Path]:
     """Cut our CBR MP3 (no tags, no Info frame) into `parts` files of equal frame counts."""
     data = path.read_bytes()
-    starts, at = [], 0
-    while at + 4 <= len(data):
-        length = mpeg_frame_length(data[at : at + 4])
-        if not length:
-            raise Invalid("the normalised episode is not a clean MP3 stream")
-        starts.append(at)
-        at += length
+    starts = _frame_starts(data)
     per = math.ceil(len(starts) / max(1, parts))
     out = []
     for n in range(0, len(starts), per):
@@ -461,6 +462,75 @@ def split_mp3(path: Path, work: Path, parts: int) -> list[Path]:
         part = work / f"{path.stem}-part{len(out) + 1}.mp3"
         part.write_bytes(data[starts[n] : end])
         out.append(part)
+    return out
+
+
+def _frame_starts(data: bytes) -> list[int]:
+    starts, at = [], 0
+    while at + 4 <= len(data):
+        length = mpeg_frame_length(data[at : at + 4])
+        if not length:
+            raise Invalid("the stored audio is not a clean MP3 stream")
+        starts.append(at)
+        at += length
+    return starts
+
+
+def _frame_seconds(header: bytes) -> float:
+    """How long one MPEG audio frame plays (layer III: 1152 samples on MPEG-1, 576 on 2 and 2.5)."""
+    version = (header[1] >> 3) & 3
+    layer = 4 - ((header[1] >> 1) & 3)
+    samples = 384 if layer == 1 else (MP3_FRAME_SAMPLES if layer == 2 or version == 3 else 576)
+    return samples / _MPEG_RATES[version][(header[2] >> 2) & 3]
+
+
+def cut_mp3(path: Path, work: Path, at_s: Sequence[float]) -> list[Path]:
+    """Cut our CBR MP3 at the frame boundaries nearest the given seconds (one file more than cuts)."""
+    data = path.read_bytes()
+    starts = _frame_starts(data)
+    if not starts:
+        raise Invalid("the stored audio holds no MP3 frames")
+    per_frame_s = _frame_seconds(data[starts[0] : starts[0] + 4])
+    marks = sorted({min(len(starts), max(1, round(s / per_frame_s))) for s in at_s})
+    bounds = [0, *(m for m in marks if m < len(starts)), len(starts)]
+    out = []
+    for n, (a, b) in enumerate(itertools.pairwise(bounds), start=1):
+        end = starts[b] if b < len(starts) else len(data)
+        part = work / f"{path.stem}-part{n}.mp3"
+        part.write_bytes(data[starts[a] : end])
+        out.append(part)
+    return out
+
+
+def levels(path: Path, step_s: float) -> list[float]:
+    """The loudness (RMS dBFS, floor -120) of each `step_s` of the audio, mixed to mono at a
+    low rate: enough to find a pause, and cheap enough for hours of audio."""
+    import av
+
+    per = max(1, round(LEVEL_RATE * step_s))
+    out: list[float] = []
+    held = array("h")
+
+    def drain(final: bool) -> None:
+        while len(held) >= per or (final and held):
+            chunk = held[:per]
+            del held[:per]
+            power = sum(map(operator.mul, chunk, chunk)) / len(chunk)
+            out.append(max(-120.0, 10 * math.log10(power / 32768.0**2)) if power else -120.0)
+
+    try:
+        with av.open(str(path)) as container:
+            stream = _audio_stream(container)
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=LEVEL_RATE)
+            for frame in container.decode(stream):
+                for low in resampler.resample(frame):
+                    held.frombytes(bytes(low.planes[0])[: low.samples * 2])
+                drain(False)
+            for low in resampler.resample(None):
+                held.frombytes(bytes(low.planes[0])[: low.samples * 2])
+    except av.FFmpegError as exc:
+        raise Invalid(f"the stored audio could not be read: {_why(exc)}") from None
+    drain(True)
     return out
 
 
@@ -485,3 +555,9 @@ class PyAVTranscoder:
 
     def split(self, path: Path, work: Path, parts: int) -> list[Path]:
         return split_mp3(path, work, parts)
+
+    def levels(self, path: Path, step_s: float) -> list[float]:
+        return levels(path, step_s)
+
+    def cut(self, path: Path, work: Path, at_s: Sequence[float]) -> list[Path]:
+        return cut_mp3(path, work, at_s)
