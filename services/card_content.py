@@ -32,6 +32,7 @@ from core.yoto.limits import CardLimits
 from core.yoto.uploads import Transcoded
 from services import access, streams
 from services.icons import IconCatalog, IconIndex
+from services.long_audio import part_title
 from services.yoto_storage import YotoStoragePorts
 from services.yoto_tokens import YotoTokenService
 
@@ -232,14 +233,16 @@ def build_chapters(
     url_of: Callable[[AudioItem], str],
     public_url: str,
     old: Sequence[YotoChapter] = (),
-    media: Mapping[str, Transcoded] | None = None,
+    media: Mapping[str, Transcoded | Sequence[Transcoded]] | None = None,
 ) -> Built:
     """One chapter per entry, in order, each with one track: Yoto's stored transcode when
     `media` holds the item (a `yoto` card), else our stream URL; icons from the scorer
     unless the entry names one. Chapters of `old` that played the same item keep their
     JSON (read-modify-write), and a track of the same kind its own; keys are renumbered."""
-    media = media or {}
-    reuse = _reusable(old, public_url, {held.sha256: item_id for item_id, held in media.items()})
+    parts = {
+        item_id: (held,) if isinstance(held, Transcoded) else tuple(held) for item_id, held in (media or {}).items()
+    }
+    reuse = _reusable(old, public_url, {one.sha256: item_id for item_id, held in parts.items() for one in held})
     chapters: list[YotoChapter] = []
     icons: list[str] = []
     for entry in entries:
@@ -247,7 +250,8 @@ def build_chapters(
         title = entry.title or item.title[:TITLE_MAX]
         choice = index.choose(title, card_title) if not entry.icon else None
         icon = entry.icon or (choice.media_id if choice else "")
-        held = media.get(item.id)
+        pieces = parts.get(item.id, ())
+        held = pieces[0] if len(pieces) == 1 else None
         track = _track(item, title, icon, url_of, held)
         queue = reuse.get(item.id)
         if queue:
@@ -262,6 +266,9 @@ def build_chapters(
             )
         else:
             chapter = YotoChapter(title=title, tracks=(track,), icon=icon or None)
+        if len(pieces) > 1:  # cut at its quiet moments: one track per part, in one chapter
+            split = tuple(p.track(part_title(title, n), icon=icon or None) for n, p in enumerate(pieces, start=1))
+            chapter = replace(chapter, tracks=split)
         chapters.append(chapter)
         icons.append(icon)
     return Built(tuple(chapters), tuple(e.item.id for e in entries), tuple(icons))

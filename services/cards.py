@@ -19,6 +19,7 @@ admin uses the owner's link.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -92,21 +93,30 @@ def _checked(
     if not entries:
         raise Invalid("none of the card's tracks exist any more: add at least one")
     if storage == storage_modes.YOTO:
-        limits.check(ports.rules.limits, [_sized(e) for e in entries])
+        limits.check(ports.rules.limits, [s for e in entries for s in _sized(ports, e)])
     return Checked(title, entries, storage)
 
 
-def _sized(entry: Entry) -> limits.Sized:
+def _sized(ports: CardPorts, entry: Entry) -> list[limits.Sized]:
+    """What Yoto will hold for an entry: the item, or the parts an item too long for one track
+    is cut into (each at most 55/60 of the limit long; their count is what the check needs)."""
     item = entry.item
-    return limits.Sized(entry.title or item.title, item.duration_s or 0.0, item.size_bytes)
+    title, seconds = entry.title or item.title, item.duration_s or 0.0
+    if ports.media is None or not yoto_storage.too_long(ports.media, item):
+        return [limits.Sized(title, seconds, item.size_bytes)]
+    n = math.ceil(seconds / (ports.media.track_limit_s * 50 / 60))
+    return [limits.Sized(f"{title}, Part {i}", seconds / n, item.size_bytes // n) for i in range(1, n + 1)]
 
 
-def _media(ports: CardPorts, account: str, checked: Checked, on_progress: Progress | None) -> dict[str, Transcoded]:
-    """For a `yoto` card, each item's transcode in Yoto's storage (uploading what it lacks)."""
+def _media(
+    ports: CardPorts, account: str, checked: Checked, on_progress: Progress | None
+) -> dict[str, tuple[Transcoded, ...]]:
+    """For a `yoto` card, each item's transcodes in Yoto's storage (uploading what it lacks;
+    an item too long for one track as its parts)."""
     if checked.storage != storage_modes.YOTO or ports.media is None:
         return {}
     items = list({e.item.id: e.item for e in checked.entries}.values())
-    done = yoto_storage.put_items(ports.media, account, items, on_progress=on_progress)
+    done = yoto_storage.put_tracks(ports.media, account, items, on_progress=on_progress)
     return {item.id: held for item, held in zip(items, done, strict=True)}
 
 
@@ -127,7 +137,7 @@ def missing_uploads(ports: CardPorts, user: User, spec: CardSpec, card_id: str |
         return []
     account = current.owner if current else user.owner_id
     items = {e.item.id: e.item for e in checked.entries}
-    return [item for item in items.values() if yoto_storage.held(ports.media, account, item) is None]
+    return [item for item in items.values() if not yoto_storage.is_held(ports.media, account, item)]
 
 
 def _record_fields(spec: CardSpec, checked: Checked, chosen: tuple[str, ...]) -> dict[str, object]:

@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.errors import DomainError, NotFound
-from core.ports import AudioStorage, SettingsRepository
+from core.ports import AudioStorage, SettingsRepository, Transcoder
 from core.records import AudioItem
 from core.yoto.uploads import AudioUploader, Transcoded, UploadProgress
+from services.long_audio import cut_quietly
 from services.yoto_tokens import YotoTokenService
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class YotoStoragePorts:
     scratch: Path
     gate: threading.BoundedSemaphore
     at_once: int = 2
+    transcoder: Transcoder | None = None  # cuts an item longer than `track_limit_s` into parts
+    track_limit_s: float = 3600.0
 
 
 class TrackNotReady(DomainError):
@@ -70,6 +73,86 @@ def held(ports: YotoStoragePorts, account: str, item: AudioItem) -> Transcoded |
         log.warning("the Yoto media record of item %s is unreadable; sending the item again", item.id)
         return None
     return found if body.get("file_size") and found.sha256 else None
+
+
+def _held_parts(ports: YotoStoragePorts, account: str, item: AudioItem) -> tuple[Transcoded, ...] | None:
+    try:
+        body = ports.settings.get(held_key(account, item.id))
+    except NotFound:
+        return None
+    try:
+        parts = tuple(Transcoded(**part) for part in body["parts"])
+    except (TypeError, KeyError):
+        return None
+    return parts or None
+
+
+def too_long(ports: YotoStoragePorts, item: AudioItem) -> bool:
+    return ports.transcoder is not None and (item.duration_s or 0.0) >= ports.track_limit_s
+
+
+def is_held(ports: YotoStoragePorts, account: str, item: AudioItem) -> bool:
+    found = _held_parts(ports, account, item) if too_long(ports, item) else held(ports, account, item)
+    return found is not None
+
+
+def put_tracks(
+    ports: YotoStoragePorts,
+    account: str,
+    items: Sequence[AudioItem],
+    *,
+    on_progress: Callable[[TrackProgress], None] | None = None,
+) -> list[tuple[Transcoded, ...]]:
+    """`put_items`, where an item longer than a track may last goes up as the parts it is
+    cut into at its quiet moments (`services.long_audio`): each item's transcodes, in order."""
+    long = [item for item in items if too_long(ports, item)]
+    short = [item for item in items if not too_long(ports, item)]
+    tell = on_progress or (lambda _p: None)
+    index = {item.id: i for i, item in enumerate(items)}
+
+    def renumbered(p: TrackProgress) -> None:
+        tell(TrackProgress(index[p.item_id], p.item_id, p.title, p.phase, p.percent))
+
+    got: dict[str, tuple[Transcoded, ...]] = {}
+    done = put_items(ports, account, short, on_progress=renumbered) if short else []
+    got.update({item.id: (one,) for item, one in zip(short, done, strict=True)})
+    for item in long:
+        got[item.id] = _put_long(ports, account, index[item.id], item, tell)
+    return [got[item.id] for item in items]
+
+
+def _put_long(
+    ports: YotoStoragePorts, account: str, index: int, item: AudioItem, tell: Callable[[TrackProgress], None]
+) -> tuple[Transcoded, ...]:
+    found = _held_parts(ports, account, item)
+    if found is not None:
+        tell(TrackProgress(index, item.id, item.title, "held", 100))
+        return found
+    assert ports.transcoder is not None
+    ports.scratch.mkdir(parents=True, exist_ok=True)
+    work = ports.scratch / f"parts-{item.id}-{threading.get_ident()}"
+    work.mkdir(exist_ok=True)
+    try:
+        local = ports.storage.local_path(item.storage_key)
+        if local is None:
+            local = work / f"{item.id}.mp3"
+            ports.storage.download_to(item.storage_key, local)
+        pieces = cut_quietly(ports.transcoder, local, work, item.duration_s or 0.0, limit_s=ports.track_limit_s)
+        parts: list[Transcoded] = []
+        for n, piece in enumerate(pieces, start=1):
+            try:
+                with ports.gate:
+                    parts.append(_upload(ports, account, index, item, piece, f"{item.id}-part{n}.mp3", tell))
+            except BaseException as exc:
+                raise TrackNotReady(
+                    f"track {index + 1} “{item.title}” (part {n} of {len(pieces)}) could not go to Yoto: {exc}"
+                ) from exc
+    finally:
+        for leftover in work.iterdir():
+            leftover.unlink(missing_ok=True)
+        work.rmdir()
+    ports.settings.put(held_key(account, item.id), {"parts": [asdict(p) for p in parts]})
+    return tuple(parts)
 
 
 def put_items(
@@ -116,9 +199,6 @@ def put_items(
 def _send(
     ports: YotoStoragePorts, account: str, index: int, item: AudioItem, tell: Callable[[TrackProgress], None]
 ) -> Transcoded:
-    def progress(p: UploadProgress) -> None:
-        tell(TrackProgress(index, item.id, item.title, p.phase, p.percent))
-
     local = ports.storage.local_path(item.storage_key)
     with contextlib.ExitStack() as stack:
         if local is None:
@@ -126,13 +206,25 @@ def _send(
             local = ports.scratch / f"{item.id}.{item.format or 'mp3'}"
             stack.callback(local.unlink, missing_ok=True)
             ports.storage.download_to(item.storage_key, local)
-        return ports.tokens.call(
-            account,
-            lambda token: ports.uploader.upload(
-                token,
-                local,
-                filename=f"{item.id}.{item.format or 'mp3'}",
-                content_type="audio/mpeg" if (item.format or "mp3") == "mp3" else "application/octet-stream",
-                on_progress=progress,
-            ),
-        )
+        return _upload(ports, account, index, item, local, f"{item.id}.{item.format or 'mp3'}", tell)
+
+
+def _upload(
+    ports: YotoStoragePorts,
+    account: str,
+    index: int,
+    item: AudioItem,
+    local: Path,
+    filename: str,
+    tell: Callable[[TrackProgress], None],
+) -> Transcoded:
+    def progress(p: UploadProgress) -> None:
+        tell(TrackProgress(index, item.id, item.title, p.phase, p.percent))
+
+    content_type = "audio/mpeg" if filename.endswith(".mp3") else "application/octet-stream"
+    return ports.tokens.call(
+        account,
+        lambda token: ports.uploader.upload(
+            token, local, filename=filename, content_type=content_type, on_progress=progress
+        ),
+    )

@@ -13,6 +13,7 @@ import functools
 import math
 import shutil
 import subprocess
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,3 +167,25 @@ def mp3_frames(data: bytes) -> list[bytes]:
         headers.append(data[at : at + 4])
         at += length
     return headers
+
+
+PAUSE_RATE = 8000
+
+
+def write_with_pause(path: Path, seconds: float, pause_at: float, pause_s: float = 1.0) -> Path:
+    """A mono WAV of a tone whose loudness wanders, silent for `pause_s` from `pause_at`."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(PAUSE_RATE)
+        done = 0
+        total = int(seconds * PAUSE_RATE)
+        while done < total:
+            n = min(PAUSE_RATE // 2, total - done)
+            at = done / PAUSE_RATE
+            if pause_at <= at < pause_at + pause_s:
+                out.writeframes(b"\0\0" * n)
+            else:
+                out.writeframes(_pcm(n, PAUSE_RATE, 1, 220.0 + 40 * (int(at) % 5), done))
+            done += n
+    return path

@@ -239,6 +239,8 @@ class Root:
             scratch=scratch_base(settings) / "yoto-upload",
             gate=threading.BoundedSemaphore(at_once),
             at_once=at_once,
+            transcoder=self.transcoder,
+            track_limit_s=settings.yoto_max_track_minutes * 60,
         )
 
     @once

@@ -107,9 +107,9 @@ def test_with_no_worker_the_run_is_done_in_the_request(root: Root, tmp_path: Pat
 
 def test_refusals_come_before_any_run(root: Root, cloud: InProcessCloud, tmp_path: Path) -> None:
     ports = _ports(root, HeldQueue())
-    long_one = add_item(root, "Long", duration_s=70 * 60.0)
-    with pytest.raises(Invalid, match="YOTO_MAX_TRACK_MINUTES"):
-        card_uploads.write(ports, MUM, CardSpec("Long", [TrackSpec(long_one)], storage="yoto"))
+    marathon = add_item(root, "Marathon", duration_s=6 * 3600.0)
+    with pytest.raises(Invalid, match="YOTO_MAX_CARD_HOURS"):
+        card_uploads.write(ports, MUM, CardSpec("Long", [TrackSpec(marathon)], storage="yoto"))
     with pytest.raises(Invalid, match="no audio item nope"):
         card_uploads.write(ports, MUM, CardSpec("Gone", [TrackSpec("nope")], storage="yoto"))
     assert not [k for k in ports.settings.list_keys() if k.startswith("card-upload:")]

@@ -5,41 +5,19 @@ rule at Yoto's hour is `tests/services/test_card_limits.py` on levels alone."""
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import pytest
 
 from adapters.audio.transcode import PyAVTranscoder, probe
 from services.long_audio import cut_quietly
-from tests.audio_fixtures import _pcm
-
-RATE = 8000
-
-
-def _with_pause(path: Path, seconds: float, pause_at: float, pause_s: float = 1.0) -> Path:
-    """A mono WAV of a tone whose loudness wanders, silent for `pause_s` from `pause_at`."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        done = 0
-        total = int(seconds * RATE)
-        while done < total:
-            n = min(RATE // 2, total - done)
-            at = done / RATE
-            if pause_at <= at < pause_at + pause_s:
-                out.writeframes(b"\0\0" * n)
-            else:
-                out.writeframes(_pcm(n, RATE, 1, 220.0 + 40 * (int(at) % 5), done))
-            done += n
-    return path
+from tests.audio_fixtures import write_with_pause
 
 
 @pytest.fixture
 def stored(tmp_path: Path) -> Path:
     transcoder = PyAVTranscoder(loudness=False)
-    src = _with_pause(tmp_path / "long.wav", 70.0, pause_at=53.0)
+    src = write_with_pause(tmp_path / "long.wav", 70.0, pause_at=53.0)
     dst = tmp_path / "long.mp3"
     transcoder.normalize(src, dst, max_duration_s=3600, bitrate=64_000)
     return dst

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.audio.transcode import PyAVTranscoder
 from core.errors import Conflict, Invalid
 from core.records import User
 from core.yoto.cloud import YotoChapter, YotoTrack
@@ -16,7 +17,7 @@ from core.yoto.uploads import Transcoded
 from services import card_content, cards
 from services.cards import CardSpec, TrackSpec
 from services.yoto_storage import TrackNotReady
-from tests.audio_fixtures import write_tone
+from tests.audio_fixtures import write_tone, write_with_pause
 from tests.services.memory_root import add_item, linked_admin_root
 from tests.yoto_inprocess import InProcessCloud
 from wiring import Root
@@ -126,10 +127,33 @@ def test_a_card_over_yotos_limits_is_refused_before_any_call(root: Root, cloud: 
     with pytest.raises(Invalid, match="5 h a card may hold") as refused:
         cards.create(root.cards, MUM, CardSpec("Marathon", [TrackSpec(h) for h in hours], storage="yoto"))
     assert "over the" in str(refused.value)
-    long_one = add_item(root, "Long", duration_s=70 * 60.0)
-    with pytest.raises(Invalid, match="track 1 “Long” lasts 1 h 10 min, 10 min over the 1 h"):
-        cards.create(root.cards, MUM, CardSpec("Long", [TrackSpec(long_one)], storage="yoto"))
+    big = add_item(root, "Big", duration_s=30 * 60.0, size_bytes=120 * 1024 * 1024)
+    with pytest.raises(Invalid, match="track 1 “Big” is 120 MB, 20 MB over the 100 MB a track may be"):
+        cards.create(root.cards, MUM, CardSpec("Big", [TrackSpec(big)], storage="yoto"))
     assert len(cloud.requests()) == before
+    long_one = add_item(root, "Long", duration_s=70 * 60.0)  # over the hour: cut into parts, not refused
+    spec = CardSpec("Long", [TrackSpec(long_one)], storage="yoto")
+    assert [i.id for i in cards.missing_uploads(root.cards, MUM, spec)] == [long_one]
+
+
+def test_an_item_longer_than_a_track_becomes_parts_cut_in_its_pause(cloud: InProcessCloud, tmp_path: Path) -> None:
+    root = _root(cloud, tmp_path, yoto_max_track_minutes=1.0)  # Yoto's hour scaled to a minute
+    root.__dict__.pop("yoto_media", None)
+    src = write_with_pause(tmp_path / "story.wav", 70.0, pause_at=53.0)
+    stored = tmp_path / "story.mp3"
+    facts = PyAVTranscoder(loudness=False).normalize(src, stored, max_duration_s=3600, bitrate=64_000)
+    story = add_item(root, "Story", duration_s=facts.duration_s, size_bytes=stored.stat().st_size)
+    root.adapters.storage.put_file(root.records.audio.get(story).storage_key, stored, "audio/mpeg")
+    card = cards.create(root.cards, MUM, CardSpec("Story", [TrackSpec(story)], storage="yoto"))
+    (chapter,) = cloud.card(str(card.yoto_card_id))["content"]["chapters"]  # type: ignore[index]
+    assert [t["title"] for t in chapter["tracks"]] == ["Story, Part 1", "Story, Part 2"]
+    first, second = (t["duration"] for t in chapter["tracks"])
+    assert first == pytest.approx(53.5, abs=1.0) and first < 60 and second < 60
+    assert all(t["type"] == "audio" and t["trackUrl"].startswith("yoto:#") for t in chapter["tracks"])
+    uploads = len(cloud.requests("GET", UPLOAD_URL))
+    assert uploads == 2
+    cards.create(root.cards, MUM, CardSpec("Story again", [TrackSpec(story)], storage="yoto"))
+    assert len(cloud.requests("GET", UPLOAD_URL)) == uploads  # the parts are held: nothing sent
 
 
 def test_a_failed_transcode_names_its_track_and_leaves_the_card_as_it_was(

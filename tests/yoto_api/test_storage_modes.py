@@ -54,9 +54,7 @@ def _finished(client: TestClient, run_id: str, seen: list[dict[str, Any]]) -> di
     raise AssertionError(f"run {run_id} did not end: {seen[-1]}")
 
 
-def test_a_laptop_install_makes_a_yoto_card_behind_its_uploads(
-    laptop: YApi, mum: TestClient, tmp_path: Path
-) -> None:
+def test_a_laptop_install_makes_a_yoto_card_behind_its_uploads(laptop: YApi, mum: TestClient, tmp_path: Path) -> None:
     a, b = _item(laptop, tmp_path, "Owl"), _item(laptop, tmp_path, "Moon", 660.0)
     r = mum.post("/api/cards", json={"title": "Night", "tracks": [{"audio_id": a}, {"audio_id": b}]})
     assert r.status_code == 202, r.text
