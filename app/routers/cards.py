@@ -9,11 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from app.deps import RootDep, UserDep
-from app.schemas.cards import CardIn, CardOut, CardPage, CardUploadOut
+from app.schemas.cards import CardCheckOut, CardIn, CardOut, CardPage, CardUploadOut, TrackCheckOut
 from app.schemas.common import ERRORS
 from app.schemas.scheduled import RunOut
 from core.errors import TooLarge
-from services import card_uploads, cards
+from services import card_doctor, card_uploads, cards
 from services.card_uploads import Written
 from services.cards import CardSpec, TrackSpec
 
@@ -89,6 +89,32 @@ def update_card(card_id: CardId, body: CardIn, root: RootDep, user: UserDep) -> 
     uploads are needed (the card stays as it was until every track is ready).
     409 for a card that follows a playlist: change the playlist instead."""
     return _answer(card_uploads.write(root.card_uploads, user, _spec(body), card_id))
+
+
+@router.get("/api/cards/{card_id}/check", response_model=CardCheckOut, responses=ERRORS(401, 404, 409, 502, 503, 504))
+def check_card(card_id: CardId, root: RootDep, user: UserDep) -> CardCheckOut:
+    """The card doctor: reads the card as Yoto holds it and says, per track, what a
+    player would meet. Stream tracks: our URL on a reachable address, a valid
+    signature, an item whose bytes answer a range read, the declared duration the
+    item's. Yoto-stored tracks: a transcode we put there, the declared format,
+    duration, size and channels its own."""
+    found = card_doctor.check(root.cards, user, card_id)
+    tracks = [TrackCheckOut(**vars(t), ok=t.ok) for t in found.tracks]
+    return CardCheckOut(
+        card_id=found.card.id,
+        storage=found.card.storage,  # type: ignore[arg-type]
+        ok=found.ok,
+        problems=found.problems,
+        tracks=tracks,
+    )
+
+
+@router.post("/api/cards/{card_id}/repair", response_model=CardOut, responses=_WRITE_ERRORS)
+def repair_card(card_id: CardId, root: RootDep, user: UserDep) -> CardOut:
+    """Rewrite the card in place from what we hold (same Yoto card id, every track
+    rebuilt: fresh signed URLs, the transcodes' own metadata). 409 for a card that
+    follows a playlist (its next sync rewrites it)."""
+    return CardOut.of(card_doctor.repair(root.cards, user, card_id))
 
 
 @router.delete("/api/cards/{card_id}", status_code=204, responses=ERRORS(401, 403, 404, 409, 429, 502, 503, 504))

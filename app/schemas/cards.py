@@ -95,6 +95,26 @@ class CardOut(BaseModel):
         )
 
 
+class TrackCheckOut(BaseModel):
+    chapter: int
+    track: int
+    title: str
+    kind: Literal["stream", "audio", "other"]
+    audio_id: str | None
+    ok: bool
+    problems: list[str]
+
+
+class CardCheckOut(BaseModel):
+    """What a player would meet on each track, and what is wrong; `repair` rewrites it."""
+
+    card_id: str
+    storage: Storage
+    ok: bool
+    problems: list[str] = Field(description="the card's own (no Yoto card, tracks of the other mode)")
+    tracks: list[TrackCheckOut]
+
+
 class CardUploadOut(BaseModel):
     """A write queued behind its uploads to Yoto's storage: follow the run (`GET /api/runs/{id}`,
     each track's phase and percent in `results`); the card is written when every track is ready."""

@@ -74,6 +74,11 @@ def test_a_laptop_install_makes_a_yoto_card_behind_its_uploads(laptop: YApi, mum
     assert [t["type"] for t in tracks] == ["audio", "audio"]
     assert all(t["trackUrl"].startswith("yoto:#") for t in tracks)
 
+    check = mum.get(f"/api/cards/{card['id']}/check").json()
+    assert check["ok"] and [t["kind"] for t in check["tracks"]] == ["audio", "audio"], check
+    repaired = mum.post(f"/api/cards/{card['id']}/repair")
+    assert repaired.status_code == 200 and repaired.json()["yoto_card_id"] == card["yoto_card_id"]
+
     uploads = len(laptop.cloud.requests("GET", "/media/transcode/audio/uploadUrl"))
     again = mum.post("/api/cards", json={"title": "Night again", "tracks": [{"audio_id": a}]})
     assert again.status_code == 201 and again.json()["storage"] == "yoto"
