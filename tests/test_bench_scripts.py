@@ -30,6 +30,7 @@ SMALL_RUNS = {
     "players.py": ["--runs", "2", "--events", "50", "--rounds", "1", "--restarts", "1", "--family", "2"],
     "ingest_vs_lame.py": ["--runs", "1", "--seconds", "2"],
     "yoto_upload.py": ["--seconds", "2", "--delays", "0.1", "--rounds", "1"],
+    "split_long.py": ["--minutes", "1.2", "--pause-at", "0.85", "--limit-minutes", "1"],
 }
 
 
