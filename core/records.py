@@ -88,6 +88,13 @@ class AudioItem:
     stream_key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     source: str = "upload"  # upload | tts
     created_at: datetime = field(default_factory=utcnow)
+    # The listening level (docs/audio.md): the input's integrated loudness, the
+    # stored file's, its sample peak and the gain applied; None where the item
+    # predates the normalisation or had nothing to measure (silence).
+    loudness_in_lufs: float | None = None
+    loudness_lufs: float | None = None
+    peak_dbfs: float | None = None
+    gain_db: float | None = None
 
 
 @dataclass(frozen=True)

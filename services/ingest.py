@@ -85,6 +85,10 @@ def scratch_base(settings: Settings) -> Path:
     return Path(tempfile.gettempdir()) if settings.use_aws else settings.data_dir / "tmp"
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
 def title_from(title: str | None, filename: str | None) -> str:
     """The given title, else the file name without extension, else 'Untitled'
     (cut to the longest title the API accepts)."""
@@ -197,6 +201,10 @@ def ingest(ports: IngestPorts, src: Path, *, owner: str, title: str, source: str
         duration_s=round(float(facts.duration_s), 3),
         format="mp3",
         source=source,
+        loudness_in_lufs=_rounded(facts.loudness_in_lufs),
+        loudness_lufs=_rounded(facts.loudness_lufs),
+        peak_dbfs=_rounded(facts.peak_dbfs),
+        gain_db=_rounded(facts.gain_db),
     )
     try:
         audio.add(item)

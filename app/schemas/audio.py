@@ -23,6 +23,10 @@ class AudioOut(Out):
     created_at: datetime
     owner: str
     source: str
+    loudness_lufs: float | None = Field(description="the stored file's integrated loudness (target -16 LUFS)")
+    loudness_in_lufs: float | None = Field(description="what the file measured before normalisation")
+    gain_db: float | None = Field(description="the gain applied to reach the target")
+    peak_dbfs: float | None = Field(description="the stored file's sample peak")
 
     _record: ClassVar[type] = AudioItem
 

@@ -83,3 +83,31 @@ def test_tts_charges_and_refunds(
     with pytest.raises(Invalid):
         _speak(memory_records, ports, limits, fake_tts, "   ", tmp_path)
     assert fake_tts.spoken == ["a" * 40]
+
+
+def test_an_item_keeps_its_listening_level(ports: LibraryPorts, limits: IngestLimits, tmp_path: Path) -> None:
+    import array
+    import wave
+
+    from tests.audio_fixtures import _pcm
+
+    def tone(name: str, scale: float) -> Path:
+        samples = array.array("h", _pcm(8000 * 3, 8000, 1, 330.0, 0))
+        quiet = array.array("h", (int(s * scale) for s in samples))
+        path = tmp_path / name
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+            out.writeframes(quiet.tobytes())
+        return path
+
+    ingest_ports = _ingest_ports(ports, limits, tmp_path)
+    loud = ingest(ingest_ports, tone("loud.wav", 1.0), owner="kid", title="Loud")
+    quiet = ingest(ingest_ports, tone("quiet.wav", 0.05), owner="kid", title="Quiet")
+    assert loud.loudness_in_lufs is not None and quiet.loudness_in_lufs is not None
+    assert loud.loudness_in_lufs - quiet.loudness_in_lufs > 20  # they came in 26 dB apart
+    assert loud.loudness_lufs is not None and quiet.loudness_lufs is not None
+    assert abs(loud.loudness_lufs - quiet.loudness_lufs) <= 1.0  # and end within 1 LU of each other
+    assert abs(loud.loudness_lufs + 16) <= 1.0 and quiet.gain_db is not None and quiet.gain_db > 15
+    assert ports.audio.get(quiet.id).loudness_lufs == quiet.loudness_lufs

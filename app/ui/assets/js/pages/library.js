@@ -52,7 +52,7 @@ export async function render(root, ctx) {
 
   function row(item) {
     const title = h("span", { class: "title" }, item.title);
-    const meta = h("span", { class: "meta" }, [formatDuration(item.duration_s), formatBytes(item.size_bytes), item.owner, sourceName(item.source)].filter(Boolean).join(" · "));
+    const meta = h("span", { class: "meta" }, [formatDuration(item.duration_s), formatBytes(item.size_bytes), levelOf(item), item.owner, sourceName(item.source)].filter(Boolean).join(" · "));
     const status = h("span", { class: "meta", role: "status" });
     const main = h("div", { class: "main" }, title, h("br"), meta, status);
     const actions = h("div", { class: "actions" },
@@ -318,4 +318,11 @@ function ttsPanel(ctx, afterMade) {
 
   const el = h("details", { class: "panel" }, h("summary", {}, "Type text to be spoken"), form);
   return { el, load };
+}
+
+// The listening level the item was brought to, and from what (null: not measured).
+function levelOf(item) {
+  if (item.loudness_lufs == null) return null;
+  const from = item.loudness_in_lufs == null ? "" : ` (was ${Math.round(item.loudness_in_lufs)})`;
+  return `level ${Math.round(item.loudness_lufs)} LUFS${from}`;
 }
