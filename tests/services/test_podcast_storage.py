@@ -1,7 +1,8 @@
 """A podcast's `storage` mode (issue 20) on the composition root's memory adapters and the
 in-process Yoto cloud (2 s manual transcode): the install's default, a `yoto` card whose
 episodes upload inside the refresh (once each), a PATCH that moves the same card between the
-modes at the next refresh, Yoto's limits failing a refresh with the card kept, the refusals."""
+modes at the next refresh, Yoto's limits or a failed transcode failing a refresh with the
+card kept, the refusals."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 
 from core.errors import Conflict, Invalid
 from services import podcasts
+from tests.audio_fixtures import write_tone
+from tests.feeds import Served
 from tests.services.memory_root import linked_admin_root
-from tests.services.test_podcasts import FEED, MUM, FakeFetcher, _ports, serve
+from tests.services.test_podcasts import FEED, MUM, FakeFetcher, _ports, audio_url, serve
 from tests.yoto_inprocess import InProcessCloud
 from wiring import Root
 
@@ -133,6 +136,29 @@ def test_a_yoto_podcast_over_yotos_limits_fails_its_refresh_and_keeps_the_card(
     assert after.status == "failed" and "over Yoto's limits" in str(after.last_error)
     assert after.held == pod.held and after.etag == '"v1"'
     assert (_tracks(cloud, pod.yoto_card_id), _uploads(cloud), len(ports.ingest.audio.list().items)) == before
+
+
+def test_a_failed_upload_fails_the_refresh_naming_its_episode_and_keeps_the_card(
+    root: Root, cloud: InProcessCloud, feed: Feed, tmp_path: Path
+) -> None:
+    ports = _ports(root, feed.fetcher)
+    feed.serve(1)
+    pod, run, _ = podcasts.create(ports, MUM, feed_url=FEED, episodes=2, storage="yoto")
+    assert run.status == "ok", run.detail
+    before = (cloud.card(str(pod.yoto_card_id)), len(ports.ingest.audio.list().items))
+    feed.serve(2, etag='"v2"')
+    other = write_tone(tmp_path / "other.mp3", "mp3", seconds=1.0, freq=660.0).read_bytes()  # bytes Yoto lacks
+    feed.fetcher.routes[audio_url(2)] = Served(200, other, {"Content-Type": "audio/mpeg"})
+    cloud.fail_transcode(message="Unsupported audio")
+    _, run, _ = podcasts.refresh_now(ports, MUM, pod.id)
+    assert run.status == "failed", run.detail
+    assert "track 1 “Episode 2”" in str(run.detail) and "Unsupported audio" in str(run.detail)
+    after = podcasts.get(ports, pod.id)
+    assert after.held == pod.held and after.last_error == run.detail
+    assert (cloud.card(str(pod.yoto_card_id)), len(ports.ingest.audio.list().items)) == before
+    _, run, _ = podcasts.refresh_now(ports, MUM, pod.id)  # the next check tries again
+    assert run.status == "ok", run.detail
+    assert [t["title"] for t in _tracks(cloud, pod.yoto_card_id)] == ["Episode 2", "Episode 1"]
 
 
 def test_a_mode_that_cannot_work_is_refused_with_nothing_kept(
