@@ -152,6 +152,12 @@ def test_a_card_kept_in_yotos_storage_shows_its_upload_then_its_mode(
     assert len(made) == 1
     (track,) = [t for c in made[0]["content"]["chapters"] for t in c["tracks"]]
     assert track["type"] == "audio" and track["trackUrl"].startswith("yoto:#")
+    page.get_by_role("button", name=f"Check Offline {tag}").click()
+    doctor = page.get_by_role("dialog")
+    expect(doctor).to_contain_text("Every track is as a player needs it.")
+    expect(doctor).to_contain_text(f"Chapter 1, track 1 “{owl}”: fine")
+    doctor.get_by_role("button", name="Close").click()
+    expect(doctor).to_be_hidden()
 
 
 def test_a_playlist_card_changes_in_place_when_the_playlist_is_reordered(

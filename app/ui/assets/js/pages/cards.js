@@ -188,12 +188,30 @@ export async function render(root, ctx) {
         h("div", { class: "actions" },
           card.playlist_id ? h("a", { class: "button secondary", href: "#/playlists", "aria-label": `Edit the playlist of ${card.title}` }, "Edit playlist")
             : h("button", { type: "button", class: "secondary", "aria-label": `Edit ${card.title}`, onclick: () => edit(card) }, "Edit"),
+          h("button", { type: "button", class: "secondary", "aria-label": `Check ${card.title}`, onclick: () => doctor(card) }, "Check"),
           h("button", { type: "button", class: "danger secondary", "aria-label": `Delete ${card.title}`, onclick: () => remove(card) }, "Delete")))));
       if (!cards.length) list.append(h("li", { class: "empty" }, "No cards yet. Make the first one above."));
       listStatus.clear();
     } catch (err) {
       list.replaceChildren();
       listStatus.error(`The cards could not be listed: ${err.message}`);
+    }
+  }
+
+  // The card doctor: what a player would meet on each track; repair rewrites the same card.
+  async function doctor(card) {
+    let found;
+    try { found = await api(`api/cards/${card.id}/check`); } catch (err) { listStatus.error(`Not checked: ${err.message}`); return; }
+    const lines = [...listOf(found.problems).map((p) => h("li", {}, p)),
+      ...listOf(found.tracks).map((t) => h("li", {}, `Chapter ${t.chapter}, track ${t.track} “${t.title}”: ${t.ok ? "fine" : t.problems.join("; ")}`))];
+    const body = h("div", {}, h("p", {}, found.ok ? "Every track is as a player needs it." : "Some tracks would not play as they should."), h("ul", {}, ...lines));
+    const buttons = found.ok || card.playlist_id ? [{ label: "Close", value: false }] : [{ label: "Close", value: false, class: "secondary" }, { label: "Repair the card", value: true }];
+    if (!(await dialog(`Check “${card.title}”`, body, buttons))) return;
+    try {
+      await api(`api/cards/${card.id}/repair`, { method: "POST" });
+      listStatus.ok(`Repaired “${card.title}”: every track was written again.`);
+    } catch (err) {
+      listStatus.error(`Not repaired: ${err.message}`);
     }
   }
 
