@@ -57,6 +57,7 @@ export async function render(root, ctx) {
       meta.textContent = [
         `Keeps ${p.episodes} ${p.episodes === 1 ? "episode" : "episodes"}, ${orderName(p.order).toLowerCase()}`,
         intervalName(p.refresh_hours).toLowerCase(),
+        p.storage === "yoto" ? "in Yoto's storage" : "streamed",
         p.yoto_card_id ? `Yoto card ${p.yoto_card_id}` : "no card yet",
         p.owner !== ctx.me.username ? `added by ${p.owner}` : null,
       ].filter(Boolean).join(" · ");
@@ -116,6 +117,7 @@ export async function render(root, ctx) {
       const count = h("input", { type: "number", min: 1, max: EPISODES_MAX, step: 1, inputmode: "numeric", value: p.episodes, required: true });
       const order = orderSelect(p.order);
       const every = intervalSelect(p.refresh_hours);
+      const storage = storageSelect(p.storage);
       const formStatus = statusLine();
       const save = h("button", { type: "submit" }, "Save changes");
       const saved = await dialog(`Edit “${nameOf(p)}”`, (finish) => {
@@ -124,6 +126,7 @@ export async function render(root, ctx) {
           field("Episodes on the card", count, `1 to ${EPISODES_MAX}.`).wrap,
           field("Order", order).wrap,
           field("Check for new episodes", every).wrap,
+          field("Where the audio lives", storage).wrap,
           formStatus.el,
           h("div", { class: "row end" }, h("button", { type: "button", class: "secondary", onclick: () => finish(null) }, "Cancel"), save));
         form.addEventListener("submit", async (e) => {
@@ -136,6 +139,7 @@ export async function render(root, ctx) {
           if (n !== p.episodes) body.episodes = n;
           if (order.value !== p.order) body.order = order.value;
           if (Number(every.value) !== p.refresh_hours) body.refresh_hours = Number(every.value);
+          if (storage.value && storage.value !== p.storage) body.storage = storage.value;
           if (!Object.keys(body).length) { finish(false); return; }
           save.disabled = true;
           formStatus.info("Saving…");
@@ -209,6 +213,7 @@ export async function render(root, ctx) {
   const count = h("input", { type: "number", min: 1, max: EPISODES_MAX, step: 1, inputmode: "numeric", value: EPISODES_DEFAULT, required: true });
   const order = orderSelect("newest_first");
   const every = intervalSelect(INTERVAL_DEFAULT);
+  const storage = storageSelect("");
   const name = h("input", { type: "text", maxlength: 100 });
   const add = h("button", { type: "submit" }, "Add podcast");
   const addStatus = statusLine();
@@ -220,6 +225,7 @@ export async function render(root, ctx) {
     h("div", { class: "grid2" },
       field("Check for new episodes", every).wrap,
       field("Name on the card (optional)", name, "Leave it empty to use the podcast's own name.").wrap),
+    field("Where the audio lives", storage, "Yoto's storage: uploaded once, plays offline. Streaming: fetched from this service each time.").wrap,
     h("div", { class: "row" }, add), addStatus.el);
 
   form.addEventListener("submit", async (e) => {
@@ -231,6 +237,7 @@ export async function render(root, ctx) {
     if (n === null) { addStatus.error(`Choose between 1 and ${EPISODES_MAX} episodes.`); count.focus(); return; }
     const body = { feed_url: address, episodes: n, order: order.value, refresh_hours: Number(every.value) };
     if (name.value.trim()) body.title = name.value.trim();
+    if (storage.value) body.storage = storage.value;
     add.disabled = true;
     addStatus.info("Reading the feed and fetching the episodes… this can take a little while.");
     let queued = null;
@@ -297,6 +304,15 @@ function hostOf(url) {
   } catch {
     return url;
   }
+}
+
+function storageSelect(value) {
+  const select = h("select", {},
+    ...(value ? [] : [h("option", { value: "" }, "This install's default")]),
+    h("option", { value: "yoto" }, "Keep it in Yoto's storage (plays offline)"),
+    h("option", { value: "stream" }, "Stream it from this service"));
+  select.value = value || "";
+  return select;
 }
 
 function orderSelect(value) {
