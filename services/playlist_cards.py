@@ -39,7 +39,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from core import storage_modes
-from core.errors import Conflict, DomainError, Invalid, NotFound, VersionConflict
+from core.errors import Conflict, DomainError, NotFound, UpstreamError, VersionConflict
 from core.ports import CounterRepository, PlaylistRepository
 from core.records import Card, Playlist, User, new_id, utcnow
 from core.yoto import limits
@@ -103,6 +103,15 @@ def require_playable(ports: CardPorts, mode: str) -> None:
         raise Conflict("this install cannot upload to Yoto's storage; make the playlist stream")
 
 
+def _as_cause(exc: yoto_storage.TrackNotReady) -> DomainError:
+    """The refusal a request answers for a track that could not go to Yoto: the kind of what
+    stopped it (a relink, Yoto's refusal or outage), with the message naming the track."""
+    cause = exc.__cause__
+    if isinstance(cause, DomainError):
+        return type(cause)(str(exc), headers=cause.headers, **cause.extra)
+    return UpstreamError(str(exc))
+
+
 class PlaylistCards:
     def __init__(
         self,
@@ -158,7 +167,10 @@ class PlaylistCards:
         if mode != storage_modes.YOTO or self.ports.media is None:
             return {}
         items = list({e.item.id: e.item for e in entries}.values())
-        done = yoto_storage.put_items(self.ports.media, playlist.owner, items)
+        try:
+            done = yoto_storage.put_items(self.ports.media, playlist.owner, items)
+        except yoto_storage.TrackNotReady as exc:
+            raise _as_cause(exc) from exc
         return {item.id: held for item, held in zip(items, done, strict=True)}
 
     def _write_yoto(
@@ -236,7 +248,7 @@ class PlaylistCards:
             raise Conflict(f"the playlist already has card {playlist.card_id}", card_id=playlist.card_id)
         entries = self._entries(playlist)
         if not entries:
-            raise Invalid("the playlist holds no audio: add items before making its card")
+            raise Conflict("the playlist holds no audio: add items before making its card")
         mode = self._checked_mode(playlist, entries)
         lease = f"playlist-card:{playlist.id}"
         if not self._claim(lease):

@@ -30,9 +30,11 @@ _EDIT_ERRORS = ERRORS(400, 401, 403, 404, 409, 422)
 _CARD_ERRORS = ERRORS(401, 403, 404, 409, 422, 429, 502, 503, 504)
 
 
-@router.post("", response_model=PlaylistOut, status_code=201, responses=ERRORS(400, 401, 403, 422))
+@router.post("", response_model=PlaylistOut, status_code=201, responses=ERRORS(400, 401, 403, 409, 422))
 def create_playlist(body: PlaylistIn, root: RootDep, user: UserDep) -> PlaylistOut:
-    return PlaylistOut.of(root.playlists.create(user, body.name, body.audio_ids, body.play_mode))
+    """A new playlist; 409 when `storage` names a mode this install cannot play (stream without a PUBLIC_URL
+    players reach)."""
+    return PlaylistOut.of(root.playlists.create(user, body.name, body.audio_ids, body.play_mode, body.storage))
 
 
 @router.get("", response_model=PlaylistPage, responses=ERRORS(400, 401, 403))
@@ -57,9 +59,15 @@ def get_playlist(playlist_id: PlaylistId, root: RootDep, user: UserDep) -> Playl
 
 @router.put("/{playlist_id}", response_model=PlaylistOut, responses=_EDIT_ERRORS)
 def update_playlist(playlist_id: PlaylistId, body: PlaylistPut, root: RootDep, user: UserDep) -> PlaylistOut:
-    """Change any of `name`, `audio_ids`, `play_mode`; the card follows (debounced)."""
+    """Change any of `name`, `audio_ids`, `play_mode`, `storage`; the card follows (debounced, in place)."""
     view = root.playlists.update(
-        user, playlist_id, name=body.name, audio_ids=body.audio_ids, play_mode=body.play_mode, version=body.version
+        user,
+        playlist_id,
+        name=body.name,
+        audio_ids=body.audio_ids,
+        play_mode=body.play_mode,
+        storage=body.storage,
+        version=body.version,
     )
     return PlaylistOut.of(view)
 
@@ -101,7 +109,8 @@ def remove_item(
 @router.post("/{playlist_id}/card", response_model=CardOut, status_code=201, responses=_CARD_ERRORS)
 def make_card(playlist_id: PlaylistId, root: RootDep, user: UserDep) -> CardOut:
     """The playlist's card: one chapter per item, rewritten in place after every
-    change (debounced). A playlist has at most one card (409 naming it)."""
+    change (debounced), in the playlist's `storage` (a `yoto` playlist uploads
+    what Yoto lacks first, in this request). A playlist has at most one card (409 naming it)."""
     return CardOut.of(root.playlists.make_card(user, playlist_id))
 
 

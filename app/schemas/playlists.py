@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.schemas.cards import ITEMS_CEILING, AudioId, CardTitle
+from app.schemas.cards import ITEMS_CEILING, AudioId, CardTitle, Storage
 from app.schemas.common import In
 from core.usernames import name_of
 from services.playlist_cards import SyncState
@@ -24,18 +24,28 @@ def _no_loop(value: object) -> object:
 PlayMode = Literal["sequential", "shuffle"]
 PlayModeIn = Annotated[PlayMode, BeforeValidator(_no_loop)]
 Version = Annotated[int, Field(ge=1, le=2**53)]
+STORAGE_HELP = (
+    "where the card's audio lives. stream: our signed URLs, fetched as it plays; yoto: uploaded to Yoto's storage"
+    " before each write, plays offline."
+)
 
 
 class PlaylistIn(In):
     name: CardTitle
     audio_ids: list[AudioId] = Field(default_factory=list, max_length=ITEMS_CEILING)
     play_mode: PlayModeIn = "sequential"
+    storage: Storage | None = Field(
+        default=None, description=STORAGE_HELP + " Omitted: yoto unless PUBLIC_URL is a public https address"
+    )
 
 
 class PlaylistPut(In):
     name: CardTitle | None = None
     audio_ids: list[AudioId] | None = Field(default=None, max_length=ITEMS_CEILING)
     play_mode: PlayModeIn | None = None
+    storage: Storage | None = Field(
+        default=None, description=STORAGE_HELP + " A change rewrites the same card in place; omitted: kept"
+    )
     version: Version | None = Field(default=None, description="the version you last read; 409 if it moved on")
 
 
@@ -69,6 +79,7 @@ class PlaylistOut(BaseModel):
     name: str
     audio_ids: list[str]
     play_mode: PlayMode
+    storage: Storage
     version: int
     card_id: str | None
     yoto_card_id: str | None
@@ -85,6 +96,7 @@ class PlaylistOut(BaseModel):
             name=p.name,
             audio_ids=list(p.audio_ids),
             play_mode=p.play_mode,  # type: ignore[arg-type]
+            storage=p.storage,  # type: ignore[arg-type]
             version=p.version,
             card_id=p.card_id,
             yoto_card_id=view.yoto_card_id,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, UpstreamRejected
 from core.records import User
 from services.playlist_cards import PlaylistCards
 from services.playlists import Playlists
@@ -161,3 +161,20 @@ def test_a_failed_upload_leaves_the_card_as_it_was_and_the_sync_says_failed_and_
     playlists.remove_item(MUM, pid, 2)
     assert playlists.get(MUM, pid).sync.state == "synced"  # the transcode fault was one-off: the retry sends b
     assert [t["type"] for t in _tracks(cloud, card.yoto_card_id)] == ["audio", "audio"]
+
+
+def test_making_a_yoto_playlists_card_when_an_upload_fails_makes_nothing_and_says_which_track(
+    root: Root, cloud: InProcessCloud, tmp_path: Path
+) -> None:
+    playlists = _playlists(root, cloud, Timers())
+    a, b = _audio(root, tmp_path, "Owl"), _audio(root, tmp_path, "Moon", freq=660.0)
+    pid = playlists.create(MUM, "Night", [a, b], storage="yoto").playlist.id
+    cloud.fail_transcode(message="Unsupported audio")
+    with pytest.raises(UpstreamRejected, match=r"could not go to Yoto: .*Unsupported audio"):
+        playlists.make_card(MUM, pid)
+    assert cloud.cards() == {} and root.records.playlists.get(pid).card_id is None
+    assert root.records.cards.list(owner=None, limit=10, cursor=None).items == []
+    card = playlists.make_card(MUM, pid)  # the retry sends only the track that failed
+    assert [t["type"] for t in _tracks(cloud, card.yoto_card_id)] == ["audio", "audio"] and _uploads(cloud) == 3
+    with pytest.raises(Conflict, match="add items"):
+        playlists.make_card(MUM, playlists.create(MUM, "Empty", storage="yoto").playlist.id)

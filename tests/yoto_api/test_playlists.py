@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from core.settings import Settings
 from core.yoto.cloud import CONTENT_CONFIG_KEYS
 from simulator.cloud import RunningCloud
+from tests.audio_fixtures import write_tone
 from tests.yoto_api.conftest import ADMIN, DEBOUNCE_S, MEMBER, YApi, build_yapi, close, link
 
 
@@ -298,10 +299,81 @@ def test_deleting_the_playlist_deletes_its_card_and_deleting_the_card_detaches_i
 def test_a_card_needs_items_and_skips_deleted_ones(yapi: YApi, mum: TestClient) -> None:
     empty = mum.post("/api/playlists", json={"name": "Empty"}).json()
     r = mum.post(f"/api/playlists/{empty['id']}/card")
-    assert r.status_code == 422 and "add items" in r.json()["detail"]
+    assert r.status_code == 409 and "add items" in r.json()["detail"]
     assert yapi.cloud.requests() == []
     made, (a, b) = make(mum, yapi)
     assert mum.delete(f"/api/audio/{a}", params={"force": "true"}).status_code == 204
     card = mum.post(f"/api/playlists/{made['id']}/card").json()
     assert ids_on(yapi, card["yoto_card_id"]) == [b]
     assert mum.get(f"/api/playlists/{made['id']}").json()["audio_ids"] == [a, b]
+
+
+def _mp3_item(yapi: YApi, tmp_path: Path, title: str, freq: float = 440.0) -> str:
+    src = write_tone(tmp_path / f"{title}.mp3", "mp3", seconds=1.0, freq=freq)
+    return yapi.api.add_item(title=title, data=src.read_bytes()).id
+
+
+def test_a_playlist_moves_its_card_to_yotos_storage_and_back_in_place(
+    yapi: YApi, mum: TestClient, tmp_path: Path
+) -> None:
+    yapi.cloud.configure(transcode_delay_s=0.2)
+    a, b = _mp3_item(yapi, tmp_path, "Owl"), _mp3_item(yapi, tmp_path, "Moon", 660.0)
+    made = mum.post("/api/playlists", json={"name": "Night", "audio_ids": [a, b]})
+    assert made.status_code == 201 and made.json()["storage"] == "stream"  # PUBLIC_URL vouched for here
+    pid = made.json()["id"]
+    card = mum.post(f"/api/playlists/{pid}/card").json()
+    assert card["storage"] == "stream" and ids_on(yapi, card["yoto_card_id"]) == [a, b]
+    let_the_window_pass(yapi, card["id"])
+    moved = mum.put(f"/api/playlists/{pid}", json={"storage": "yoto"})
+    assert moved.status_code == 200, moved.text
+    shown = moved.json()
+    assert shown["storage"] == "yoto" and shown["card_sync"]["state"] == "synced"
+    assert shown["yoto_card_id"] == card["yoto_card_id"] and list(yapi.cloud.cards()) == [card["yoto_card_id"]]
+    tracks = [c["tracks"][0] for c in yapi.sim_card(card["yoto_card_id"])["content"]["chapters"]]
+    assert [t["type"] for t in tracks] == ["audio", "audio"]
+    assert all(t["trackUrl"].startswith("yoto:#") for t in tracks)
+    assert len(yapi.cloud.requests("GET", "/media/transcode/audio/uploadUrl")) == 2
+    assert mum.get(f"/api/cards/{card['id']}").json()["storage"] == "yoto"
+    assert mum.get("/api/playlists").json()["items"][0]["storage"] == "yoto"
+    let_the_window_pass(yapi, card["id"])
+    back = mum.put(f"/api/playlists/{pid}", json={"storage": "stream"}).json()
+    assert back["storage"] == "stream" and back["card_sync"]["state"] == "synced"
+    assert ids_on(yapi, card["yoto_card_id"]) == [a, b] and list(yapi.cloud.cards()) == [card["yoto_card_id"]]
+    bad = mum.put(f"/api/playlists/{pid}", json={"storage": "disk"})
+    assert bad.status_code == 422 and "storage" in bad.text
+
+
+def test_a_laptop_install_makes_yoto_playlists_and_a_failed_upload_keeps_the_card(
+    backend_settings: Settings, yoto_cloud: RunningCloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    yoto_cloud.configure(transcode_delay_s=0.2)
+    yapi = build_yapi(backend_settings, yoto_cloud, monkeypatch, tmp_path, allow_http_public_url=False)
+    try:
+        mum = yapi.login(ADMIN)
+        link(mum)
+        a, b = _mp3_item(yapi, tmp_path, "Owl"), _mp3_item(yapi, tmp_path, "Moon", 660.0)
+        streamed = mum.post("/api/playlists", json={"name": "Streamed", "storage": "stream"})
+        assert streamed.status_code == 409 and "PUBLIC_URL" in streamed.json()["detail"]
+        made = mum.post("/api/playlists", json={"name": "Night", "audio_ids": [a]})
+        assert made.status_code == 201 and made.json()["storage"] == "yoto"
+        pid = made.json()["id"]
+        r = mum.post(f"/api/playlists/{pid}/card")
+        assert r.status_code == 201, r.text
+        card = r.json()
+        assert card["storage"] == "yoto"
+        before = yapi.sim_card(card["yoto_card_id"])
+        assert before["content"]["chapters"][0]["tracks"][0]["trackUrl"].startswith("yoto:#")
+        assert mum.put(f"/api/playlists/{pid}", json={"storage": "stream"}).status_code == 409
+        let_the_window_pass(yapi, card["id"])
+        yapi.cloud.fail_transcode(message="Unsupported audio")
+        edit = mum.post(f"/api/playlists/{pid}/items", json={"audio_id": b})
+        assert edit.status_code == 200 and edit.json()["audio_ids"] == [a, b]
+        sync = edit.json()["card_sync"]
+        assert (
+            sync["state"] == "failed" and "track 2 “Moon”" in sync["detail"] and "Unsupported audio" in sync["detail"]
+        )
+        assert yapi.sim_card(card["yoto_card_id"]) == before
+        assert mum.get(f"/api/playlists/{pid}").json()["card_sync"]["state"] == "synced"  # the retry sends Moon
+        assert len(yapi.sim_card(card["yoto_card_id"])["content"]["chapters"]) == 2
+    finally:
+        close(yapi)
