@@ -24,7 +24,7 @@ export async function render(root, ctx) {
       const playlists = listOf(await api("api/playlists", { query: { all: ctx.me.is_admin ? "true" : "" } }), "playlists");
       list.replaceChildren(...playlists.map((p) => h("li", {},
         h("div", { class: "main" }, h("span", { class: "title" }, p.name), h("br"),
-          h("span", { class: "meta" }, [`${p.audio_ids.length} items`, modeName(p.play_mode), p.yoto_card_id ? `card ${p.yoto_card_id}` : "no card yet"].join(" · "))),
+          h("span", { class: "meta" }, [`${p.audio_ids.length} items`, modeName(p.play_mode), p.storage === "yoto" ? "in Yoto's storage" : "streamed", p.yoto_card_id ? `card ${p.yoto_card_id}` : "no card yet"].join(" · "))),
         h("div", { class: "actions" },
           h("button", { type: "button", class: "secondary", "aria-label": `Open ${p.name}`, onclick: () => open(p.id) }, "Open"),
           h("button", { type: "button", class: "danger secondary", "aria-label": `Delete ${p.name}`, onclick: () => remove(p) }, "Delete")))));
@@ -68,6 +68,10 @@ export async function render(root, ctx) {
   });
   const mode = h("select", {}, MODES.map(([value, label]) => h("option", { value }, label)));
   mode.addEventListener("change", () => edit("", { method: "PUT", json: { play_mode: mode.value, version: current.version } }, `Play mode: ${modeName(mode.value)}`));
+  const storage = h("select", {},
+    h("option", { value: "yoto" }, "Kept in Yoto's storage (plays offline)"),
+    h("option", { value: "stream" }, "Streamed from this service"));
+  storage.addEventListener("change", () => edit("", { method: "PUT", json: { storage: storage.value, version: current.version } }, storage.value === "yoto" ? "The card's audio goes to Yoto's storage" : "The card streams from this service"));
   const cardArea = h("div", { class: "stack" });
   const sync = h("p", { class: "small", role: "status" });
   let syncTimer = null;
@@ -129,6 +133,7 @@ export async function render(root, ctx) {
   async function draw(focus) {
     await titles.fill(current.audio_ids);
     mode.value = current.play_mode || "sequential";
+    storage.value = current.storage || "stream";
     items.render(current.audio_ids, focus);
     const name = editor.querySelector("#pl-edit-h");
     if (name) name.textContent = current.name;
@@ -173,6 +178,7 @@ export async function render(root, ctx) {
   clear(editor,
     h("h2", { id: "pl-edit-h", tabindex: "-1" }, ""),
     field("Play mode", mode, "Repeating is a setting of the player, not of the card.").wrap,
+    field("Where the card's audio lives", storage, "A change rewrites the same card: a physical card linked to it keeps working.").wrap,
     h("h3", {}, "Items"), items.el,
     h("details", { open: true }, h("summary", {}, "Add from the library"), picker.el),
     h("h3", {}, "Card"), cardArea, status.el);
