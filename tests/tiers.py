@@ -24,6 +24,7 @@ TIERS: dict[str, tuple[str, ...]] = {
         "test_tiers.py",
         "api/test_multipart_stream.py",
         "api/test_openapi_unchanged.py",
+        "api/test_problem_status.py",
         "mqtt/test_messages.py",
         "mqtt/test_payloads.py",
         "mqtt/test_protocol.py",

@@ -48,9 +48,13 @@ DEFAULT_RETRY_AFTER = {503: "5"}
 
 
 def status_of(exc: e.DomainError) -> tuple[int, str]:
+    """The status of the error's kind; a kind of its own (a track that could not go to Yoto)
+    answers as what caused it did (relink, Yoto refused, Yoto down)."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]  # type: ignore[index]
+    if isinstance(exc.__cause__, e.DomainError):
+        return status_of(exc.__cause__)
     return 500, "internal server error"
 
 
