@@ -19,7 +19,6 @@ admin uses the owner's link.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -98,14 +97,7 @@ def _checked(
 
 
 def _sized(ports: CardPorts, entry: Entry) -> list[limits.Sized]:
-    """What Yoto will hold for an entry: the item, or the parts an item too long for one track
-    is cut into (each at most 55/60 of the limit long; their count is what the check needs)."""
-    item = entry.item
-    title, seconds = entry.title or item.title, item.duration_s or 0.0
-    if ports.media is None or not yoto_storage.too_long(ports.media, item):
-        return [limits.Sized(title, seconds, item.size_bytes)]
-    n = math.ceil(seconds / (ports.media.track_limit_s * 50 / 60))
-    return [limits.Sized(f"{title}, Part {i}", seconds / n, item.size_bytes // n) for i in range(1, n + 1)]
+    return yoto_storage.planned(ports.media, entry.item, entry.title or entry.item.title)
 
 
 def _media(

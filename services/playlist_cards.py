@@ -158,23 +158,28 @@ class PlaylistCards:
         mode = rules.storage(playlist.storage)
         require_playable(self.ports, mode)
         if mode == storage_modes.YOTO:
-            items = [e.item for e in entries]
-            limits.check(rules.limits, [limits.Sized(i.title, i.duration_s or 0.0, i.size_bytes) for i in items])
+            planned = [s for e in entries for s in yoto_storage.planned(self.ports.media, e.item, e.item.title)]
+            limits.check(rules.limits, planned)
         return mode
 
-    def _media(self, playlist: Playlist, mode: str, entries: list[Entry]) -> dict[str, Transcoded]:
-        """For a `yoto` playlist, each item's transcode in Yoto's storage (uploading what it lacks)."""
+    def _media(self, playlist: Playlist, mode: str, entries: list[Entry]) -> dict[str, tuple[Transcoded, ...]]:
+        """For a `yoto` playlist, each item's transcodes in Yoto's storage (uploading what it
+        lacks; an item too long for one track as its parts)."""
         if mode != storage_modes.YOTO or self.ports.media is None:
             return {}
         items = list({e.item.id: e.item for e in entries}.values())
         try:
-            done = yoto_storage.put_items(self.ports.media, playlist.owner, items)
+            done = yoto_storage.put_tracks(self.ports.media, playlist.owner, items)
         except yoto_storage.TrackNotReady as exc:
             raise _as_cause(exc) from exc
         return {item.id: held for item, held in zip(items, done, strict=True)}
 
     def _write_yoto(
-        self, playlist: Playlist, entries: list[Entry], current: YotoCard | None, media: dict[str, Transcoded]
+        self,
+        playlist: Playlist,
+        entries: list[Entry],
+        current: YotoCard | None,
+        media: dict[str, tuple[Transcoded, ...]],
     ) -> tuple[Any, str]:
         """Write the playlist's content onto `current` (or a new card); answers (Built, Yoto card id)."""
         yoto = self.ports.yoto

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +20,9 @@ from pathlib import Path
 from core.errors import DomainError, NotFound
 from core.ports import AudioStorage, SettingsRepository, Transcoder
 from core.records import AudioItem
+from core.yoto.limits import Sized
 from core.yoto.uploads import AudioUploader, Transcoded, UploadProgress
-from services.long_audio import cut_quietly
+from services.long_audio import cut_quietly, part_title
 from services.yoto_tokens import YotoTokenService
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,16 @@ def _held_parts(ports: YotoStoragePorts, account: str, item: AudioItem) -> tuple
 
 def too_long(ports: YotoStoragePorts, item: AudioItem) -> bool:
     return ports.transcoder is not None and (item.duration_s or 0.0) >= ports.track_limit_s
+
+
+def planned(ports: YotoStoragePorts | None, item: AudioItem, title: str) -> list[Sized]:
+    """What Yoto will hold for an item, for the limits: itself, or the parts an item too long
+    for one track is cut into (each at most 55/60 of the limit; their count is what counts)."""
+    seconds = item.duration_s or 0.0
+    if ports is None or not too_long(ports, item):
+        return [Sized(title, seconds, item.size_bytes)]
+    n = math.ceil(seconds / (ports.track_limit_s * 50 / 60))
+    return [Sized(part_title(title, i), seconds / n, item.size_bytes // n) for i in range(1, n + 1)]
 
 
 def is_held(ports: YotoStoragePorts, account: str, item: AudioItem) -> bool:

@@ -153,10 +153,10 @@ def test_a_failed_upload_leaves_the_card_as_it_was_and_the_sync_says_failed_and_
     )
     assert cloud.card(str(card.yoto_card_id)) == held and root.records.cards.get(card.id).audio_ids == (a,)
     # Over the limits later: the sync fails naming the limit, and nothing is sent.
-    long_one = add_item(root, "Long", duration_s=70 * 60.0)
+    big = add_item(root, "Big", duration_s=30 * 60.0, size_bytes=120 * 1024 * 1024)  # a long one is cut instead
     sent = len(cloud.requests())
-    over = playlists.add_item(MUM, pid, long_one)
-    assert over.sync.state == "failed" and "a track may last" in str(over.sync.detail)
+    over = playlists.add_item(MUM, pid, big)
+    assert over.sync.state == "failed" and "a track may be (YOTO_MAX_TRACK_MB)" in str(over.sync.detail)
     assert len(cloud.requests()) == sent
     playlists.remove_item(MUM, pid, 2)
     assert playlists.get(MUM, pid).sync.state == "synced"  # the transcode fault was one-off: the retry sends b
