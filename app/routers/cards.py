@@ -50,7 +50,7 @@ def _answer(written: Written) -> CardOut | JSONResponse:
     if written.card is not None:
         return CardOut.of(written.card)
     assert written.run is not None
-    queued = CardUploadOut(card_id=written.card_id, run=RunOut.of(written.run))
+    queued = CardUploadOut(run=RunOut.of(written.run))
     return JSONResponse(queued.model_dump(mode="json"), status_code=202)
 
 

@@ -117,9 +117,9 @@ class CardCheckOut(BaseModel):
 
 class CardUploadOut(BaseModel):
     """A write queued behind its uploads to Yoto's storage: follow the run (`GET /api/runs/{id}`,
-    each track's phase and percent in `results`); the card is written when every track is ready."""
+    each track's phase and percent in `results`). The run's `subject_id` is the card it writes
+    (for a new card, the id it will have: `GET /api/cards/{id}` is a 404 until the run ends ok)."""
 
-    card_id: str = Field(description="the card the run writes (for a new card, the id it will have)")
     run: RunOut
 
 

@@ -104,7 +104,7 @@ def test_make_demo_serves_every_part_and_stops_them_all() -> None:
             assert said.status_code == 201, said.text
             made = web.post("/api/cards", json={"title": "Bedtime", "tracks": [{"audio_id": said.json()["id"]}]})
             assert made.status_code == 202, made.text
-            run_id, card_id = made.json()["run"]["id"], made.json()["card_id"]
+            run_id, card_id = made.json()["run"]["id"], made.json()["run"]["subject_id"]
             deadline = time.monotonic() + 60
             while (run := web.get(f"/api/runs/{run_id}").json())["status"] in ("queued", "running"):
                 assert time.monotonic() < deadline, run

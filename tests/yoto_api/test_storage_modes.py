@@ -59,8 +59,9 @@ def test_a_laptop_install_makes_a_yoto_card_behind_its_uploads(laptop: YApi, mum
     r = mum.post("/api/cards", json={"title": "Night", "tracks": [{"audio_id": a}, {"audio_id": b}]})
     assert r.status_code == 202, r.text
     queued = r.json()
-    assert queued["run"]["kind"] == "card-upload" and queued["run"]["subject_id"] == queued["card_id"]
-    assert mum.get(f"/api/cards/{queued['card_id']}").status_code == 404  # nothing written yet
+    assert queued["run"]["kind"] == "card-upload" and set(queued) == {"run"}
+    card_id = queued["run"]["subject_id"]  # the card the run writes
+    assert mum.get(f"/api/cards/{card_id}").status_code == 404  # nothing written yet
     seen: list[dict[str, Any]] = []
     run = _finished(mum, queued["run"]["id"], seen)
     assert run["status"] == "ok", run
@@ -68,7 +69,7 @@ def test_a_laptop_install_makes_a_yoto_card_behind_its_uploads(laptop: YApi, mum
         (1, a, "complete"),
         (2, b, "complete"),
     ]
-    card = mum.get(f"/api/cards/{queued['card_id']}").json()
+    card = mum.get(f"/api/cards/{card_id}").json()
     assert card["storage"] == "yoto"
     tracks = [c["tracks"][0] for c in laptop.sim_card(card["yoto_card_id"])["content"]["chapters"]]
     assert [t["type"] for t in tracks] == ["audio", "audio"]
@@ -88,7 +89,7 @@ def test_a_laptop_install_makes_a_yoto_card_behind_its_uploads(laptop: YApi, mum
 def test_a_failed_transcode_fails_the_run_and_keeps_the_card(laptop: YApi, mum: TestClient, tmp_path: Path) -> None:
     a, b = _item(laptop, tmp_path, "Owl"), _item(laptop, tmp_path, "Moon", 660.0)
     first = mum.post("/api/cards", json={"title": "Night", "tracks": [{"audio_id": a}]})
-    card_id = first.json()["card_id"]
+    card_id = first.json()["run"]["subject_id"]
     assert _finished(mum, first.json()["run"]["id"], [])["status"] == "ok"
     before = mum.get(f"/api/cards/{card_id}").json()
     laptop.cloud.fail_transcode(message="Unsupported audio")

@@ -140,7 +140,7 @@ export async function render(root, ctx) {
       run = await api(`api/runs/${run.id}`);
     }
     if (run.status !== "ok") throw new Error(run.detail || "The upload to Yoto failed; the card was not changed.");
-    return api(`api/cards/${queued.card_id}`);
+    return api(`api/cards/${run.subject_id}`);
   }
 
   async function edit(card) {
