@@ -47,21 +47,26 @@ STATUS: dict[type[e.DomainError], tuple[int, str]] = {
 DEFAULT_RETRY_AFTER = {503: "5"}
 
 
+def _speaker(exc: e.DomainError) -> e.DomainError:
+    """The error whose kind answers: `exc`, or for a kind with no status of its own (a track
+    that could not go to Yoto) what caused it (a relink, Yoto's refusal or outage)."""
+    if not any(cls in STATUS for cls in type(exc).__mro__) and isinstance(exc.__cause__, e.DomainError):
+        return _speaker(exc.__cause__)
+    return exc
+
+
 def status_of(exc: e.DomainError) -> tuple[int, str]:
-    """The status of the error's kind; a kind of its own (a track that could not go to Yoto)
-    answers as what caused it did (relink, Yoto refused, Yoto down)."""
-    for cls in type(exc).__mro__:
+    for cls in type(_speaker(exc)).__mro__:
         if cls in STATUS:
             return STATUS[cls]  # type: ignore[index]
-    if isinstance(exc.__cause__, e.DomainError):
-        return status_of(exc.__cause__)
     return 500, "internal server error"
 
 
 def answer(exc: e.DomainError) -> JSONResponse:
     status, reason = status_of(exc)
-    body: dict[str, Any] = {"detail": str(exc) or reason, **exc.extra}
-    headers = dict(exc.headers)
+    speaker = _speaker(exc)
+    body: dict[str, Any] = {"detail": str(exc) or reason, **speaker.extra, **exc.extra}
+    headers = {**speaker.headers, **exc.headers}
     if status in DEFAULT_RETRY_AFTER and not any(k.lower() == "retry-after" for k in headers):
         headers["Retry-After"] = DEFAULT_RETRY_AFTER[status]
     return JSONResponse(status_code=status, content=body, headers=headers)

@@ -3,6 +3,8 @@ that could not go to Yoto) by what caused it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.http.problems import status_of
@@ -36,3 +38,11 @@ def test_a_kind_with_a_status_keeps_it_whatever_caused_it() -> None:
         raise e.Invalid("bad") from e.UpstreamError("down")
     except e.Invalid as exc:
         assert status_of(exc) == (422, "invalid request")
+
+
+def test_its_answer_carries_the_causes_headers_and_its_own_words() -> None:
+    from app.http.problems import answer
+
+    reply = answer(_because(e.RateLimited("slow down", headers={"Retry-After": "7"})))
+    assert reply.status_code == 429 and reply.headers["retry-after"] == "7"
+    assert json.loads(reply.body) == {"detail": "track 2 “Moon” could not go to Yoto"}
