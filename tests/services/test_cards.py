@@ -3,8 +3,6 @@ memory adapters and the in-process Yoto cloud; the debounce runs on a manual clo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from core.errors import RelinkNeeded
@@ -13,22 +11,12 @@ from services import cards
 from services.cards import CardSpec, TrackSpec
 from services.playlist_cards import PlaylistCards
 from services.playlists import Playlists
-from tests.services.memory_root import PUBLIC_URL, add_item, linked_admin_root
+from tests.services.memory_root import PUBLIC_URL, add_item
 from tests.yoto_inprocess import InProcessCloud
 from wiring import Root
 
 MUM = User("mum", is_admin=True, id="mum")
 DEBOUNCE_S = 3.0
-
-
-@pytest.fixture
-def cloud() -> InProcessCloud:
-    return InProcessCloud()
-
-
-@pytest.fixture
-def root(cloud: InProcessCloud, tmp_path: Path) -> Root:
-    return linked_admin_root(cloud, tmp_path)
 
 
 def _item(root: Root, title: str) -> str:

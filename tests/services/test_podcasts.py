@@ -17,7 +17,6 @@ from core.records import Run, User
 from services import podcasts
 from services.podcasts import PodcastPorts
 from tests.feeds import Served, rss
-from tests.services.memory_root import linked_admin_root
 from tests.yoto_inprocess import InProcessCloud
 from wiring import Root
 
@@ -83,16 +82,6 @@ def serve(fetcher: FakeFetcher, mp3: bytes, n: int, *, etag: str = '"v1"') -> No
         fetcher.routes[audio_url(i)] = Served(200, mp3, {"Content-Type": "audio/mpeg"})
     body = rss("Bedtime Tales", episodes[::2] + episodes[1::2])
     fetcher.routes[FEED] = Served(200, body, {"Content-Type": "application/rss+xml", "ETag": etag})
-
-
-@pytest.fixture
-def cloud() -> InProcessCloud:
-    return InProcessCloud()
-
-
-@pytest.fixture
-def root(cloud: InProcessCloud, tmp_path: Path) -> Root:
-    return linked_admin_root(cloud, tmp_path)
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from core.errors import NotFound
 from services.stream_cards import ServiceCardWriter
-from tests.services.memory_root import add_item, linked_admin_root
+from tests.services.memory_root import add_item
 from tests.yoto_inprocess import InProcessCloud
 from wiring import Root
 
@@ -18,16 +17,6 @@ from wiring import Root
 class Track:
     audio_id: str
     title: str
-
-
-@pytest.fixture
-def cloud() -> InProcessCloud:
-    return InProcessCloud()
-
-
-@pytest.fixture
-def root(cloud: InProcessCloud, tmp_path: Path) -> Root:
-    return linked_admin_root(cloud, tmp_path)
 
 
 def _episode(root: Root, title: str) -> Track:
