@@ -58,7 +58,7 @@ def write(ports: UploadPorts, user: User, spec: CardSpec, card_id: str | None = 
     if card_id is not None:
         busy = jobs.active_run(ports.runs, card_id)
         if busy is not None:
-            raise_busy(busy)
+            raise Conflict(f"this card is uploading already (run {busy.id}, {busy.status})", run_id=busy.id)
     target = card_id or new_id()
     owner = ports.cards.cards.get(card_id).owner if card_id else user.owner_id
     run = jobs.new_run(KIND, target, owner, "manual")
@@ -73,10 +73,6 @@ def write(ports: UploadPorts, user: User, spec: CardSpec, card_id: str | None = 
         return Written(target, run=run)
     done = jobs.execute(ports.runs, {KIND: lambda r: run_upload(ports, r)}, run.id)
     return Written(target, card=_card_or_none(ports, target), run=done)
-
-
-def raise_busy(run: Run) -> None:
-    raise Conflict(f"this card is uploading already (run {run.id}, {run.status})", run_id=run.id)
 
 
 def _card_or_none(ports: UploadPorts, card_id: str) -> Card | None:
