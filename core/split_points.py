@@ -8,6 +8,7 @@ audio adapter; this module only chooses (docs/yoto.md, "Yoto's limits").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 SMOOTH_S = 0.5  # a pause shorter than this is a breath between words, not a place to cut
@@ -28,8 +29,9 @@ def cut_points(duration_s: float, levels: Sequence[float], step_s: float, *, lim
     cuts: list[float] = []
     start = 0.0
     while duration_s - start >= limit_s:
-        lo = int((start + first) / step_s)
-        hi = min(len(smooth) - 1, int((start + last) / step_s))
+        # the half seconds whose middles fall in the window (so a cut never passes its end)
+        lo = max(0, math.ceil((start + first) / step_s - width / 2 - 1e-9))
+        hi = min(len(smooth) - 1, math.floor((start + last) / step_s - width / 2 + 1e-9))
         if hi < lo:  # the levels end early: cut at the window's start
             cut = start + first
         else:

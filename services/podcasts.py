@@ -6,8 +6,9 @@ A refresh, in the order that leaves nothing half-done:
 2. pick the window: the newest `episodes` episodes, arranged newest or oldest first;
 3. fetch each episode the card does not hold yet into a scratch file (size
    and time caps) and bring it in through `services.ingest` (`source:
-   podcast`); an episode over the per-track limit is normalised once, cut at
-   MP3 frame boundaries into equal parts, and each part ingested;
+   podcast`); an episode over the per-track limit is normalised once, cut
+   where it is quietest before the limit (`services.long_audio`, the rule
+   every long item follows), and each part ingested as "Title, Part n";
 4. rewrite the same card with the window's tracks in the podcast's storage mode
    (only when they, the title or the mode changed; a `yoto` card uploads inline
    and is checked against Yoto's limits first);
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -49,7 +49,8 @@ from core.ports import (
 from core.records import PODCAST_ORDERS, AudioItem, Card, Job, Podcast, Run, User, new_id, utcnow
 from core.settings import Settings
 from services import access, jobs, library
-from services.ingest import IngestPorts, ingest, normalise_unregistered, scratch_dir
+from services.ingest import TITLE_MAX, IngestPorts, ingest, normalise_unregistered, scratch_dir
+from services.long_audio import cut_quietly, part_title
 from services.podcast_feeds import Episode, Feed, parse_feed
 
 log = logging.getLogger("yss.podcasts")
@@ -57,6 +58,7 @@ log = logging.getLogger("yss.podcasts")
 EPISODES_MAX = 25
 REFRESH_HOURS_MIN, REFRESH_HOURS_MAX = 0.25, 7 * 24.0
 LONGEST_EPISODE_S = 12 * 3600.0  # what a split may hold in all
+TRACK_TITLE_MAX = 100  # a card track's title
 
 
 @dataclass(frozen=True)
@@ -414,8 +416,7 @@ def _tracks(ports: PodcastPorts, entries: list[dict[str, Any]]) -> list[Track]:
     for entry in entries:
         ids = entry["audio_ids"]
         for n, audio_id in enumerate(ids, start=1):
-            title = entry["title"] if len(ids) == 1 else f"{entry['title']} ({n}/{len(ids)})"
-            out.append(Track(audio_id, title[:100]))
+            out.append(Track(audio_id, _titled(entry["title"], n if len(ids) > 1 else None, TRACK_TITLE_MAX)))
     return out
 
 
@@ -468,17 +469,27 @@ def _bring_in(ports: PodcastPorts, podcast: Podcast, episode: Episode, work: Pat
     return _split_in(ports, podcast, episode, src, work)
 
 
+def _titled(title: str, part: int | None, most: int) -> str:
+    """`title` (part None) or its part's, "Title, Part n", within `most` characters (the title gives way)."""
+    if part is None:
+        return title[:most]
+    suffix = part_title("", part)
+    return part_title(title[: most - len(suffix)], part)
+
+
 def _split_in(ports: PodcastPorts, podcast: Podcast, episode: Episode, src: Path, work: Path) -> list[AudioItem]:
+    """An episode too long for one track: normalised whole, then cut at its quiet moments into parts."""
     whole = work / f"whole-{new_id(8)}.mp3"
     try:
         seconds = normalise_unregistered(ports.ingest, src, whole, max_duration_s=LONGEST_EPISODE_S)
     except DomainError as exc:
         raise type(exc)(f"episode {episode.title!r}: {exc}") from None
-    parts = ports.ingest.transcoder.split(whole, work, math.ceil(seconds / ports.ingest.limits.max_duration_s))
+    limit = ports.ingest.limits.max_duration_s
+    parts = cut_quietly(ports.ingest.transcoder, whole, work, seconds, limit_s=limit)
     made: list[AudioItem] = []
     try:
         for n, part in enumerate(parts, start=1):
-            title = f"{episode.title} ({n}/{len(parts)})"
+            title = _titled(episode.title, n if len(parts) > 1 else None, TITLE_MAX)
             made.append(ingest(ports.ingest, part, owner=podcast.owner, title=title, source="podcast"))
     except BaseException:
         for item in made:

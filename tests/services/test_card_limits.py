@@ -78,10 +78,20 @@ def test_hours_of_audio_are_cut_so_no_part_reaches_the_limit() -> None:
     assert len(cuts) == 4
 
 
-def test_with_no_pause_the_cut_falls_early_in_the_window() -> None:
+def test_with_no_pause_the_cut_falls_at_the_start_of_the_window() -> None:
     duration = 61 * 60.0
     cuts = cut_points(duration, levels(duration, {}), STEP, limit_s=3600)
-    assert cuts == [pytest.approx(50 * 60 + 0.25, abs=0.01)]
+    assert cuts == [pytest.approx(50 * 60, abs=STEP)]
+
+
+@pytest.mark.parametrize("limit_s", [1.0, 6.0, 60.0])
+def test_a_cut_never_passes_the_end_of_its_window_however_short_the_limit(limit_s: float) -> None:
+    duration = 2.5 * limit_s
+    quiet = {limit_s * 0.99: limit_s}  # the quietest moment lies just past the window
+    cuts = cut_points(duration, levels(duration, quiet), STEP, limit_s=limit_s)
+    parts = [b - a for a, b in zip([0.0, *cuts], [*cuts, duration], strict=True)]
+    assert all(part <= limit_s * 55 / 60 + 1e-6 for part in parts[:-1]), parts
+    assert parts[-1] < limit_s, parts
 
 
 def test_levels_are_required_for_long_audio() -> None:
