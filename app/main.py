@@ -44,7 +44,7 @@ ROUTE_GROUPS = (
     RouteGroup("yoto", ("/api/yoto",), ("app.routers.yoto",)),
     RouteGroup("cards", ("/api/cards", "/api/icons"), ("app.routers.cards", "app.routers.icons")),
     RouteGroup("playlists", ("/api/playlists",), ("app.routers.playlists",)),
-    RouteGroup("players", ("/api/players", "/api/health/mqtt"), ("app.routers.players",)),
+    RouteGroup("players", ("/api/players", "/api/health/mqtt"), ("app.routers.player_settings", "app.routers.players")),
     RouteGroup(
         "scheduled", ("/api/podcasts", "/api/runs", "/api/routines"), ("app.routers.podcasts", "app.routers.routines")
     ),

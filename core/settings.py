@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     yoto_auth_url: str = "https://login.yotoplay.com"
     # The OAuth scopes a login asks for (space-separated); each must be ticked for
     # the app on Yoto's developer dashboard (README, docs/yoto.md "Scopes").
-    yoto_scopes: str = "offline_access user:content:manage family:devices:view family:devices:control"
+    yoto_scopes: str = "offline_access user:content:manage family:devices:view family:devices:manage family:devices:control"
     # The Yoto client's patience: per-request timeout, and the retry budget on 429/5xx.
     yoto_timeout_s: float = 10.0
     yoto_max_tries: int = 4

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from services.listener_runner import InProcess, ListenerRunner
     from services.members import MemberLookup, Members
     from services.player_commands import Commands
+    from services.player_settings import SettingsPorts
     from services.players import PlayerPorts
     from services.playlist_cards import PlaylistCards
     from services.playlists import Playlists
@@ -307,6 +308,12 @@ class Root:
         from adapters.yoto.mqtt.transport import BrokerConfig
 
         return MqttSender(BrokerConfig.from_settings(self.settings), self.tokens, listener=self.in_process.current)
+
+    @once
+    def player_settings(self) -> SettingsPorts:
+        from services.player_settings import SettingsPorts
+
+        return SettingsPorts(self.players, self.adapters.yoto, self.records.counters, self.records.cards)
 
     @once
     def commands(self) -> Commands:

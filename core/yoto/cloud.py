@@ -25,7 +25,7 @@ from core.errors import UpstreamError
 
 # The scopes the service uses (docs/yoto.md, "Scopes"): refresh tokens, MYO cards
 # and covers, the player list and config reads, MQTT commands and live state.
-DEFAULT_SCOPES = "offline_access user:content:manage family:devices:view family:devices:control"
+DEFAULT_SCOPES = "offline_access user:content:manage family:devices:view family:devices:manage family:devices:control"
 
 # The `content.config` keys Yoto's card content schema documents; a card holds no other.
 CONTENT_CONFIG_KEYS = frozenset(

@@ -13,7 +13,7 @@ DEFAULT_CLIENT_ID = "yoto-sim-client"
 DEFAULT_ACCOUNT = "family"
 API_AUDIENCE = "https://api.yotoplay.com"
 # What the service asks for, and so what a fresh app here has pre-approved.
-DEFAULT_SCOPE = "offline_access user:content:manage family:devices:view family:devices:control"
+DEFAULT_SCOPE = "offline_access user:content:manage family:devices:view family:devices:manage family:devices:control"
 
 
 @dataclass

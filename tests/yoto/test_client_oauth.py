@@ -173,7 +173,13 @@ def test_a_token_call_that_reached_nobody_is_retried(yoto_cloud: RunningCloud) -
 
 
 def test_the_login_asks_for_exactly_the_scopes_the_service_uses(yoto_cloud: RunningCloud) -> None:
-    used = ("offline_access", "user:content:manage", "family:devices:view", "family:devices:control")
+    used = (
+        "offline_access",
+        "user:content:manage",
+        "family:devices:view",
+        "family:devices:manage",  # the player's settings and alarms (PUT /device-v2/{id}/config)
+        "family:devices:control",
+    )
     assert tuple(DEFAULT_SCOPES.split()) == used
     assert Settings().yoto_scopes == DEFAULT_SCOPES
     client = make_client(yoto_cloud)
