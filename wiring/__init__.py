@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from core.yoto.cloud import YotoCloud
     from core.yoto.uploads import AudioUploader
     from services import jobs
+    from services.announcements import AnnouncementPorts
     from services.card_content import CardPorts
     from services.card_uploads import UploadPorts as CardUploadPorts
     from services.icons import IconCatalog
@@ -329,6 +330,26 @@ class Root:
             timeout_s=self.settings.mqtt_command_timeout_s,
         )
 
+    @once
+    def announcements(self) -> AnnouncementPorts:
+        """Announcements spoken on players, each put back where it was (`services.announcements`)."""
+        from services.announcements import AnnouncementPorts
+
+        records = self.records
+        return AnnouncementPorts(
+            players=self.players,
+            commands=self.commands,
+            tts=self.tts,
+            cards=self.cards,
+            library=self.library,
+            runs=records.runs,
+            queue=self.run_queue,
+            settings=records.settings,
+            counters=records.counters,
+            users=self.member_lookup,
+            starter=self.adapters.listener_starter,
+        )
+
     def listener(self, *, cloud: YotoCloud | None = None, **options: Any) -> Any:
         """A new MQTT listener over the linked accounts (`adapters.yoto.mqtt.listener.Listener`);
         `options` are the listener's own (`relist_every_s`, `backoff`, ...). With `cloud`
@@ -441,6 +462,7 @@ class Root:
                 "routine": jobs.Lane(settings.routine_workers, by_due=True),
                 "podcast": jobs.Lane(settings.job_workers, by_due=False),
                 "card-upload": jobs.Lane(max(1, settings.yoto_uploads_at_once), by_due=False),
+                "announcement": jobs.Lane(1, by_due=False),
             },
             per_member=per_member,
             interrupt=lambda run_id, detail: jobs.interrupt(runs, run_id, detail),
@@ -456,12 +478,13 @@ class Root:
 
     def execute(self, run_id: str) -> Run:
         """Run one queued run to its end (a podcast refresh or a routine's steps)."""
-        from services import card_uploads, jobs, podcasts, routines
+        from services import announcements, card_uploads, jobs, podcasts, routines
 
         handlers: dict[str, jobs.Handler] = {
             "podcast": lambda run: podcasts.run_refresh(self.podcasts, run),
             "routine": lambda run: routines.run_steps(self.routines, run),
             card_uploads.KIND: lambda run: card_uploads.run_upload(self.card_uploads, run),
+            announcements.KIND: lambda run: announcements.run_announcement(self.announcements, run),
         }
         return jobs.execute(self.records.runs, handlers, run_id)
 
