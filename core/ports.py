@@ -39,6 +39,7 @@ from core.records import (
     Run,
     Session,
     Speech,
+    Story,
     StreamRef,
     UploadTarget,
     Usage,
@@ -271,6 +272,7 @@ class VersionedRepository(Protocol[R]):
 
 PodcastRepository = VersionedRepository[Podcast]
 RoutineRepository = VersionedRepository[Routine]
+StoryRepository = VersionedRepository[Story]
 JobRepository = VersionedRepository[Job]
 
 
@@ -367,6 +369,7 @@ class Records(Protocol):
     counters: CounterRepository
     podcasts: PodcastRepository
     routines: RoutineRepository
+    stories: StoryRepository
     jobs: JobRepository
     runs: RunRepository
     fallbacks: PasswordFallbackRepository

@@ -336,6 +336,24 @@ class Routine:
 
 
 @dataclass(frozen=True)
+class Story:
+    """A branching story (`core.stories`): scenes and what each button leads to, from `start`.
+
+    Each scene is `{"id", "title", "audio_id", "left", "right", "next", "ending"}`;
+    `card_id` names the interactive `Card` made from it (None until one is made)."""
+
+    id: str
+    owner: str
+    title: str
+    start: str
+    scenes: list[dict[str, Any]] = field(default_factory=list)
+    card_id: str | None = None
+    version: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
 class Job:
     """When a podcast or routine runs by itself: every `every_s` seconds, or at
     `at` ("HH:MM", family time) on `days`. `id` is the subject's id (one job each).

@@ -27,6 +27,7 @@ from core.records import (
     Routine,
     Run,
     Session,
+    Story,
     YotoTokens,
 )
 
@@ -48,6 +49,7 @@ PLAYER_EVENTS = RecordCodec(PlayerEvent, CONVERSIONS)
 SESSIONS = RecordCodec(Session, CONVERSIONS)
 PODCASTS = RecordCodec(Podcast, CONVERSIONS)
 ROUTINES = RecordCodec(Routine, CONVERSIONS)
+STORIES = RecordCodec(Story, CONVERSIONS)
 JOBS = RecordCodec(Job, CONVERSIONS)
 RUNS = RecordCodec(Run, CONVERSIONS)
 FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)

@@ -33,6 +33,7 @@ class DynamoRecords:
         scheduled = schedule_repositories(self.table)
         self.podcasts = scheduled["podcasts"]
         self.routines = scheduled["routines"]
+        self.stories = scheduled["stories"]
         self.jobs = scheduled["jobs"]
         self.runs = scheduled["runs"]
         self.fallbacks = DynamoFallbacks(self.table)

@@ -115,6 +115,7 @@ def schedule_repositories(table: Table) -> dict[str, Any]:
     return {
         "podcasts": DynamoVersioned(table, codecs.PODCASTS, "PODCAST", "podcast"),
         "routines": DynamoVersioned(table, codecs.ROUTINES, "ROUTINE", "routine"),
+        "stories": DynamoVersioned(table, codecs.STORIES, "STORY", "story"),
         "jobs": DynamoVersioned(table, codecs.JOBS, "JOB", "scheduled job"),
         "runs": DynamoRuns(table, codecs.RUNS, "RUN", "run"),
     }

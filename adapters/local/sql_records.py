@@ -29,6 +29,7 @@ from core.ports import (
     RunRepository,
     SessionRepository,
     SettingsRepository,
+    StoryRepository,
     TokenRepository,
     UploadRepository,
 )
@@ -73,6 +74,7 @@ class SqlRecords:
         self.counters: CounterRepository = SqlCounters(db)
         self.podcasts: PodcastRepository = SqlVersioned(db, t.PODCASTS, "podcast")
         self.routines: RoutineRepository = SqlVersioned(db, t.ROUTINES, "routine")
+        self.stories: StoryRepository = SqlVersioned(db, t.STORIES, "story")
         self.jobs: JobRepository = SqlVersioned(db, t.JOBS, "scheduled job")
         self.runs: RunRepository = SqlRuns(db, t.RUNS, "run")
         self.fallbacks: PasswordFallbackRepository = SqlFallbacks(db)

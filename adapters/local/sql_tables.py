@@ -39,6 +39,7 @@ from core.records import (
     Routine,
     Run,
     Session,
+    Story,
     YotoTokens,
 )
 
@@ -200,6 +201,7 @@ PODCASTS = record_table(
 ROUTINES = record_table(
     "routines", Routine, primary_key="id", indexes=(_created("routines"), _owner_created("routines"))
 )
+STORIES = record_table("stories", Story, primary_key="id", indexes=(_created("stories"), _owner_created("stories")))
 JOBS = record_table("jobs", Job, primary_key="id", indexes=(_created("jobs"), _owner_created("jobs")))
 RUNS = record_table(
     "runs",
@@ -220,6 +222,7 @@ RECORD_TABLES: tuple[RecordTable[Any], ...] = (
     SESSIONS,
     PODCASTS,
     ROUTINES,
+    STORIES,
     JOBS,
     RUNS,
     FALLBACKS,

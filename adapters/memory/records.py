@@ -40,6 +40,7 @@ from core.records import (
     Routine,
     Run,
     Session,
+    Story,
     StreamRef,
     Usage,
     YotoTokens,
@@ -70,6 +71,7 @@ PLAYER_EVENTS = RecordCodec(PlayerEvent, CONVERSIONS)
 SESSIONS = RecordCodec(Session, CONVERSIONS)
 PODCASTS = RecordCodec(Podcast, CONVERSIONS)
 ROUTINES = RecordCodec(Routine, CONVERSIONS)
+STORIES = RecordCodec(Story, CONVERSIONS)
 JOBS = RecordCodec(Job, CONVERSIONS)
 RUNS = RecordCodec(Run, CONVERSIONS)
 FALLBACKS = RecordCodec(PasswordFallback, CONVERSIONS)
@@ -576,6 +578,7 @@ class MemoryRecords:
         self.counters = MemoryCounters(self.db, clock)
         self.podcasts = MemoryVersioned(self.db, clock, PODCASTS, "podcasts", "podcast")
         self.routines = MemoryVersioned(self.db, clock, ROUTINES, "routines", "routine")
+        self.stories = MemoryVersioned(self.db, clock, STORIES, "stories", "story")
         self.jobs = MemoryVersioned(self.db, clock, JOBS, "jobs", "scheduled job")
         self.runs = MemoryRuns(self.db, clock, RUNS, "runs", "run")
         self.fallbacks = MemoryFallbacks(self.db, clock, FALLBACKS)

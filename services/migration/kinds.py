@@ -5,7 +5,7 @@ Each copied kind says how to list every record on one side, name it, read one
 by name and add one, all through the records port; comparing two copies is
 field by field over the record's dataclass (`core.codec.record_fields`), so a
 field added to a record is copied and verified with no change here. A new
-kind of record (podcasts, routines) is one more entry in `COPIED`.
+kind of record (podcasts, routines, stories) is one more entry in `COPIED`.
 """
 
 from __future__ import annotations
@@ -115,9 +115,14 @@ COPIED: tuple[RecordKind[Any], ...] = (
             lambda r, k, attr=attr: getattr(r, attr).get(k),
             lambda r, x, attr=attr: getattr(r, attr).add(x),
         )
-        # Podcasts and routines after the cards they write; their scheduled jobs
-        # with them, so they keep running on the new side.
-        for label, attr in (("podcasts", "podcasts"), ("routines", "routines"), ("scheduled jobs", "jobs"))
+        # Podcasts, routines and stories after the cards they write; the scheduled
+        # jobs with them, so they keep running on the new side.
+        for label, attr in (
+            ("podcasts", "podcasts"),
+            ("routines", "routines"),
+            ("stories", "stories"),
+            ("scheduled jobs", "jobs"),
+        )
     ),
     RecordKind(
         "Yoto tokens",

@@ -33,6 +33,7 @@ from core.records import (
     Routine,
     Run,
     Session,
+    Story,
     YotoTokens,
 )
 
@@ -48,6 +49,7 @@ RECORDS = (
     Session,
     Podcast,
     Routine,
+    Story,
     Job,
     Run,
     PasswordFallback,
