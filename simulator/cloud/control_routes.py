@@ -161,6 +161,27 @@ def add_control_routes(router: Router, cloud: Cloud) -> None:
         device = cloud.devices.get(req.params["device_id"])
         return json_response(200, {"config": device.config})
 
+    def seed_config(req: Request) -> Response:
+        return json_response(200, {"config": cloud.devices.seed_config(req.params["device_id"], req.json_object())})
+
+    def add_alarm(req: Request) -> Response:
+        alarm = req.json_object().get("alarm")
+        return json_response(200, {"n": cloud.devices.add_alarm(req.params["device_id"], alarm)})
+
+    def sync_player(req: Request) -> Response:
+        body = req.json_object()
+        playing, applied = body.get("playing"), body.get("applied", [])
+        if not isinstance(playing, dict) or not isinstance(applied, list):
+            raise HttpError(400, "expected {playing: object, applied: [press ids]}")
+        return json_response(200, cloud.links.sync(req.params["device_id"], playing, applied))
+
+    def press_button(req: Request) -> Response:
+        button = req.json_object().get("button")
+        return json_response(200, {"playing": cloud.links.press(req.params["device_id"], str(button))})
+
+    def now_playing(req: Request) -> Response:
+        return json_response(200, cloud.links.playing(req.params["device_id"]))
+
     def decide(approve: bool) -> Any:
         def handler(req: Request) -> Response:
             body = req.json_object()
@@ -248,6 +269,11 @@ def add_control_routes(router: Router, cloud: Cloud) -> None:
         ("GET", "/_sim/shop-cards", get_shop),
         ("POST", "/_sim/shop-cards", add_shop),
         ("GET", "/_sim/devices/{device_id}/config", device_config),
+        ("PATCH", "/_sim/devices/{device_id}/config", seed_config),
+        ("POST", "/_sim/devices/{device_id}/alarms", add_alarm),
+        ("POST", "/_sim/devices/{device_id}/sync", sync_player),
+        ("POST", "/_sim/devices/{device_id}/buttons", press_button),
+        ("GET", "/_sim/devices/{device_id}/playing", now_playing),
         ("POST", "/_sim/device-codes/approve", decide(True)),
         ("POST", "/_sim/device-codes/deny", decide(False)),
         ("GET", "/_sim/device-codes", pending_codes),

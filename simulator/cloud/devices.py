@@ -49,8 +49,28 @@ FIRMWARE_DEFAULT_CONFIG: dict[str, Any] = {
     "volumeLevel": "safe",
 }
 
+_HHMM = re.compile(r"([01]\d|2[0-3]):?[0-5]\d")
 _TIME_KEYS = ("dayTime", "nightTime")
-_ALARM = re.compile(r"[01]{7},\d{4},[^,]*,[^,]*,[^,]*,\d{0,3}(,[01])?")
+_VOLUME_LIMIT_KEYS = ("maxVolumeLimit", "nightMaxVolumeLimit")
+_BRIGHTNESS_KEYS = ("dayDisplayBrightness", "nightDisplayBrightness")
+_COLOUR_KEYS = ("ambientColour", "nightAmbientColour")
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}|#0|off")  # "#0" and "off": the off sentinels yoto_api's const.py reads
+_NUMBER_KEYS = ("shutdownTimeout", "displayDimTimeout")
+# Flags: sources report booleans for some and "0"/"1" for others; either form is taken for each.
+_FLAG_CONFIG_KEYS = (
+    "bluetoothEnabled",
+    "btHeadphonesEnabled",
+    "headphonesVolumeLimited",
+    "repeatAll",
+    "daySoundsOff",
+    "nightSoundsOff",
+    "showDiagnostics",
+    "pauseVolumeDown",
+    "pausePowerButton",
+)
+# days (7 x 0/1), time (HH:MM as yoto_api writes, HHMM as the Node capture shows), sound or card id,
+# two fields nobody has named, volume (0-16, may be empty), then an optional on/off flag.
+_ALARM = re.compile(r"[01]{7},(?:[01]\d|2[0-3]):?[0-5]\d,[^,]*,[^,]*,[^,]*,(?:\d{1,2})?(?:,[01])?")
 
 
 # Flags the shadow reports as 0/1 integers, not booleans.
@@ -157,18 +177,59 @@ DEFAULT_DEVICES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _config_error(key: str, wanted: str, value: Any) -> HttpError:
+    return HttpError(400, f"config.{key} must be {wanted} (got {value!r})")
+
+
+def _in_range(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, str) and value.isdigit() and low <= int(value) <= high
+
+
+def check_alarm(alarm: Any) -> bool:
+    """Whether `alarm` is an alarm string in one of the forms sources report (docs/yoto.md)."""
+    if not isinstance(alarm, str) or not _ALARM.fullmatch(alarm):
+        return False
+    volume = alarm.split(",")[5]
+    return volume == "" or int(volume) <= 16
+
+
 def check_config(config: dict[str, Any]) -> None:
-    for key in _TIME_KEYS:
-        value = config.get(key)
-        if value is not None and (not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value)):
-            raise HttpError(400, f'config.{key} must be "HH:MM" (got {value!r})')
+    """HttpError 400 naming the first key whose value Yoto's encodings do not allow; unknown keys pass."""
+    checks: list[tuple[tuple[str, ...], str, Any]] = [
+        (_TIME_KEYS, '"HH:MM"', lambda v: isinstance(v, str) and len(v) == 5 and bool(_HHMM.fullmatch(v))),
+        (_VOLUME_LIMIT_KEYS, 'a string "0".."16"', lambda v: _in_range(v, 0, 16)),
+        (_BRIGHTNESS_KEYS, '"auto" or a string "0".."100"', lambda v: v == "auto" or _in_range(v, 0, 100)),
+        (_COLOUR_KEYS, '"#rrggbb" (or "#0" for off)', lambda v: isinstance(v, str) and bool(_COLOUR.fullmatch(v))),
+        (("hourFormat",), '"12" or "24"', lambda v: v in ("12", "24")),
+        (_NUMBER_KEYS, "a string of whole seconds", lambda v: _in_range(v, 0, 10**7)),
+        (_FLAG_CONFIG_KEYS, 'true/false or "0"/"1"', lambda v: isinstance(v, bool) or v in ("0", "1")),
+    ]
+    for keys, wanted, valid in checks:
+        for key in keys:
+            if key in config and not valid(config[key]):
+                raise _config_error(key, wanted, config[key])
     alarms = config.get("alarms")
     if alarms is not None:
         if not isinstance(alarms, list):
             raise HttpError(400, "config.alarms must be a list of strings")
         for i, alarm in enumerate(alarms):
-            if not isinstance(alarm, str) or not _ALARM.fullmatch(alarm):
-                raise HttpError(400, f"config.alarms[{i}] must be 'days,HHMM,soundId,_,_,volume[,enabled]'")
+            if not check_alarm(alarm):
+                raise HttpError(
+                    400, f"config.alarms[{i}] must be 'days,HH:MM,sound,,,volume[,enabled]' (got {alarm!r})"
+                )
+
+
+def day_mode(config: dict[str, Any], minute_of_day: int) -> bool:
+    """Whether the player is in day mode at `minute_of_day` (local): from dayTime until nightTime."""
+
+    def minutes(key: str) -> int:
+        value = str(config.get(key) or FIRMWARE_DEFAULT_CONFIG[key]).replace(":", "")
+        return int(value[:2]) * 60 + int(value[2:4])
+
+    day, night = minutes("dayTime"), minutes("nightTime")
+    if day <= night:
+        return day <= minute_of_day < night
+    return minute_of_day >= day or minute_of_day < night
 
 
 class DeviceRegistry:
@@ -247,3 +308,23 @@ class DeviceRegistry:
             device.config = {**copy.deepcopy(FIRMWARE_DEFAULT_CONFIG), **copy.deepcopy(config)}
             if name is not None:
                 device.name = name
+
+    def seed_config(self, device_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge raw keys into a player's config as another app (Yoto's own) would have left them;
+        checked like a PUT, so the cloud never holds what its PUT would refuse. Answers the config."""
+        device = self.get(device_id)
+        with self._lock:
+            merged = {**device.config, **copy.deepcopy(changes)}
+            check_config(merged)
+            device.config = merged
+            return copy.deepcopy(merged)
+
+    def add_alarm(self, device_id: str, alarm: str) -> int:
+        """Append one raw alarm string (made "in the Yoto app"); answers its index."""
+        if not check_alarm(alarm):
+            raise HttpError(400, f"alarm must be 'days,HH:MM,sound,,,volume[,enabled]' (got {alarm!r})")
+        device = self.get(device_id)
+        with self._lock:
+            alarms = device.config.get("alarms")
+            device.config["alarms"] = [*(alarms if isinstance(alarms, list) else []), alarm]
+            return len(device.config["alarms"]) - 1

@@ -114,12 +114,14 @@ class RemoteCloud(FaultShortcuts):
         device_type: str = "v3",
         account: str | None = None,
         status: dict[str, Any] | None = None,
+        device_family: str | None = None,
     ) -> dict[str, Any]:
         body = {
             "deviceId": device_id,
             "name": name,
             "online": online,
             "deviceType": device_type,
+            "deviceFamily": device_family or device_type,
             "account": account,
             "status": status,
         }
@@ -144,6 +146,21 @@ class RemoteCloud(FaultShortcuts):
 
     def device_status(self, device_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"devices/{device_id}/status")["status"])
+
+    def seed_config(self, device_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("PATCH", f"devices/{device_id}/config", changes)["config"])
+
+    def add_app_alarm(self, device_id: str, alarm: str) -> int:
+        return int(self._call("POST", f"devices/{device_id}/alarms", {"alarm": alarm})["n"])
+
+    def player_sync(self, device_id: str, report: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", f"devices/{device_id}/sync", report))
+
+    def press_button(self, device_id: str, button: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"devices/{device_id}/buttons", {"button": button})["playing"])
+
+    def playing(self, device_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"devices/{device_id}/playing"))
 
     def add_shop_card(self, card: dict[str, Any], account: str | None = None) -> dict[str, Any]:
         return dict(self._call("POST", "shop-cards", {"card": card, "account": account})["card"])

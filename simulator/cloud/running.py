@@ -126,15 +126,17 @@ class RunningCloud(FaultShortcuts):
         device_type: str = "v3",
         account: str | None = None,
         status: dict[str, Any] | None = None,
+        device_family: str | None = None,
     ) -> dict[str, Any]:
-        """A player on `account`; `status` sets fields of its shadow (Yoto's device.status names)."""
+        """A player on `account` ("mini" for a Mini); `status` sets fields of its shadow (Yoto's
+        device.status names); the family defaults to the type."""
         device = Device(
             device_id,
             name or device_id,
             account=account or self.state.login_account,
             online=online,
             device_type=device_type,
-            device_family=device_type,
+            device_family=device_family or device_type,
             status=dict(status or {}),
             status_at=self.state.clock.now(),
         )
@@ -154,6 +156,26 @@ class RunningCloud(FaultShortcuts):
     def device_status(self, device_id: str) -> dict[str, Any]:
         """The shadow's status block as /config carries it."""
         return self.state.devices.get(device_id).status_body()
+
+    def seed_config(self, device_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Raw config keys merged in as the Yoto app would have left them (checked like a PUT)."""
+        return self.state.devices.seed_config(device_id, changes)
+
+    def add_app_alarm(self, device_id: str, alarm: str) -> int:
+        """An alarm string made "in the Yoto app", appended to the player's config; its index."""
+        return self.state.devices.add_alarm(device_id, alarm)
+
+    def player_sync(self, device_id: str, report: dict[str, Any]) -> dict[str, Any]:
+        """A simulated player's report (`playing`, `applied`): its day/night limit and the buttons pressed."""
+        return self.state.links.sync(device_id, report["playing"], list(report.get("applied", [])))
+
+    def press_button(self, device_id: str, button: str) -> dict[str, Any]:
+        """Press "left" or "right" on a simulated player that syncs with this cloud; what it plays after."""
+        return self.state.links.press(device_id, button)
+
+    def playing(self, device_id: str) -> dict[str, Any]:
+        """What the player last reported it plays (`playing`, `reported_at`)."""
+        return self.state.links.playing(device_id)
 
     # ---- shop cards
 

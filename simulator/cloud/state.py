@@ -19,6 +19,7 @@ from simulator.cloud.faults import FaultQueue
 from simulator.cloud.icons import PUBLIC_ICONS, media_id, public_icons
 from simulator.cloud.media import MediaStore
 from simulator.cloud.oauth import TokenAuthority
+from simulator.cloud.player_link import PlayerLinks
 from simulator.cloud.shop import ShopCatalogue
 from simulator.cloud.uploads import AudioStore
 
@@ -74,11 +75,12 @@ class Cloud:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every token, card, upload, fault and logged request; re-seed the players and the shop."""
+        """Forget every token, card, upload, fault, logged request and press; re-seed the players and the shop."""
         self.tokens = TokenAuthority(self.config, self.clock, lambda: self.public_base)
         self.cards = CardStore()
         self.shop = ShopCatalogue()
         self.devices = DeviceRegistry()
+        self.links = PlayerLinks(self.devices, self.clock)
         self.media = MediaStore()
         self.audio = AudioStore()
         self.faults = FaultQueue()
