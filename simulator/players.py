@@ -40,10 +40,15 @@ from core.yoto.protocol import (
     volume_to_device,
 )
 from simulator.cloud.config import DEFAULT_ACCOUNT
+from simulator.cloud.http import HttpError
 
 CARD_URI_PREFIX = CARD_URI.split("{", 1)[0]
 # Keys that change continuously: sent with other changes or every `position_every_s`.
 _CONTINUOUS = ("position", "sleepTimerSeconds")
+# Sent whenever a new track starts, changed or not; the chapter's keys too when the chapter changes.
+_TRACK_KEYS = frozenset({"trackKey", "trackTitle", "trackLength", "position"})
+_CHAPTER_KEYS = frozenset({"chapterKey", "chapterTitle"})
+NO_AMBIENT_LIGHT = frozenset({"mini"})  # models without the light ring (yoto_api capabilities.py)
 GARBAGE: tuple[tuple[str, bytes], ...] = (
     ("data/events", b"\xff\xfe\xfd"),
     ("data/events", b"{not json"),
@@ -104,7 +109,9 @@ def sample_card(card_id: str = "demo1", *, chapters: int = 3, tracks: int = 2, l
 
 
 class CardSource(Protocol):
-    """Where a player reads a card it does not hold: `RunningCloud` or `RemoteCloud`."""
+    """Where a player reads a card it does not hold: `RunningCloud` or `RemoteCloud`. Those also
+    have `player_sync(player_id, report)`: the day/night limit from the player's config and the
+    buttons a test pressed (simulator/cloud/player_link.py); a source without it has neither."""
 
     def card_for_player(self, card_id: str, account: str) -> dict[str, Any] | None: ...
 
@@ -126,6 +133,7 @@ class PlayerSpec:
     events_window_s: float = 300.0  # events stop this long after the last events/request
     position_every_s: float = 5.0
     speed: float = 1.0  # playback seconds per wall-clock second
+    sync_every_s: float = 0.5  # how often a player with a `cloud` reports to it and reads its limits
     model: str = "v3"  # the status' productType: "v3", "v2", "mini"…
     presence_format: Literal["yoto", "text", "online-json"] = "yoto"  # the last two: older guesses
     legacy_events: bool = True  # every data/events message copied on device/{id}/events
@@ -158,7 +166,8 @@ class SimulatedPlayer:
         self.position = 0.0
         self.playback = "stopped"
         self.volume_level = min(spec.volume_level, spec.volume_max)
-        self.volume_max = spec.volume_max
+        self.volume_max = spec.volume_max  # with a cloud: the day or night maxVolumeLimit of its config
+        self.day = True
         self.sleep_remaining: float | None = None
         self.playback_error: str | None = None  # why playback last stopped on a fetch; cleared by the next start
         self.media: dict[str, bytes] = {}  # downloaded Yoto-hosted audio, by sha256 (else by URL without its query)
@@ -171,10 +180,15 @@ class SimulatedPlayer:
         self._events_until = 0.0
         self._sent_events: dict[str, Any] = {}
         self._continuous_at = 0.0
+        self._force: set[str] = set()  # event keys the next message carries even if unchanged
+        # the cloud link
+        self._applied: list[int] = []  # presses applied and not yet reported
+        self._synced_at = float("-inf")
 
     # ---------------------------------------------------------------- connection
 
     def come_online(self, timeout: float = 5.0) -> None:
+        self.sync()  # the config's limits before the first status
         with self._lock:
             if self._transport is not None and self._transport.connected:
                 return
@@ -252,11 +266,15 @@ class SimulatedPlayer:
                 "playback_status": self.playback,
                 "card_id": self.card.card_id if self.card else None,
                 "chapter_key": self.card.chapters[self.chapter_index].key if self.card else None,
+                "chapter_title": self.card.chapters[self.chapter_index].title if self.card else None,
                 "track_key": track.key if track else None,
+                "track_title": track.title if track else None,
+                "track_length_s": track.length_s if track else None,
                 "position_s": self.position,
                 "volume_level": self.volume_level,
-                "volume": volume_from_device(self.volume_level, self.volume_max),
+                "volume": volume_from_device(self.volume_level, self.volume_max) if self.volume_max else 0,
                 "volume_max": self.volume_max,
+                "day": self.day,
                 "sleep_timer_s": round(self.sleep_remaining) if self.sleep_remaining else 0,
                 "ambient": self.ambient,
                 "battery_percent": self.battery,
@@ -265,8 +283,10 @@ class SimulatedPlayer:
             }
 
     def tick(self, dt: float) -> None:
-        """Advance playback and the sleep timer by `dt` wall-clock seconds; fetch a stream track that
-        has just started; send events."""
+        """Advance playback and the sleep timer by `dt` wall-clock seconds (one events message for each
+        track that starts, however fast `speed` runs); fetch a stream track that has just started; send
+        events; report to the cloud when due."""
+        messages: list[bytes | None] = []
         with self._lock:
             if self.playback == "playing" and self.card is not None:
                 self.position += dt * self.spec.speed
@@ -278,7 +298,8 @@ class SimulatedPlayer:
                         break
                     track = self._track()
                     if track is not None and track.stream_url is not None:
-                        break  # fetched before it plays on
+                        break  # fetched before it plays on; its events after that
+                    messages.append(self._events_message())
             due = self._stream_due()
             if self.sleep_remaining is not None:
                 self.sleep_remaining -= dt
@@ -286,9 +307,80 @@ class SimulatedPlayer:
                     self.sleep_remaining = None
                     if self.playback == "playing":
                         self.playback = "paused"
+        for body in messages:
+            if body is not None:
+                self._send_events(body)
         if due is not None:
             self._stream_started(*due)
         self._publish_events()
+        if time.monotonic() - self._synced_at >= self.spec.sync_every_s:
+            self.sync()
+
+    # ---------------------------------------------------------------- the cloud link and the buttons
+
+    def sync(self) -> None:
+        """Report what plays and the presses applied to the cloud; take its day or night volume limit
+        and the buttons pressed since. Network, outside the lock; a cloud that cannot answer changes nothing."""
+        link = getattr(self.spec.cloud, "player_sync", None)
+        if link is None:
+            return
+        while True:
+            with self._lock:
+                self._synced_at = time.monotonic()
+                applied = list(self._applied)
+                report = {"playing": self.snapshot(), "applied": applied}
+            try:
+                answer = link(self.player_id, report)
+            except (HttpError, OSError, RuntimeError, ValueError):
+                return  # no such device in the cloud, or the cloud is down: keep the limits it last gave
+            presses = [p for p in answer.get("presses") or [] if isinstance(p, dict)]
+            with self._lock:
+                self._applied = [i for i in self._applied if i not in applied]
+                limits_changed = self._take_limits(answer)
+                for press in presses:
+                    self._press(str(press.get("button")))
+                    self._applied.append(press.get("id"))  # type: ignore[arg-type]
+            if limits_changed:
+                self._publish_status()
+            self._publish_events()
+            if not presses:
+                return
+
+    def _take_limits(self, answer: dict[str, Any]) -> bool:
+        """Day or night and its maximum volume (0-16); a louder volume comes down to it. Whether they changed."""
+        day, limit = answer.get("day"), answer.get("volumeMax")
+        if not isinstance(day, bool) or not _number(limit) or not 0 <= limit <= 16:
+            return False
+        changed = (day, int(limit)) != (self.day, self.volume_max)
+        self.day, self.volume_max = day, int(limit)
+        self.volume_level = min(self.volume_level, self.volume_max)
+        return changed
+
+    def press(self, button: str) -> dict[str, Any]:
+        """Press a button: "right" the next track of the card, "left" the previous one (the first
+        track starts again). Answers the snapshot after it."""
+        with self._lock:
+            self._press(button)
+        self._publish_events()
+        return self.snapshot()
+
+    def _press(self, button: str) -> None:
+        if button not in ("left", "right"):
+            raise ValueError(f"no button {button!r}: left or right")
+        if self.card is None:
+            return
+        if button == "right":
+            if self._advance():
+                self.position = 0.0
+            return
+        self.position = 0.0
+        self._force |= _TRACK_KEYS
+        if self.track_index > 0:
+            self.track_index -= 1
+        elif self.chapter_index > 0:
+            self.chapter_index -= 1
+            self.track_index = len(self.card.chapters[self.chapter_index].tracks) - 1
+            self._force |= _CHAPTER_KEYS
 
     def _stream_due(self) -> tuple[SimCard, int, int] | None:
         """The playing stream track, if its stream has not been fetched since it started."""
@@ -322,14 +414,17 @@ class SimulatedPlayer:
         return self.card.chapters[self.chapter_index].tracks[self.track_index]
 
     def _advance(self) -> bool:
+        """On to the next track of the card (its keys go in the next events message); False at the end."""
         assert self.card is not None
         chapter = self.card.chapters[self.chapter_index]
         if self.track_index + 1 < len(chapter.tracks):
             self.track_index += 1
+            self._force |= _TRACK_KEYS
             return True
         if self.chapter_index + 1 < len(self.card.chapters):
             self.chapter_index += 1
             self.track_index = 0
+            self._force |= _TRACK_KEYS | _CHAPTER_KEYS
             return True
         return False
 
@@ -369,6 +464,8 @@ class SimulatedPlayer:
                 if family == "card/start":
                     self._start(body)  # takes the lock itself: it may read the cloud and fetch audio first
                 else:
+                    if family == "volume/set":
+                        self.sync()  # the limit of the config as it is now
                     with self._lock:
                         self._obey(family, body)
             except CannotPlay as exc:
@@ -409,7 +506,9 @@ class SimulatedPlayer:
             self.volume_level = min(volume_to_device(percent), self.volume_max)
             self._publish_status()
         elif family == "ambients/set":
-            self.ambient = tuple(_whole(body[c], 0, 255, c) for c in "rgb")  # type: ignore[assignment]
+            colour = tuple(_whole(body[c], 0, 255, c) for c in "rgb")
+            if self.spec.model not in NO_AMBIENT_LIGHT:  # a Mini acks it and shows nothing
+                self.ambient = colour  # type: ignore[assignment]
             self._publish_status()
         elif family == "sleep-timer/set":
             seconds = _whole(body["seconds"], 0, 24 * 3600, "seconds")
@@ -437,6 +536,7 @@ class SimulatedPlayer:
             self.playback = "playing"
             self.playback_error = None
             self._streamed = (card.card_id, chapter_index, track_index)
+            self._force |= _TRACK_KEYS | _CHAPTER_KEYS
 
     def _where(self, card: SimCard, body: dict[str, Any]) -> tuple[int, int, float]:
         """(chapter, track, seconds in) a start begins at: a plain one (uri only) where this card was
@@ -584,26 +684,36 @@ class SimulatedPlayer:
                 "trackKey": track.key,
                 "trackTitle": track.title,
                 "trackLength": round(track.length_s) if track.length_s is not None else 0,
-                "position": int(self.position),
+                "position": int(min(self.position, track.length_s or self.position)),
             }
         return fields
 
-    def _publish_events(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if now >= self._events_until or not self.online:
-                return
-            fields = self._event_fields()
-            changed = {k: v for k, v in fields.items() if self._sent_events.get(k, object()) != v}
-            discrete = {k for k in changed if k not in _CONTINUOUS}
-            if not discrete and (not changed or now - self._continuous_at < self.spec.position_every_s):
-                return
-            self._sent_events = fields
-            self._continuous_at = now
-            body = json.dumps({"eventUtc": int(time.time()), **changed}).encode()
+    def _events_message(self) -> bytes | None:
+        """The next events message, under the lock: what changed since the last, the keys a new track
+        or chapter carries anyway, or None when nothing is due (or no one asked for events lately)."""
+        now = time.monotonic()
+        force, self._force = self._force, set()
+        if now >= self._events_until or not self.online:
+            return None
+        fields = self._event_fields()
+        changed = {k: v for k, v in fields.items() if k in force or self._sent_events.get(k, object()) != v}
+        discrete = {k for k in changed if k not in _CONTINUOUS or k in force}
+        if not discrete and (not changed or now - self._continuous_at < self.spec.position_every_s):
+            return None
+        self._sent_events = fields
+        self._continuous_at = now
+        return json.dumps({"eventUtc": int(time.time()), **changed}).encode()
+
+    def _send_events(self, body: bytes) -> None:
         self._publish(player_topic(self.player_id, "data/events"), body)
         if self.spec.legacy_events:
             self._publish(player_topic(self.player_id, "events"), body)
+
+    def _publish_events(self) -> None:
+        with self._lock:
+            body = self._events_message()
+        if body is not None:
+            self._send_events(body)
 
     def _status_fields(self, full: bool) -> dict[str, Any]:
         """Yoto's names and encodings: 0/1 flags, volumes as percentages (`volume`
@@ -621,7 +731,7 @@ class SimulatedPlayer:
             "volume": volume_from_device(self.volume_max),
             "userVolume": volume_from_device(self.volume_level, self.volume_max),
             "freeDisk": 6_000_000,
-            "day": 1,
+            "day": 1 if self.day else 0,
             "nightlightMode": "0x{:02x}{:02x}{:02x}".format(*self.ambient) if any(self.ambient) else "off",
         }
         if full:

@@ -169,7 +169,7 @@ def test_a_scope_the_app_has_not_pre_approved_fails_sign_in(yoto_cloud: RunningC
     """Each scope a login asks for must be ticked for the app on Yoto's dashboard."""
     assert yoto_cloud.config.approved_scopes == DEFAULT_SCOPE.split()
     _, challenge = pkce_pair()
-    for scope in ("openid profile offline_access", "offline_access family:devices:manage"):
+    for scope in ("openid profile offline_access", "offline_access family:device-status:view"):
         refused = redirect_params(authorize(http, yoto_cloud.client_id, challenge, scope=scope))
         assert refused["error"] == "access_denied" and refused["state"] == "st-123"
         assert "scopes that have not been pre-approved" in refused["error_description"]
