@@ -229,6 +229,11 @@ def _play(ports: AnnouncementPorts, group: list[_Player], duration_s: float) -> 
     if not group:
         return
     live = _listener_live(ports)
+    for p in group:
+        view = players.view(p.device, _state(ports, p.device.id), ports.now())
+        if players.known_offline(view, live=live, now=ports.now()):
+            p.fail(f"player {p.device.name!r} is offline")
+    group = [p for p in group if not p.result]
     asked = ports.now()
     if live:
         for p in group:

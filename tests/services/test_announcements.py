@@ -354,3 +354,21 @@ def test_an_on_demand_listener_is_woken_so_the_end_is_seen_in_the_events(root: R
     lounge = by_player(run)["lounge"]
     assert starts == ["start"]
     assert lounge["outcome"] == "resumed" and lounge["ended_by"] == "events"
+
+
+def test_a_player_known_to_be_offline_is_sent_nothing(root: Root, stand_ins: StandInPlayers) -> None:
+    playing_story(stand_ins, "lounge", "01", "01", 10)
+    players.all_devices(root.players)  # the device list is taken now; the listener hears the rest later
+    stand_ins.sleep(1)
+    root.records.players.merge_state("bedroom", {"online": False})
+    run = announcements.announce(ports_of(root, stand_ins), MUM, "Lights out", ["lounge", "bedroom"]).run
+    results = by_player(run)
+    assert run.status == "partial"
+    assert results["bedroom"] == {
+        "player_id": "bedroom",
+        "name": "Bedroom",
+        "outcome": "failed",
+        "detail": "player 'Bedroom' is offline",
+    }
+    assert stand_ins.commands_to("bedroom") == []
+    assert results["lounge"]["outcome"] == "resumed"
