@@ -44,7 +44,11 @@ ROUTE_GROUPS = (
     RouteGroup("yoto", ("/api/yoto",), ("app.routers.yoto",)),
     RouteGroup("cards", ("/api/cards", "/api/icons"), ("app.routers.cards", "app.routers.icons")),
     RouteGroup("playlists", ("/api/playlists",), ("app.routers.playlists",)),
-    RouteGroup("players", ("/api/players", "/api/health/mqtt"), ("app.routers.player_settings", "app.routers.players")),
+    RouteGroup(
+        "players",
+        ("/api/players", "/api/health/mqtt"),
+        ("app.routers.player_settings", "app.routers.player_rules", "app.routers.players"),
+    ),
     RouteGroup("announcements", ("/api/announcements",), ("app.routers.announcements",)),
     RouteGroup(
         "scheduled", ("/api/podcasts", "/api/runs", "/api/routines"), ("app.routers.podcasts", "app.routers.routines")

@@ -39,8 +39,9 @@ KIND = "announcement"
 SUBJECT = "announcements"  # one announcement at a time in the family (runs of one subject run in turn)
 TITLE = "Announcement"
 MARGIN_S = 3.0  # past the spoken length before a player whose end nobody saw is put back
-START_S = 10.0  # how long a player may take to start the card (a yoto track is downloaded first)
-IN_REQUEST_MAX_S = 20.0  # a streamed announcement this short is played and resumed inside the request
+# how long a player may take to start the card: a yoto track is downloaded first, a stream's first bytes fetched
+START_S = {storage_modes.YOTO: 10.0, storage_modes.STREAM: 3.0}
+IN_REQUEST_MAX_S = 20.0  # the longest wait a request may hold (the API's Lambda has 30 s in all)
 LIVE_WAIT_S = 5.0  # for an on-demand listener woken by the announcement
 FRESH_S = 1.5  # how long to wait for the events a refresh asks for
 KNOWN_FOR_S = 60.0  # without a listener, a place heard longer ago than this is not trusted
@@ -73,7 +74,7 @@ class AnnouncementPorts:
     now: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
     margin_s: float = MARGIN_S
-    start_s: float = START_S
+    start_s: Mapping[str, float] = field(default_factory=lambda: dict(START_S))
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def announce(ports: AnnouncementPorts, who: User, text: str, player_ids: Sequenc
         pending_key(run.id), {"by": who.owner_id, "item": item.id, "players": [d.id for d in targets], "mode": mode}
     )
     handlers: Mapping[str, jobs.Handler] = {KIND: lambda r: run_announcement(ports, r)}
-    if mode == storage_modes.STREAM and item.duration_s + ports.margin_s <= IN_REQUEST_MAX_S:
+    if mode == storage_modes.STREAM and longest_wait_s(ports, item.duration_s, mode) <= IN_REQUEST_MAX_S:
         ports.runs.add(run)
         return Started(jobs.execute(ports.runs, handlers, run.id), queued=False)
     try:
@@ -188,7 +189,7 @@ def run_announcement(ports: AnnouncementPorts, run: Run) -> jobs.Outcome:
                 continue
             for p in mine:
                 p.card = yoto_card
-        _play(ports, [p for p in group if not p.result], item.duration_s)
+        _play(ports, [p for p in group if not p.result], item.duration_s, body["mode"])
     finally:
         with contextlib.suppress(NotFound):
             ports.settings.delete(pending_key(run.id))
@@ -225,7 +226,14 @@ def _write_card(ports: AnnouncementPorts, account: str, item: AudioItem, mode: s
     return card.yoto_card_id
 
 
-def _play(ports: AnnouncementPorts, group: list[_Player], duration_s: float) -> None:
+def longest_wait_s(ports: AnnouncementPorts, duration_s: float, mode: str) -> float:
+    """The longest an announcement of `duration_s` may keep the run: a woken listener coming up,
+    the refresh, the start, the speech and the margin."""
+    woken = LIVE_WAIT_S if ports.starter is not None else 0.0
+    return woken + FRESH_S + ports.start_s[mode] + duration_s + ports.margin_s
+
+
+def _play(ports: AnnouncementPorts, group: list[_Player], duration_s: float, mode: str) -> None:
     if not group:
         return
     live = _listener_live(ports)
@@ -244,7 +252,8 @@ def _play(ports: AnnouncementPorts, group: list[_Player], duration_s: float) -> 
         if _send(ports, p, "announce", payloads.play(p.card, chapter=1, track=1, seconds_in=0), silence_ok=True):
             p.started_at = ports.now()
     playing = [p for p in group if p.started_at is not None]
-    _await_end(ports, playing, duration_s, live=live)
+    # with a listener: the speech, the margin and the start allowance; without one: the speech and the margin
+    _await_end(ports, playing, duration_s + ports.margin_s + (ports.start_s[mode] if live else 0.0), live=live)
     for p in playing:
         _put_back(ports, p)
 
@@ -303,13 +312,11 @@ def _await_fresh(ports: AnnouncementPorts, group: list[_Player], asked: datetime
         ports.sleep(POLL_S)
 
 
-def _await_end(ports: AnnouncementPorts, group: list[_Player], duration_s: float, *, live: bool) -> None:
+def _await_end(ports: AnnouncementPorts, group: list[_Player], allowance_s: float, *, live: bool) -> None:
     """Until each player's events show the announcement over (it stopped, or another card
-    plays), or its time is up: with a listener the spoken length, the start allowance and the
-    margin; without one the spoken length and the margin."""
+    plays), or `allowance_s` has passed since it started."""
     if not group:
         return
-    allowance = duration_s + ports.margin_s + (ports.start_s if live else 0.0)
     waiting = list(group)
     while waiting:
         now = ports.now()
@@ -317,7 +324,7 @@ def _await_end(ports: AnnouncementPorts, group: list[_Player], duration_s: float
             assert p.started_at is not None
             if live and _ended(p, _state(ports, p.device.id)):
                 p.ended_by = "events"
-            elif now >= p.started_at + timedelta(seconds=allowance):
+            elif now >= p.started_at + timedelta(seconds=allowance_s):
                 p.ended_by = "timer"
             else:
                 continue

@@ -3,6 +3,7 @@ at a deadline, or once nobody has watched the players for a while.
 
 The same loop runs as `python -m mqtt` (ECS), the on-demand Lambda and the
 thread of `make run` (`InProcess`); the heartbeat rules are `services.listener_health`.
+A `tick` (the player rules, `services.player_rules`) runs every `tick_every_s` beside it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class ListenerRunner:
         idle_s: float | None = None,
         heartbeat_every_s: float = listener_health.HEARTBEAT_EVERY_S,
         now: Callable[[], datetime] = utcnow,
+        tick: Callable[[], object] | None = None,
+        tick_every_s: float = 30.0,
     ) -> None:
         self.listener = listener
         self._settings = settings_repo
@@ -44,6 +47,9 @@ class ListenerRunner:
         self.heartbeat_every_s = heartbeat_every_s
         self._now = now
         self._stop = threading.Event()
+        self.tick = tick
+        self.tick_every_s = tick_every_s
+        self._ticking = threading.Event()
         self.instance = secrets.token_hex(6)
         self.stopped_because: str | None = None
 
@@ -63,6 +69,14 @@ class ListenerRunner:
         except Exception:  # a records outage must not stop the listener; the beat goes stale instead
             log.exception("could not write the MQTT heartbeat")
 
+    def _tick_loop(self, tick: Callable[[], object]) -> None:
+        """The tick in a thread of its own, so a slow one (a pause waits for the player) never delays a beat."""
+        while not self._ticking.wait(self.tick_every_s):
+            try:
+                tick()
+            except Exception:
+                log.exception("the listener's tick failed; the next one tries again")
+
     def _why_stop(self) -> str | None:
         if self._stop.is_set():
             return "stopped"
@@ -79,6 +93,10 @@ class ListenerRunner:
         """Block until told to stop; returns why ("stopped", "deadline" or "idle")."""
         thread = threading.Thread(target=self.listener.run, name="mqtt-listener", daemon=True)
         thread.start()
+        ticker = None
+        if self.tick is not None:
+            ticker = threading.Thread(target=self._tick_loop, args=(self.tick,), name="mqtt-tick", daemon=True)
+            ticker.start()
         # Soon after the start the heartbeat says how connecting went; then every heartbeat_every_s.
         soon = 0.5
         try:
@@ -94,8 +112,11 @@ class ListenerRunner:
                     wait = min(wait, max(0.0, (self.ends_at - self._now()).total_seconds()))
                 self._stop.wait(wait)
         finally:
+            self._ticking.set()
             self.listener.stop()
             thread.join(9.0)
+            if ticker is not None:
+                ticker.join(9.0)
             try:
                 listener_health.clear_heartbeat(self._settings, instance=self.instance)
             except Exception:

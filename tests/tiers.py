@@ -90,6 +90,7 @@ AWS_ONLY = (
     "api/test_stream.py::test_stream_url_is_stable_and_cookie_free",  # the presigned target
     "api/test_stream_fast_path.py::test_a_local_token_check_takes_no_worker_thread_and_a_remote_one_does",
     "api/test_tts.py::test_tts_makes_an_audio_item",  # Polly
+    "players/test_player_rules.py::test_rules_are_read_and_replaced_and_bad_ones_refused_with_the_reason",  # DynamoDB
     "yoto_api/test_cards.py::test_create_writes_one_stream_chapter_per_track_with_our_urls_and_icons",  # S3 302
     "yoto_api/test_player_settings.py::test_every_setting_is_read_changed_and_read_back",  # the issue: both sets
     "yoto_api/test_player_settings.py::test_two_patches_at_once_keep_both_changes",  # the lease in DynamoDB

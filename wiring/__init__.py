@@ -383,10 +383,30 @@ class Root:
         )
 
     def listener_runner(self, listener: Any | None = None, **options: Any) -> ListenerRunner:
-        """The listener loop with its heartbeat (`mode`, `ends_at`, `idle_s`, ...)."""
+        """The listener loop with its heartbeat (`mode`, `ends_at`, `idle_s`, ...) and the player
+        rules (`tick_every_s`, and as a watcher of the listener), which pause over its own connection."""
         from services.listener_runner import ListenerRunner
+        from services.player_rules import RULES_EVERY_S
 
-        return ListenerRunner(listener if listener is not None else self.listener(), self.records.settings, **options)
+        running = listener if listener is not None else self.listener()
+        rules = self.rules_enforcer(lambda: running)
+        options.setdefault("tick", rules.tick)
+        options.setdefault("tick_every_s", RULES_EVERY_S)
+        watchers = getattr(running, "add_watcher", None)  # a stand-in listener in a test may have none
+        if watchers is not None:
+            watchers(rules.watch)
+        return ListenerRunner(running, self.records.settings, **options)
+
+    def rules_enforcer(self, listener: Callable[[], Any] = lambda: None) -> Any:
+        """The player rules' enforcement (`services.player_rules.Enforcer`), sending over `listener`'s connection."""
+        from adapters.yoto.mqtt.sender import MqttSender
+        from adapters.yoto.mqtt.transport import BrokerConfig
+        from services.player_rules import Enforcer, RulePorts
+
+        settings = self.settings
+        sender = MqttSender(BrokerConfig.from_settings(settings), self.tokens, listener=listener)
+        return Enforcer(RulePorts(self.players, sender, settings.family_tz, settings.mqtt_command_timeout_s))
+
 
     # ------------------------------------------------------------------ scheduled work
 

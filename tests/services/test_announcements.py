@@ -372,3 +372,23 @@ def test_a_player_known_to_be_offline_is_sent_nothing(root: Root, stand_ins: Sta
     }
     assert stand_ins.commands_to("bedroom") == []
     assert results["lounge"]["outcome"] == "resumed"
+
+
+def test_a_stream_announcement_too_long_to_hold_the_request_is_queued(root: Root, stand_ins: StandInPlayers) -> None:
+    ports = ports_of(root, stand_ins)
+    spoken = 1.0  # the fake engine's tone
+    assert announcements.longest_wait_s(ports, spoken, "stream") <= announcements.IN_REQUEST_MAX_S
+    longer = replace(ports, margin_s=announcements.IN_REQUEST_MAX_S)  # as a long speech would be
+    assert announcements.longest_wait_s(longer, spoken, "stream") > announcements.IN_REQUEST_MAX_S
+    started = announcements.announce(longer, MUM, "A long story about the day", ["lounge"])
+    assert started.queued and started.run.status == "queued" and stand_ins.sent == []
+
+
+def test_a_paused_player_stays_stopped_and_is_not_put_back(root: Root, stand_ins: StandInPlayers) -> None:
+    stand_ins.decks["lounge"] = Deck(STORY, "02", "03", 77, "paused", STORY_LENGTH_S)
+    stand_ins.publish("lounge")
+    run = announcements.announce(ports_of(root, stand_ins), MUM, "Snack time", ["lounge"]).run
+    lounge = by_player(run)["lounge"]
+    assert lounge["outcome"] == "stayed_idle" and lounge["detail"] == f"it was paused on card {STORY}"
+    assert [f for f, _ in stand_ins.commands_to("lounge")] == ["events/request", "card/start"]
+    assert stand_ins.decks["lounge"].status == "stopped"
