@@ -3,7 +3,8 @@
 One use case for the commands route and the routines (`Commands`, `send_action`,
 `send_step`). Refused commands are `Invalid` with nothing sent; a player known
 to be offline is `Conflict`; the player's FAIL is `UpstreamError`, its silence
-`UpstreamTimeout` (docs/mqtt.md).
+`UpstreamTimeout` (docs/mqtt.md). A sleep at the end of the track or chapter is
+recorded for the listener to carry out (`services.bedtime`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from core.records import User, utcnow
 from core.yoto import payloads
 from core.yoto.cloud import YotoCard, pad_key
 from core.yoto.payloads import Command, InvalidCommand
-from services import players
+from services import bedtime, players
 from services.players import KnownDevice, PlayerPorts, PlayerView
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class Sent:
     family: str
     via: str
     elapsed_ms: int
+    at_end_of: str | None = None  # a sleep the listener carries out when the track or chapter ends
 
 
 def build(
@@ -82,6 +84,8 @@ def build(
         if action == "volume":
             return payloads.volume(fields["volume"])
         if action == "sleep_timer":
+            if bedtime.end_of(fields) is not None:
+                raise Invalid("a sleep at the end of the track is not one command: the listener carries it out")
             return payloads.sleep_timer(fields["minutes"])
         if action == "ambient":
             return payloads.ambient(fields.get("hex"), r=fields.get("r"), g=fields.get("g"), b=fields.get("b"))
@@ -146,6 +150,10 @@ def send_action(commands: Commands, who: User, player_id: str, action: str, fiel
     """The commands route: the player `who` may drive, the command for `action`
     with its `fields` (a card's chapters read through the player's account for
     next/previous), then the send."""
+    if action == "sleep_timer":
+        at_end_of = bedtime.end_of(fields)
+        if at_end_of is not None:
+            return sleep_at_end(commands, who, player_id, at_end_of)
     device, view = players.device_and_view(commands.players, player_id, who=who)
 
     def chapters(card_id: str) -> list[str]:  # the family's own card or one bought in the shop
@@ -153,7 +161,27 @@ def send_action(commands: Commands, who: User, player_id: str, action: str, fiel
         return card_chapters(card)
 
     command = build(action, fields, player=view, chapters=chapters)
-    return _deliver(commands, device, view, action, command)
+    sent = _deliver(commands, device, view, action, command)
+    if action == "sleep_timer":  # a timer in minutes replaces a sleep at the end
+        bedtime.clear_pending(commands.players.settings, player_id)
+    return sent
+
+
+def sleep_at_end(commands: Commands, who: User, player_id: str, at_end_of: str, **expected: Any) -> Sent:
+    """Sleep at the end of the track or chapter playing now: recorded for the listener,
+    which pauses the player when it ends (`services.bedtime.ask_sleep`, with its `card_id`
+    and `heard_since` expectations); `Conflict` where no listener would see that, or nothing plays."""
+    outcome: list[Sent] = []
+
+    def pause_now(command: Command) -> None:
+        device, view = players.device_and_view(commands.players, player_id, who=who)
+        outcome.append(_deliver(commands, device, view, "pause", command))
+
+    bedtime.ask_sleep(commands.players, who, player_id, at_end_of, pause_now=pause_now, **expected)
+    if outcome:
+        done = outcome[0]
+        return Sent("sleep_timer", done.family, done.via, done.elapsed_ms, at_end_of)
+    return Sent("sleep_timer", "none", "listener", 0, at_end_of)
 
 
 def send_step(commands: Commands, who: User, player_id: str, action: str, command: Command) -> Sent:

@@ -6,6 +6,10 @@ MQTT command it stands for (`core.yoto.payloads`), so a routine cannot hold a st
 the player endpoint would refuse. `next`/`previous` depend on what is playing
 at that moment and are refused in routines.
 
+Two steps are more than one command (`services.bedtime`): `light_ramp` fades
+the night light over its minutes within the run (one change per 30 s at most),
+and `sleep_timer` with `at_end_of` leaves a sleep for the listener to carry out.
+
 A run sends the steps in order, each waiting for the player's acknowledgement
 (bounded). A step the player refuses is recorded and the next one runs; a
 player that does not answer, is known to be offline or cannot be reached ends
@@ -18,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -27,11 +32,12 @@ from core.ports import CounterRepository, JobRepository, RoutineRepository, RunQ
 from core.records import Job, Page, Routine, Run, User, new_id, utcnow
 from core.usernames import name_of
 from core.yoto.payloads import Command
-from services import access, jobs, player_commands, players
+from services import access, bedtime, jobs, player_commands, players
 from services.library import paged
 from services.schedule_times import check_days, parse_clock
 
 STEPS_MAX = 20
+PLAYING_WAIT_S = 8.0  # how long a sleep at the end waits for the player to say what it plays
 # What a step may not be: these depend on what is playing at that moment.
 LIVE_ONLY = ("next", "previous")
 
@@ -60,6 +66,8 @@ class RoutinePorts:
     queue: RunQueue
     users: UserLookup
     rules: RoutineRules = RoutineRules()
+    config: bedtime.ConfigReader | None = None  # the players' config (a light ramp ends on its colour)
+    timing: bedtime.Timing = field(default_factory=bedtime.Timing)
 
 
 # --------------------------------------------------------------------------- steps
@@ -81,14 +89,27 @@ def command_of(step: Mapping[str, Any]) -> Command:
     return player_commands.build(action, fields, player={}, chapters=_no_chapters)
 
 
+def _end_of(step: Mapping[str, Any]) -> str | None:
+    return bedtime.end_of(step) if step.get("action") == "sleep_timer" else None
+
+
+def check_step(step: Mapping[str, Any]) -> None:
+    """`Invalid` with the reason for a step the routine cannot hold."""
+    if isinstance(step, Mapping) and step.get("action") == "light_ramp":
+        bedtime.ramp_of(step)
+    elif not isinstance(step, Mapping) or _end_of(step) is None:
+        command_of(step)
+
+
 def check_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     if not 1 <= len(steps) <= STEPS_MAX:
         raise Invalid(f"a routine has 1 to {STEPS_MAX} steps")
     for n, step in enumerate(steps, start=1):
         try:
-            command_of(step)
+            check_step(step)
         except Invalid as exc:
             raise Invalid(f"step {n}: {exc}") from None
+    bedtime.check_ramps(steps)
     return [dict(s) for s in steps]
 
 
@@ -292,6 +313,42 @@ def _result(n: int, action: str, outcome: str, reason: str | None, via: str, ela
     return {"step": n, "action": action, "outcome": outcome, "reason": reason, "via": via, "elapsed_ms": elapsed_ms}
 
 
+@dataclass
+class _Playing:
+    """What the run's last play step started, for a sleep at the end that follows it."""
+
+    card_id: str | None = None
+    since: datetime | None = None
+
+
+def _ramp(ports: RoutinePorts, who: User, player_id: str, step: Mapping[str, Any]) -> bedtime.RampResult:
+    def send(command: Command) -> str:
+        if not _within_budget(ports, player_id):
+            cap = ports.rules.commands_per_minute
+            raise Conflict(f"over {cap} commands a minute to this player (PLAYER_COMMANDS_PER_MINUTE)")
+        return player_commands.send_step(ports.commands, who, player_id, "ambient", command).via
+
+    ramp_ports = bedtime.RampPorts(ports.commands.players, ports.config, ports.tz, ports.timing)
+    return bedtime.run_ramp(ramp_ports, who, player_id, bedtime.ramp_of(step), send)
+
+
+def _sleep_at_end(
+    ports: RoutinePorts, who: User, player_id: str, at_end_of: str, playing: _Playing
+) -> player_commands.Sent:
+    """After a play step the player's events take a moment: wait (bounded) until it says it plays that card."""
+    timing = ports.timing
+    deadline = timing.clock() + PLAYING_WAIT_S
+    while True:
+        try:
+            return player_commands.sleep_at_end(
+                ports.commands, who, player_id, at_end_of, card_id=playing.card_id, heard_since=playing.since
+            )
+        except Conflict as exc:
+            if exc.extra.get("playing") is not False or timing.clock() >= deadline:
+                raise
+        timing.sleep(0.25)
+
+
 def _within_budget(ports: RoutinePorts, player_id: str) -> bool:
     """One more command to this player this minute (a fixed window shared by every routine and worker)."""
     return ports.counters.add(f"routine-commands:{player_id}", 1, ttl_s=60) <= ports.rules.commands_per_minute
@@ -325,6 +382,7 @@ def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
     who = _owner(ports, routine.owner)
     results: list[dict[str, object]] = []
     stopped: str | None = None  # why the run stopped, once it has
+    playing = _Playing()
     for n, step in enumerate(routine.steps, start=1):
         action = step["action"]
         if stopped is None and not _within_budget(ports, routine.player_id):
@@ -335,8 +393,24 @@ def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
             continue
         started = utcnow()
         outcome, reason, via = "ok", None, "none"
+        extra: dict[str, object] = {}
         try:
-            via = player_commands.send_step(ports.commands, who, routine.player_id, action, command_of(step)).via
+            if action == "light_ramp":
+                ramp = _ramp(ports, who, routine.player_id, step)
+                outcome, reason, via = ramp.outcome, ramp.reason, ramp.via
+                extra = {"sent": len(ramp.sent), "ended_on": ramp.ended_on}
+                if ramp.stop:
+                    stopped = f"stopped at step {n}: {reason}"
+            elif (at_end_of := _end_of(step)) is not None:
+                via = _sleep_at_end(ports, who, routine.player_id, at_end_of, playing).via
+            else:
+                if action == "play":
+                    playing = _Playing(str(step.get("card_id")), started)
+                via = player_commands.send_step(ports.commands, who, routine.player_id, action, command_of(step)).via
+        except Conflict as exc:
+            outcome, reason = "failed", str(exc)
+            if exc.extra.get("available") is not False and exc.extra.get("playing") is not False:
+                stopped = f"stopped at step {n}: {reason}"  # offline: the rest cannot reach it either
         except UpstreamError as exc:
             via = str(exc.extra.get("via", "none"))
             outcome, reason = ("timeout" if isinstance(exc, UpstreamTimeout) else "failed"), str(exc)
@@ -348,7 +422,7 @@ def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
             outcome, reason = "failed", str(exc) or type(exc).__name__
             stopped = f"stopped at step {n}: {reason}"
         elapsed = round((utcnow() - started).total_seconds() * 1000)
-        results.append(_result(n, action, outcome, reason, via, elapsed))
+        results.append({**_result(n, action, outcome, reason, via, elapsed), **extra})
     good = sum(1 for r in results if r["outcome"] == "ok")
     status = "ok" if good == len(results) else ("partial" if good else "failed")
     detail = None if status == "ok" else f"{len(results) - good} of {len(results)} step(s) did not succeed"

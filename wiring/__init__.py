@@ -356,6 +356,7 @@ class Root:
         (a stand-in Yoto cloud in tests) it gets a token service and player ports of its own."""
         from adapters.yoto.mqtt.listener import Listener
         from adapters.yoto.mqtt.transport import BrokerConfig
+        from services.bedtime import EndOfWatcher
         from services.players import PlayerPorts, player_ids
         from services.yoto_tokens import YotoTokenService
 
@@ -373,7 +374,7 @@ class Root:
         # A new link shows within 15 s (one records query per look; the REST device
         # lists behind players_for are re-fetched at most once a minute).
         options.setdefault("relist_every_s", RELIST_EVERY_S)
-        return Listener(
+        listener = Listener(
             BrokerConfig.from_settings(settings),
             accounts=records.tokens.list_accounts,
             token_for=token_for,
@@ -381,6 +382,10 @@ class Root:
             players=records.players,
             **options,
         )
+        # a sleep at the end of the track or chapter is carried out here (services.bedtime)
+        timeout = settings.mqtt_command_timeout_s
+        listener.add_watcher(EndOfWatcher(records.settings, lambda p, c: listener.send(p, c, timeout=timeout)))
+        return listener
 
     def listener_runner(self, listener: Any | None = None, **options: Any) -> ListenerRunner:
         """The listener loop with its heartbeat (`mode`, `ends_at`, `idle_s`, ...) and the player
@@ -450,6 +455,7 @@ class Root:
             queue=self.run_queue,
             users=self.member_lookup,
             rules=routines.RoutineRules(settings.routines_per_member, settings.player_commands_per_minute),
+            config=self.adapters.yoto,
         )
 
     @once

@@ -23,9 +23,10 @@ from app.schemas.players import (
     PlayerOut,
     PlayerPrivateIn,
     PlayersOut,
+    SleepAtEndOut,
 )
 from core.errors import NotSupportedHere
-from services import listener_health, listening, player_commands, players
+from services import bedtime, listener_health, listening, player_commands, players
 from wiring import Root
 
 router = APIRouter(tags=["players"])
@@ -38,7 +39,11 @@ STREAM_KEEPALIVE_S = 15
 
 _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS(401, 403, 404, 422, 503),
-    409: {"model": ErrorOut, "description": "the player is offline, or there is no next/previous chapter"},
+    409: {
+        "model": ErrorOut,
+        "description": "the player is offline, there is no next/previous chapter, or a sleep at the end of the track"
+        " cannot be carried out (no listener that would see it end, or nothing plays)",
+    },
     502: {"model": ErrorOut, "description": "the player answered FAIL (`detail` and `reason` say why), or Yoto failed"},
     504: {"model": ErrorOut, "description": "the player did not acknowledge within the bound (it may still obey)"},
 }
@@ -63,11 +68,13 @@ def list_players(root: RootDep, user: UserDep) -> PlayersOut:
     _wake(root)
     items = players.list_players(root.players, who=user)
     settings = root.settings
+    can = bedtime.availability(root.records.settings)
     return PlayersOut(
         items=[PlayerOut.of(p) for p in items],
         live=_live(root),
         stream=settings.players_stream,
         poll_interval_s=settings.players_poll_s,
+        sleep_at_end=SleepAtEndOut(available=can.available, reason=can.reason),
     )
 
 
@@ -141,7 +148,7 @@ def send_command(player_id: PlayerId, body: Annotated[CommandIn, Body()], root: 
     (3 s), for the player's acknowledgement. Checked before anything is sent."""
     fields = body.model_dump(exclude={"action"}, exclude_none=True)
     sent = player_commands.send_action(root.commands, user, player_id, body.action, fields)
-    return CommandOut(ok=True, action=sent.action, via=sent.via, elapsed_ms=sent.elapsed_ms)  # type: ignore[arg-type]
+    return CommandOut(ok=True, action=sent.action, via=sent.via, elapsed_ms=sent.elapsed_ms, at_end_of=sent.at_end_of)  # type: ignore[arg-type]
 
 
 @router.get(

@@ -16,6 +16,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.common import In
 from core.yoto.payloads import SLEEP_TIMER_MAX_MINUTES
+from services.bedtime import RAMP_MINUTES_MAX
 
 if TYPE_CHECKING:
     from services.players import PlayerView
@@ -71,6 +72,9 @@ class PlayersOut(BaseModel):
     live: bool = Field(description="a listener is running, so the MQTT state is current")
     stream: bool = Field(description="GET /api/players/stream pushes changes here; else poll this list")
     poll_interval_s: int = Field(description="how often to poll when there is no stream")
+    sleep_at_end: SleepAtEndOut = Field(
+        description='whether `{"action": "sleep_timer", "at_end_of": ...}` can be carried out here now'
+    )
 
 
 class _NoNulls(In):
@@ -138,9 +142,25 @@ class VolumeIn(In):
     volume: int = Field(ge=0, le=100)
 
 
-class SleepTimerIn(In):
+class SleepTimerIn(_NoNulls):
+    """`minutes` (0 turns the timer off), or `at_end_of`: pause when the track or chapter
+    playing now ends, which the listener carries out (409 where none runs that would see it)."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["minutes"]}, {"required": ["at_end_of"]}]})
+
     action: Literal["sleep_timer"]
-    minutes: int = Field(ge=0, le=SLEEP_TIMER_MAX_MINUTES, description="0 turns the timer off")
+    minutes: Annotated[int, Field(ge=0, le=SLEEP_TIMER_MAX_MINUTES)] | SkipJsonSchema[None] = Field(
+        default=None, description="0 turns the timer off"
+    )
+    at_end_of: Literal["track", "chapter"] | SkipJsonSchema[None] = Field(
+        default=None, description="pause when the track (or chapter) playing now ends"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SleepTimerIn:
+        if (self.minutes is None) == (self.at_end_of is None):
+            raise ValueError("sleep_timer needs minutes or at_end_of (one of them)")
+        return self
 
 
 _RGB = Annotated[int, Field(ge=0, le=255)]
@@ -170,6 +190,18 @@ class AmbientIn(_NoNulls):
         return self
 
 
+class LightRampIn(_NoNulls):
+    """A routine's step: the night light faded from `from` to `to` over `minutes` (at most one
+    change per 30 s), then the colour the player's config shows at that hour. Not on a Mini."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    action: Literal["light_ramp"]
+    from_: str = Field(alias="from", pattern=r"^#[0-9A-Fa-f]{6}$", description="#rrggbb")
+    to: str = Field(pattern=r"^#[0-9A-Fa-f]{6}$", description="#rrggbb")
+    minutes: int = Field(ge=1, le=RAMP_MINUTES_MAX, description="a routine's ramps last 12 minutes at most together")
+
+
 CommandIn = Annotated[
     PlayIn | PauseIn | ResumeIn | StopIn | VolumeIn | SleepTimerIn | AmbientIn | NextIn | PreviousIn | StatusIn,
     Field(discriminator="action"),
@@ -177,7 +209,7 @@ CommandIn = Annotated[
 # A routine's step: a command that needs no current state (next/previous are
 # computed from what is playing when the command is sent, so a routine has none).
 StepIn = Annotated[
-    PlayIn | PauseIn | ResumeIn | StopIn | VolumeIn | SleepTimerIn | AmbientIn | StatusIn,
+    PlayIn | PauseIn | ResumeIn | StopIn | VolumeIn | SleepTimerIn | AmbientIn | StatusIn | LightRampIn,
     Field(discriminator="action"),
 ]
 
@@ -189,6 +221,16 @@ class CommandOut(BaseModel):
         description="over the running listener's connection, or a connection opened for this command"
     )
     elapsed_ms: int = Field(description="publish to acknowledgement")
+    at_end_of: Literal["track", "chapter"] | None = Field(
+        default=None,
+        description="a sleep at the end of the track or chapter: the listener pauses the player when it ends"
+        " (`elapsed_ms` 0: nothing was sent yet; non-zero: it had ended already and the pause went out now)",
+    )
+
+
+class SleepAtEndOut(BaseModel):
+    available: bool = Field(description="a listener runs that will see a track end (mqttMode always, or make run)")
+    reason: str | None = Field(description="why not, when not")
 
 
 class TrackPlays(BaseModel):

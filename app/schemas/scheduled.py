@@ -31,7 +31,7 @@ Hours = Annotated[float, Field(ge=REFRESH_HOURS_MIN, le=REFRESH_HOURS_MAX)]
 
 def step_bodies(steps: list[Any]) -> list[dict[str, Any]]:
     """Steps as stored: each command body as the player commands route takes it."""
-    return [s.model_dump(exclude_none=True) for s in steps]
+    return [s.model_dump(exclude_none=True, by_alias=True) for s in steps]
 
 
 # --------------------------------------------------------------------------- runs

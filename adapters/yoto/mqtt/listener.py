@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
 import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -71,6 +72,53 @@ def history_payload(message: Message) -> dict[str, Any] | None:
     return None
 
 
+StateWatcher = Callable[[str, Mapping[str, Any], Mapping[str, Any]], None]
+
+
+class Watchers:
+    """Who hears of every change to a player's merged state, as (player id, state
+    before, state after), in arrival order on one thread of their own: a watcher may
+    read the records and send commands over the listener's connection (the
+    acknowledgement arrives on paho's network thread, which a watcher never holds up).
+    One that raises is logged and counted; the next change still reaches it."""
+
+    def __init__(self) -> None:
+        self._watchers: list[StateWatcher] = []
+        self._queue: queue.SimpleQueue[tuple[str, Mapping[str, Any], Mapping[str, Any]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def add(self, watcher: StateWatcher) -> None:
+        with self._lock:
+            self._watchers.append(watcher)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="mqtt-watchers", daemon=True)
+                self._thread.start()
+
+    def offer(self, player_id: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        if self._watchers:
+            self._queue.put((player_id, before, after))
+
+    def close(self, timeout: float = 5.0) -> None:
+        thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            for watcher in list(self._watchers):
+                try:
+                    watcher(*item)
+                except Exception:
+                    self.counts["watcher_errors"] += 1
+                    log.exception("a state watcher failed on player %s", item[0])
+
+
 class StateWriter:
     """Parsed messages → merged state and history through the records port.
 
@@ -82,8 +130,16 @@ class StateWriter:
     holds up paho's network thread (acks are matched before anything is stored).
     """
 
-    def __init__(self, players: PlayerRepository, *, keep_events_s: int = KEEP_EVENTS_S, batch_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        players: PlayerRepository,
+        *,
+        keep_events_s: int = KEEP_EVENTS_S,
+        batch_s: float = 0.05,
+        watchers: Watchers | None = None,
+    ) -> None:
         self._players = players
+        self.watchers = watchers or Watchers()
         self._keep_s = keep_events_s
         self._batch_s = batch_s
         self._states: dict[str, dict[str, Any]] = {}
@@ -120,10 +176,11 @@ class StateWriter:
         player_id = message.player_id
         try:
             state = self._known_state(player_id)
+            after: dict[str, Any] | None = None
             with self._lock:
                 changes = merge(state, message)
                 if changes:
-                    self._states[player_id] = {**state, **changes}
+                    after = self._states[player_id] = {**state, **changes}
                     self._pending_state[player_id] = {**self._pending_state.get(player_id, {}), **changes}
                 payload = history_payload(message)
                 if payload is not None:
@@ -131,6 +188,8 @@ class StateWriter:
                     kind = {"ack": "response"}.get(kind, kind)
                     self._pending_events.append(PlayerEvent(player_id, datetime.now(UTC), kind, payload))
             self.counts[type(message).__name__.lower()] += 1
+            if after is not None:
+                self.watchers.offer(player_id, state, after)
         except Exception:  # a records outage must not stop the connection
             self.counts["write_errors"] += 1
             log.exception("could not store MQTT %s of player %s", type(message).__name__, player_id)
@@ -507,6 +566,7 @@ class Listener:
         self.connect_timeout_s = connect_timeout_s
         self.players_per_connection = max(1, min(players_per_connection, PLAYERS_PER_CONNECTION))
         self.writer = StateWriter(players, keep_events_s=keep_events_s)
+        self.watchers = self.writer.watchers
         self.counts: Counter[str] = Counter()
         self.sessions: dict[str, AccountSession] = {}
         self.last_contact: datetime | None = None
@@ -514,6 +574,10 @@ class Listener:
 
     def touch(self) -> None:
         self.last_contact = datetime.now(UTC)
+
+    def add_watcher(self, watcher: StateWatcher) -> None:
+        """`watcher(player_id, before, after)` after each change of a player's merged state (`Watchers`)."""
+        self.watchers.add(watcher)
 
     def sync_accounts(self) -> None:
         """Start sessions for accounts linked since the last look, stop those unlinked."""
@@ -548,6 +612,7 @@ class Listener:
         for session in sessions:
             session.join(max(0.0, deadline - time.monotonic()))
         self.writer.close()
+        self.watchers.close()
 
     def _link(self, player_id: str) -> Link | None:
         for session in list(self.sessions.values()):
@@ -575,7 +640,7 @@ class Listener:
             "accounts": sorted(sessions),
             "connected_accounts": sorted(a for a, s in sessions.items() if s.connected),
             "connections": sum(len(s.links) for s in sessions.values()),
-            "counts": dict(self.counts + self.writer.counts),
+            "counts": dict(self.counts + self.writer.counts + self.watchers.counts),
         }
 
 
