@@ -168,6 +168,7 @@ class SimulatedPlayer:
         self.volume_level = min(spec.volume_level, spec.volume_max)
         self.volume_max = spec.volume_max  # with a cloud: the day or night maxVolumeLimit of its config
         self.day = True
+        self.repeat_all = False  # with a cloud: the config's repeatAll (the card starts again at its end)
         self.sleep_remaining: float | None = None
         self.playback_error: str | None = None  # why playback last stopped on a fetch; cleared by the next start
         self.media: dict[str, bytes] = {}  # downloaded Yoto-hosted audio, by sha256 (else by URL without its query)
@@ -275,6 +276,7 @@ class SimulatedPlayer:
                 "volume": volume_from_device(self.volume_level, self.volume_max) if self.volume_max else 0,
                 "volume_max": self.volume_max,
                 "day": self.day,
+                "repeat_all": self.repeat_all,
                 "sleep_timer_s": round(self.sleep_remaining) if self.sleep_remaining else 0,
                 "ambient": self.ambient,
                 "battery_percent": self.battery,
@@ -293,7 +295,7 @@ class SimulatedPlayer:
                 track = self._track()
                 while track is not None and track.length_s is not None and self.position >= track.length_s:
                     self.position -= track.length_s
-                    if not self._advance():
+                    if not self._advance() and not self._repeat():
                         self._stop()
                         break
                     track = self._track()
@@ -347,8 +349,11 @@ class SimulatedPlayer:
                 return
 
     def _take_limits(self, answer: dict[str, Any]) -> bool:
-        """Day or night and its maximum volume (0-16); a louder volume comes down to it. Whether they changed."""
+        """Day or night and its maximum volume (0-16), a louder volume coming down to it; repeatAll.
+        Whether the status changed."""
         day, limit = answer.get("day"), answer.get("volumeMax")
+        if isinstance(answer.get("repeatAll"), bool):
+            self.repeat_all = answer["repeatAll"]
         if not isinstance(day, bool) or not _number(limit) or not 0 <= limit <= 16:
             return False
         changed = (day, int(limit)) != (self.day, self.volume_max)
@@ -427,6 +432,14 @@ class SimulatedPlayer:
             self._force |= _TRACK_KEYS | _CHAPTER_KEYS
             return True
         return False
+
+    def _repeat(self) -> bool:
+        """With repeatAll on, back to the card's first track (its keys in the next events message)."""
+        if not self.repeat_all:
+            return False
+        self.chapter_index = self.track_index = 0
+        self._force |= _TRACK_KEYS | _CHAPTER_KEYS
+        return True
 
     def _stop(self) -> None:
         self.playback = "stopped"
@@ -666,7 +679,7 @@ class SimulatedPlayer:
             "playbackStatus": self.playback,
             "source": "remote",
             "playbackWait": False,
-            "repeatAll": False,
+            "repeatAll": self.repeat_all,
             "streaming": False,
             "volume": self.volume_level,
             "volumeMax": self.volume_max,

@@ -40,14 +40,15 @@ class PlayerLinks:
 
     def limits(self, device_id: str) -> dict[str, Any]:
         """Day or night at the player's local time (the cloud's clock plus the shadow's utcOffset, in
-        seconds) and that mode's maximum volume, 0-16."""
+        seconds), that mode's maximum volume (0-16), and whether the player repeats a card (repeatAll)."""
         device = self._devices.get(device_id)
         offset = device.status_body().get("utcOffset")
         local = self._clock.now() + (offset if isinstance(offset, int | float) else 0)
         day = day_mode(device.config, int(local % 86400) // 60)
         key = "maxVolumeLimit" if day else "nightMaxVolumeLimit"
         raw = str(device.config.get(key, FIRMWARE_DEFAULT_CONFIG[key]))
-        return {"day": day, "volumeMax": int(raw), "deviceFamily": device.device_family}
+        repeat = device.config.get("repeatAll", False) in (True, "1")
+        return {"day": day, "volumeMax": int(raw), "repeatAll": repeat, "deviceFamily": device.device_family}
 
     def sync(self, device_id: str, playing: dict[str, Any], applied: list[int]) -> dict[str, Any]:
         """A player's report (what plays, the presses it has applied): answers its limits and new presses."""

@@ -94,8 +94,9 @@ def last(events: list[dict[str, Any]], key: str) -> Any:
     return next((e[key] for e in reversed(events) if key in e), None)
 
 
-def statuses(events: list[dict[str, Any]]) -> list[str]:
-    return [e["playbackStatus"] for e in events if "playbackStatus" in e]
+def values(events: list[dict[str, Any]], key: str) -> list[Any]:
+    """`key`'s value in each message that carries it, in order."""
+    return [e[key] for e in events if key in e]
 
 
 def test_volume_commands_are_capped_at_the_day_and_the_night_maximum_of_the_config(
@@ -140,7 +141,7 @@ def test_each_track_that_starts_is_reported_with_its_keys_and_the_end_of_the_car
     with start_players(mosquitto.config("tcp"), [spec], tick_s=0.05):
         assert controller.send(device_id, p.events_request()).ok
         assert controller.send(device_id, p.play("tc", chapter=1, track=1)).ok
-        recorder.wait_for(lambda: statuses(recorder.events)[-2:] == ["playing", "stopped"])
+        recorder.wait_for(lambda: values(recorder.events, "playbackStatus")[-2:] == ["playing", "stopped"])
     starts = [e for e in recorder.events if "trackKey" in e]
     assert [e["trackKey"] for e in starts] == ["01", "02", "03", "04"]
     for event, title in zip(starts, ("Track 1", "Track 2", "Track 3", "Track 4"), strict=True):
@@ -150,6 +151,25 @@ def test_each_track_that_starts_is_reported_with_its_keys_and_the_end_of_the_car
     end = recorder.events[-1]
     assert end["playbackStatus"] == "stopped" and "trackKey" not in end, "the end of the card: its own message"
     assert all(e.get("playbackStatus") in (None, "playing") for e in starts[1:]), "tracks start playing"
+
+
+def test_with_repeat_all_in_the_config_the_card_starts_again_at_its_end(
+    yoto_cloud: RunningCloud, mosquitto: Mosquitto, controller: Controller, recorder: Recorder, device_id: str
+) -> None:
+    yoto_cloud.add_device(device_id, "Looping", device_type="v3")
+    yoto_cloud.seed_config(device_id, {"repeatAll": True})
+    card = sample_card("rp", chapters=1, tracks=2, length_s=1.0)
+    spec = PlayerSpec(device_id, cards=[card], cloud=yoto_cloud, speed=10, sync_every_s=0.1)
+    with start_players(mosquitto.config("tcp"), [spec], tick_s=0.05):
+        assert controller.send(device_id, p.events_request()).ok
+        assert controller.send(device_id, p.play("rp", chapter=1, track=1)).ok
+        recorder.wait_for(lambda: values(recorder.events, "trackKey")[:5] == ["01", "02", "01", "02", "01"])
+        assert "stopped" not in values(recorder.events, "playbackStatus")[1:]
+        assert last(recorder.events, "repeatAll") is True
+
+        yoto_cloud.seed_config(device_id, {"repeatAll": "0"})  # as the Yoto app would write it off
+        recorder.wait_for(lambda: values(recorder.events, "playbackStatus")[-1] == "stopped")
+        assert last(recorder.events, "repeatAll") is False
 
 
 def test_a_mini_acknowledges_a_night_light_colour_and_shows_none(
