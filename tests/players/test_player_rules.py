@@ -86,7 +86,7 @@ def test_the_listener_pauses_a_player_in_quiet_hours_once_and_again_after_a_resu
     card = rig.card(chapters=1, tracks=1)
     fleet = rig.players(PlayerSpec(player_id, cards=[card], position_every_s=0.2))
     player = fleet[player_id]
-    start_listener_with_rules(rig)
+    start_listener_with_rules(rig, tick_every_s=3600)  # no tick: each pause is the watcher's
     client = admin(rig)
     path = f"/api/players/{player_id}/rules"
     r = client.put(path, json={"quiet_hours": quiet_now(rig), "notice": "Time to sleep now"})
