@@ -1,19 +1,26 @@
-"""Announcements end to end on real parts: the API, the listener in its in-process slot,
-mosquitto, simulated players and the fake Yoto cloud over HTTP. The install's PUBLIC_URL is
-http (a laptop), so the announcement card lives in Yoto's storage: the request answers 202, the
-run uploads the speech, plays it, watches the players' events and puts each back."""
+"""Announcements end to end on real parts: mosquitto, simulated players and the fake Yoto
+cloud over HTTP, with the API and the listener either as the players rig has them (TestClient,
+the listener in the root's in-process slot; PUBLIC_URL is a laptop's http, so the card lives in
+Yoto's storage and the answer is 202 with the run) or as `make run` has them (uvicorn, whose
+lifespan starts the listener; PUBLIC_URL its own address, vouched for, so the card streams and
+the request answers 200 once every player is back)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from simulator.players import PlayerSpec, SimulatedPlayer, sample_card
-from tests.api.conftest import MEMBER
+from core.settings import Settings
+from simulator.cloud import RunningCloud
+from simulator.players import PlayerSpec, SimulatedPlayer, sample_card, start_players
+from tests.api.conftest import ADMIN, MEMBER
+from tests.api.linked_family import linked_family
+from tests.brokers import Mosquitto
 from tests.players.conftest import ACCOUNT, Rig, admin, eventually
 
 STORY = "story7"
@@ -121,3 +128,43 @@ def test_a_player_the_caller_may_not_use_is_404_and_nothing_is_spoken(rig: Rig, 
     assert kid.get("/api/tts/quota").json()["remaining_today"] == kid.get("/api/tts/quota").json()["daily_chars"]
     assert mum.post("/api/announcements", json={"text": "  ", "player_ids": [playing]}).status_code == 422
     assert mum.post("/api/announcements", json={"text": "Hi", "player_ids": []}).status_code == 422
+
+
+def test_make_run_streams_the_announcement_and_answers_once_the_player_is_back(
+    backend_settings: Settings, cloud: RunningCloud, mosquitto: Mosquitto, tmp_path: Path, player_id: str
+) -> None:
+    broker = mosquitto.config("tcp")
+    yoto_account = "mum-yoto"
+    cloud.add_device(player_id, "Lounge", account=yoto_account)
+    story = sample_card(STORY, chapters=3, tracks=2, length_s=600)
+    mqtt = {"mqtt_host": broker.host, "mqtt_port": broker.port, "mqtt_transport": "tcp", "mqtt_tls": False}
+    with linked_family(backend_settings, cloud, tmp_path, mqtt_enabled=True, **mqtt) as family:
+        mum = family.login(ADMIN)
+        family.link(mum, yoto_account)
+        fleet = start_players(broker, [PlayerSpec(player_id, cards=[story], cloud=cloud, account=yoto_account)])
+        try:
+            eventually(lambda: mum.get("/api/health/mqtt").json()["connected_accounts"] == 1, timeout=40)
+            r = mum.post(
+                f"/api/players/{player_id}/commands",
+                json={"action": "play", "card_id": STORY, "chapter": 2, "track": 3, "seconds_in": 30},
+            )
+            assert r.status_code == 200, r.text
+            eventually(lambda: mum.get(f"/api/players/{player_id}").json()["track_key"] == "03", timeout=10)
+            watch = Sampler(fleet[player_id])
+            try:
+                r = mum.post("/api/announcements", json={"text": "Dinner in five minutes"})
+                time.sleep(0.3)
+            finally:
+                watch.stop()
+        finally:
+            fleet.stop()
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["run"]["status"] == "ok" and answer["run"]["kind"] == "announcement"
+    (outcome,) = answer["players"]
+    assert (outcome["player_id"], outcome["outcome"], outcome["ended_by"]) == (player_id, "resumed", "events")
+    before, after, between = watch.around(STORY)
+    assert any(s["playback_status"] == "playing" for s in between), "the streamed announcement played"
+    assert (after["chapter_key"], after["track_key"]) == (before["chapter_key"], before["track_key"]) == ("02", "03")
+    print(f"streamed: story at {before['position_s']:.2f} s before, {after['position_s']:.2f} s after")
+    assert abs(after["position_s"] - before["position_s"]) <= 2.0, (before, after)
