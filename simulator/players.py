@@ -41,6 +41,7 @@ from core.yoto.protocol import (
 )
 from simulator.cloud.config import DEFAULT_ACCOUNT
 from simulator.cloud.http import HttpError
+from simulator.cloud.player_link import BUTTONS
 
 CARD_URI_PREFIX = CARD_URI.split("{", 1)[0]
 # Keys that change continuously: sent with other changes or every `position_every_s`.
@@ -273,7 +274,7 @@ class SimulatedPlayer:
                 "track_length_s": track.length_s if track else None,
                 "position_s": self.position,
                 "volume_level": self.volume_level,
-                "volume": volume_from_device(self.volume_level, self.volume_max) if self.volume_max else 0,
+                "volume": self._volume_percent(),
                 "volume_max": self.volume_max,
                 "day": self.day,
                 "repeat_all": self.repeat_all,
@@ -333,9 +334,9 @@ class SimulatedPlayer:
                 report = {"playing": self.snapshot(), "applied": applied}
             try:
                 answer = link(self.player_id, report)
-            except (HttpError, OSError, RuntimeError, ValueError):
+            except (HttpError, OSError, http.client.HTTPException, RuntimeError, ValueError):
                 return  # no such device in the cloud, or the cloud is down: keep the limits it last gave
-            presses = [p for p in answer.get("presses") or [] if isinstance(p, dict)]
+            presses = [p for p in answer.get("presses") or [] if isinstance(p, dict) and p.get("button") in BUTTONS]
             with self._lock:
                 self._applied = [i for i in self._applied if i not in applied]
                 limits_changed = self._take_limits(answer)
@@ -370,7 +371,7 @@ class SimulatedPlayer:
         return self.snapshot()
 
     def _press(self, button: str) -> None:
-        if button not in ("left", "right"):
+        if button not in BUTTONS:
             raise ValueError(f"no button {button!r}: left or right")
         if self.card is None:
             return
@@ -728,6 +729,10 @@ class SimulatedPlayer:
         if body is not None:
             self._send_events(body)
 
+    def _volume_percent(self) -> int:
+        """The volume on the 0-100 scale (0 under a limit of 0)."""
+        return volume_from_device(self.volume_level, self.volume_max) if self.volume_max > 0 else 0
+
     def _status_fields(self, full: bool) -> dict[str, Any]:
         """Yoto's names and encodings: 0/1 flags, volumes as percentages (`volume`
         the player's maximum, `userVolume` the child's), `freeDisk` in KiB."""
@@ -742,7 +747,7 @@ class SimulatedPlayer:
             "activeCard": self.card.card_id if self.card else "none",
             "cardInserted": 2 if self.card else 0,
             "volume": volume_from_device(self.volume_max),
-            "userVolume": volume_from_device(self.volume_level, self.volume_max),
+            "userVolume": self._volume_percent(),
             "freeDisk": 6_000_000,
             "day": 1 if self.day else 0,
             "nightlightMode": "0x{:02x}{:02x}{:02x}".format(*self.ambient) if any(self.ambient) else "off",

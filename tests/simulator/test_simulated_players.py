@@ -131,6 +131,12 @@ def test_volume_commands_are_capped_at_the_day_and_the_night_maximum_of_the_conf
         assert player.snapshot()["volume_level"] == 6
         recorder.wait_for(lambda: (last(recorder.events, "volume"), last(recorder.events, "volumeMax")) == (6, 6))
 
+        yoto_cloud.seed_config(device_id, {"nightMaxVolumeLimit": "0"})  # silent at night
+        assert controller.send(device_id, p.volume(50)).ok
+        assert (player.snapshot()["volume_level"], player.snapshot()["volume"]) == (0, 0)
+        assert controller.send(device_id, p.status_request()).ok
+        recorder.wait_for(lambda: recorder.status[-1]["status"]["userVolume"] == 0)
+
 
 def test_each_track_that_starts_is_reported_with_its_keys_and_the_end_of_the_card_as_stopped(
     mosquitto: Mosquitto, controller: Controller, recorder: Recorder, device_id: str
