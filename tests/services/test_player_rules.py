@@ -87,7 +87,8 @@ def report(root: Root, cloud: InProcessCloud, status: str, player_id: str = PLAY
     payload = {"playbackStatus": status, "cardId": "c1", "chapterKey": "01", "trackKey": "01", **more}
     repo = root.records.players
     repo.add_event(PlayerEvent(player_id, cloud.now(), "events", payload))
-    state = repo.get_state(player_id).state if repo.list_states() else {}
+    known = {s.player_id: s.state for s in repo.list_states()}
+    state = known.get(player_id, {})
     repo.merge_state(player_id, {"events": {**(state.get("events") or {}), **payload}, "online": True})
 
 
@@ -157,6 +158,20 @@ def test_quiet_hours_cross_midnight_by_the_familys_clock() -> None:
     assert player_rules.in_quiet_hours(
         player_rules.Rules("13:00", "15:00"), local_instant(day, time(14), LONDON), LONDON
     )
+
+
+def test_the_quiet_hours_follow_the_wall_clock_across_a_daylight_saving_change() -> None:
+    r = player_rules.Rules("21:00", "07:00")
+    utc = ZoneInfo("UTC")
+    # London springs forward at 01:00 GMT on 28 March 2027: 07:00 is 06:00 UTC that morning
+    assert player_rules.in_quiet_hours(r, datetime(2027, 3, 28, 5, 59, tzinfo=utc), LONDON)
+    assert not player_rules.in_quiet_hours(r, datetime(2027, 3, 28, 6, 0, tzinfo=utc), LONDON)
+    assert player_rules.in_quiet_hours(r, datetime(2027, 3, 28, 20, 0, tzinfo=utc), LONDON)  # 21:00 BST
+    # and falls back on 31 October: that day runs 25 hours, from 23:00 UTC the day before
+    start = datetime(2027, 10, 30, 23, 0, tzinfo=utc)
+    assert player_rules.day_start(datetime(2027, 10, 31, 0, 30, tzinfo=utc), LONDON) == start  # 01:30 BST
+    assert player_rules.day_start(datetime(2027, 10, 31, 23, 30, tzinfo=utc), LONDON) == start  # 23:30 GMT
+    assert player_rules.day_start(datetime(2027, 11, 1, 0, 0, tzinfo=utc), LONDON) == start + timedelta(hours=25)
 
 
 def test_enforced_by_names_the_live_listeners_mode_or_why_nothing_enforces(root: Root) -> None:
@@ -271,6 +286,11 @@ def test_a_pause_that_could_not_be_sent_is_tried_again_at_the_next_tick(
     advance(cloud, 30)
     assert outcomes(rule.tick()) == [("quiet_hours", "paused")]
     assert sender.sent == [PAUSE]
+    # a player the records know but no linked account lists any more (its rules outlived the link)
+    root.records.settings.put(player_rules.rules_key("gone-1"), quiet("21:00", "07:00"))
+    report(root, cloud, "playing", player_id="gone-1")
+    found = {e.player_id: e.outcome for e in rule.tick()}
+    assert found["gone-1"] == "not sent: no linked Yoto account lists the player" and sender.sent == [PAUSE]
 
 
 def test_a_player_that_starts_playing_is_checked_at_once_by_the_listeners_watcher(
