@@ -1,10 +1,12 @@
 // Players: each player's live state, updated by itself (server-sent events
 // where the server streams, otherwise a poll of our own API), every command
 // the API offers, and a small chart of the last week's listening. Admins can
-// keep a player for the member whose Yoto account has it ("mine only").
+// keep a player for the member whose Yoto account has it ("mine only"). Its own
+// settings, alarms and rules are sections of its panel (player-settings.js).
 
 import { api, apiUrl, listOf } from "../api.js";
 import { announce, checkbox, clear, field, formatDuration, h, missing, statusLine, syncRows } from "../dom.js";
+import { alarmsSection, rulesSection, settingsSection } from "./player-settings.js";
 
 const POLL_MS = 5000;
 const POLL_WITH_STREAM_MS = 30000;
@@ -184,6 +186,11 @@ export async function render(root, ctx) {
     const history = h("details", {}, h("summary", {}, "Listening in the last 7 days"), chart);
     history.addEventListener("toggle", () => { if (history.open) loadHistory(id, chart, (cardId) => cardTitles.get(cardId)); });
 
+    // Absent from the features list (a server older than the list's entry) still means "try it".
+    const settings = ctx.features.player_settings !== false ? settingsSection(id, playerName) : null;
+    const alarms = ctx.features.alarms !== false ? alarmsSection(id, playerName, () => cards) : null;
+    const rules = ctx.features.player_rules !== false ? rulesSection(id, playerName) : null;
+
     const el = h("section", { class: "panel player", "aria-label": `Player ${playerName()}` },
       h("div", { class: "row" }, name, online),
       whose,
@@ -197,7 +204,8 @@ export async function render(root, ctx) {
         h("div", {}, field("Sleep timer", sleep).wrap, setSleep),
         h("div", {}, field("Night-light colour", colour).wrap, setColour)),
       h("div", { class: "row" }, ask), keep ? keep.wrap : null, status.el,
-      ctx.features.history ? history : null);
+      ctx.features.history ? history : null,
+      settings ? settings.el : null, alarms ? alarms.el : null, rules ? rules.el : null);
 
     function update(patch) {
       state = { ...state, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
