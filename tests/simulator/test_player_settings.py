@@ -121,8 +121,9 @@ def test_alarms_made_in_the_yoto_app_are_seeded_over_sim_and_read_back(
     yoto_cloud_process: RemoteCloud,
 ) -> None:
     cloud = yoto_cloud_process
-    cloud.add_device("yoto-mini-sim-1", "Seeded Mini", device_type="mini")
-    assert {d["deviceId"]: d["deviceFamily"] for d in cloud.devices()}["yoto-mini-sim-1"] == "mini"
+    cloud.add_device("yoto-mini-sim-1", "Seeded Mini", device_type="minie", device_family="mini")
+    listed = {d["deviceId"]: d for d in cloud.devices()}["yoto-mini-sim-1"]
+    assert (listed["deviceType"], listed["deviceFamily"]) == ("minie", "mini"), "yoto_api: a SKU code and a family"
     assert cloud.add_app_alarm(V3, "0111110,0645,5WsQg,,,6") == 0
     assert cloud.add_app_alarm(V3, "1000001,09:15,card-abc,x,y,10,0") == 1
     seeded = cloud.seed_config(V3, {"appOnlyKey": "7", "maxVolumeLimit": "12"})
