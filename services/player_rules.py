@@ -1,9 +1,9 @@
 """Quiet hours and a daily listening limit per player, and their enforcement.
 
 Each player's rules are one settings record (`player-rules:<id>`). Wherever the
-MQTT listener runs, `Enforcer.tick` (every `RULES_EVERY_S`) pauses a player that
-plays inside its quiet hours or past its minutes today, once per breach; the
-family's time zone decides the clock and the day (docs/players.md).
+MQTT listener runs, `Enforcer` (the listener's watcher, and a tick every
+`RULES_EVERY_S`) pauses a player that plays inside its quiet hours or past its
+minutes today, once per breach, by the family's clock and day (docs/players.md).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ NOTICE_MAX_CHARS = 200
 # Events this long before the family's midnight are replayed too, so a track playing
 # across midnight is known to be playing when the day's first event arrives.
 LOOKBACK_S = 3600.0
-BREACHES = ("quiet_hours", "daily_limit")
 
 
 def rules_key(player_id: str) -> str:
