@@ -16,8 +16,10 @@ const QUICK_DAYS = [
   ["School nights", ["sun", "mon", "tue", "wed", "thu"]],
   ["Weekends", ["sat", "sun"]],
 ];
-const KINDS = [["play", "Play a card"], ["volume", "Volume"], ["sleep_timer", "Sleep timer"], ["ambient", "Night-light colour"],
+const KINDS = [["play", "Play a card"], ["volume", "Volume"], ["sleep_timer", "Sleep timer"], ["sleep_end", "Sleep at the end of the track or chapter"],
+  ["ambient", "Night-light colour"], ["light_ramp", "Fade the night light"],
   ["pause", "Pause"], ["resume", "Resume"], ["stop", "Stop playing"], ["status", "Ask for status"]];
+const RAMP_MAX_MINUTES = 12; // a routine's fades together (services/bedtime.py)
 const TEMPLATE_NAMES = { bedtime: "Bedtime", quiet_time: "Quiet time" };
 // The templates' steps until the service's own list arrives (the same, so nothing moves when it does).
 const TEMPLATE_STEPS = {
@@ -174,10 +176,28 @@ export async function render(root, ctx) {
   const stepVolume = field("Volume (%)", h("input", { type: "number", min: 0, max: 100, step: 1, value: 30, inputmode: "numeric" }));
   const stepMinutes = field("Minutes (0 turns it off)", h("input", { type: "number", min: 0, max: SLEEP_MAX_MINUTES, step: 1, value: 30, inputmode: "numeric" }));
   const stepColour = field("Colour", h("input", { type: "color", value: "#ffb347" }));
-  const values = { play: stepCard, volume: stepVolume, sleep_timer: stepMinutes, ambient: stepColour };
+  const stepEnd = field("At the end of", h("select", {}, h("option", { value: "track" }, "the track"), h("option", { value: "chapter" }, "the chapter")),
+    "The player pauses when what plays then ends; it needs the MQTT listener running.");
+  const rampFrom = field("Fade from", h("input", { type: "color", value: "#ff8c1a" }));
+  const rampTo = field("Fade to", h("input", { type: "color", value: "#200800" }));
+  const rampMinutes = field(`Fade minutes (1 to ${RAMP_MAX_MINUTES})`, h("input", { type: "number", min: 1, max: RAMP_MAX_MINUTES, step: 1, value: 10, inputmode: "numeric" }),
+    "One colour change every 30 s at most; at the end the light goes back to the player's own colour. Not on a Yoto Mini.");
+  const ramp = { wrap: h("div", { class: "stack" }, rampFrom.wrap, rampTo.wrap, rampMinutes.wrap) };
+  const values = { play: stepCard, volume: stepVolume, sleep_timer: stepMinutes, sleep_end: stepEnd, ambient: stepColour, light_ramp: ramp };
+  const kindNote = h("p", { class: "hint", hidden: true });
   const addStep = h("button", { type: "button", class: "secondary" }, "Add step");
   const ownSubmit = h("button", { type: "submit" }, "Save routine");
   const stopEdit = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => editRoutine(null) }, "Stop editing");
+
+  // Offered only where a listener will see the track end (GET /api/players says whether and why not).
+  function showSleepAtEnd(can) {
+    if (!can || can.available) return;
+    const option = [...kind.input.options].find((o) => o.value === "sleep_end");
+    if (option) { option.disabled = true; option.textContent = "Sleep at the end of the track (not available here)"; }
+    if (kind.input.value === "sleep_end") { kind.input.value = "play"; showKind(); }
+    kindNote.textContent = `Sleep at the end of the track is not available here: ${can.reason}.`;
+    kindNote.hidden = false;
+  }
 
   function showKind() {
     for (const [name, f] of Object.entries(values)) f.wrap.hidden = kind.input.value !== name;
@@ -185,9 +205,16 @@ export async function render(root, ctx) {
   kind.input.addEventListener("change", showKind);
 
   addStep.addEventListener("click", () => {
-    const action = kind.input.value;
+    const chosen = kind.input.value;
+    const action = chosen === "sleep_end" ? "sleep_timer" : chosen;
     const step = { action };
-    if (action === "play") {
+    if (chosen === "sleep_end") {
+      step.at_end_of = stepEnd.input.value;
+    } else if (action === "light_ramp") {
+      const minutes = Math.round(Number(rampMinutes.input.value));
+      if (!rampMinutes.input.value.trim() || !Number.isFinite(minutes)) { ownStatus.error(`Type the minutes, 1 to ${RAMP_MAX_MINUTES}.`); rampMinutes.input.focus(); return; }
+      Object.assign(step, { from: rampFrom.input.value, to: rampTo.input.value, minutes });
+    } else if (action === "play") {
       if (!stepCard.input.value) { ownStatus.error("Choose the card this step plays."); stepCard.input.focus(); return; }
       step.card_id = stepCard.input.value;
     } else if (action === "volume") {
@@ -211,7 +238,8 @@ export async function render(root, ctx) {
     h("div", { class: "grid2" }, ownTime.wrap, h("div")),
     ownDays.el,
     h("h3", {}, "Steps"), steps.el,
-    h("div", { class: "rt-add-step" }, kind.wrap, stepCard.wrap, stepVolume.wrap, stepMinutes.wrap, stepColour.wrap, addStep),
+    kindNote,
+    h("div", { class: "rt-add-step" }, kind.wrap, stepCard.wrap, stepVolume.wrap, stepMinutes.wrap, stepEnd.wrap, stepColour.wrap, ramp.wrap, addStep),
     h("div", { class: "row" }, ownSubmit, stopEdit), ownStatus.el);
 
   ownForm.addEventListener("submit", async (e) => {
@@ -436,8 +464,10 @@ export async function render(root, ctx) {
   async function loadPlayers() {
     if (!ctx.features.players) { playersKnown = false; return; }
     try {
-      players = new Map(listOf(await api("api/players"), "players").map((p) => [p.id, p]));
+      const answer = await api("api/players");
+      players = new Map(listOf(answer, "players").map((p) => [p.id, p]));
       playersKnown = true;
+      showSleepAtEnd(answer && answer.sleep_at_end);
     } catch (err) {
       if (err.status !== 401) tplStatus.error(`The players could not be listed: ${err.message}`);
     }
@@ -498,7 +528,10 @@ function stepWords(step, cardTitle) {
   switch (step.action) {
     case "play": return `Play “${cardTitle(step.card_id)}”${step.chapter ? `, chapter ${step.chapter}` : ""}${step.track ? `, track ${step.track}` : ""}`;
     case "volume": return `Volume ${step.volume} %`;
-    case "sleep_timer": return step.minutes ? `Sleep timer ${step.minutes} min` : "Sleep timer off";
+    case "sleep_timer":
+      if (step.at_end_of) return `Sleep at the end of the ${step.at_end_of}`;
+      return step.minutes ? `Sleep timer ${step.minutes} min` : "Sleep timer off";
+    case "light_ramp": return `Fade the night light from ${colourWords(step.from)} to ${colourWords(step.to)} over ${step.minutes} min`;
     case "ambient": {
       const hex = step.hex ? `#${String(step.hex).replace(/^#/, "").toLowerCase()}` : null;
       if (!hex) return `Night light rgb(${step.r}, ${step.g}, ${step.b})`;
@@ -512,13 +545,18 @@ function stepWords(step, cardTitle) {
   }
 }
 
+function colourWords(hex) {
+  const key = `#${String(hex || "").replace(/^#/, "").toLowerCase()}`;
+  return COLOUR_NAMES[key] || key;
+}
+
 /** Each step of a run and how it went: "Volume 30 %: done; Play “Story”: the player did not answer". */
 function runWords(run, steps, words) {
   return listOf(run.results).map((res) => {
     const step = steps && steps[res.step - 1];
     // A run of an older version of the steps: the kind of step, not today's details.
     const what = step && step.action === res.action ? words(step) : (KINDS.find(([k]) => k === res.action) || [null, res.action])[1];
-    const how = res.outcome === "ok" ? "done"
+    const how = res.outcome === "ok" ? (res.reason ? `done (${res.reason})` : "done")
       : res.outcome === "timeout" ? "the player did not answer"
         : res.outcome === "skipped" ? "not sent"
           : `did not work${res.reason ? ` (${res.reason})` : ""}`;
@@ -599,7 +637,8 @@ function bodyOf(r, changes) {
   return { name: r.name, player_id: r.player_id, at: r.at, days: r.days, steps: r.steps, enabled: r.enabled, ...changes };
 }
 
-const FIELD_WORDS = { at: "time", days: "days", name: "name", player_id: "player", card_id: "card", volume: "volume", minutes: "minutes", hex: "colour", steps: "steps" };
+const FIELD_WORDS = { at: "time", days: "days", name: "name", player_id: "player", card_id: "card", volume: "volume", minutes: "minutes", hex: "colour", steps: "steps",
+  at_end_of: "at the end of", from: "fade from", to: "fade to" };
 
 /** A refusal in words: a 422's fields named as the form names them ("step 1, volume: …"). */
 function refusal(err) {
