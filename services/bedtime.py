@@ -49,9 +49,12 @@ class Availability:
 
 
 def availability(settings: SettingsRepository, now: datetime | None = None) -> Availability:
-    """Whether a listener runs that will see the track end: live, and not one that
-    stops by itself once nobody watches the players (mqttMode on-demand)."""
-    beat = listener_health.read_heartbeat(settings)
+    """Whether a listener runs that will see the track end (`available`, by the heartbeat)."""
+    return available(listener_health.read_heartbeat(settings), now)
+
+
+def available(beat: listener_health.Heartbeat | None, now: datetime | None = None) -> Availability:
+    """Live, and not a listener that stops by itself once nobody watches the players (mqttMode on-demand)."""
     if beat is None or not beat.live(now or utcnow()):
         return Availability(
             False, "no MQTT listener is running (mqttMode off, or it is down), so nothing would see the track end"

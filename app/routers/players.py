@@ -26,6 +26,7 @@ from app.schemas.players import (
     SleepAtEndOut,
 )
 from core.errors import NotSupportedHere
+from core.records import utcnow
 from services import bedtime, listener_health, listening, player_commands, players
 from wiring import Root
 
@@ -49,10 +50,6 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _live(root: Root) -> bool:
-    return listener_health.is_live(root.records.settings)
-
-
 def _wake(root: Root) -> None:
     """A viewer is here: start the on-demand listener if the stack has one and none is live."""
     starter = root.adapters.listener_starter
@@ -68,10 +65,11 @@ def list_players(root: RootDep, user: UserDep) -> PlayersOut:
     _wake(root)
     items = players.list_players(root.players, who=user)
     settings = root.settings
-    can = bedtime.availability(root.records.settings)
+    beat, now = listener_health.read_heartbeat(root.records.settings), utcnow()
+    can = bedtime.available(beat, now)
     return PlayersOut(
         items=[PlayerOut.of(p) for p in items],
-        live=_live(root),
+        live=beat is not None and beat.live(now),
         stream=settings.players_stream,
         poll_interval_s=settings.players_poll_s,
         sleep_at_end=SleepAtEndOut(available=can.available, reason=can.reason),
