@@ -3,7 +3,9 @@ phone and a laptop width, against the service linked to the Yoto simulator:
 settings read, changed (only what changed is sent) and read back from the API
 and from the simulator's config, a refusal shown with the server's reason; an
 alarm added, switched off, changed and deleted beside one made in the Yoto app;
-a Mini offers no night-light colour; the page checks pass with the sections open."""
+a Mini offers no night-light colour; the page checks pass with the sections open;
+and a sleep at the end of the track, chosen on the page, pauses a simulated player
+(over mosquitto, seen by the in-process listener) as the next track starts."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from playwright.sync_api import Browser, Locator, Request, expect
 
 from core.yoto.protocol import volume_from_device, volume_to_device
 from tests.audio_fixtures import write_tone
-from tests.ui.conftest import Ui, UiServer, linked_admin, new_ui, serve_ui
+from tests.ui.conftest import PlayerRig, Ui, UiServer, eventually, linked_admin, new_ui, serve_ui
 from tests.ui.conftest import ui_api as _api
 from tests.ui.test_quality import CHECKS_JS, FIRST_LOAD_BUDGET, _nameless_controls, _tab_through, qa
 
@@ -384,3 +386,46 @@ def test_the_players_page_first_load_is_within_the_budget(browser: Browser, rig:
     print(f"\nfirst players load ({width}): {total} bytes of HTML/JS/CSS in {1 + len(names)} files")
     assert all(size > 0 for _, size in timing["files"]), "a file came from a cache: the measure is not a first load"
     assert total < FIRST_LOAD_BUDGET
+
+
+def test_sleep_at_the_end_of_the_track_pauses_the_player_as_the_next_one_starts(
+    browser: Browser, player_rig: PlayerRig, width: str, tmp_path: Path
+) -> None:
+    from simulator.players import sample_card
+
+    sim = player_rig.player
+    ui = new_ui(browser, player_rig.server.url, width)
+    try:
+        ui.sign_in()
+        assert _api(ui, "GET", "/api/players")["sleep_at_end"] == {"available": True, "reason": None}
+        title = f"Three short tracks {width}"
+        card_id = _card(ui, tmp_path, title)
+        sim.cards[card_id] = sample_card(card_id, chapters=1, tracks=3, length_s=6.0)
+        ui.goto("players")
+        name = f"Bedroom {sim.player_id[-4:]}"
+        panel = _panel(ui, name)
+        panel.get_by_label("Card to play").select_option(label=title)
+        panel.get_by_role("button", name="Play card").click()
+        expect(panel).to_contain_text(f"Playing: {title}", timeout=20_000)  # the listener has seen it play
+        pauses_before = sum(1 for family, _ in sim.received if family == "card/pause")
+
+        panel.get_by_label("Sleep timer", exact=True).select_option(label="At the end of this track")
+        with ui.page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/commands")) as sent:
+            panel.get_by_role("button", name=f"Set sleep timer on {name}").click()
+        assert _body(sent.value) == {"action": "sleep_timer", "at_end_of": "track"}
+        said = panel.get_by_role("status").filter(has_text="Sleep at the end of this track")
+        expect(said).to_have_text("Sleep at the end of this track: set: it pauses when the track ends.")
+        assert sim.snapshot()["playback_status"] == "playing"  # nothing sent yet: the track plays on
+
+        def stopped() -> dict[str, Any] | None:
+            snap = sim.snapshot()
+            return snap if snap["playback_status"] != "playing" else None
+
+        snap = eventually(stopped, timeout=20)
+        assert snap["playback_status"] == "paused" and snap["track_key"] in ("02", "03"), snap
+        assert snap["position_s"] < 2.0, snap  # paused as the next track began, not later
+        assert sum(1 for family, _ in sim.received if family == "card/pause") == pauses_before + 1
+        expect(panel).to_contain_text(f"Paused: {title}", timeout=20_000)
+    finally:
+        ui.page.context.close()
+    ui.check()

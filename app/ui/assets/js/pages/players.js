@@ -11,6 +11,7 @@ import { alarmsSection, rulesSection, settingsSection } from "./player-settings.
 const POLL_MS = 5000;
 const POLL_WITH_STREAM_MS = 30000;
 const SLEEP_CHOICES = [0, 5, 10, 15, 20, 30, 45, 60, 90];
+const SLEEP_AT_END = [["track", "At the end of this track"], ["chapter", "At the end of this chapter"]];
 const TYPING_GRACE_MS = 2500;
 
 export async function render(root, ctx) {
@@ -38,6 +39,8 @@ export async function render(root, ctx) {
 
   let streams = false;
   let pollMs = POLL_MS;
+  // Whether a listener runs that sees a track end (GET /api/players says, and why not).
+  let sleepAtEnd = { available: true, reason: null };
 
   async function loadAll() {
     try {
@@ -45,6 +48,7 @@ export async function render(root, ctx) {
       const players = listOf(answer, "players");
       if (answer && typeof answer.stream === "boolean") streams = answer.stream;
       if (answer && answer.poll_interval_s) pollMs = Math.max(2000, answer.poll_interval_s * 1000);
+      if (answer && answer.sleep_at_end) sleepAtEnd = answer.sleep_at_end;
       if (!players.length) {
         grid.replaceChildren(h("div", { class: "panel" }, h("p", {}, "No players yet. Link the Yoto account (", h("a", { href: "#/yoto" }, "Yoto account"), ") and switch a player on.")));
         panels.clear();
@@ -122,11 +126,11 @@ export async function render(root, ctx) {
     const status = statusLine();
     const playerName = () => state.name || id;
 
-    async function command(body, said) {
+    async function command(body, said, done = "done") {
       status.info(`${said}…`);
       try {
         await api(`api/players/${encodeURIComponent(id)}/commands`, { method: "POST", json: body });
-        status.ok(`${said}: done.`);
+        status.ok(`${said}: ${done}.`);
         announce(`${playerName()}: ${said} done`);
         try { update(await api(`api/players/${encodeURIComponent(id)}`)); } catch { /* the live feed brings it */ }
       } catch (err) {
@@ -155,9 +159,16 @@ export async function render(root, ctx) {
       volTimer = window.setTimeout(() => command({ action: "volume", volume: Number(volume.value) }, `Volume ${volume.value}%`), 350);
     });
 
-    const sleep = h("select", {}, SLEEP_CHOICES.map((m) => h("option", { value: m }, m ? `${m} minutes` : "Off")));
+    const atEnd = SLEEP_AT_END.map(([value, label]) => h("option", { value }, label));
+    const sleep = h("select", {}, SLEEP_CHOICES.map((m) => h("option", { value: m }, m ? `${m} minutes` : "Off")), atEnd);
+    const sleepField = field("Sleep timer", sleep, "\u00a0");
+    const sleepHint = sleepField.wrap.querySelector(".hint");
     const setSleep = h("button", { type: "button", class: "secondary", "aria-label": `Set sleep timer on ${playerName()}` }, "Set sleep timer");
-    setSleep.addEventListener("click", () => command({ action: "sleep_timer", minutes: Number(sleep.value) }, Number(sleep.value) ? `Sleep in ${sleep.value} minutes` : "Sleep timer off"));
+    setSleep.addEventListener("click", () => {
+      const end = SLEEP_AT_END.find(([value]) => value === sleep.value);
+      if (end) command({ action: "sleep_timer", at_end_of: end[0] }, `Sleep ${end[1].toLowerCase()}`, `set: it pauses when the ${end[0]} ends`);
+      else command({ action: "sleep_timer", minutes: Number(sleep.value) }, Number(sleep.value) ? `Sleep in ${sleep.value} minutes` : "Sleep timer off");
+    });
 
     const colour = h("input", { type: "color", value: "#ffb347" });
     const setColour = h("button", { type: "button", class: "secondary", "aria-label": `Set night-light colour on ${playerName()}` }, "Set night light");
@@ -201,7 +212,7 @@ export async function render(root, ctx) {
         h("div", {}, field("Card to play", cardSelect).wrap, playCard),
         h("div", {}, h("div", { class: "field" }, h("label", { for: volume.id = `vol-${id}` }, "Volume ", volValue), volume))),
       h("div", { class: "grid2" },
-        h("div", {}, field("Sleep timer", sleep).wrap, setSleep),
+        h("div", {}, sleepField.wrap, setSleep),
         h("div", {}, field("Night-light colour", colour).wrap, setColour)),
       h("div", { class: "row" }, ask), keep ? keep.wrap : null, status.el,
       ctx.features.history ? history : null,
@@ -230,6 +241,9 @@ export async function render(root, ctx) {
       batFact.textContent = Number.isFinite(state.battery_percent) ? `${state.battery_percent}%${state.charging ? " ⚡" : ""}` : "–";
       batFact.setAttribute("aria-label", Number.isFinite(state.battery_percent) ? `${state.battery_percent}%${state.charging ? ", charging" : ""}` : "unknown");
       sleepFact.textContent = state.sleep_timer_s ? `${Math.ceil(state.sleep_timer_s / 60)} min` : "Off";
+      for (const option of atEnd) option.disabled = !sleepAtEnd.available;
+      if (!sleepAtEnd.available && atEnd.some((o) => o.selected)) sleep.value = "0";
+      sleepHint.textContent = sleepAtEnd.available ? "" : `At the end of a track or chapter: not here now (${sleepAtEnd.reason || "no listener runs"}).`;
       seenFact.textContent = state.heard_at ? agoText(state.heard_at) : "Never";
       wifiFact.textContent = state.ssid || Number.isFinite(state.wifi_strength_dbm)
         ? [state.ssid, Number.isFinite(state.wifi_strength_dbm) ? `${state.wifi_strength_dbm} dBm` : null].filter(Boolean).join(", ")
