@@ -81,7 +81,9 @@ class Settings(BaseSettings):
     yoto_auth_url: str = "https://login.yotoplay.com"
     # The OAuth scopes a login asks for (space-separated); each must be ticked for
     # the app on Yoto's developer dashboard (README, docs/yoto.md "Scopes").
-    yoto_scopes: str = "offline_access user:content:manage family:devices:view family:devices:manage family:devices:control"
+    yoto_scopes: str = (
+        "offline_access user:content:manage family:devices:view family:devices:manage family:devices:control"
+    )
     # The Yoto client's patience: per-request timeout, and the retry budget on 429/5xx.
     yoto_timeout_s: float = 10.0
     yoto_max_tries: int = 4
@@ -299,6 +301,8 @@ _MQTT = frozenset(
 # What only the long-lived handler reads, and what both read about the history it keeps.
 _HANDLER_ONLY = frozenset({"mqtt_idle_s"})
 _HISTORY = frozenset({"player_history_days"})
+# The family's clock: the player rules' quiet hours and "today" are judged on it where the listener runs.
+_FAMILY = frozenset({"family_timezone"})
 
 WORKLOADS: dict[str, WorkloadNeeds] = {
     # The HTTP API (Lambda, uvicorn): every setting but the handler's own.
@@ -312,7 +316,7 @@ WORKLOADS: dict[str, WorkloadNeeds] = {
     "mqtt": WorkloadNeeds(
         aws=("dynamodb_table", "yoto_client_id"),
         local=("yoto_client_id",),
-        uses=_SHARED | _YOTO | _MQTT | _HANDLER_ONLY | _HISTORY,
+        uses=_SHARED | _YOTO | _MQTT | _HANDLER_ONLY | _HISTORY | _FAMILY,
     ),
 }
 

@@ -325,6 +325,7 @@ def lambda_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]
         # API Gateway's HTTP API buffers responses: no server-sent events, the UI polls.
         "PLAYERS_STREAM": "false",
         "POLLY_ENGINE": config.polly_engine,
+        "FAMILY_TIMEZONE": config.family_timezone,
         "MAX_UPLOAD_MB": _setting("max_upload_mb"),
         "MAX_AUDIO_MINUTES": str(LAMBDA_MAX_AUDIO_MINUTES),
         "DOWNLOAD_URL_TTL_S": _setting("download_url_ttl_s"),

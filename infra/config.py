@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.settings import Settings
 
@@ -97,6 +98,7 @@ class StackConfig:
     mqtt_transport: str = field(default_factory=lambda: _setting_default("mqtt_transport"))
     mqtt_path: str = field(default_factory=lambda: _setting_default("mqtt_path"))
     polly_engine: str = field(default_factory=lambda: _setting_default("polly_engine"))
+    family_timezone: str = field(default_factory=lambda: _setting_default("family_timezone"))
     api_throttle_rate: int = 20
     api_throttle_burst: int = 40
     noncurrent_version_days: int = 30
@@ -161,6 +163,17 @@ def _origins(raw: str | None) -> tuple[str, ...]:
                 "(https, no path; http only for localhost)"
             )
     return tuple(value)
+
+
+def _timezone(raw: str | None) -> str:
+    value = (raw or "").strip() or _setting_default("family_timezone")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StackConfigError(
+            f"{PROJECT}:familyTimezone must be an IANA time zone such as Europe/London, got {raw!r}"
+        ) from None
+    return value
 
 
 def parse_stack_config(
@@ -229,6 +242,7 @@ def parse_stack_config(
         ),
         mqtt_path=(get("mqttPath") or "").strip() or _setting_default("mqtt_path"),
         polly_engine=_choice("pollyEngine", get("pollyEngine"), _setting_default("polly_engine"), POLLY_ENGINES),
+        family_timezone=_timezone(get("familyTimezone")),
         api_throttle_rate=_int("apiThrottleRateLimit", get("apiThrottleRateLimit"), 20, low=1, high=10000),
         api_throttle_burst=_int("apiThrottleBurstLimit", get("apiThrottleBurstLimit"), 40, low=1, high=5000),
         noncurrent_version_days=_int(
@@ -259,6 +273,7 @@ KEYS: tuple[str, ...] = (
     "mqttTransport",
     "mqttPath",
     "pollyEngine",
+    "familyTimezone",
     "apiThrottleRateLimit",
     "apiThrottleBurstLimit",
     "noncurrentVersionExpiryDays",

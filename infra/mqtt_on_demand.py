@@ -33,6 +33,7 @@ def on_demand_environment(config: StackConfig, table: str) -> dict[str, str]:
         "MQTT_TRANSPORT": config.mqtt_transport,
         "MQTT_PATH": config.mqtt_path,
         "MQTT_IDLE_S": str(config.mqtt_idle_s),
+        "FAMILY_TIMEZONE": config.family_timezone,
     }
     if config.yoto_client_id:
         env["YOTO_CLIENT_ID"] = config.yoto_client_id

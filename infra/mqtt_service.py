@@ -124,6 +124,7 @@ def task_environment(config: StackConfig, v: dict[str, str]) -> dict[str, str]:
         "MQTT_PORT": str(config.mqtt_port),
         "MQTT_TRANSPORT": config.mqtt_transport,
         "MQTT_PATH": config.mqtt_path,
+        "FAMILY_TIMEZONE": config.family_timezone,
     }
     if config.yoto_client_id:
         env["YOTO_CLIENT_ID"] = config.yoto_client_id

@@ -75,6 +75,7 @@ def test_values_are_parsed() -> None:
         ({"mqttCapacityProvider": "EC2"}, "mqttCapacityProvider"),
         ({"mqttTransport": "udp"}, "mqttTransport"),
         ({"pollyEngine": "generative"}, "pollyEngine"),
+        ({"familyTimezone": "Mars/Olympus"}, "familyTimezone"),
         ({"lambdaPackageZip": "/nonexistent/package.zip"}, "lambdaPackageZip"),
     ],
 )

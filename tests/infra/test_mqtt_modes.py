@@ -47,6 +47,7 @@ def test_on_demand_is_one_lambda_function_without_a_network(runs: dict[str, Prog
     assert set(env) <= {name.upper() for name in Settings.model_fields}
     assert {"S3_AUDIO_BUCKET", "COGNITO_USER_POOL_ID", "SESSION_SECRET"}.isdisjoint(env)
     assert env["MQTT_IDLE_S"] == "300"
+    assert env["FAMILY_TIMEZONE"] == "Europe/London"  # quiet hours and "today" on the family's clock
     Settings(**{k.lower(): v for k, v in env.items()}, yoto_client_id="x").validate_for("mqtt")
     retries = run.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "-listener").inputs
     assert retries["maximumRetryAttempts"] == 0 and retries["functionName"] == listener.id

@@ -280,6 +280,7 @@ def test_lambda_environment(run: ProgramRun, monkeypatch: pytest.MonkeyPatch) ->
     assert env["COGNITO_CLIENT_ID"] == run.outputs["user_pool_client_id"]
     assert json.loads(env["ALLOWED_ORIGINS"]) == []
     assert env["POLLY_ENGINE"] == ("auto" if production(run) else "standard")
+    assert env["FAMILY_TIMEZONE"] == "Europe/London"  # both stack files set it
     assert env["PUBLIC_URL"] == run.outputs["ui_url"]
     expected_public = "https://" + run.outputs["cloudfront_domain"] if cloudfront_on(run) else run.outputs["api_url"]
     assert env["PUBLIC_URL"] == expected_public
@@ -503,7 +504,15 @@ def test_mqtt_service_and_task(mqtt_run: ProgramRun, monkeypatch: pytest.MonkeyP
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert set(env) <= SETTING_NAMES
     lambda_side = lambda_env(run)
-    for key in ("DYNAMODB_TABLE", "MQTT_HOST", "MQTT_PORT", "MQTT_TRANSPORT", "MQTT_PATH", "SESSION_SECRET"):
+    for key in (
+        "DYNAMODB_TABLE",
+        "MQTT_HOST",
+        "MQTT_PORT",
+        "MQTT_TRANSPORT",
+        "MQTT_PATH",
+        "SESSION_SECRET",
+        "FAMILY_TIMEZONE",
+    ):
         assert env[key] == lambda_side[key]
     assert env["AWS_REGION"] == "eu-west-2"
     settings = settings_from_env(env, monkeypatch)
