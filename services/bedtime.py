@@ -153,6 +153,26 @@ def _events_of(view: players.PlayerView) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What a routine's play step started (sent at `since`): a sleep at the end that follows it
+    waits until the player's events say it plays that, not what played before."""
+
+    card_id: str
+    chapter_key: str | None = None
+    track_key: str | None = None
+    since: datetime | None = None
+
+    def met(self, view: players.PlayerView) -> bool:
+        heard = datetime.fromisoformat(view.updated_at) if view.updated_at else None
+        return (
+            view.card_id == self.card_id
+            and self.chapter_key in (None, view.chapter_key)
+            and self.track_key in (None, view.track_key)
+            and (self.since is None or (heard is not None and heard >= self.since))
+        )
+
+
 def ask_sleep(
     ports: players.PlayerPorts,
     who: User,
@@ -161,14 +181,13 @@ def ask_sleep(
     *,
     pause_now: Callable[[Command], Any],
     now: datetime | None = None,
-    card_id: str | None = None,
-    heard_since: datetime | None = None,
+    expected: Expected | None = None,
 ) -> bool:
     """Record a sleep at the end of what is playing now for the listener to carry out.
     `Conflict` where no listener would see it end, or nothing is playing (`playing=False`:
-    also when `card_id` is not the card playing, or nothing was heard since `heard_since`,
-    as after a routine's play step). True when what was playing had ended already by the
-    time the record was written (`pause_now` ran)."""
+    also while the player has not said it plays what a routine's play step started,
+    `expected`). True when what was playing had ended already by the time the record
+    was written (`pause_now` ran)."""
     if at_end_of not in AT_END_OF:
         raise Invalid(f"at_end_of must be one of {', '.join(AT_END_OF)} (got {at_end_of!r})")
     moment = now or utcnow()
@@ -182,11 +201,8 @@ def ask_sleep(
         raise Conflict(f"nothing is playing on {device.name!r}, so there is no {at_end_of} to end", playing=False)
     if at_end_of == "track" and view.track_key is None:
         raise Conflict(f"{device.name!r} has not said which track is playing; try again in a moment", playing=False)
-    heard = datetime.fromisoformat(view.updated_at) if view.updated_at else None
-    if (card_id is not None and view.card_id != card_id) or (
-        heard_since is not None and (heard is None or heard < heard_since)
-    ):
-        raise Conflict(f"{device.name!r} has not said it is playing card {card_id or view.card_id} yet", playing=False)
+    if expected is not None and not expected.met(view):
+        raise Conflict(f"{device.name!r} has not said it is playing card {expected.card_id} yet", playing=False)
     pending = Pending(
         player_id,
         at_end_of,

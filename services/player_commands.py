@@ -167,17 +167,19 @@ def send_action(commands: Commands, who: User, player_id: str, action: str, fiel
     return sent
 
 
-def sleep_at_end(commands: Commands, who: User, player_id: str, at_end_of: str, **expected: Any) -> Sent:
+def sleep_at_end(
+    commands: Commands, who: User, player_id: str, at_end_of: str, expected: bedtime.Expected | None = None
+) -> Sent:
     """Sleep at the end of the track or chapter playing now: recorded for the listener,
-    which pauses the player when it ends (`services.bedtime.ask_sleep`, with its `card_id`
-    and `heard_since` expectations); `Conflict` where no listener would see that, or nothing plays."""
+    which pauses the player when it ends (`services.bedtime.ask_sleep`); `Conflict` where
+    no listener would see that, or nothing plays (or not yet what `expected` says)."""
     outcome: list[Sent] = []
 
     def pause_now(command: Command) -> None:
         device, view = players.device_and_view(commands.players, player_id, who=who)
         outcome.append(_deliver(commands, device, view, "pause", command))
 
-    bedtime.ask_sleep(commands.players, who, player_id, at_end_of, pause_now=pause_now, **expected)
+    bedtime.ask_sleep(commands.players, who, player_id, at_end_of, pause_now=pause_now, expected=expected)
     if outcome:
         done = outcome[0]
         return Sent("sleep_timer", done.family, done.via, done.elapsed_ms, at_end_of)

@@ -31,7 +31,7 @@ from core.errors import Conflict, Invalid, NotFound, UpstreamError, UpstreamTime
 from core.ports import CounterRepository, JobRepository, RoutineRepository, RunQueue, RunRepository
 from core.records import Job, Page, Routine, Run, User, new_id, utcnow
 from core.usernames import name_of
-from core.yoto.payloads import Command
+from core.yoto.payloads import Command, padded_key
 from services import access, bedtime, jobs, player_commands, players
 from services.library import paged
 from services.schedule_times import check_days, parse_clock
@@ -313,14 +313,6 @@ def _result(n: int, action: str, outcome: str, reason: str | None, via: str, ela
     return {"step": n, "action": action, "outcome": outcome, "reason": reason, "via": via, "elapsed_ms": elapsed_ms}
 
 
-@dataclass
-class _Playing:
-    """What the run's last play step started, for a sleep at the end that follows it."""
-
-    card_id: str | None = None
-    since: datetime | None = None
-
-
 def _ramp(ports: RoutinePorts, who: User, player_id: str, step: Mapping[str, Any]) -> bedtime.RampResult:
     def send(command: Command) -> str:
         if not _within_budget(ports, player_id):
@@ -332,17 +324,26 @@ def _ramp(ports: RoutinePorts, who: User, player_id: str, step: Mapping[str, Any
     return bedtime.run_ramp(ramp_ports, who, player_id, bedtime.ramp_of(step), send)
 
 
+def _started(step: Mapping[str, Any], at: datetime) -> bedtime.Expected:
+    """What a play step starts, as the player's events will name it."""
+    chapter, track = step.get("chapter"), step.get("track")
+    return bedtime.Expected(
+        str(step.get("card_id")),
+        padded_key(chapter) if isinstance(chapter, int) else None,
+        padded_key(track) if isinstance(track, int) else None,
+        at,
+    )
+
+
 def _sleep_at_end(
-    ports: RoutinePorts, who: User, player_id: str, at_end_of: str, playing: _Playing
+    ports: RoutinePorts, who: User, player_id: str, at_end_of: str, playing: bedtime.Expected | None
 ) -> player_commands.Sent:
-    """After a play step the player's events take a moment: wait (bounded) until it says it plays that card."""
+    """After a play step the player's events take a moment: wait (bounded) until it says it plays that."""
     timing = ports.timing
     deadline = timing.clock() + PLAYING_WAIT_S
     while True:
         try:
-            return player_commands.sleep_at_end(
-                ports.commands, who, player_id, at_end_of, card_id=playing.card_id, heard_since=playing.since
-            )
+            return player_commands.sleep_at_end(ports.commands, who, player_id, at_end_of, playing)
         except Conflict as exc:
             if exc.extra.get("playing") is not False or timing.clock() >= deadline:
                 raise
@@ -382,7 +383,7 @@ def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
     who = _owner(ports, routine.owner)
     results: list[dict[str, object]] = []
     stopped: str | None = None  # why the run stopped, once it has
-    playing = _Playing()
+    playing: bedtime.Expected | None = None  # what the last play step started
     for n, step in enumerate(routine.steps, start=1):
         action = step["action"]
         if stopped is None and not _within_budget(ports, routine.player_id):
@@ -405,7 +406,7 @@ def run_steps(ports: RoutinePorts, run: Run) -> jobs.Outcome:
                 via = _sleep_at_end(ports, who, routine.player_id, at_end_of, playing).via
             else:
                 if action == "play":
-                    playing = _Playing(str(step.get("card_id")), started)
+                    playing = _started(step, started)
                 via = player_commands.send_step(ports.commands, who, routine.player_id, action, command_of(step)).via
         except Conflict as exc:
             outcome, reason = "failed", str(exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,10 +40,13 @@ class FakeTime:
 
     t: float = 1000.0
     wall: datetime = datetime(2026, 12, 8, 20, 0, tzinfo=UTC)  # 20:00 in London: night (19:00 on)
+    meanwhile: list[Callable[[], None]] = field(default_factory=list)  # what happens during the next sleep
 
     def sleep(self, seconds: float) -> None:
         assert seconds >= 0
         self.t += seconds
+        while self.meanwhile:
+            self.meanwhile.pop(0)()
 
     def timing(self) -> Timing:
         return Timing(sleep=self.sleep, clock=lambda: self.t, now=lambda: self.wall)
@@ -338,16 +342,27 @@ def test_a_timer_in_minutes_clears_a_sleep_at_the_end(root: Root, sender: FakeSe
 @dataclass
 class PlayingSender(FakeSender):
     """Acknowledges like `FakeSender`; a `card/start` also shows up in the records as the
-    listener would merge the player's events (track 01 of the card, playing)."""
+    listener would merge the player's events (its chapter, track 01, playing): at once, or
+    with `late` during the routine's next wait."""
 
     root: Any = None
+    late: FakeTime | None = None
 
     def send(self, account: str, player_id: str, command: Command, *, timeout: float) -> tuple[CommandResult, str]:
         answer = super().send(account, player_id, command, timeout=timeout)
         if command.family == "card/start" and self.root is not None:
-            card = str((command.body or {})["uri"]).rsplit("/", 1)[1]
-            events = {"cardId": card, "chapterKey": "01", "trackKey": "01", "playbackStatus": "playing"}
-            self.root.records.players.merge_state(player_id, {"events": events, "online": True})
+            body = command.body or {}
+            card = str(body["uri"]).rsplit("/", 1)[1]
+            events = {"cardId": card, "chapterKey": body.get("chapterKey", "01"), "trackKey": "01"}
+            state = {"events": {**events, "playbackStatus": "playing"}, "online": True}
+
+            def heard() -> None:
+                self.root.records.players.merge_state(player_id, state)
+
+            if self.late is not None:
+                self.late.meanwhile.append(heard)
+            else:
+                heard()
         return answer
 
 
@@ -376,3 +391,32 @@ def test_a_routine_sleep_at_the_end_with_no_listener_fails_and_the_next_step_sti
     done = run_routine(ports, [{"action": "sleep_timer", "at_end_of": "track"}, {"action": "volume", "volume": 20}])
     assert [(s["action"], s["outcome"]) for s in done.results] == [("sleep_timer", "failed"), ("volume", "ok")]
     assert "no MQTT listener is running" in str(done.results[0]["reason"])
+
+
+def test_after_a_play_step_the_sleep_waits_for_the_player_to_report_the_chapter_it_started(
+    root: Root, clock: FakeTime
+) -> None:
+    beat(root)
+    on_track(root, "05", chapter="03", card="story1")  # the same card, further on: not yet what the step started
+    sender = PlayingSender(root=root, late=clock)
+    ports = ports_of(root, sender, clock)
+    start = clock.t
+    steps = [{"action": "play", "card_id": "story1", "chapter": 2}, {"action": "sleep_timer", "at_end_of": "chapter"}]
+    done = run_routine(ports, steps)
+    assert [(s["action"], s["outcome"]) for s in done.results] == [("play", "ok"), ("sleep_timer", "ok")], done
+    pending = bedtime.read_pending(root.records.settings, PLAYER)
+    assert pending is not None and (pending.chapter_key, pending.track_key) == ("02", "01")
+    assert 0 < clock.t - start <= routines.PLAYING_WAIT_S
+
+
+def test_a_player_that_never_reports_the_card_fails_the_sleep_step_after_the_wait(root: Root, clock: FakeTime) -> None:
+    beat(root)
+    on_track(root, "05", chapter="03", card="other")
+    ports = ports_of(root, FakeSender(), clock)  # acknowledges, but no events follow
+    start = clock.t
+    steps = [{"action": "play", "card_id": "story1"}, {"action": "sleep_timer", "at_end_of": "track"}]
+    done = run_routine(ports, steps)
+    assert [(s["action"], s["outcome"]) for s in done.results] == [("play", "ok"), ("sleep_timer", "failed")]
+    assert "has not said it is playing card story1 yet" in str(done.results[1]["reason"])
+    assert clock.t - start == pytest.approx(routines.PLAYING_WAIT_S, abs=0.3)
+    assert bedtime.read_pending(root.records.settings, PLAYER) is None
