@@ -15,9 +15,10 @@ with the old `loop` mode plays in order. A burst of edits is one write:
   request that reads or edits the playlist or its card once the window has
   passed. Lambda keeps no thread alive between requests, so there (b) alone
   applies, and the UI reads the playlist again after `due_in_s` (which flushes);
-- writers of one playlist version are serialised by an atomic counter (the
-  same lease idea as the token refresh), so two processes never write the
-  same version twice, and the playlist itself is only ever re-read, never
+- writers of one playlist version are serialised by a lease in the counters
+  (`services.leases`), renewed for as long as the write runs (a `yoto`
+  playlist's uploads can take many minutes), so two processes never write the
+  same version twice; and the playlist itself is only ever re-read, never
   held: a write always sends the playlist as it is at that moment.
 
 An edit is never refused because Yoto failed: the playlist is the truth, the
@@ -33,10 +34,10 @@ import contextlib
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from core import storage_modes
 from core.errors import Conflict, DomainError, NotFound, UpstreamError, VersionConflict
@@ -49,10 +50,13 @@ from services import access, yoto_storage
 from services import card_content as content
 from services.card_content import CardPorts, Entry
 from services.cards import delete_on_yoto_and_here, forget_on_yoto
+from services.leases import Lease, Renewal, Schedule, Scheduled, start_timer
 
 log = logging.getLogger("yss.playlist_cards")
 
-LEASE_S = 120  # longer than one rewrite can take (icon list, read, write, each with retries)
+# A writer's lease is renewed every third of a slice while it writes (uploads included);
+# a writer that dies frees it within two slices.
+LEASE_SLICE_S = 60.0
 LEGACY_LOOP = "loop"
 
 
@@ -69,18 +73,6 @@ class SyncState:
     state: Literal["none", "synced", "pending", "failed"]
     due_in_s: float | None = None
     detail: str | None = None
-
-
-class Scheduled(Protocol):
-    def cancel(self) -> None: ...
-
-
-def start_timer(delay_s: float, action: Callable[[], None]) -> Scheduled:
-    """Run `action` on a daemon thread after `delay_s` (the default scheduler)."""
-    timer = threading.Timer(delay_s, action)
-    timer.daemon = True
-    timer.start()
-    return timer
 
 
 NO_CARD = SyncState("none")
@@ -123,7 +115,8 @@ class PlaylistCards:
         timer: bool,
         now: Callable[[], datetime] = utcnow,
         shuffle: Callable[[list[Any]], None] = random.shuffle,
-        schedule: Callable[[float, Callable[[], None]], Scheduled] = start_timer,
+        schedule: Schedule = start_timer,
+        renew: Schedule = start_timer,
     ) -> None:
         self.ports = ports
         self.playlists = playlists
@@ -133,16 +126,31 @@ class PlaylistCards:
         self._now = now
         self._shuffle = shuffle
         self._start_timer = schedule
+        self._renew_timer = renew  # renews a write's lease while it runs
         self._lock = threading.Lock()
         self._timers: dict[str, Scheduled] = {}
 
     # ------------------------------------------------------------------ helpers
 
-    def _claim(self, key: str) -> bool:
+    @contextlib.contextmanager
+    def _leased(self, key: str) -> Iterator[Lease | None]:
+        """The write lease `key`, renewed (by the scheduler) while the block runs; None when
+        another writer holds it. The block's end stops the renewal; letting go is the caller's."""
+        lease = Lease(self._counters, key, slice_s=LEASE_SLICE_S, clock=lambda: self._now().timestamp())
+        if not lease.claim():
+            yield None
+            return
+        renewal = Renewal(lease, self._renew_timer).start()
         try:
-            return self._counters.add(key, 1, ttl_s=LEASE_S) == 1
-        except VersionConflict:
-            return False  # contended: someone else holds it
+            yield lease
+        finally:
+            renewal.stop()
+
+    @staticmethod
+    def _still_held(lease: Lease | None) -> None:
+        """Before the Yoto write: `Conflict` when the lease was lost while the audio uploaded."""
+        if lease is not None and not lease.renew():
+            raise Conflict("another writer took this card over while its audio uploaded; it writes the card")
 
     def _entries(self, playlist: Playlist) -> list[Entry]:
         items = content.existing_audio(self.ports.audio, playlist.audio_ids)
@@ -199,7 +207,7 @@ class PlaylistCards:
         saved = yoto.tokens.call(playlist.owner, yoto.cloud.save_card, card)
         return built, saved.card_id or ""
 
-    def _rewrite(self, playlist: Playlist, card: Card) -> Card:
+    def _rewrite(self, playlist: Playlist, card: Card, lease: Lease | None = None) -> Card:
         """Write the playlist as it is now onto the card's Yoto card, in the playlist's mode
         (uploads first for `yoto`); raises what Yoto raised, with the card as it was."""
         entries = self._entries(playlist)
@@ -207,6 +215,7 @@ class PlaylistCards:
         if not card.yoto_card_id:
             raise Conflict("this card has no Yoto card: delete it and make a new one")
         media = self._media(playlist, mode, entries)
+        self._still_held(lease)
         yoto = self.ports.yoto
         current = yoto.tokens.call(card.owner, yoto.cloud.get_card, card.yoto_card_id)
         built, _ = self._write_yoto(playlist, entries, current, media)
@@ -255,39 +264,46 @@ class PlaylistCards:
         if not entries:
             raise Conflict("the playlist holds no audio: add items before making its card")
         mode = self._checked_mode(playlist, entries)
-        lease = f"playlist-card:{playlist.id}"
-        if not self._claim(lease):
-            raise Conflict("a card is being made for this playlist right now")
-        try:
-            built, yoto_card_id = self._write_yoto(playlist, entries, None, self._media(playlist, mode, entries))
-            now = self._now()
-            card = Card(
-                id=new_id(),
-                owner=playlist.owner,
-                title=playlist.name,
-                yoto_card_id=yoto_card_id,
-                playlist_id=playlist.id,
-                audio_ids=built.audio_ids,
-                chosen_icons=built.chosen_icons,
-                synced_version=0,
-                synced_at=now,
-                created_at=now,
-                updated_at=now,
-                storage=mode,
-            )
+        with self._leased(f"playlist-card:{playlist.id}") as lease:
+            if lease is None:
+                raise Conflict("a card is being made for this playlist right now")
             try:
-                self.ports.cards.add(card)
-                attached = self._save_card_id(playlist.id, card.id)
-            except Exception:
-                with contextlib.suppress(NotFound):
-                    self.ports.cards.delete(card.id)
-                forget_on_yoto(self.ports, playlist.owner, yoto_card_id)
-                raise
-            if same_content(attached, playlist):
-                card = self.ports.cards.update(replace(card, synced_version=attached.version))
-        finally:
-            self._counters.reset(lease)
+                card, attached = self._make(playlist, entries, mode, lease)
+            finally:
+                lease.release()
         return card, attached, self.sync(attached)
+
+    def _make(self, playlist: Playlist, entries: list[Entry], mode: str, lease: Lease) -> tuple[Card, Playlist]:
+        """`create` under its lease: upload, write the Yoto card, record it (undone if recording fails)."""
+        media = self._media(playlist, mode, entries)
+        self._still_held(lease)
+        built, yoto_card_id = self._write_yoto(playlist, entries, None, media)
+        now = self._now()
+        card = Card(
+            id=new_id(),
+            owner=playlist.owner,
+            title=playlist.name,
+            yoto_card_id=yoto_card_id,
+            playlist_id=playlist.id,
+            audio_ids=built.audio_ids,
+            chosen_icons=built.chosen_icons,
+            synced_version=0,
+            synced_at=now,
+            created_at=now,
+            updated_at=now,
+            storage=mode,
+        )
+        try:
+            self.ports.cards.add(card)
+            attached = self._save_card_id(playlist.id, card.id)
+        except Exception:
+            with contextlib.suppress(NotFound):
+                self.ports.cards.delete(card.id)
+            forget_on_yoto(self.ports, playlist.owner, yoto_card_id)
+            raise
+        if same_content(attached, playlist):
+            card = self.ports.cards.update(replace(card, synced_version=attached.version))
+        return card, attached
 
     def state_of(self, playlist: Playlist, card: Card | None) -> SyncState:
         """The state without writing anything (for listings)."""
@@ -321,17 +337,19 @@ class PlaylistCards:
         if due > 0:
             self._schedule(playlist.id, due)
             return SyncState("pending", due_in_s=due)
-        if not self._claim(f"card-sync:{card.id}:{playlist.version}"):
-            return SyncState("pending", due_in_s=0.0, detail="another request is writing this card")
-        try:
-            self._rewrite(playlist, card)
-        except DomainError as exc:
-            self._counters.reset(f"card-sync:{card.id}:{playlist.version}")
-            log.warning("the card of playlist %s was not rewritten: %s", playlist.id, exc)
-            return SyncState("failed", detail=str(exc))
-        except Exception:
-            self._counters.reset(f"card-sync:{card.id}:{playlist.version}")
-            raise
+        with self._leased(f"card-sync:{card.id}:{playlist.version}") as lease:
+            if lease is None:
+                return SyncState("pending", due_in_s=0.0, detail="another request is writing this card")
+            try:
+                self._rewrite(playlist, card, lease)
+            except DomainError as exc:
+                lease.release()  # the next sync of this version may try again at once
+                log.warning("the card of playlist %s was not rewritten: %s", playlist.id, exc)
+                return SyncState("failed", detail=str(exc))
+            except BaseException:
+                lease.release()
+                raise
+            lease.lapse()  # written: the lease runs out by itself, so a late twin finds it taken
         return SYNCED
 
     def reshuffle(self, user: User, playlist_id: str) -> tuple[Card, Playlist]:
