@@ -4,7 +4,8 @@
 card, or a `yoto` card whose items Yoto holds already); otherwise it records
 the wanted write beside a `card-upload` run and hands the run to the workers,
 whose `run_upload` reports each track's progress in the run's results and
-writes the card when every track is ready (docs/cards.md, "Uploads").
+writes the card when every track is ready; `upload_gate` holds the family to
+YOTO_UPLOADS_AT_ONCE uploads across every process (docs/cards.md, "Uploads").
 """
 
 from __future__ import annotations
@@ -17,15 +18,30 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from core.errors import Conflict, NotFound
-from core.ports import RunQueue, RunRepository, SettingsRepository
+from core.ports import CounterRepository, RunQueue, RunRepository, SettingsRepository
 from core.records import Card, Run, User, new_id
+from core.settings import Settings
 from services import cards, jobs
 from services.card_content import CardPorts, UserLookup
 from services.cards import CardSpec, TrackSpec
+from services.leases import CountedLease
 from services.yoto_storage import TrackProgress
 
 KIND = "card-upload"
 PROGRESS_EVERY_S = 1.0  # at most one progress write a second per run (and each phase change)
+SLOTS_KEY = "yoto-uploads"  # the family's upload slots in the counters
+SLOT_SLICE_S = 60.0  # a worker that dies mid-upload frees its slot within two of these
+
+
+def upload_gate(counters: CounterRepository, settings: Settings, **options: Any) -> CountedLease:
+    """The gate every upload to Yoto's storage passes (`YotoStoragePorts.gate`): at most
+    YOTO_UPLOADS_AT_ONCE of the family's at once across processes and Lambdas, a slot held
+    for as long as its upload runs; a waiter gives up after YOTO_TRANSCODE_WAIT_S.
+    `options`: `CountedLease`'s clock, sleep and scheduler (tests)."""
+    slots = max(1, settings.yoto_uploads_at_once)
+    return CountedLease(
+        counters, SLOTS_KEY, slots, slice_s=SLOT_SLICE_S, wait_s=settings.yoto_transcode_wait_s, **options
+    )
 
 
 def pending_key(run_id: str) -> str:
