@@ -197,16 +197,16 @@ def test_an_extra_scope_comes_from_the_setting_and_must_be_pre_approved(yoto_clo
         yoto_api_url=yoto_cloud.url,
         yoto_auth_url=yoto_cloud.url,
         yoto_client_id=yoto_cloud.client_id,
-        yoto_scopes=f"{DEFAULT_SCOPES}  family:devices:manage",
+        yoto_scopes=f"{DEFAULT_SCOPES}  family:library:view",
     )
     client = YotoClient.from_settings(settings)
     request = client.authorize_request(REDIRECT_URI)
-    assert parse_qs(urlsplit(request.url).query)["scope"] == [f"{DEFAULT_SCOPES} family:devices:manage"]
+    assert parse_qs(urlsplit(request.url).query)["scope"] == [f"{DEFAULT_SCOPES} family:library:view"]
     refused = parse_qs(urlsplit(httpx.get(request.url, timeout=5).headers["location"]).query)
     assert refused["error"] == ["access_denied"]
-    assert "scopes that have not been pre-approved: family:devices:manage" in refused["error_description"][0]
+    assert "scopes that have not been pre-approved: family:library:view" in refused["error_description"][0]
     with pytest.raises(UpstreamRejected, match="scopes that have not been pre-approved"):
         client.start_device_login()
-    yoto_cloud.configure(approved_scopes=[*DEFAULT_SCOPES.split(), "family:devices:manage"])
+    yoto_cloud.configure(approved_scopes=[*DEFAULT_SCOPES.split(), "family:library:view"])
     assert "code" in parse_qs(urlsplit(httpx.get(request.url, timeout=5).headers["location"]).query)
     client.close()
