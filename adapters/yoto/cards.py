@@ -70,6 +70,10 @@ def chapter_json(chapter: YotoChapter, position: int) -> dict[str, Any]:
     out["tracks"] = [track_json(t, i) for i, t in enumerate(chapter.tracks, start=1)]
     _put(out, ("duration",), chapter.duration)
     _put(out, ("display", "icon16x16"), _icon(chapter.icon))
+    if chapter.available_from:
+        out["availableFrom"] = chapter.available_from
+    else:
+        out.pop("availableFrom", None)  # our cards' schedule is ours: none means always open
     if any(t.get("type") == "stream" for t in out["tracks"]):
         out["hasStreams"] = True
     elif "hasStreams" in out:
@@ -179,6 +183,7 @@ def parse_chapter(raw: Mapping[str, Any]) -> YotoChapter:
         key=_str(raw.get("key")),
         overlay_label=_str(raw.get("overlayLabel")),
         duration=_num(raw.get("duration")),
+        available_from=_str(raw.get("availableFrom")),
         raw=raw,
     )
 

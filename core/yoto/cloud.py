@@ -215,6 +215,7 @@ class YotoChapter:
     key: str | None = None
     overlay_label: str | None = None
     duration: float | None = None
+    available_from: str | None = None  # the instant it opens (ISO 8601, UTC); None: always open
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 

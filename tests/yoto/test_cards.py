@@ -245,3 +245,21 @@ def test_answers_without_a_card_id_are_upstream_errors() -> None:
             unwrap_card(body)
     assert parse_summary({"title": "no id"}) is None
     assert parse_summary({"cardId": "abcde", "title": "t"}).title == "t"  # type: ignore[union-attr]
+
+
+def test_a_chapter_opens_at_its_available_from_and_a_read_card_keeps_it() -> None:
+    opens = "2026-12-02T00:00:00.000Z"
+    card = YotoCard(
+        title="Advent",
+        chapters=[
+            YotoChapter(title="Day 1", tracks=[_stream(1)]),
+            YotoChapter(title="Day 2", tracks=[_stream(2)], available_from=opens),
+        ],
+    )
+    body = card_json(card)
+    first, second = body["content"]["chapters"]
+    assert "availableFrom" not in first and second["availableFrom"] == opens
+    again = parse_card({**body, "cardId": "Adv01"})
+    assert card_json(again)["content"]["chapters"][1]["availableFrom"] == opens  # a read-modify-write keeps it
+    unlocked = replace(again, chapters=[replace(c, available_from=None) for c in again.chapters])
+    assert all("availableFrom" not in c for c in card_json(unlocked)["content"]["chapters"])
