@@ -44,6 +44,7 @@ ROUTE_GROUPS = (
     RouteGroup("yoto", ("/api/yoto",), ("app.routers.yoto",)),
     RouteGroup("cards", ("/api/cards", "/api/icons"), ("app.routers.cards", "app.routers.icons")),
     RouteGroup("playlists", ("/api/playlists",), ("app.routers.playlists",)),
+    RouteGroup("stories", ("/api/stories",), ("app.routers.stories",)),
     RouteGroup(
         "players",
         ("/api/players", "/api/health/mqtt"),

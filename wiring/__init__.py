@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from services.routines import RoutinePorts
     from services.sessions import SignInPorts
     from services.signing import Keys
+    from services.stories import StoryPorts
     from services.tts import TtsPorts
     from services.uploads import UploadPorts
     from services.users import Family
@@ -227,7 +228,9 @@ class Root:
 
     @once
     def yoto_media(self) -> YotoStoragePorts:
-        """Uploads to Yoto's storage, at most YOTO_UPLOADS_AT_ONCE at a time in this process."""
+        """Uploads to Yoto's storage, at most YOTO_UPLOADS_AT_ONCE of the family's at a time
+        across processes and Lambdas (a counted lease in the counters)."""
+        from services.card_uploads import upload_gate
         from services.ingest import scratch_base
         from services.yoto_storage import YotoStoragePorts
 
@@ -239,7 +242,7 @@ class Root:
             settings=self.records.settings,
             tokens=self.tokens,
             scratch=scratch_base(settings) / "yoto-upload",
-            gate=threading.BoundedSemaphore(at_once),
+            gate=upload_gate(self.records.counters, settings),
             at_once=at_once,
             transcoder=self.transcoder,
             track_limit_s=settings.yoto_max_track_minutes * 60,
@@ -286,6 +289,24 @@ class Root:
         from services.playlists import Playlists
 
         return Playlists(self.records.playlists, self.playlist_cards)
+
+    @once
+    def stories(self) -> StoryPorts:
+        """Branching stories and their interactive cards, written as `story-card` runs behind uploads."""
+        from services.stories import StoryPorts
+
+        records = self.records
+        return StoryPorts(
+            stories=records.stories,
+            cards=self.cards,
+            runs=records.runs,
+            queue=self.run_queue,
+            settings=records.settings,
+            users=self.member_lookup,
+            tts=self.tts,
+            library=self.library,
+            max_scenes=self.settings.max_card_tracks,
+        )
 
     # ------------------------------------------------------------------ players and MQTT
 
@@ -412,7 +433,6 @@ class Root:
         sender = MqttSender(BrokerConfig.from_settings(settings), self.tokens, listener=listener)
         return Enforcer(RulePorts(self.players, sender, settings.family_tz, settings.mqtt_command_timeout_s))
 
-
     # ------------------------------------------------------------------ scheduled work
 
     @once
@@ -488,6 +508,7 @@ class Root:
                 "routine": jobs.Lane(settings.routine_workers, by_due=True),
                 "podcast": jobs.Lane(settings.job_workers, by_due=False),
                 "card-upload": jobs.Lane(max(1, settings.yoto_uploads_at_once), by_due=False),
+                "story-card": jobs.Lane(max(1, settings.yoto_uploads_at_once), by_due=False),
                 "announcement": jobs.Lane(1, by_due=False),
             },
             per_member=per_member,
@@ -504,12 +525,13 @@ class Root:
 
     def execute(self, run_id: str) -> Run:
         """Run one queued run to its end (a podcast refresh or a routine's steps)."""
-        from services import announcements, card_uploads, jobs, podcasts, routines
+        from services import announcements, card_uploads, jobs, podcasts, routines, stories
 
         handlers: dict[str, jobs.Handler] = {
             "podcast": lambda run: podcasts.run_refresh(self.podcasts, run),
             "routine": lambda run: routines.run_steps(self.routines, run),
             card_uploads.KIND: lambda run: card_uploads.run_upload(self.card_uploads, run),
+            stories.KIND: lambda run: stories.run_card(self.stories, run),
             announcements.KIND: lambda run: announcements.run_announcement(self.announcements, run),
         }
         return jobs.execute(self.records.runs, handlers, run_id)
