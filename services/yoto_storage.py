@@ -45,15 +45,15 @@ class TrackProgress:
 
 @dataclass(frozen=True)
 class YotoStoragePorts:
-    """`gate` (shared by every call, built once by the root) bounds the uploads running at
-    once in this process to `at_once`: the family's share of Yoto."""
+    """`gate` (shared by every call, built once by the root: `card_uploads.upload_gate`) bounds
+    the family's uploads running at once, across processes, to `at_once`: its share of Yoto."""
 
     storage: AudioStorage
     uploader: AudioUploader
     settings: SettingsRepository
     tokens: YotoTokenService
     scratch: Path
-    gate: threading.BoundedSemaphore
+    gate: contextlib.AbstractContextManager[object]
     at_once: int = 2
     transcoder: Transcoder | None = None  # cuts an item longer than `track_limit_s` into parts
     track_limit_s: float = 3600.0

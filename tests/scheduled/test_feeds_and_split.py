@@ -159,6 +159,6 @@ def test_a_long_episode_becomes_parts_on_the_card(
     assert len(held["audio_ids"]) == 3
     card = yoto_cloud_env.card(body["yoto_card_id"])
     assert card is not None
-    assert [c["title"] for c in card["content"]["chapters"]] == ["Saga (1/3)", "Saga (2/3)", "Saga (3/3)"]
+    assert [c["title"] for c in card["content"]["chapters"]] == ["Saga, Part 1", "Saga, Part 2", "Saga, Part 3"]
     items = api.login().get("/api/audio").json()["items"]
     assert all(i["duration_s"] <= 1.0 and i["source"] == "podcast" for i in items) and len(items) == 3
