@@ -33,6 +33,7 @@ from services.tts import TtsPorts
 from services.yoto_storage import TrackProgress
 
 KIND = "story-card"
+TWEE_MAX_BYTES = 512 * 1024  # a Twee file the import reads (Yoto's own 97-passage sample is 110 KB)
 
 
 def pending_key(run_id: str) -> str:

@@ -13,7 +13,7 @@ from app.http.multipart_stream import receive_file
 from app.schemas.common import ERRORS
 from app.schemas.scheduled import RunOut
 from app.schemas.stories import StoryCardQueuedOut, StoryIn, StoryOut, StoryPage
-from core.errors import Invalid
+from core.errors import Invalid, TooLarge
 from services import stories
 from services.ingest import scratch_dir
 
@@ -30,7 +30,11 @@ _TWEE_BODY = {
         "content": {
             "text/plain": {"schema": {"type": "string"}},
             "multipart/form-data": {
-                "schema": {"type": "object", "required": ["file"], "properties": {"file": {"type": "string"}}}
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
             },
         },
     }
@@ -66,17 +70,26 @@ def list_stories(
     responses=ERRORS(400, 401, 413, 422, 429, 503),
 )
 async def import_story(request: Request, root: RootDep, user: UserDep) -> StoryOut:
-    """A Twine story (Twee 3 text, as the body or a multipart `file`, at most MAX_BODY_KB): passages
+    """A Twine story (Twee 3 text, as the body or a multipart `file`; at most MAX_BODY_KB while the body
+    cap applies to this route, TWEE_MAX_BYTES of the stories service counted while read): passages
     become scenes, a passage's first link the left button, the second the right, a third what
     follows its end; a passage naming no audio is spoken (429 over the speech quota). 422 names
     the passage of a link to no passage."""
-    cap = root.settings.max_body_bytes
+    cap = stories.TWEE_MAX_BYTES
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         with scratch_dir(root.ingest.scratch) as work:
             await receive_file(request, work / "story.twee", max_bytes=cap)
             data = (work / "story.twee").read_bytes()
     else:
-        data = await request.body()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise TooLarge(f"a Twee file may be at most {cap} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > cap:
+                raise TooLarge(f"a Twee file may be at most {cap} bytes")
+        data = bytes(body)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -15,19 +15,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import simulator.cloud.cards as sim_cards
 from core.settings import Settings
 from simulator.cloud import RunningCloud
 from tests.audio_fixtures import write_tone
-from tests.services.test_stories import every_ending
+from tests.services.test_stories import every_ending, nav_keys
 from tests.services.test_story_domain import TEN, walk
 from tests.yoto_api.conftest import ADMIN, MEMBER, YApi, build_yapi, close, link
 
-
-@pytest.fixture(autouse=True)
-def nav_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake cloud takes the two nav keys of Yoto's interactive cards (see tests/services/test_stories.py)."""
-    monkeypatch.setattr(sim_cards, "CONFIG_KEYS", (*sim_cards.CONFIG_KEYS, "disableTrackNav", "disableChapterNav"))
+__all__ = ["nav_keys"]  # autouse: the fake cloud takes an interactive card's nav keys
 
 
 def _mum(yapi: YApi) -> TestClient:
@@ -159,3 +154,5 @@ def test_a_twine_file_imports_spoken_and_its_card_reaches_every_ending(roomy: YA
     assert r.status_code == 422 and r.json()["detail"] == "passage 'Path' links to 'Den', which is no passage"
     r = mum.post("/api/stories/import", content=b"\xff\xfe", headers={"Content-Type": "text/plain"})
     assert r.status_code == 422 and "UTF-8" in r.json()["detail"]
+    big = (":: Start\n" + "words " * 12_000).encode()  # 72 KB: past MAX_BODY_KB, refused before it is read
+    assert mum.post("/api/stories/import", content=big, headers={"Content-Type": "text/plain"}).status_code == 413
