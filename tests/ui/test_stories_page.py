@@ -300,6 +300,41 @@ def test_the_pages_problems_are_the_services_and_its_refusal_shows(stories_ui: U
     assert not [s for s in _api(ui, "GET", "/api/stories")["items"] if s["title"] == f"Loop {tag}"]
 
 
+def test_unsaved_changes_are_kept_unless_let_go_and_a_scene_goes_on_when_its_audio_ends(stories_ui: Ui) -> None:
+    ui, page = stories_ui, stories_ui.page
+    tag = uuid.uuid4().hex[:6]
+    other = f"Other {tag}"
+    spoken = _api(ui, "POST", "/api/audio/tts", data={"title": other, "text": "Hello."})
+    scene = {"id": "a", "title": other, "audio_id": spoken["id"], "ending": True}
+    _api(ui, "POST", "/api/stories", data={"title": other, "start": "a", "scenes": [scene]})
+    ui.goto("library")
+    ui.goto("stories")
+    page.get_by_label("Story title").fill(f"Draft {tag}")
+    first, last = f"Hello {tag}", f"Goodbye {tag}"
+    _add_spoken_scene(page, last, "The story ends here")
+    _add_spoken_scene(page, first, "It goes on to another scene")
+    _change_scene(page, first, next=last)
+    page.get_by_label("The story starts with").select_option(label=first)
+    # Its audio ends and the preview goes on by itself, as the card does.
+    page.get_by_role("list", name="Scenes").get_by_role("button", name=f"Preview from {first}").click()
+    expect(_now(page)).to_have_text(f"Now playing: {first}")
+    expect(_now(page)).to_have_text(f"Now playing: {last} (the end)", timeout=20_000)
+    expect(_preview(page).get_by_role("list", name="Path so far").get_by_role("listitem")).to_have_text([first, last])
+
+    row = page.get_by_role("list", name="The family's stories").get_by_role("listitem").filter(has_text=other)
+    row.get_by_role("button", name=f"Open {other}").click()
+    dialog = page.get_by_role("dialog", name="Leave this story unsaved?")
+    expect(dialog).to_contain_text(f"The changes to “Draft {tag}” since it was last saved would be lost.")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("heading", name="New story")).to_be_visible()
+    expect(page.get_by_role("list", name="Scenes").get_by_role("listitem")).to_have_count(2)
+    row.get_by_role("button", name=f"Open {other}").click()
+    dialog.get_by_role("button", name="Leave it unsaved").click()
+    expect(page.get_by_role("heading", name=f"Change “{other}”")).to_be_visible()
+    expect(page.get_by_role("list", name="Scenes").get_by_role("listitem")).to_have_text([re.compile(f"^{other}")])
+    assert not [s for s in _api(ui, "GET", "/api/stories")["items"] if s["title"] == f"Draft {tag}"]
+
+
 TWEE = """:: StoryTitle
 The lighthouse {tag}
 

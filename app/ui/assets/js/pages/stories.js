@@ -24,6 +24,7 @@ export async function render(root, ctx) {
   let editing = null; // the index of the scene in the scene form, or null for a new one
   let serverProblems = null; // the service's last refusal, until the story changes
   let chosenAudio = null;
+  let unsaved = false; // scenes or the start changed since the story was opened or saved
 
   const mayChange = (s) => ctx.me.is_admin || !s.owner || s.owner === ctx.me.username;
   const sceneOf = (id) => draft.scenes.find((s) => s.id === id);
@@ -245,6 +246,7 @@ export async function render(root, ctx) {
   /** The story changed: draw it again, and forget the service's last word on it. */
   function changed() {
     serverProblems = null;
+    unsaved = true;
     const before = problemHead.textContent;
     drawScenes();
     drawProblems();
@@ -301,9 +303,18 @@ export async function render(root, ctx) {
     cardButton.textContent = draft.yoto_card_id ? "Make its card again" : "Make its card";
     editScene(null);
     changed();
+    unsaved = false;
+  }
+
+  /** True when nothing unsaved is in the editor, or whoever is editing lets it go. */
+  async function mayLeave() {
+    if (!unsaved || !draft.scenes.length) return true;
+    const name = storyTitle.input.value.trim() || "the story";
+    return confirmDialog("Leave this story unsaved?", `The changes to “${name}” since it was last saved would be lost.`, "Leave it unsaved");
   }
 
   async function open(story) {
+    if (!(await mayLeave())) return;
     editStatus.clear();
     if (!story) {
       draft = blank();
@@ -312,6 +323,7 @@ export async function render(root, ctx) {
       cardButton.hidden = true;
       editScene(null);
       changed();
+      unsaved = false;
       editHeading.focus();
       return;
     }
@@ -400,7 +412,7 @@ export async function render(root, ctx) {
       if (!(await confirmDialog(`Delete “${s.title}”?`, "The story goes for the whole family. A card made from it stops being changed from here. This cannot be undone.", "Delete story"))) return;
       try {
         await api(`api/stories/${encodeURIComponent(s.id)}`, { method: "DELETE" });
-        if (draft.id === s.id) open(null);
+        if (draft.id === s.id) { unsaved = false; open(null); }
         rows.delete(s.id);
         announce(`Deleted ${s.title}`);
         await load();
@@ -458,6 +470,7 @@ export async function render(root, ctx) {
       importStatus.ok(`Imported “${made.title}” with ${listOf(made.scenes).length} scenes. It is open in the editor above.`);
       announce(`Imported ${made.title}`);
       await load();
+      if (!(await mayLeave())) { importStatus.ok(`Imported “${made.title}”: it is in the list below, to open when you are ready.`); return; }
       await titlesOf(made.scenes);
       take(made);
     } catch (err) {
