@@ -23,12 +23,13 @@ from playwright.sync_api import Browser, Locator, Request, expect
 
 from core.yoto.protocol import volume_from_device, volume_to_device
 from tests.audio_fixtures import write_tone
-from tests.ui.conftest import PlayerRig, Ui, UiServer, eventually, linked_admin, new_ui, serve_ui
+from tests.ui.conftest import Ui, UiServer, eventually, linked_admin, new_ui, serve_ui
 from tests.ui.conftest import ui_api as _api
 from tests.ui.test_quality import CHECKS_JS, FIRST_LOAD_BUDGET, _nameless_controls, _tab_through, qa
 
 WIDTHS = ["phone", "laptop"]
-TESTS = ("settings", "alarms", "mini", "rules", "checks")
+TESTS = ("settings", "alarms", "mini", "rules", "checks", "sleep", "announce")
+SIMULATED = ("sleep", "announce")  # a simulated player over mosquitto, reading the cloud's cards
 
 
 @dataclass
@@ -36,16 +37,23 @@ class Rig:
     server: UiServer
     names: dict[str, str]  # (test, width) key "test-width" -> the player's name
     ids: dict[str, str]
+    sims: dict[str, Any]
 
     def player(self, test: str, width: str) -> tuple[str, str]:
         key = f"{test}-{width}"
         return self.ids[key], self.names[key]
 
+    def sim(self, test: str, width: str) -> Any:
+        return self.sims[f"{test}-{width}"]
+
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory, ui_server: UiServer) -> Iterator[Rig]:
     """A server of its own whose admin's Yoto account is linked, with a player per test and
-    width in the simulator (a Mini for the Mini's test) before it first lists them."""
+    width in the simulator (a Mini for the Mini's test) before it first lists them; those of
+    SIMULATED are simulated players too, started first so the in-process listener hears them."""
+    from simulator.players import PlayerSpec, start_players
+
     features = httpx.get(f"{ui_server.url}/api/ui/features", timeout=10).json()["features"]
     if not {"yoto", "cards", "players"} <= {k for k, v in features.items() if v}:
         pytest.skip("waiting for the API: yoto, cards and players not all on this server yet")
@@ -58,8 +66,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory, ui_server: UiServer) -> Iterat
             ids[key] = f"ps-{key}-{tag}"
             names[key] = f"{'Mini' if test == 'mini' else 'Nursery'} {test} {width} {tag}"
             cloud.add_device(ids[key], names[key], device_type="mini" if test == "mini" else "v3")
-    with serve_ui(tmp_path_factory.mktemp("ui-settings"), cloud, ui_server.broker, prepare=linked_admin(cloud)) as s:
-        yield Rig(s, names, ids)
+    specs = [PlayerSpec(ids[f"{t}-{w}"], cloud=cloud) for t in SIMULATED for w in WIDTHS]
+    root = tmp_path_factory.mktemp("ui-settings")
+    with (
+        start_players(ui_server.broker.config("tcp"), specs) as fleet,
+        serve_ui(root, cloud, ui_server.broker, prepare=linked_admin(cloud)) as server,
+    ):
+        yield Rig(server, names, ids, {key: fleet[ids[key]] for key in ids if key.split("-")[0] in SIMULATED})
 
 
 @pytest.fixture(params=WIDTHS)
@@ -345,7 +358,8 @@ def test_quiet_hours_and_a_daily_limit_are_set_and_cleared(ui: Ui, rig: Rig, wid
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_sections_pass_the_page_checks(browser: Browser, rig: Rig, width: str, scheme: str) -> None:
     """Accessible names, Tab order with a visible focus, 44 px targets on a phone and
-    contrast, with one player's sections open and an alarm in its list."""
+    contrast, with one player's sections open, an alarm in its list, and the announcement
+    box open with its players shown."""
     player_id, name = rig.player("checks", width)
     ui = new_ui(browser, rig.server.url, width, color_scheme=scheme)
     try:
@@ -357,6 +371,9 @@ def test_the_sections_pass_the_page_checks(browser: Browser, rig: Rig, width: st
             _open(panel, section)
         expect(panel.get_by_role("list", name=f"Alarms on {name}")).to_contain_text("08:00 weekends")
         page = ui.page
+        page.get_by_text("Make an announcement", exact=True).click()
+        page.get_by_label("On every player").uncheck()  # the players to choose from show
+        expect(page.get_by_role("checkbox", name=name, exact=True)).to_be_visible()
         found = _nameless_controls(page) + qa(page, "lowContrast")
         if width == "phone":
             found += [f"small touch target: {t}" for t in qa(page, "smallTargets")]
@@ -388,44 +405,82 @@ def test_the_players_page_first_load_is_within_the_budget(browser: Browser, rig:
     assert total < FIRST_LOAD_BUDGET
 
 
-def test_sleep_at_the_end_of_the_track_pauses_the_player_as_the_next_one_starts(
-    browser: Browser, player_rig: PlayerRig, width: str, tmp_path: Path
-) -> None:
+def _playing(ui: Ui, sim: Any, name: str, tmp_path: Path, title: str, **card: Any) -> tuple[Locator, str]:
+    """Signed in, a family card (held by the simulated player as `sample_card(**card)`)
+    played from the player's panel until the page shows it playing: the panel, the card id."""
     from simulator.players import sample_card
 
-    sim = player_rig.player
-    ui = new_ui(browser, player_rig.server.url, width)
-    try:
-        ui.sign_in()
-        assert _api(ui, "GET", "/api/players")["sleep_at_end"] == {"available": True, "reason": None}
-        title = f"Three short tracks {width}"
-        card_id = _card(ui, tmp_path, title)
-        sim.cards[card_id] = sample_card(card_id, chapters=1, tracks=3, length_s=6.0)
-        ui.goto("players")
-        name = f"Bedroom {sim.player_id[-4:]}"
-        panel = _panel(ui, name)
-        panel.get_by_label("Card to play").select_option(label=title)
-        panel.get_by_role("button", name="Play card").click()
-        expect(panel).to_contain_text(f"Playing: {title}", timeout=20_000)  # the listener has seen it play
-        pauses_before = sum(1 for family, _ in sim.received if family == "card/pause")
+    ui.sign_in()
+    card_id = _card(ui, tmp_path, title)
+    sim.cards[card_id] = sample_card(card_id, **card)
+    ui.goto("players")
+    panel = _panel(ui, name)
+    panel.get_by_label("Card to play").select_option(label=title)
+    panel.get_by_role("button", name="Play card").click()
+    expect(panel).to_contain_text(f"Playing: {title}", timeout=20_000)  # the listener has seen it play
+    return panel, card_id
 
-        panel.get_by_label("Sleep timer", exact=True).select_option(label="At the end of this track")
-        with ui.page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/commands")) as sent:
-            panel.get_by_role("button", name=f"Set sleep timer on {name}").click()
-        assert _body(sent.value) == {"action": "sleep_timer", "at_end_of": "track"}
-        said = panel.get_by_role("status").filter(has_text="Sleep at the end of this track")
-        expect(said).to_have_text("Sleep at the end of this track: set: it pauses when the track ends.")
-        assert sim.snapshot()["playback_status"] == "playing"  # nothing sent yet: the track plays on
 
-        def stopped() -> dict[str, Any] | None:
-            snap = sim.snapshot()
-            return snap if snap["playback_status"] != "playing" else None
+def test_sleep_at_the_end_of_the_track_pauses_the_player_as_the_next_one_starts(
+    ui: Ui, rig: Rig, width: str, tmp_path: Path
+) -> None:
+    sim = rig.sim("sleep", width)
+    name = rig.player("sleep", width)[1]
+    title = f"Three short tracks {width}"
+    panel, _ = _playing(ui, sim, name, tmp_path, title, chapters=1, tracks=3, length_s=6.0)
+    assert _api(ui, "GET", "/api/players")["sleep_at_end"] == {"available": True, "reason": None}
+    pauses_before = sum(1 for family, _ in sim.received if family == "card/pause")
 
-        snap = eventually(stopped, timeout=20)
-        assert snap["playback_status"] == "paused" and snap["track_key"] in ("02", "03"), snap
-        assert snap["position_s"] < 2.0, snap  # paused as the next track began, not later
-        assert sum(1 for family, _ in sim.received if family == "card/pause") == pauses_before + 1
-        expect(panel).to_contain_text(f"Paused: {title}", timeout=20_000)
-    finally:
-        ui.page.context.close()
-    ui.check()
+    panel.get_by_label("Sleep timer", exact=True).select_option(label="At the end of this track")
+    with ui.page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/commands")) as sent:
+        panel.get_by_role("button", name=f"Set sleep timer on {name}").click()
+    assert _body(sent.value) == {"action": "sleep_timer", "at_end_of": "track"}
+    said = panel.get_by_role("status").filter(has_text="Sleep at the end of this track")
+    expect(said).to_have_text("Sleep at the end of this track: set: it pauses when the track ends.")
+    assert sim.snapshot()["playback_status"] == "playing"  # nothing sent yet: the track plays on
+
+    def stopped() -> dict[str, Any] | None:
+        snap = sim.snapshot()
+        return snap if snap["playback_status"] != "playing" else None
+
+    snap = eventually(stopped, timeout=20)
+    assert snap["playback_status"] == "paused" and snap["track_key"] in ("02", "03"), snap
+    assert snap["position_s"] < 2.0, snap  # paused as the next track began, not later
+    assert sum(1 for family, _ in sim.received if family == "card/pause") == pauses_before + 1
+    expect(panel).to_contain_text(f"Paused: {title}", timeout=20_000)
+
+
+def test_an_announcement_from_the_page_puts_the_player_back_where_it_was(
+    ui: Ui, rig: Rig, width: str, tmp_path: Path
+) -> None:
+    sim = rig.sim("announce", width)
+    name = rig.player("announce", width)[1]
+    title = f"Long story {width}"
+    _, card_id = _playing(ui, sim, name, tmp_path, title, chapters=2, tracks=2, length_s=600)
+    where = sim.snapshot()
+    sent_before = len(sim.received)
+
+    box = ui.page.get_by_role("form", name="Make an announcement")
+    ui.page.get_by_text("Make an announcement", exact=True).click()
+    box.get_by_role("button", name="Announce").click()
+    expect(box.get_by_role("status")).to_have_text("Type what to say first.")
+    box.get_by_label("What to say").fill("Dinner in five minutes")
+    box.get_by_label("On every player").uncheck()
+    box.get_by_role("checkbox", name=name, exact=True).check()
+    with ui.page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/api/announcements")) as sent:
+        box.get_by_role("button", name="Announce").click()
+    assert _body(sent.value) == {"text": "Dinner in five minutes", "player_ids": [sim.player_id]}
+    outcome = box.get_by_role("list", name="How the announcement went")
+    expect(outcome).to_be_visible(timeout=60_000)
+    expect(outcome).to_have_text(f"{name}: back where it was")
+    expect(box.get_by_role("status")).to_have_text("Announced on 1 of 1 player.")
+    back = sim.snapshot()
+    assert (back["card_id"], back["chapter_key"], back["track_key"]) == (
+        card_id,
+        where["chapter_key"],
+        where["track_key"],
+    )
+    assert back["playback_status"] == "playing"
+    # it did play something else meanwhile: the announcement's card, then ours again
+    started = [json.loads(p) for family, p in sim.received[sent_before:] if family == "card/start"]
+    assert started and card_id not in str(started[0]) and card_id in str(started[-1]), started

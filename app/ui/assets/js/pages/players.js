@@ -2,10 +2,12 @@
 // where the server streams, otherwise a poll of our own API), every command
 // the API offers, and a small chart of the last week's listening. Admins can
 // keep a player for the member whose Yoto account has it ("mine only"). Its own
-// settings, alarms and rules are sections of its panel (player-settings.js).
+// settings, alarms and rules are sections of its panel (player-settings.js); an
+// announcement box above the players speaks on some or all of them (announce.js).
 
 import { api, apiUrl, listOf } from "../api.js";
 import { announce, checkbox, clear, field, formatDuration, h, missing, statusLine, syncRows } from "../dom.js";
+import { announcementBox } from "./announce.js";
 import { alarmsSection, rulesSection, settingsSection } from "./player-settings.js";
 
 const POLL_MS = 5000;
@@ -22,6 +24,8 @@ export async function render(root, ctx) {
   const grid = h("div", { class: "players" }, h("div", { class: "panel player" }, h("p", { class: "muted now" }, "Looking for players…")));
   const live = h("p", { class: "small muted" }, "\u00a0");
   const pageStatus = statusLine();
+  const announcer = ctx.features.announcements !== false ? announcementBox() : null;
+  if (announcer) announcer.el.hidden = true;
   const panels = new Map();
   let cardTitles = new Map();
   let cards = [];
@@ -55,6 +59,7 @@ export async function render(root, ctx) {
         return;
       }
       syncRows(grid, panels, players, playerPanel);
+      if (announcer) { announcer.sync(players); announcer.el.hidden = false; }
       pageStatus.clear();
     } catch (err) {
       if (err.status === 401) return;
@@ -262,12 +267,13 @@ export async function render(root, ctx) {
 
   clear(root,
     h("div", { class: "page-head" }, h("h1", {}, "Players"), live),
-    pageStatus.el, grid);
+    pageStatus.el, announcer ? announcer.el : null, grid);
   await loadCards();
   await loadAll();
   connect();
   return () => {
     stopped = true;
+    if (announcer) announcer.stop();
     window.clearTimeout(timer);
     if (source) source.close();
   };
