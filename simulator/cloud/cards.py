@@ -5,7 +5,8 @@ Validation is deliberately stricter than what is known of the real API
 `editSettings` only inside `content`, and `transcodeAudioUploads` there on a
 card with stream tracks; `content.config` holds the documented keys only; an
 audio track names a transcode of the account's and declares it truly):
-a card this accepts is one a player can show and play.
+a card this accepts is one a player can show and play. Interactive cards:
+each track event is `goto` a chapter and track the card holds, or `stop`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from simulator.cloud.clock import iso
+from simulator.cloud.clock import instant, iso
 from simulator.cloud.config import CloudConfig
 from simulator.cloud.http import HttpError
 
@@ -32,10 +33,12 @@ TRACK_TYPES = ("stream", "audio")
 CHANNELS = {"mono": "mono", "stereo": "stereo", 1: "mono", 2: "stereo"}
 DURATION_SLACK_S = 1.0
 PLAYBACK_TYPES = ("linear", "interactive")
-EVENT_NAMES = ("onLhb", "onRhb", "onEnd")
+EVENT_NAMES = ("onLhb", "onRhb", "onEnd")  # left button, right button, the track's end (twee2yoto)
 EVENT_COMMANDS = ("goto", "stop")
-# yoto.dev's card content schema; the Node client's YotoContentConfig lists the same.
-CONFIG_KEYS = ("autoadvance", "resumeTimeout", "systemActivity", "trackNumberOverlayTimeout", "onlineOnly", "shuffle")
+GOTO_PARAMS = ("chapterKey", "trackKey")
+# yoto.dev's card content schema and the Node client's YotoContentConfig; the two nav flags from twee2yoto.
+DOCUMENTED = ("autoadvance", "resumeTimeout", "systemActivity", "trackNumberOverlayTimeout", "onlineOnly", "shuffle")
+CONFIG_KEYS = (*DOCUMENTED, "disableTrackNav", "disableChapterNav")
 
 
 def is_padded_key(key: object) -> bool:
@@ -130,15 +133,50 @@ class _Checker:
         self.number(t.get("fileSize"), f"{where}.fileSize", integer=True)
         self.text(t.get("overlayLabel"), f"{where}.overlayLabel")
         self.icon(t.get("display"), f"{where}.display")
-        events = self.obj(t.get("events"), f"{where}.events")
-        for name, event in (events or {}).items():
-            if name not in EVENT_NAMES:
-                raise self.fail(f"{where}.events", f"has an unknown event {name!r}")
-            e = self.obj(event, f"{where}.events.{name}", required=True)
-            if e is None or e.get("cmd") not in EVENT_COMMANDS:
-                raise self.fail(f"{where}.events.{name}.cmd", f"must be one of {', '.join(EVENT_COMMANDS)}")
+        self.events(t.get("events"), f"{where}.events")
         if kind == "audio":
             self.uploaded(t, where)
+
+    def events(self, value: object, where: str) -> None:
+        """`{"cmd": "goto", "params": {"chapterKey", "trackKey"}}` or `{"cmd": "stop"}` per event
+        (the targets are checked once the whole card is read: `gotos`)."""
+        for name, event in (self.obj(value, where) or {}).items():
+            if name not in EVENT_NAMES:
+                raise self.fail(where, f"has an unknown event {name!r} (known: {', '.join(EVENT_NAMES)})")
+            e = self.obj(event, f"{where}.{name}", required=True) or {}
+            cmd = e.get("cmd")
+            if cmd not in EVENT_COMMANDS:
+                raise self.fail(f"{where}.{name}.cmd", f"must be one of {', '.join(EVENT_COMMANDS)} (got {cmd!r})")
+            extra = sorted(set(e) - {"cmd", "params"})
+            if extra:
+                raise self.fail(f"{where}.{name}", f"has unknown fields {extra} (an event is cmd and params)")
+            if cmd == "stop":
+                if "params" in e:
+                    raise self.fail(f"{where}.{name}.params", "is not taken by stop")
+                continue
+            params = self.obj(e.get("params"), f"{where}.{name}.params", required=True) or {}
+            for key in GOTO_PARAMS:
+                if not isinstance(params.get(key), str):
+                    raise self.fail(f"{where}.{name}.params.{key}", "is required: the key goto plays")
+            extra = sorted(set(params) - set(GOTO_PARAMS))
+            if extra:
+                raise self.fail(f"{where}.{name}.params", f"has unknown fields {extra} (goto takes {GOTO_PARAMS})")
+
+    def gotos(self, chapters: list[dict[str, Any]]) -> None:
+        """Every `goto` names a chapter of the card and a track of that chapter."""
+        tracks = {c["key"]: {t["key"] for t in c["tracks"]} for c in chapters}
+        for ci, chapter in enumerate(chapters):
+            for ti, track in enumerate(chapter["tracks"]):
+                for name, event in (track.get("events") or {}).items():
+                    if event["cmd"] != "goto":
+                        continue
+                    where = f"content.chapters[{ci}].tracks[{ti}].events.{name}.params"
+                    chapter_key, track_key = event["params"]["chapterKey"], event["params"]["trackKey"]
+                    if chapter_key not in tracks:
+                        raise self.fail(f"{where}.chapterKey", f"names {chapter_key!r}, a chapter the card lacks")
+                    if track_key not in tracks[chapter_key]:
+                        missing = f"names {track_key!r}, a track chapter {chapter_key} lacks"
+                        raise self.fail(f"{where}.trackKey", missing)
 
     def uploaded(self, t: dict[str, Any], where: str) -> None:
         """An audio track names a transcode of this account's, and declares what that transcode is."""
@@ -172,6 +210,11 @@ class _Checker:
         self.text(c.get("overlayLabel"), f"{where}.overlayLabel")
         self.icon(c.get("display"), f"{where}.display")
         self.boolean(c.get("hasStreams"), f"{where}.hasStreams")
+        if c.get("availableFrom") is not None:
+            try:
+                instant(c["availableFrom"])
+            except ValueError as exc:
+                raise self.fail(f"{where}.availableFrom", str(exc)) from None
         tracks = c.get("tracks")
         if not isinstance(tracks, list) or not tracks:
             raise self.fail(f"{where}.tracks", "must be a non-empty list")
@@ -205,6 +248,7 @@ class _Checker:
         for i, chapter in enumerate(chapters):
             self.chapter(chapter, f"content.chapters[{i}]")
         self.keys(chapters, "content.chapters")
+        self.gotos(chapters)
         metadata = self.obj(body.get("metadata"), "metadata")
         if metadata is not None:
             for key in ("description", "author"):
@@ -225,7 +269,7 @@ class _Checker:
                 raise self.fail(f"content.config.{key}", f"is not a card setting (allowed: {', '.join(CONFIG_KEYS)})")
         for key in ("resumeTimeout", "trackNumberOverlayTimeout"):
             self.number(config.get(key), f"content.config.{key}", integer=True)
-        for key in ("systemActivity", "onlineOnly"):
+        for key in ("systemActivity", "onlineOnly", "disableTrackNav", "disableChapterNav"):
             self.boolean(config.get(key), f"content.config.{key}")
         self.text(config.get("autoadvance"), "content.config.autoadvance")
         shuffle = config.get("shuffle")
@@ -238,7 +282,9 @@ class _Checker:
                     self.number(block.get(key), f"content.config.shuffle[{i}].{key}", integer=True)
 
     def edit_settings(self, settings: dict[str, Any] | None, chapters: list[Any]) -> None:
-        self.boolean((settings or {}).get("transcodeAudioUploads"), "content.editSettings.transcodeAudioUploads")
+        for key in ("transcodeAudioUploads", "editKeys", "interactiveContent"):
+            self.boolean((settings or {}).get(key), f"content.editSettings.{key}")
+        self.text((settings or {}).get("autoOverlayLabels"), "content.editSettings.autoOverlayLabels")
         streams = any(t.get("type") == "stream" for c in chapters for t in c["tracks"])
         if streams and (settings or {}).get("transcodeAudioUploads") is not True:
             raise self.fail(

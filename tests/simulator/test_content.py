@@ -104,6 +104,10 @@ def _with(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return out
 
 
+def _goto(chapter_key: str, track_key: str) -> dict[str, Any]:
+    return {"cmd": "goto", "params": {"chapterKey": chapter_key, "trackKey": track_key}}
+
+
 INVALID = [
     ("title", ..., "title is required"),
     ("title", "", "title is required"),
@@ -131,6 +135,21 @@ INVALID = [
     ("content.chapters.0.display", {"icon16x16": "moon"}, 'icon16x16 must look like "yoto:#<mediaId>"'),
     ("content.chapters.0.display", {"icon16x16": "yoto:#NoSuchIcon"}, "names an unknown icon 'NoSuchIcon'"),
     ("content.chapters.0.tracks.0.events", {"onLhb": {"cmd": "jump"}}, "events.onLhb.cmd must be one of"),
+    # Interactive cards: each event is goto a chapter and track of the card, or stop (twee2yoto's shapes).
+    ("content.chapters.0.tracks.0.events", {"onLhb": "02"}, "tracks[0].events.onLhb must be an object"),
+    ("content.chapters.0.tracks.0.events", ["onEnd"], "content.chapters[0].tracks[0].events must be an object"),
+    ("content.chapters.0.tracks.0.events", {"onLongPress": {"cmd": "stop"}}, "has an unknown event 'onLongPress'"),
+    ("content.chapters.0.tracks.0.events", {"onEnd": {"cmd": "goto"}}, "events.onEnd.params must be an object"),
+    ("content.chapters.0.tracks.0.events", {"onEnd": {"cmd": "goto", "params": {"chapterKey": "02"}}}, "trackKey is"),
+    ("content.chapters.0.tracks.0.events", {"onRhb": _goto("09", "09")}, "chapterKey names '09', a chapter the"),
+    ("content.chapters.0.tracks.0.events", {"onRhb": _goto("02", "01")}, "trackKey names '01', a track chapter 02"),
+    ("content.chapters.0.tracks.0.events", {"onEnd": {"cmd": "stop", "params": {}}}, "params is not taken by stop"),
+    ("content.chapters.0.tracks.0.events", {"onEnd": {"cmd": "stop", "when": 1}}, "has unknown fields ['when']"),
+    ("content.chapters.0.availableFrom", "2026-12-01", "content.chapters[0].availableFrom must be an ISO date-time"),
+    ("content.chapters.0.availableFrom", "2026-12-01T00:00:00", "availableFrom must be an ISO date-time with Z"),
+    ("content.chapters.0.availableFrom", 1796083200000, "content.chapters[0].availableFrom must be an ISO"),
+    ("content.chapters.0.availableFrom", "2026-02-30T00:00:00Z", "availableFrom is not a real date-time"),
+    ("content.editSettings.interactiveContent", "yes", "content.editSettings.interactiveContent must be true or"),
     ("metadata", [], "metadata must be an object"),
     ("metadata.description", 7, "metadata.description must be a string"),
     # Where yoto.dev puts the streaming fields, and nowhere else.
@@ -142,7 +161,7 @@ INVALID = [
     ("content.chapters.0.tracks.0.isNew", 1, "content.chapters[0].tracks[0].isNew must be true or false"),
     # content.config holds the six documented keys only; repeatAll is a player setting.
     ("content.config.repeatAll", True, "content.config.repeatAll is not a card setting (allowed: autoadvance,"),
-    ("content.config.disableTrackNav", True, "content.config.disableTrackNav is not a card setting"),
+    ("content.config.disableTrackNav", "yes", "content.config.disableTrackNav must be true or false"),
     ("content.config.onlineOnly", "no", "content.config.onlineOnly must be true or false"),
     ("content.config.shuffle", {"start": 1}, "content.config.shuffle must be a list of {start, end, limit}"),
     ("content.config.shuffle", [{"start": "a"}], "content.config.shuffle[0].start must be a non-negative integer"),
@@ -176,7 +195,7 @@ def test_accepted_shapes(yoto_cloud: RunningCloud, http: httpx.Client, auth: dic
     audio = _with(card_body(), "content.chapters.0.tracks.0", reference)
     create(http, auth, audio)
     interactive = _with(card_body(), "content.playbackType", "interactive")
-    event = {"onEnd": {"cmd": "goto", "params": {"chapterKey": "02", "trackKey": "01"}}}
+    event = {"onEnd": _goto("02", "02")}
     create(http, auth, _with(interactive, "content.chapters.0.tracks.0.events", event))
     create(http, auth, _with(card_body(), "content.chapters", []))
     streaming = _with(card_body(), "content.chapters.0.hasStreams", True)
@@ -194,6 +213,37 @@ def test_accepted_shapes(yoto_cloud: RunningCloud, http: httpx.Client, auth: dic
     no_streams = _with(audio, "content.chapters", audio["content"]["chapters"][:1])
     create(http, auth, _with(no_streams, "content.editSettings", ...))  # only stream cards need transcodeAudioUploads
     assert len(yoto_cloud.cards()) == 6
+
+
+def test_an_interactive_card_as_yotos_converter_writes_it_is_taken_with_its_dates(
+    yoto_cloud: RunningCloud, http: httpx.Client, auth: dict[str, str]
+) -> None:
+    """twee2yoto's card (content.config with both nav flags, editSettings, goto and stop events), and
+    chapters' availableFrom as an instant with Z or an offset, or null (yoto.dev's chapter schema)."""
+    body = card_body(chapters=3)
+    body["content"] |= {
+        "playbackType": "interactive",
+        "config": {"resumeTimeout": 2592000, "disableTrackNav": True, "disableChapterNav": True, "autoadvance": "none"},
+        "editSettings": {
+            "autoOverlayLabels": "chapters",
+            "editKeys": False,
+            "interactiveContent": True,
+            "transcodeAudioUploads": True,
+        },
+    }
+    chapters = body["content"]["chapters"]
+    chapters[0]["tracks"][0]["events"] = {
+        "onLhb": _goto("02", "02"),
+        "onRhb": _goto("03", "03"),
+        "onEnd": _goto("01", "01"),
+    }
+    chapters[1]["tracks"][0]["events"] = {"onEnd": {"cmd": "stop"}}
+    chapters[1]["availableFrom"] = "2027-03-28T00:00:00Z"
+    chapters[2]["availableFrom"] = "2027-03-29T00:00:00.000+01:00"
+    stored = create(http, auth, body)
+    assert stored["content"]["config"]["disableTrackNav"] is True
+    assert stored["content"]["chapters"] == chapters, "kept as sent"
+    create(http, auth, _with(body, "content.chapters.1.availableFrom", None))
 
 
 def test_shop_cards_are_served_at_card_only(yoto_cloud: RunningCloud, http: httpx.Client, auth: dict[str, str]) -> None:
