@@ -39,6 +39,7 @@ from core.yoto.protocol import (
     volume_from_device,
     volume_to_device,
 )
+from simulator.cloud.clock import instant, iso
 from simulator.cloud.config import DEFAULT_ACCOUNT
 from simulator.cloud.http import HttpError
 from simulator.cloud.player_link import BUTTONS
@@ -75,6 +76,8 @@ class SimTrack:
     length_s: float | None  # None: a stream track whose length is read when it starts playing
     stream_url: str | None = None  # a stream track: fetched from here each time it starts playing
     media_key: str | None = None  # a Yoto-hosted track: its audio in the player's cache (the sha256)
+    # an interactive card's events: onLhb, onRhb, onEnd → {"cmd": "goto", "params": {chapterKey, trackKey}} | stop
+    events: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class SimChapter:
     key: str
     title: str
     tracks: tuple[SimTrack, ...]
+    available_from: float | None = None  # the Unix time it opens (the card's availableFrom); None: open
 
 
 @dataclass(frozen=True)
@@ -89,10 +93,21 @@ class SimCard:
     card_id: str
     title: str
     chapters: tuple[SimChapter, ...]
+    interactive: bool = False  # playbackType "interactive": the tracks' events say what plays next
+    autoadvance: str | None = None  # content.config.autoadvance; "none": an event-less end stops
+    track_nav: bool = True  # False (disableTrackNav): a button with no event does nothing
 
     @property
     def chapter_keys(self) -> list[str]:
         return [c.key for c in self.chapters]
+
+    def find(self, chapter_key: str, track_key: str) -> tuple[int, int] | None:
+        """(chapter, track) indexes of a goto's keys."""
+        for ci, chapter in enumerate(self.chapters):
+            for ti, track in enumerate(chapter.tracks):
+                if chapter.key == chapter_key and track.key == track_key:
+                    return ci, ti
+        return None
 
 
 def sample_card(card_id: str = "demo1", *, chapters: int = 3, tracks: int = 2, length_s: float = 90.0) -> SimCard:
@@ -186,6 +201,7 @@ class SimulatedPlayer:
         # the cloud link
         self._applied: list[int] = []  # presses applied and not yet reported
         self._synced_at = float("-inf")
+        self._clock_offset = 0.0  # the cloud's clock minus ours, as of the last sync (its `now`)
 
     # ---------------------------------------------------------------- connection
 
@@ -296,7 +312,7 @@ class SimulatedPlayer:
                 track = self._track()
                 while track is not None and track.length_s is not None and self.position >= track.length_s:
                     self.position -= track.length_s
-                    if not self._advance() and not self._repeat():
+                    if not self._play_on():
                         self._stop()
                         break
                     track = self._track()
@@ -338,6 +354,8 @@ class SimulatedPlayer:
                 return  # no such device in the cloud, or the cloud is down: keep the limits it last gave
             presses = [p for p in answer.get("presses") or [] if isinstance(p, dict) and p.get("button") in BUTTONS]
             with self._lock:
+                if _number(answer.get("now")):
+                    self._clock_offset = float(answer["now"]) - time.time()
                 self._applied = [i for i in self._applied if i not in applied]
                 limits_changed = self._take_limits(answer)
                 for press in presses:
@@ -363,8 +381,9 @@ class SimulatedPlayer:
         return changed
 
     def press(self, button: str) -> dict[str, Any]:
-        """Press a button: "right" the next track of the card, "left" the previous one (the first
-        track starts again). Answers the snapshot after it."""
+        """Press a button: on an interactive card what the track's onLhb/onRhb says (goto or stop);
+        otherwise "right" the next track of the card, "left" the previous one (the first track starts
+        again), skipping chapters not open yet. Answers the snapshot after it."""
         with self._lock:
             self._press(button)
         self._publish_events()
@@ -373,20 +392,22 @@ class SimulatedPlayer:
     def _press(self, button: str) -> None:
         if button not in BUTTONS:
             raise ValueError(f"no button {button!r}: left or right")
-        if self.card is None:
+        track = self._track()
+        if self.card is None or track is None:
             return
+        if self.card.interactive:
+            event = track.events.get("onLhb" if button == "left" else "onRhb")
+            if event is not None and event.get("cmd") == "stop":
+                self._stop()
+            elif event is not None and self._goto(event):
+                self.position = 0.0
+            if event is not None or not self.card.track_nav:
+                return
         if button == "right":
             if self._advance():
                 self.position = 0.0
             return
-        self.position = 0.0
-        self._force |= _TRACK_KEYS
-        if self.track_index > 0:
-            self.track_index -= 1
-        elif self.chapter_index > 0:
-            self.chapter_index -= 1
-            self.track_index = len(self.card.chapters[self.chapter_index].tracks) - 1
-            self._force |= _CHAPTER_KEYS
+        self._previous()
 
     def _stream_due(self) -> tuple[SimCard, int, int] | None:
         """The playing stream track, if its stream has not been fetched since it started."""
@@ -419,26 +440,82 @@ class SimulatedPlayer:
             return None
         return self.card.chapters[self.chapter_index].tracks[self.track_index]
 
+    def _now(self) -> float:
+        """The time by the cloud's clock (as of the last sync), else ours: when chapters open."""
+        return time.time() + self._clock_offset
+
+    def _open(self, card: SimCard, chapter_index: int) -> bool:
+        opens = card.chapters[chapter_index].available_from
+        return opens is None or opens <= self._now()
+
+    def _play_on(self) -> bool:
+        """After a track ends: an interactive card follows its onEnd (a goto into a chapter not open
+        yet, like stop, ends the card), with none and autoadvance "none" it stops; otherwise the next
+        track, or with repeatAll the first. False: the card stops."""
+        assert self.card is not None
+        track = self._track()
+        if self.card.interactive and track is not None:
+            event = track.events.get("onEnd")
+            if event is not None:
+                return self._goto(event)
+            if self.card.autoadvance == "none":
+                return False
+        return self._advance() or self._repeat()
+
+    def _goto(self, event: Mapping[str, Any]) -> bool:
+        """Go to a goto event's chapter and track if that chapter is open (its keys in the next events
+        message); False for stop and a goto that cannot be followed."""
+        assert self.card is not None
+        params = event.get("params")
+        if event.get("cmd") != "goto" or not isinstance(params, Mapping):
+            return False
+        found = self.card.find(str(params.get("chapterKey")), str(params.get("trackKey")))
+        if found is None or not self._open(self.card, found[0]):
+            return False
+        self.chapter_index, self.track_index = found
+        self._force |= _TRACK_KEYS | _CHAPTER_KEYS
+        return True
+
     def _advance(self) -> bool:
-        """On to the next track of the card (its keys go in the next events message); False at the end."""
+        """On to the next track of the card, past chapters not open yet (its keys go in the next
+        events message); False at the end of what is open."""
         assert self.card is not None
         chapter = self.card.chapters[self.chapter_index]
         if self.track_index + 1 < len(chapter.tracks):
             self.track_index += 1
             self._force |= _TRACK_KEYS
             return True
-        if self.chapter_index + 1 < len(self.card.chapters):
-            self.chapter_index += 1
-            self.track_index = 0
-            self._force |= _TRACK_KEYS | _CHAPTER_KEYS
-            return True
+        for index in range(self.chapter_index + 1, len(self.card.chapters)):
+            if self._open(self.card, index):
+                self.chapter_index, self.track_index = index, 0
+                self._force |= _TRACK_KEYS | _CHAPTER_KEYS
+                return True
         return False
 
+    def _previous(self) -> None:
+        """Back a track, into the last open chapter before this one; on the first, that track from its start."""
+        assert self.card is not None
+        self.position = 0.0
+        self._force |= _TRACK_KEYS
+        if self.track_index > 0:
+            self.track_index -= 1
+            return
+        for index in range(self.chapter_index - 1, -1, -1):
+            if self._open(self.card, index):
+                self.chapter_index = index
+                self.track_index = len(self.card.chapters[index].tracks) - 1
+                self._force |= _CHAPTER_KEYS
+                return
+
+    def _first_open(self, card: SimCard) -> int | None:
+        return next((i for i in range(len(card.chapters)) if self._open(card, i)), None)
+
     def _repeat(self) -> bool:
-        """With repeatAll on, back to the card's first track (its keys in the next events message)."""
-        if not self.repeat_all:
+        """With repeatAll on, back to the card's first open chapter (its keys in the next events message)."""
+        first = self._first_open(self.card) if self.card is not None and self.repeat_all else None
+        if first is None:
             return False
-        self.chapter_index = self.track_index = 0
+        self.chapter_index, self.track_index = first, 0
         self._force |= _TRACK_KEYS | _CHAPTER_KEYS
         return True
 
@@ -476,6 +553,7 @@ class SimulatedPlayer:
                 if not isinstance(body, dict):
                     raise ValueError("the payload is not a JSON object")
                 if family == "card/start":
+                    self.sync()  # the cloud's clock as it is now: which chapters are open
                     self._start(body)  # takes the lock itself: it may read the cloud and fetch audio first
                 else:
                     if family == "volume/set":
@@ -554,9 +632,16 @@ class SimulatedPlayer:
 
     def _where(self, card: SimCard, body: dict[str, Any]) -> tuple[int, int, float]:
         """(chapter, track, seconds in) a start begins at: a plain one (uri only) where this card was
-        left off (Yoto's MQTT page: all but uri optional), a targeted one where it says."""
+        left off (Yoto's MQTT page: all but uri optional) or at its first open chapter, a targeted one
+        where it says. A chapter not open yet (availableFrom) is refused."""
         if not {"chapterKey", "trackKey", "secondsIn"} & body.keys():
-            return self._resume.get(card.card_id, (0, 0, 0.0))
+            resume = self._resume.get(card.card_id)
+            if resume is not None and self._open(card, resume[0]):
+                return resume
+            first = self._first_open(card)
+            if first is None:
+                raise ValueError(f"no chapter of card {card.card_id} is open yet: {self._opens(card, 0)}")
+            return first, 0, 0.0
         chapter_index, track_index = 0, 0
         if "chapterKey" in body:
             keys = card.chapter_keys
@@ -573,7 +658,13 @@ class SimulatedPlayer:
             if not found:
                 raise ValueError(f"card has no track {body['trackKey']}")
             chapter_index, track_index = found[0]
+        if not self._open(card, chapter_index):
+            raise ValueError(self._opens(card, chapter_index))
         return chapter_index, track_index, float(_whole(body.get("secondsIn", 0), 0, None, "secondsIn"))
+
+    def _opens(self, card: SimCard, chapter_index: int) -> str:
+        chapter = card.chapters[chapter_index]
+        return f"chapter {chapter.key} opens at {iso(chapter.available_from or 0)}, it is {iso(self._now())}"
 
     # ---------------------------------------------------------------- cards from the cloud
 
@@ -592,31 +683,50 @@ class SimulatedPlayer:
         if found is None:
             raise ValueError(f"unknown card {CARD_URI_PREFIX}{card_id}")
         chapters = []
-        for chapter in (found.get("content") or {}).get("chapters") or []:
+        content = found.get("content") or {}
+        for chapter in content.get("chapters") or []:
             tracks = tuple(self._cloud_track(card_id, track) for track in chapter.get("tracks") or [])
             if not tracks:
                 raise CannotPlay(f"chapter {chapter.get('key')} of card {card_id} has no tracks")
-            chapters.append(SimChapter(str(chapter.get("key", "")), str(chapter.get("title") or ""), tracks))
+            opens = chapter.get("availableFrom")
+            chapters.append(
+                SimChapter(
+                    str(chapter.get("key", "")),
+                    str(chapter.get("title") or ""),
+                    tracks,
+                    available_from=instant(opens) if opens is not None else None,
+                )
+            )
         if not chapters:
             raise CannotPlay(f"card {card_id} has nothing to play")
-        return SimCard(card_id, str(found.get("title") or card_id), tuple(chapters))
+        config = content.get("config") if isinstance(content.get("config"), dict) else {}
+        autoadvance = config.get("autoadvance")
+        return SimCard(
+            card_id,
+            str(found.get("title") or card_id),
+            tuple(chapters),
+            interactive=content.get("playbackType") == "interactive",
+            autoadvance=autoadvance if isinstance(autoadvance, str) else None,
+            track_nav=config.get("disableTrackNav") is not True,
+        )
 
     def _cloud_track(self, card_id: str, track: dict[str, Any]) -> SimTrack:
         key, title, url = str(track.get("key", "")), str(track.get("title") or ""), track.get("trackUrl")
         where = f"track {key} of card {card_id}"
+        events = track.get("events") if isinstance(track.get("events"), dict) else {}
         duration = track.get("duration")
         length = float(duration) if _number(duration) and duration > 0 else None
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             kind = "stream" if track.get("type") == "stream" else "media"
             raise CannotPlay(f"{where} has no {kind} URL to fetch (trackUrl {url!r})")
         if track.get("type") == "stream":
-            return SimTrack(key, title, length, stream_url=url)
+            return SimTrack(key, title, length, stream_url=url, events=events)
         media_key, data = self._download(where, url, track.get("fileSize"))
         if length is None:
             length = audio_seconds(data)
             if length is None:
                 raise CannotPlay(f"{where}: the downloaded file is not audio the player can read")
-        return SimTrack(key, title, length, media_key=media_key)
+        return SimTrack(key, title, length, media_key=media_key, events=events)
 
     def _download(self, where: str, url: str, file_size: object) -> tuple[str, bytes]:
         """A Yoto-hosted track's audio, from the cache or its signed URL, checked against the

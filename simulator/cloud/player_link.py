@@ -1,7 +1,7 @@
 """What the fake cloud and the simulated players share: each player's day or night
-limit from its config at the cloud's clock, buttons a test presses, and what the
-player last said it plays. Players call `sync` now and then (and at once after
-a press); a press waits until a player has applied it (docs/yoto.md, simulated players).
+limit from its config at the cloud's clock (and that clock: when chapters open), buttons
+a test presses, and what the player last said it plays. Players call `sync` now and then
+(and at once after a press); a press waits until a player has applied it (docs/yoto.md).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from simulator.cloud.clock import SimClock
 from simulator.cloud.devices import FIRMWARE_DEFAULT_CONFIG, DeviceRegistry, day_mode
 from simulator.cloud.http import HttpError
 
-BUTTONS = ("left", "right")  # previous and next track within the card
+BUTTONS = ("left", "right")  # previous and next track, or an interactive card's onLhb and onRhb
 PRESS_TIMEOUT_S = 5.0
 
 
@@ -51,8 +51,9 @@ class PlayerLinks:
         return {"day": day, "volumeMax": int(raw), "repeatAll": repeat, "deviceFamily": device.device_family}
 
     def sync(self, device_id: str, playing: dict[str, Any], applied: list[int]) -> dict[str, Any]:
-        """A player's report (what plays, the presses it has applied): answers its limits and new presses."""
-        answer = self.limits(device_id)
+        """A player's report (what plays, the presses it has applied): answers its limits, new presses
+        and the cloud's clock (`now`, a Unix time: when a card's chapters open)."""
+        answer = self.limits(device_id) | {"now": self._clock.now()}
         with self._changed:
             link = self._link(device_id)
             link.playing = dict(playing)
