@@ -182,6 +182,7 @@ class Card:
     synced_version: int = 0
     synced_at: datetime | None = None
     storage: str = "stream"  # stream | yoto (core.storage_modes)
+    story_id: str | None = None  # the branching story this interactive card plays (services.stories)
 
 
 @dataclass(frozen=True)

@@ -321,6 +321,7 @@ def _write(
         "track_icons": tuple("" for _ in ordered),
         "chosen_icons": tuple(icons[s.id] or "" for s in ordered),
         "storage": "yoto",
+        "story_id": story.id,
     }
     current = _card_of(ports, story)
     if current is not None and current.id == card_id:

@@ -176,7 +176,7 @@ def test_the_card_is_interactive_yoto_hosted_and_plays_to_both_endings(
     assert walk(body, ["right"]) == ["The door", "The sea"]
     assert every_ending(body) == {"Home": ["left", "end"], "The sea": ["right"]}
     record = ports.cards.cards.get(card_id)
-    assert (record.storage, record.title, len(record.audio_ids)) == ("yoto", "Spy", 4)
+    assert (record.storage, record.title, len(record.audio_ids), record.story_id) == ("yoto", "Spy", 4, story.story.id)
 
     # A rewrite: Yoto holds the audio, so it is written in the request, on the same Yoto card.
     swapped = [replace(four[0], left="sea", right="cave"), *four[1:]]
