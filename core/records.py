@@ -149,6 +149,9 @@ class Playlist:
     play_mode: str = "sequential"
     card_id: str | None = None
     storage: str = "stream"  # stream | yoto (core.storage_modes); older records streamed
+    # A day-by-day card (core.day_by_day): chapter n opens on `opens_from` + n-1 steps of `opens_every`.
+    opens_from: str | None = None  # "YYYY-MM-DD"; None: every chapter open
+    opens_every: str = "day"  # day | week
 
 
 @dataclass(frozen=True)

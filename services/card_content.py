@@ -18,6 +18,7 @@ import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, tzinfo
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -53,6 +54,7 @@ class CardRules:
     max_tracks: int
     max_cover_bytes: int
     limits: CardLimits = field(default_factory=CardLimits)
+    zone: tzinfo = UTC  # the family's clock (FAMILY_TIMEZONE): when a day-by-day card's chapters open
 
     @classmethod
     def of(cls, settings: Settings) -> CardRules:
@@ -62,6 +64,7 @@ class CardRules:
             max_tracks=settings.max_card_tracks,
             max_cover_bytes=settings.max_cover_bytes,
             limits=CardLimits.of(settings),
+            zone=settings.family_tz,
         )
 
     def storage(self, asked: str | None, current: str | None = None) -> str:

@@ -36,15 +36,16 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Literal
 
 from core import storage_modes
+from core.day_by_day import Opens, iso
 from core.errors import Conflict, DomainError, NotFound, UpstreamError, VersionConflict
 from core.ports import CounterRepository, PlaylistRepository
 from core.records import Card, Playlist, User, new_id, utcnow
 from core.yoto import limits
-from core.yoto.cloud import YotoCard
+from core.yoto.cloud import YotoCard, YotoChapter
 from core.yoto.uploads import Transcoded
 from services import access, yoto_storage
 from services import card_content as content
@@ -75,15 +76,37 @@ class SyncState:
     detail: str | None = None
 
 
+@dataclass(frozen=True)
+class DaySchedule:
+    """A day-by-day card's chapters: when each opens (UTC) and how many are open now."""
+
+    opens: Opens
+    opens_at: tuple[datetime, ...]
+    open_now: int
+
+
 NO_CARD = SyncState("none")
 SYNCED = SyncState("synced")
 
 
 def same_content(a: Playlist, b: Playlist) -> bool:
     def written(p: Playlist) -> tuple[object, ...]:
-        return p.name, tuple(p.audio_ids), play_mode_of(p), p.storage
+        return p.name, tuple(p.audio_ids), play_mode_of(p), p.storage, p.opens_from, p.opens_every
 
     return written(a) == written(b)
+
+
+def opens_of(playlist: Playlist) -> Opens | None:
+    """The playlist's day-by-day schedule, None when every chapter is open."""
+    return Opens.parse(playlist.opens_from, playlist.opens_every) if playlist.opens_from else None
+
+
+def scheduled(chapters: tuple[YotoChapter, ...], opens: Opens | None, zone: tzinfo) -> tuple[YotoChapter, ...]:
+    """The chapters with the instant each opens (`availableFrom`), or none when `opens` is None."""
+    if opens is None or not chapters:
+        return tuple(replace(c, available_from=None) for c in chapters)
+    at = opens.instants(len(chapters), zone)
+    return tuple(replace(c, available_from=iso(when)) for c, when in zip(chapters, at, strict=True))
 
 
 def require_playable(ports: CardPorts, mode: str) -> None:
@@ -203,7 +226,8 @@ class PlaylistCards:
         )
         title = content.check_title(playlist.name, "the playlist's name")
         base = current or YotoCard(title=title)
-        card = replace(base, title=title, chapters=built.chapters)
+        chapters = scheduled(built.chapters, opens_of(playlist), self.ports.rules.zone)
+        card = replace(base, title=title, chapters=chapters)
         saved = yoto.tokens.call(playlist.owner, yoto.cloud.save_card, card)
         return built, saved.card_id or ""
 
@@ -317,6 +341,18 @@ class PlaylistCards:
         if card.synced_at is None:
             return 0.0
         return max(0.0, self._debounce_s - (self._now() - card.synced_at).total_seconds())
+
+    def schedule_of(self, playlist: Playlist, card: Card | None) -> DaySchedule | None:
+        """When each chapter of a day-by-day playlist's card opens, and how many are open now."""
+        opens = opens_of(playlist)
+        if opens is None:
+            return None
+        chapters = len(card.audio_ids) if card is not None and card.audio_ids else len(playlist.audio_ids)
+        if not chapters:
+            return DaySchedule(opens, (), 0)
+        at = tuple(opens.instants(chapters, self.ports.rules.zone))
+        now = self._now()
+        return DaySchedule(opens, at, sum(1 for when in at if when <= now))
 
     def card_of(self, playlist: Playlist) -> Card | None:
         if not playlist.card_id:

@@ -17,16 +17,27 @@ names none gets the install's default, an edit that names none keeps its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
+from core.day_by_day import Opens, OpensError
 from core.errors import Invalid, VersionConflict
 from core.ports import PlaylistRepository
 from core.records import Card, Page, Playlist, User, new_id, utcnow
 from services import access
 from services import card_content as content
 from services.library import paged
-from services.playlist_cards import LEGACY_LOOP, PlaylistCards, SyncState, play_mode_of, require_playable
+from services.playlist_cards import (
+    LEGACY_LOOP,
+    DaySchedule,
+    PlaylistCards,
+    SyncState,
+    play_mode_of,
+    require_playable,
+)
+
+KEEP: Any = object()  # an argument left out: the field stays as it is
 
 PLAY_MODES = ("sequential", "shuffle")
 LOOP_REFUSED = (
@@ -40,6 +51,7 @@ class PlaylistView:
     playlist: Playlist
     yoto_card_id: str | None
     sync: SyncState
+    schedule: DaySchedule | None = None
 
 
 class Playlists:
@@ -87,7 +99,19 @@ class Playlists:
         card = self._followers.card_of(playlist)
         state = sync if sync is not None else self._followers.state_of(playlist, card)
         shown = replace(playlist, play_mode=play_mode_of(playlist))
-        return PlaylistView(shown, card.yoto_card_id if card else None, state)
+        schedule = self._followers.schedule_of(playlist, card)
+        return PlaylistView(shown, card.yoto_card_id if card else None, state, schedule)
+
+    @staticmethod
+    def _opens(opens: Mapping[str, str] | None) -> tuple[str | None, str]:
+        """A day-by-day schedule `{"from", "every"}` as the record keeps it; None: every chapter open."""
+        if opens is None:
+            return None, "day"
+        try:
+            parsed = Opens.parse(opens.get("from", ""), opens.get("every", "day"))
+        except OpensError as exc:
+            raise Invalid(str(exc)) from None
+        return parsed.first.isoformat(), parsed.every
 
     # ------------------------------------------------------------------ reading
 
@@ -149,9 +173,15 @@ class Playlists:
         audio_ids: Sequence[str] | None = None,
         play_mode: str | None = None,
         storage: str | None = None,
+        opens: Any = KEEP,
         version: int | None = None,
     ) -> PlaylistView:
+        """`opens`: a day-by-day schedule `{"from", "every"}`, None to open every chapter, KEEP (left out) as it is."""
+        schedule = None if opens is KEEP else self._opens(opens)
+
         def change(p: Playlist) -> Playlist:
+            if schedule is not None:
+                p = replace(p, opens_from=schedule[0], opens_every=schedule[1])
             return replace(
                 p,
                 name=self._name(name) if name is not None else p.name,
@@ -212,7 +242,15 @@ class Playlists:
 
     # ------------------------------------------------------------------ the card
 
-    def make_card(self, user: User, playlist_id: str) -> Card:
+    def make_card(self, user: User, playlist_id: str, *, opens: Mapping[str, str] | None = None) -> Card:
+        """The playlist's card; with `opens` a day-by-day card (the schedule is kept on the playlist)."""
+        if opens is not None:
+            first, every = self._opens(opens)
+            playlist = self._get(user, playlist_id)
+            access.may_change(user, playlist.owner, "playlist")
+            if playlist.card_id:  # refused by `create` below, before anything changes
+                self._followers.create(user, playlist_id)
+            self._repo.save(replace(playlist, opens_from=first, opens_every=every), expected_version=playlist.version)
         card, _, _ = self._followers.create(user, playlist_id)
         return card
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 
 from app.deps import RootDep, UserDep
 from app.schemas.cards import ITEMS_CEILING, CardOut
 from app.schemas.common import ERRORS
 from app.schemas.playlists import (
+    PlaylistCardIn,
     PlaylistIn,
     PlaylistItemIn,
     PlaylistMoveIn,
@@ -18,6 +19,7 @@ from app.schemas.playlists import (
     PlaylistPut,
     Version,
 )
+from services.playlists import KEEP
 
 router = APIRouter(prefix="/api/playlists", tags=["playlists"])
 
@@ -67,6 +69,7 @@ def update_playlist(playlist_id: PlaylistId, body: PlaylistPut, root: RootDep, u
         audio_ids=body.audio_ids,
         play_mode=body.play_mode,
         storage=body.storage,
+        opens=(body.opens.schedule() if body.opens else None) if "opens" in body.model_fields_set else KEEP,
         version=body.version,
     )
     return PlaylistOut.of(view)
@@ -107,11 +110,15 @@ def remove_item(
 
 
 @router.post("/{playlist_id}/card", response_model=CardOut, status_code=201, responses=_CARD_ERRORS)
-def make_card(playlist_id: PlaylistId, root: RootDep, user: UserDep) -> CardOut:
+def make_card(
+    playlist_id: PlaylistId, root: RootDep, user: UserDep, body: Annotated[PlaylistCardIn | None, Body()] = None
+) -> CardOut:
     """The playlist's card: one chapter per item, rewritten in place after every
     change (debounced), in the playlist's `storage` (a `yoto` playlist uploads
-    what Yoto lacks first, in this request). A playlist has at most one card (409 naming it)."""
-    return CardOut.of(root.playlists.make_card(user, playlist_id))
+    what Yoto lacks first, in this request). A playlist has at most one card (409 naming it).
+    With `opens` it is a day-by-day card: each chapter opens on its own day (an Advent card)."""
+    opens = body.opens.schedule() if body is not None and body.opens is not None else None
+    return CardOut.of(root.playlists.make_card(user, playlist_id, opens=opens))
 
 
 @router.post("/{playlist_id}/reshuffle", response_model=CardOut, responses=_CARD_ERRORS)

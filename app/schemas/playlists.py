@@ -39,12 +39,41 @@ class PlaylistIn(In):
     )
 
 
+class OpensIn(In):
+    """A day-by-day card: chapter n opens at midnight (FAMILY_TIMEZONE) of `from` plus n-1 days or weeks;
+    the player itself keeps each chapter shut until then (Yoto's `availableFrom`), offline too."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+    from_: str = Field(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-12-01"], description="YYYY-MM-DD")
+    every: Literal["day", "week"] = "day"
+
+    def schedule(self) -> dict[str, str]:
+        return {"from": self.from_, "every": self.every}
+
+
+class OpensOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from", serialization_alias="from")
+    every: Literal["day", "week"]
+    opens_at: list[datetime] = Field(description="when each chapter opens, in card order")
+    open_now: int = Field(description="how many chapters are open now")
+
+
+class PlaylistCardIn(In):
+    opens: OpensIn | None = Field(default=None, description="make a day-by-day card (kept on the playlist)")
+
+
 class PlaylistPut(In):
     name: CardTitle | None = None
     audio_ids: list[AudioId] | None = Field(default=None, max_length=ITEMS_CEILING)
     play_mode: PlayModeIn | None = None
     storage: Storage | None = Field(
         default=None, description=STORAGE_HELP + " A change rewrites the same card in place; omitted: kept"
+    )
+    opens: OpensIn | None = Field(
+        default=None, description="a day-by-day schedule for its card; null opens every chapter; omitted: kept"
     )
     version: Version | None = Field(default=None, description="the version you last read; 409 if it moved on")
 
@@ -84,12 +113,19 @@ class PlaylistOut(BaseModel):
     card_id: str | None
     yoto_card_id: str | None
     card_sync: CardSyncOut
+    opens: OpensOut | None = Field(description="a day-by-day card's schedule; null: every chapter is open")
     created_at: datetime
     updated_at: datetime
 
     @classmethod
     def of(cls, view: PlaylistView) -> PlaylistOut:
         p = view.playlist
+        s = view.schedule
+        opens = None
+        if s is not None:
+            opens = OpensOut(
+                from_=s.opens.first.isoformat(), every=s.opens.every, opens_at=list(s.opens_at), open_now=s.open_now
+            )  # type: ignore[arg-type]
         return cls(
             id=p.id,
             owner=name_of(p.owner),
@@ -101,6 +137,7 @@ class PlaylistOut(BaseModel):
             card_id=p.card_id,
             yoto_card_id=view.yoto_card_id,
             card_sync=CardSyncOut.of(view.sync),
+            opens=opens,
             created_at=p.created_at,
             updated_at=p.updated_at,
         )
