@@ -19,11 +19,10 @@ from tests import yoto_sim
 from tests.audio_fixtures import write_tone
 from tests.brokers import Mosquitto
 from tests.mqtt.conftest import Controller
-from tests.services.test_stories import nav_keys
 from tests.simulator.test_simulated_players import Recorder, controller, device_id, last, recorder, values
 from tests.yoto_api.conftest import ADMIN, build_yapi, close, link
 
-__all__ = ["controller", "device_id", "nav_keys", "recorder", "yoto_cloud"]
+__all__ = ["controller", "device_id", "recorder", "yoto_cloud"]
 yoto_cloud = yoto_sim.yoto_cloud
 SCENE_S = 6.0  # each scene's tone; the player runs at twice real time, so a choice has 3 s
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-import simulator.cloud.cards as sim_cards
 from core.errors import Conflict, Invalid, NotFound
 from core.records import Run, User
 from core.stories import Scene
@@ -28,14 +27,6 @@ from wiring import Root
 
 MUM = User("mum", is_admin=True, id="mum")
 KID = User("kid", id="kid")
-
-
-@pytest.fixture(autouse=True)
-def nav_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake cloud takes the two `content.config` keys Yoto's own converter writes on an
-    interactive card (docs/yoto.md, "Interactive cards"); a no-op once the simulator lists them."""
-    missing = tuple(k for k in ("disableTrackNav", "disableChapterNav") if k not in sim_cards.CONFIG_KEYS)
-    monkeypatch.setattr(sim_cards, "CONFIG_KEYS", (*sim_cards.CONFIG_KEYS, *missing))
 
 
 @pytest.fixture

@@ -18,11 +18,9 @@ from fastapi.testclient import TestClient
 from core.settings import Settings
 from simulator.cloud import RunningCloud
 from tests.audio_fixtures import write_tone
-from tests.services.test_stories import every_ending, nav_keys
+from tests.services.test_stories import every_ending
 from tests.services.test_story_domain import TEN, walk
 from tests.yoto_api.conftest import ADMIN, MEMBER, YApi, build_yapi, close, link
-
-__all__ = ["nav_keys"]  # autouse: the fake cloud takes an interactive card's nav keys
 
 
 def _mum(yapi: YApi) -> TestClient:
