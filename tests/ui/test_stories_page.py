@@ -300,7 +300,7 @@ def test_the_pages_problems_are_the_services_and_its_refusal_shows(stories_ui: U
     assert not [s for s in _api(ui, "GET", "/api/stories")["items"] if s["title"] == f"Loop {tag}"]
 
 
-def test_unsaved_changes_are_kept_unless_let_go_and_a_scene_goes_on_when_its_audio_ends(stories_ui: Ui) -> None:
+def test_unsaved_changes_are_kept_unless_let_go_an_ending_plays_again_and_audio_ends_go_on(stories_ui: Ui) -> None:
     ui, page = stories_ui, stories_ui.page
     tag = uuid.uuid4().hex[:6]
     other = f"Other {tag}"
@@ -314,12 +314,20 @@ def test_unsaved_changes_are_kept_unless_let_go_and_a_scene_goes_on_when_its_aud
     _add_spoken_scene(page, last, "The story ends here")
     _add_spoken_scene(page, first, "It goes on to another scene")
     _change_scene(page, first, next=last)
+    # An ending whose left button plays the story again.
+    _change_scene(page, last, left=first)
     page.get_by_label("The story starts with").select_option(label=first)
+    expect(page.get_by_role("list", name="Scenes").get_by_role("listitem").first).to_contain_text(
+        f"Ending: the story stops here · Left: {first}"
+    )
     # Its audio ends and the preview goes on by itself, as the card does.
     page.get_by_role("list", name="Scenes").get_by_role("button", name=f"Preview from {first}").click()
     expect(_now(page)).to_have_text(f"Now playing: {first}")
     expect(_now(page)).to_have_text(f"Now playing: {last} (the end)", timeout=20_000)
     expect(_preview(page).get_by_role("list", name="Path so far").get_by_role("listitem")).to_have_text([first, last])
+    expect(_preview(page).get_by_role("button", name="Right", exact=True)).to_be_disabled()
+    _preview(page).get_by_role("button", name=f"Left: {first}").click()
+    expect(_now(page)).to_have_text(f"Now playing: {first}")
 
     row = page.get_by_role("list", name="The family's stories").get_by_role("listitem").filter(has_text=other)
     row.get_by_role("button", name=f"Open {other}").click()

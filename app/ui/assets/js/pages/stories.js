@@ -56,6 +56,7 @@ export async function render(root, ctx) {
   const libraryPart = h("div", { class: "st-library" }, chosenLine, picker.el);
   const speak = field("Text to speak", h("textarea", { rows: 4, maxlength: 100_000 }), "It is spoken when you add the scene and goes into the library.");
   const after = field("After this scene", h("select", {}, AFTER.map(([value, label]) => h("option", { value }, label))));
+  const endHint = h("p", { class: "small muted" }, "At an ending the buttons may still lead somewhere, to hear it again: choose them, or leave them at Nothing.");
   const left = field("The left button leads to", h("select", {}));
   const right = field("The right button leads to", h("select", {}));
   const noPress = field("If no button is pressed", h("select", {}));
@@ -64,7 +65,7 @@ export async function render(root, ctx) {
   const stopEdit = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => editScene(null) }, "Stop editing");
   const sceneForm = h("form", { class: "stack st-scene-form", novalidate: true, "aria-labelledby": "st-scene-h" },
     sceneHeading, sceneTitle.wrap, source.wrap, libraryPart, speak.wrap,
-    h("div", { class: "grid2" }, after.wrap, h("div")),
+    h("div", { class: "grid2" }, after.wrap, h("div")), endHint,
     h("div", { class: "grid2" }, left.wrap, right.wrap),
     h("div", { class: "grid2" }, noPress.wrap, next.wrap),
     h("div", { class: "row" }, sceneSubmit, stopEdit), sceneStatus.el);
@@ -85,10 +86,13 @@ export async function render(root, ctx) {
 
   function showAfter() {
     const mode = after.input.value;
-    left.wrap.hidden = mode !== "choose";
-    right.wrap.hidden = mode !== "choose";
+    left.wrap.hidden = mode === "next";
+    right.wrap.hidden = mode === "next";
+    endHint.hidden = mode !== "end";
     noPress.wrap.hidden = mode !== "choose";
     next.wrap.hidden = mode !== "next";
+    const none = draft.scenes.length > (editing === null ? 0 : 1) ? mode === "end" ? "Nothing" : "Choose a scene…" : "No other scenes yet";
+    for (const select of [left.input, right.input]) select.options[0].textContent = none;
   }
   after.input.addEventListener("change", showAfter);
 
@@ -136,8 +140,8 @@ export async function render(root, ctx) {
         id: old.id || freshId(draft.scenes),
         title,
         audio_id: audio.id,
-        left: mode === "choose" ? left.input.value || null : null,
-        right: mode === "choose" ? right.input.value || null : null,
+        left: mode !== "next" ? left.input.value || null : null,
+        right: mode !== "next" ? right.input.value || null : null,
         next: mode === "choose" ? noPress.input.value || null : mode === "next" ? next.input.value || null : null,
         ending: mode === "end",
         after: mode, // the form's choice, kept while editing (a way on not chosen yet is still a way on)
@@ -250,7 +254,7 @@ export async function render(root, ctx) {
     const before = problemHead.textContent;
     drawScenes();
     drawProblems();
-    if (editing === null) fillTargets();
+    if (editing === null) { fillTargets(); showAfter(); }
     preview.refresh();
     if (problemHead.textContent !== before && draft.scenes.length) announce(problemHead.textContent);
   }
@@ -525,8 +529,12 @@ function freshId(scenes) {
 
 /** "Left: The cave · Right: The river", "Goes on to The cave", "Ending". */
 function leadsWords(s, titleOf) {
-  if (s.ending) return "Ending: the story stops here";
   const parts = [];
+  if (s.ending) {
+    parts.push("Ending: the story stops here");
+    for (const way of ["left", "right"]) if (s[way]) parts.push(`${way === "left" ? "Left" : "Right"}: ${titleOf(s[way])}`);
+    return parts.join(" · ");
+  }
   if (s.left || s.right) {
     parts.push(`Left: ${s.left ? titleOf(s.left) : "nowhere yet"}`, `Right: ${s.right ? titleOf(s.right) : "nowhere yet"}`);
     if (s.next) parts.push(`no press: ${titleOf(s.next)}`);
