@@ -284,3 +284,33 @@ def test_an_admin_keeps_a_player_for_its_owner_from_the_players_page(browser: Br
     finally:
         ui.page.context.close()
     ui.check()
+
+
+def test_a_playlist_card_opens_day_by_day(
+    ui: Ui, ui_server: UiServer, tmp_path: Path, needs: Callable[..., None]
+) -> None:
+    needs("yoto", "playlists")
+    ui.sign_in()
+    _link_through_the_page(ui)
+    tag = uuid.uuid4().hex[:6]
+    ids = [_upload(ui, tmp_path, f"Night {n} {tag}", freq=300 + 40 * n)["id"] for n in range(1, 4)]
+    made = _api(ui, "POST", "/api/playlists", data={"name": f"Countdown {tag}", "audio_ids": ids})
+    card = _api(ui, "POST", f"/api/playlists/{made['id']}/card")
+    ui.goto("playlists")
+    page = ui.page
+    page.get_by_role("button", name=f"Open Countdown {tag}").click()
+    expect(page.get_by_role("heading", name=f"Countdown {tag}")).to_be_visible()
+    page.get_by_label("Chapters open").select_option("day")
+    page.get_by_label("First day").fill("2026-12-01")
+    page.get_by_role("button", name="Save the schedule").click()
+    expect(page.get_by_text(re.compile(r"\d of 3 chapters open today"))).to_be_visible(timeout=20_000)
+
+    def opens() -> list[Any]:
+        chapters = (ui_server.cloud.card(card["yoto_card_id"]) or {}).get("content", {}).get("chapters", [])
+        return [c.get("availableFrom") for c in chapters]
+
+    eventually(lambda: opens() == ["2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z", "2026-12-03T00:00:00.000Z"])
+    page.get_by_label("Chapters open").select_option("")
+    page.get_by_role("button", name="Save the schedule").click()
+    expect(page.get_by_text("Every chapter is open again.")).to_be_visible()
+    eventually(lambda: opens() == [None, None, None])

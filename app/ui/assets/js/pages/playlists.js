@@ -72,6 +72,28 @@ export async function render(root, ctx) {
     h("option", { value: "yoto" }, "Kept in Yoto's storage (plays offline)"),
     h("option", { value: "stream" }, "Streamed from this service"));
   storage.addEventListener("change", () => edit("", { method: "PUT", json: { storage: storage.value, version: current.version } }, storage.value === "yoto" ? "The card's audio goes to Yoto's storage" : "The card streams from this service"));
+  // Day by day: chapter n opens on the first day plus n-1 days (or weeks); the player keeps the rest shut.
+  const opensEvery = h("select", {},
+    h("option", { value: "" }, "Every chapter is open"),
+    h("option", { value: "day" }, "One more chapter each day"),
+    h("option", { value: "week" }, "One more chapter each week"));
+  const opensFrom = h("input", { type: "text", inputmode: "numeric", maxlength: 10, placeholder: "YYYY-MM-DD", autocomplete: "off" });
+  const opensSave = h("button", { type: "button", class: "secondary" }, "Save the schedule");
+  const opensNow = h("p", { class: "small", role: "status" });
+  opensEvery.addEventListener("change", () => { opensFrom.disabled = !opensEvery.value; });
+  opensSave.addEventListener("click", () => {
+    if (!opensEvery.value) {
+      edit("", { method: "PUT", json: { opens: null, version: current.version } }, "Every chapter is open again");
+      return;
+    }
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(opensFrom.value.trim())) {
+      status.error("Give the first day as YYYY-MM-DD, for example 2026-12-01.");
+      opensFrom.focus();
+      return;
+    }
+    const opens = { from: opensFrom.value.trim(), every: opensEvery.value };
+    edit("", { method: "PUT", json: { opens, version: current.version } }, `Chapter 1 opens on ${opens.from}, then one each ${opens.every}`);
+  });
   const cardArea = h("div", { class: "stack" });
   const sync = h("p", { class: "small", role: "status" });
   let syncTimer = null;
@@ -134,6 +156,10 @@ export async function render(root, ctx) {
     await titles.fill(current.audio_ids);
     mode.value = current.play_mode || "sequential";
     storage.value = current.storage || "stream";
+    opensEvery.value = current.opens ? current.opens.every : "";
+    opensFrom.value = current.opens ? current.opens.from : opensFrom.value;
+    opensFrom.disabled = !opensEvery.value;
+    opensNow.textContent = opensText(current.opens);
     items.render(current.audio_ids, focus);
     const name = editor.querySelector("#pl-edit-h");
     if (name) name.textContent = current.name;
@@ -179,6 +205,10 @@ export async function render(root, ctx) {
     h("h2", { id: "pl-edit-h", tabindex: "-1" }, ""),
     field("Play mode", mode, "Repeating is a setting of the player, not of the card.").wrap,
     field("Where the card's audio lives", storage, "A change rewrites the same card: a physical card linked to it keeps working.").wrap,
+    h("fieldset", { class: "stack" }, h("legend", {}, "Day by day"),
+      field("Chapters open", opensEvery, "An Advent calendar, a countdown, a book read one chapter a night: the player itself keeps the later chapters shut, offline too.").wrap,
+      field("First day", opensFrom, "Chapter 1 opens at midnight that day, in the family's time zone.").wrap,
+      opensSave, opensNow),
     h("h3", {}, "Items"), items.el,
     h("details", { open: true }, h("summary", {}, "Add from the library"), picker.el),
     h("h3", {}, "Card"), cardArea, status.el);
@@ -208,6 +238,15 @@ export async function render(root, ctx) {
     h("section", { class: "panel", "aria-labelledby": "pl-list-h" }, h("h2", { id: "pl-list-h" }, "All playlists"), list, listStatus.el));
   await load();
   return () => window.clearTimeout(syncTimer);
+}
+
+/** Which chapters are open today, and when the next one opens. */
+function opensText(opens) {
+  if (!opens) return "";
+  const total = opens.opens_at.length;
+  const next = opens.opens_at[opens.open_now];
+  const when = next ? new Date(next).toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" }) : "";
+  return `${opens.open_now} of ${total} chapters open today.${next ? ` Chapter ${opens.open_now + 1} opens ${when}.` : ""}`;
 }
 
 function modeName(mode) {
