@@ -8,13 +8,15 @@
 import { api, apiUrl, listOf } from "../api.js";
 import { announce, checkbox, clear, field, formatDuration, h, missing, statusLine, syncRows } from "../dom.js";
 import { announcementBox } from "./announce.js";
-import { alarmsSection, rulesSection, settingsSection } from "./player-settings.js";
 
 const POLL_MS = 5000;
 const POLL_WITH_STREAM_MS = 30000;
 const SLEEP_CHOICES = [0, 5, 10, 15, 20, 30, 45, 60, 90];
 const SLEEP_AT_END = [["track", "At the end of this track"], ["chapter", "At the end of this chapter"]];
 const TYPING_GRACE_MS = 2500;
+// A player's own sections: their title, the feature that offers them, and their maker in player-settings.js.
+const SECTIONS = [["Settings", "player_settings", "settingsSection"], ["Alarms", "alarms", "alarmsSection"],
+  ["Quiet hours and daily limit", "player_rules", "rulesSection"]];
 
 export async function render(root, ctx) {
   if (!ctx.features.players) {
@@ -203,9 +205,8 @@ export async function render(root, ctx) {
     history.addEventListener("toggle", () => { if (history.open) loadHistory(id, chart, (cardId) => cardTitles.get(cardId)); });
 
     // Absent from the features list (a server older than the list's entry) still means "try it".
-    const settings = ctx.features.player_settings !== false ? settingsSection(id, playerName) : null;
-    const alarms = ctx.features.alarms !== false ? alarmsSection(id, playerName, () => cards) : null;
-    const rules = ctx.features.player_rules !== false ? rulesSection(id, playerName) : null;
+    const sections = SECTIONS.filter(([, feature]) => ctx.features[feature] !== false)
+      .map(([title, , make]) => closedSection(title, playerName, (mod) => mod[make](id, playerName, () => cards)));
 
     const el = h("section", { class: "panel player", "aria-label": `Player ${playerName()}` },
       h("div", { class: "row" }, name, online),
@@ -221,7 +222,7 @@ export async function render(root, ctx) {
         h("div", {}, field("Night-light colour", colour).wrap, setColour)),
       h("div", { class: "row" }, ask), keep ? keep.wrap : null, status.el,
       ctx.features.history ? history : null,
-      settings ? settings.el : null, alarms ? alarms.el : null, rules ? rules.el : null);
+      sections);
 
     function update(patch) {
       state = { ...state, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
@@ -277,6 +278,28 @@ export async function render(root, ctx) {
     window.clearTimeout(timer);
     if (source) source.close();
   };
+}
+
+/**
+ * A section of a player's panel as it shows closed; opened the first time, it fetches
+ * player-settings.js (kept off the page's first load) and puts the real section in its place.
+ */
+function closedSection(title, playerName, make) {
+  const summary = h("summary", { "aria-label": `${title} of ${playerName()}` }, title);
+  const el = h("details", { class: "ps" }, summary, h("div", { class: "ps-body" }, h("p", { class: "muted small" }, "Opening…")));
+  el.addEventListener("toggle", async () => {
+    if (!el.open || !el.isConnected) return;
+    try {
+      const section = make(await import("./player-settings.js"));
+      const hadFocus = document.activeElement === summary;
+      el.replaceWith(section.el);
+      section.el.open = true;
+      if (hadFocus) section.el.querySelector("summary").focus();
+    } catch (err) {
+      el.lastElementChild.replaceChildren(h("p", { class: "error small" }, `${title} could not be opened: ${err.message}`));
+    }
+  }, { once: true });
+  return el;
 }
 
 function agoText(iso) {
