@@ -78,6 +78,8 @@ def repair(ports: CardPorts, user: User, card_id: str) -> Card:
     access.may_change(user, card.owner, "card")
     if card.playlist_id:
         raise Conflict(f"this card follows playlist {card.playlist_id}: its next sync rewrites it")
+    if card.story_id:
+        raise Conflict(f"this card plays story {card.story_id}: make the story's card again to rewrite it")
     tracks = [
         TrackSpec(a, (card.track_titles[i] if i < len(card.track_titles) else "") or None, _at(card.track_icons, i))
         for i, a in enumerate(card.audio_ids)

@@ -214,6 +214,8 @@ def update(ports: CardPorts, user: User, card_id: str, spec: CardSpec, *, on_pro
     access.may_change(user, card.owner, "card")
     if card.playlist_id:
         raise Conflict(f"this card follows playlist {card.playlist_id}: change the playlist instead")
+    if card.story_id:
+        raise Conflict(f"this card plays story {card.story_id}: change the story and make its card again")
     checked = _checked(ports, user, spec, known=card.audio_ids, current=card.storage)
     title = checked.title
     if not card.yoto_card_id:

@@ -7,6 +7,7 @@ first (`services.users.delete_user`), and the cards on that account stay there.
 - podcasts pass on with their jobs, their card forgotten so that the next
   refresh makes one on the heir's account (or go with their jobs and runs);
 - routines pass on with their jobs (or go with their jobs and runs);
+- stories pass on without their card (or go with their runs);
 - audio items pass on with new stream keys (or go, even where others' cards
   and playlists use them); then any job still in the member's name.
 """
@@ -36,6 +37,7 @@ class Left:
     playlists: int = 0
     podcasts: int = 0
     routines: int = 0
+    stories: int = 0
     items: int = 0
 
 
@@ -91,7 +93,7 @@ def _without_card(podcast: Any) -> Any:
 def _scheduled(
     records: Records, repo: Any, owner: str, heir: str | None, change: Callable[[Any], Any] | None = None
 ) -> int:
-    """Podcasts or routines: passed on with their jobs, or deleted with their jobs and runs."""
+    """Podcasts, routines or stories: passed on with their jobs, or deleted with their jobs and runs."""
     count = 0
     for record in owned(repo.list, owner):
         if heir is None:
@@ -121,6 +123,7 @@ def hand_over(records: Records, storage: AudioStorage, owner: str, heir: str | N
             left.playlists += 1
     left.podcasts = _scheduled(records, records.podcasts, owner, heir, _without_card)
     left.routines = _scheduled(records, records.routines, owner, heir)
+    left.stories = _scheduled(records, records.stories, owner, heir, lambda s: replace(s, card_id=None))
     ports = library.LibraryPorts(records.audio, records.playlists, records.cards, storage)
     for item in owned(records.audio.list, owner):
         current = _still_theirs(records.audio.get, item.id, owner)

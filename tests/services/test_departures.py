@@ -8,7 +8,7 @@ import pytest
 
 from adapters.memory import MemoryRecords, MemoryStorage
 from core.errors import NotFound
-from core.records import AudioItem, Card, Playlist, new_id
+from core.records import AudioItem, Card, Playlist, Story, new_id
 from services.departures import Left, hand_over
 
 
@@ -65,3 +65,19 @@ def test_without_an_heir_everything_goes_bytes_too(
     with pytest.raises(NotFound):
         memory_storage.head(item.storage_key)
     assert hand_over(memory_records, memory_storage, "kid", None) == Left()  # twice: nothing left
+
+
+def test_a_members_stories_pass_on_without_their_card_or_go(
+    memory_records: MemoryRecords, memory_storage: MemoryStorage
+) -> None:
+    card = Card(id=new_id(), owner="kid", title="Spy", yoto_card_id="yoto2", story_id="s1")
+    memory_records.cards.add(card)
+    scenes = [{"id": "door", "title": "The door", "audio_id": None, "ending": True}]
+    memory_records.stories.add(Story(id="s1", owner="kid", title="Spy", start="door", scenes=scenes, card_id=card.id))
+    memory_records.stories.add(Story(id="s2", owner="ben", title="Ben's", start="door", scenes=scenes))
+    assert hand_over(memory_records, memory_storage, "kid", "mum") == Left(cards=1, stories=1)
+    passed = memory_records.stories.get("s1")
+    assert (passed.owner, passed.card_id, passed.scenes) == ("mum", None, scenes)
+    assert hand_over(memory_records, memory_storage, "ben", None) == Left(stories=1)
+    with pytest.raises(NotFound):
+        memory_records.stories.get("s2")

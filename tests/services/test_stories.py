@@ -15,7 +15,8 @@ import pytest
 from core.errors import Conflict, Invalid, NotFound
 from core.records import Run, User
 from core.stories import Scene
-from services import jobs, stories
+from services import card_doctor, cards, jobs, stories
+from services.cards import CardSpec
 from services.stories import KIND, StoryPorts
 from tests.audio_fixtures import write_tone
 from tests.services.fakes import FakeTTS
@@ -176,6 +177,13 @@ def test_the_card_is_interactive_yoto_hosted_and_plays_to_both_endings(
     assert again.run is None and again.card is not None and again.card.id == card_id
     assert again.card.yoto_card_id == story.yoto_card_id
     assert walk(cloud.card(story.yoto_card_id) or {}, ["left"]) == ["The door", "The sea"]
+
+    # The Cards API and the card doctor leave a story's card to the story: neither rewrites it as a linear card.
+    with pytest.raises(Conflict, match="plays story"):
+        cards.update(ports.cards, MUM, card_id, CardSpec(title="Spy", tracks=[]))
+    with pytest.raises(Conflict, match="plays story"):
+        card_doctor.repair(ports.cards, MUM, card_id)
+    assert (cloud.card(story.yoto_card_id) or {})["content"]["playbackType"] == "interactive"
 
 
 def test_a_card_waits_for_every_scene_to_have_audio(
