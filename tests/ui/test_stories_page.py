@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.ui.conftest import ADMIN, PlayerRig, Ui, UiServer, new_ui
 from tests.ui.conftest import ui_api as _api
@@ -341,6 +341,34 @@ def test_unsaved_changes_are_kept_unless_let_go_an_ending_plays_again_and_audio_
     expect(page.get_by_role("heading", name=f"Change “{other}”")).to_be_visible()
     expect(page.get_by_role("list", name="Scenes").get_by_role("listitem")).to_have_text([re.compile(f"^{other}")])
     assert not [s for s in _api(ui, "GET", "/api/stories")["items"] if s["title"] == f"Draft {tag}"]
+
+
+def test_a_scene_being_spoken_lands_as_itself_while_the_form_moves_on(stories_ui: Ui) -> None:
+    """Speaking takes a moment: a scene added, then another opened in the form before the
+    speech is back, ends as a new scene and leaves the other one as it was, still open."""
+    page = stories_ui.page
+    tag = uuid.uuid4().hex[:6]
+    first, late = f"First {tag}", f"Late {tag}"
+    page.get_by_label("Story title").fill(f"Race {tag}")
+    _add_spoken_scene(page, first, "The story ends here")
+    held: list[Route] = []
+    page.route(re.compile(r".*/api/audio/tts$"), lambda route: held.append(route))  # answered below, when we say
+    form = _scene_form(page)
+    form.get_by_label("Scene title").fill(late)
+    form.get_by_label("Text to speak").fill("Said late.")
+    form.get_by_role("button", name="Add scene").click()
+    expect(_scene_said(page)).to_have_text("Speaking the text… this can take a little while.")
+    page.get_by_role("list", name="Scenes").get_by_role("button", name=f"Change {first}").click()
+    expect(form.get_by_label("Scene title")).to_have_value(first)
+    assert len(held) == 1
+    held[0].continue_()
+    expect(_scene_said(page)).to_contain_text(f"Added “{late}”", timeout=SPEECH_S)
+    scenes = page.get_by_role("list", name="Scenes").get_by_role("listitem")
+    expect(scenes).to_have_count(2)
+    expect(scenes.nth(0)).to_contain_text(f"{first}StartAudio: {first}")
+    expect(scenes.nth(1)).to_contain_text(f"{late}Audio: {late}")
+    expect(page.get_by_role("heading", name=f"Change “{first}”")).to_be_visible()
+    expect(form.get_by_label("Scene title")).to_have_value(first)
 
 
 TWEE = """:: StoryTitle

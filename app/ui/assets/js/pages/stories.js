@@ -120,13 +120,23 @@ export async function render(root, ctx) {
       : text && !speak.input.value.trim() ? ["Type the text to speak.", speak.input]
         : !text && !chosenAudio ? ["Choose its audio from the library (or type text to speak).", source.input] : null;
     if (problem) { sceneStatus.error(problem[0]); problem[1].focus(); return; }
+    // What the form says now: speaking takes a moment, and the form may be used for another scene meanwhile.
+    const editedId = editing === null ? null : draft.scenes[editing].id;
+    const ways = {
+      left: mode !== "next" ? left.input.value || null : null,
+      right: mode !== "next" ? right.input.value || null : null,
+      next: mode === "choose" ? noPress.input.value || null : mode === "next" ? next.input.value || null : null,
+      ending: mode === "end",
+      after: mode, // the form's choice, kept while editing (a way on not chosen yet is still a way on)
+    };
+    const words = speak.input.value;
     let audio = chosenAudio;
     sceneSubmit.disabled = true;
     try {
       if (text) {
         sceneStatus.info("Speaking the text… this can take a little while.");
         try {
-          const item = await api("api/audio/tts", { method: "POST", json: { title, text: speak.input.value } });
+          const item = await api("api/audio/tts", { method: "POST", json: { title, text: words } });
           audio = { id: item.id, title: item.title, duration_s: item.duration_s };
         } catch (err) {
           sceneStatus.error(`Not spoken: ${err.message}`);
@@ -134,26 +144,17 @@ export async function render(root, ctx) {
         }
         audioTitles.set(audio.id, audio.title);
       }
-      const old = editing === null ? {} : draft.scenes[editing];
-      const scene = {
-        ...old,
-        id: old.id || freshId(draft.scenes),
-        title,
-        audio_id: audio.id,
-        left: mode !== "next" ? left.input.value || null : null,
-        right: mode !== "next" ? right.input.value || null : null,
-        next: mode === "choose" ? noPress.input.value || null : mode === "next" ? next.input.value || null : null,
-        ending: mode === "end",
-        after: mode, // the form's choice, kept while editing (a way on not chosen yet is still a way on)
-      };
-      const was = editing;
-      if (was === null) draft.scenes.push(scene);
-      else draft.scenes[was] = scene;
+      const at = editedId === null ? -1 : draft.scenes.findIndex((x) => x.id === editedId);
+      if (editedId !== null && at < 0) { sceneStatus.error(`“${title}” was removed meanwhile; its audio is in the library.`); return; }
+      const old = at < 0 ? {} : draft.scenes[at];
+      const scene = { ...old, id: old.id || freshId(draft.scenes), title, audio_id: audio.id, ...ways };
+      if (at < 0) draft.scenes.push(scene);
+      else draft.scenes[at] = scene;
       if (!draft.start) draft.start = scene.id;
-      editScene(null);
+      if (editing === null || editing === at) editScene(null);
       changed();
-      sceneStatus.ok(`${was === null ? "Added" : "Changed"} “${title}”. Save the story to keep it.`);
-      announce(`${was === null ? "Added" : "Changed"} scene ${title}`);
+      sceneStatus.ok(`${at < 0 ? "Added" : "Changed"} “${title}”. Save the story to keep it.`);
+      announce(`${at < 0 ? "Added" : "Changed"} scene ${title}`);
     } finally {
       sceneSubmit.disabled = false;
     }
