@@ -278,3 +278,29 @@ def test_days_that_open_at_london_midnight_open_on_time_across_the_spring_forwar
         assert datetime.fromtimestamp(yoto_cloud.state.clock.now(), UTC).day == change.day
         assert opens(3), "open at London's midnight, an hour before UTC's"
         assert rig.play(card_id).ok
+
+
+def test_a_goto_into_a_closed_chapter_is_not_followed_and_repeat_all_starts_at_the_first_open_one(
+    rig: Rig, yoto_cloud: RunningCloud
+) -> None:
+    tomorrow = datetime.fromtimestamp(yoto_cloud.state.clock.now() + 86400, UTC).isoformat()
+    track = rig.track(seconds=1.0)
+    story = story_card(track, {"01": {"onRhb": goto("02"), "onEnd": goto("02")}, "02": {"onEnd": STOP}})
+    story["content"]["chapters"][1]["availableFrom"] = tomorrow
+    story_id = rig.write(story)
+    later = rig.write(dated_card(track, [tomorrow, None]))
+    yoto_cloud.seed_config(rig.device_id, {"repeatAll": True})
+    with rig.players(speed=2) as fleet:
+        assert rig.play(story_id).ok
+        assert rig.press("right")["chapter_key"] == "01", "the button's scene is not open: nothing"
+        rig.wait_stopped()
+        assert "02" not in rig.seen("chapterKey"), "nor does the end go there: the story stops"
+
+        assert rig.play(later).ok, "a plain start begins at the first open chapter"
+        assert fleet[rig.device_id].snapshot()["chapter_key"] == "02"
+        rig.recorder.wait_for(lambda: rig.seen("chapterKey")[-2:] == ["02", "02"])
+        assert rig.seen("playbackStatus")[-1] == "playing", "with repeatAll, round to chapter 02 again"
+
+        yoto_cloud.advance(86400 + 1)
+        assert rig.play(story_id, chapter=1).ok
+        rig.recorder.wait_for(lambda: rig.seen("chapterKey")[-2:] == ["01", "02"])
