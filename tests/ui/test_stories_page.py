@@ -371,6 +371,33 @@ def test_a_scene_being_spoken_lands_as_itself_while_the_form_moves_on(stories_ui
     expect(form.get_by_label("Scene title")).to_have_value(first)
 
 
+def test_what_changes_while_saving_stays_in_the_editor_unsaved(stories_ui: Ui) -> None:
+    ui, page = stories_ui, stories_ui.page
+    tag = uuid.uuid4().hex[:6]
+    name, one, two = f"Slow save {tag}", f"One {tag}", f"Two {tag}"
+    page.get_by_label("Story title").fill(name)
+    _add_spoken_scene(page, one, "The story ends here")
+    held: list[Route] = []
+    page.route(
+        re.compile(r".*/api/stories$"),
+        lambda route: held.append(route) if route.request.method == "POST" else route.continue_(),
+    )
+    page.get_by_role("button", name="Save story").click()
+    expect(page.get_by_text("Saving…", exact=True)).to_be_visible()
+    _add_spoken_scene(page, two, "The story ends here")
+    assert len(held) == 1
+    held[0].continue_()
+    expect(
+        page.get_by_text(f"Saved “{name}” as it was when you pressed Save; what you changed since is not saved yet.")
+    ).to_be_visible()
+    expect(page.get_by_role("list", name="Scenes").get_by_role("listitem")).to_have_count(2)
+    assert [s["title"] for s in _story(ui, name)["scenes"]] == [one]
+    page.unroute(re.compile(r".*/api/stories$"))
+    page.get_by_role("button", name="Save story").click()
+    expect(page.get_by_text(f"Saved changes to “{name}”.")).to_be_visible()
+    assert [s["title"] for s in _story(ui, name)["scenes"]] == [one, two]
+
+
 TWEE = """:: StoryTitle
 The lighthouse {tag}
 

@@ -25,6 +25,7 @@ export async function render(root, ctx) {
   let serverProblems = null; // the service's last refusal, until the story changes
   let chosenAudio = null;
   let unsaved = false; // scenes or the start changed since the story was opened or saved
+  let edits = 0; // counts every change of the draft, so a save knows whether it still holds what was sent
 
   const mayChange = (s) => ctx.me.is_admin || !s.owner || s.owner === ctx.me.username;
   const sceneOf = (id) => draft.scenes.find((s) => s.id === id);
@@ -36,6 +37,7 @@ export async function render(root, ctx) {
   const storyTitle = field("Story title", h("input", { type: "text", maxlength: 100, autocomplete: "off" }));
   const start = field("The story starts with", h("select", {}));
   start.input.addEventListener("change", () => { draft.start = start.input.value || null; changed(); });
+  storyTitle.input.addEventListener("input", () => { unsaved = true; edits += 1; });
   const sceneList = h("ol", { class: "items st-scenes", "aria-label": "Scenes" });
   const problemList = h("ul", { class: "st-problems", "aria-label": "Problems" });
   const problemHead = h("p", { class: "st-problem-head" }, "");
@@ -252,6 +254,7 @@ export async function render(root, ctx) {
   function changed() {
     serverProblems = null;
     unsaved = true;
+    edits += 1;
     const before = problemHead.textContent;
     drawScenes();
     drawProblems();
@@ -274,8 +277,17 @@ export async function render(root, ctx) {
     saveButton.disabled = true;
     editStatus.info(found.length ? "Saving… (the service decides about the problems listed)" : "Saving…");
     const was = draft.id;
+    const sent = draft;
+    const mark = edits;
     try {
       const saved = was ? await api(`api/stories/${encodeURIComponent(was)}`, { method: "PUT", json: body }) : await api("api/stories", { method: "POST", json: body });
+      if (draft !== sent || edits !== mark) {
+        // Changed (or another story opened) while saving: what is in the editor now stays, unsaved.
+        if (draft === sent) { draft.id = saved.id; draft.version = saved.version; cardButton.hidden = false; editHeading.textContent = `Change “${saved.title}”`; }
+        editStatus.ok(`Saved “${saved.title}” as it was when you pressed Save${draft === sent ? "; what you changed since is not saved yet" : ""}.`);
+        await load();
+        return;
+      }
       take(saved);
       serverProblems = asService(saved.problems);
       drawProblems();
