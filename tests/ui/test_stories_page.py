@@ -452,6 +452,14 @@ def test_a_twee_file_imports_into_the_editor_and_a_dangling_link_is_refused(stor
     expect(refused).to_contain_text("Shore")
     expect(refused).to_contain_text("Nowhere")
     assert not [s for s in _api(ui, "GET", "/api/stories")["items"] if s["title"] == f"The lighthouse {tag} again"]
+    # Over the service's 512 KiB cap: said at once, nothing sent.
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/stories/import" in r.url else None)
+    big = TWEE.format(tag=tag) + ":: Filler\n" + "x" * (512 * 1024)
+    picker.set_input_files(files=[{"name": "big.twee", "mimeType": "text/plain", "buffer": big.encode()}])
+    page.get_by_role("button", name="Import story").click()
+    expect(refused).to_have_text("That file is too big for a story: at most 512 KB.")
+    assert sent == []
 
 
 def _filled(ui: Ui, tag: str) -> None:

@@ -10,7 +10,7 @@ import { libraryPicker } from "../picker.js";
 import { DONE, runFollower } from "./runs.js";
 
 const AFTER = [["choose", "The listener chooses: left or right"], ["next", "It goes on to another scene"], ["end", "The story ends here"]];
-const IMPORT_MAX_BYTES = 1_000_000;
+const IMPORT_MAX_BYTES = 512 * 1024; // the service's TWEE_MAX_BYTES (services/stories.py)
 
 export async function render(root, ctx) {
   if (ctx.features.stories === false) {
@@ -470,7 +470,7 @@ export async function render(root, ctx) {
     e.preventDefault();
     const file = importFile.input.files && importFile.input.files[0];
     if (!file) { importStatus.error("Choose a Twee file first."); importFile.input.focus(); return; }
-    if (file.size > IMPORT_MAX_BYTES) { importStatus.error("That file is too big for a story (at most 1 MB)."); return; }
+    if (file.size > IMPORT_MAX_BYTES) { importStatus.error("That file is too big for a story: at most 512 KB."); return; }
     const form = new FormData();
     form.append("file", file, file.name);
     importButton.disabled = true;
