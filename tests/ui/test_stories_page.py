@@ -306,9 +306,14 @@ def test_unsaved_changes_are_kept_unless_let_go_an_ending_plays_again_and_audio_
     other = f"Other {tag}"
     spoken = _api(ui, "POST", "/api/audio/tts", data={"title": other, "text": "Hello."})
     scene = {"id": "a", "title": other, "audio_id": spoken["id"], "ending": True}
-    _api(ui, "POST", "/api/stories", data={"title": other, "start": "a", "scenes": [scene]})
+    made = _api(ui, "POST", "/api/stories", data={"title": other, "start": "a", "scenes": [scene]})
+    # A link to the story (#/stories/<id>) opens it in the editor.
     ui.goto("library")
-    ui.goto("stories")
+    page.evaluate("id => { location.hash = '#/stories/' + id; }", made["id"])
+    expect(page.get_by_role("heading", name=f"Change “{other}”")).to_be_visible()
+    expect(page.get_by_label("Story title")).to_have_value(other)
+    page.get_by_role("button", name="Start a new story").click()
+    expect(page.get_by_role("heading", name="New story")).to_be_visible()
     page.get_by_label("Story title").fill(f"Draft {tag}")
     first, last = f"Hello {tag}", f"Goodbye {tag}"
     _add_spoken_scene(page, last, "The story ends here")

@@ -517,6 +517,9 @@ export async function render(root, ctx) {
     clear(root, h("h1", {}, "Stories"), missing("Stories need the stories part of this service."));
     return () => follower.stop();
   }
+  // #/stories/<id> (a link from elsewhere, such as a story's card) opens that story in the editor.
+  const linked = decodeURIComponent(location.hash.replace(/^#\/?/, "").split("/")[1] || "");
+  if (/^[A-Za-z0-9]{1,64}$/.test(linked)) open({ id: linked, title: `story ${linked}` });
   return () => { follower.stop(); preview.stop(); };
 }
 
