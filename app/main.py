@@ -38,6 +38,8 @@ ROUTE_GROUPS = (
     RouteGroup("health", (), ("app.routers.health",), exact=("/api/health",)),
     RouteGroup("auth", ("/api/auth",), ("app.routers.auth",)),
     RouteGroup("users", ("/api/users",), ("app.routers.users",)),
+    RouteGroup("tokens", ("/api/tokens",), ("app.routers.tokens",)),
+    RouteGroup("mcp", (), ("app.mcp.routes",), exact=("/mcp",)),  # the SDK is imported on the first /mcp request
     # Fixed paths under /api/audio before the /{item_id} routes.
     RouteGroup("audio", ("/api/audio", "/api/tts"), ("app.routers.uploads", "app.routers.tts", "app.routers.audio")),
     RouteGroup("storage", ("/api/storage",), ("app.routers.storage",)),
@@ -45,12 +47,14 @@ ROUTE_GROUPS = (
     RouteGroup("cards", ("/api/cards", "/api/icons"), ("app.routers.cards", "app.routers.icons")),
     RouteGroup("playlists", ("/api/playlists",), ("app.routers.playlists",)),
     RouteGroup("stories", ("/api/stories",), ("app.routers.stories",)),
+    RouteGroup("imports", ("/api/imports",), ("app.routers.imports",)),
     RouteGroup(
         "players",
         ("/api/players", "/api/health/mqtt"),
         ("app.routers.player_settings", "app.routers.player_rules", "app.routers.players"),
     ),
     RouteGroup("announcements", ("/api/announcements",), ("app.routers.announcements",)),
+    RouteGroup("backup", (), ("app.routers.export",), exact=("/api/export", "/api/import-backup")),
     RouteGroup(
         "scheduled", ("/api/podcasts", "/api/runs", "/api/routines"), ("app.routers.podcasts", "app.routers.routines")
     ),

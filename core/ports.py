@@ -481,6 +481,29 @@ class SecretHasher(Protocol):
         mismatch or a malformed hash, never an exception."""
 
 
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter mark of an audio file (M4B/M4A chapters, MP3 CHAP frames): its title ("" when it has none)."""
+
+    title: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class AudioTags:
+    """What a file's tags say about it: its title and album (None when absent) and its chapter marks, in order."""
+
+    title: str | None = None
+    album: str | None = None
+    chapters: tuple[Chapter, ...] = ()
+
+
+class TagReader(Protocol):
+    def read(self, path: Path) -> AudioTags:
+        """The tags of `path`; empty tags (never an error) for a file whose tags cannot be read."""
+
+
 class Transcoder(Protocol):
     """Audio in any accepted format to the stored layout (`core.audio`);
     `UnsupportedAudio` for what is not audio, `UnreadableAudio` for what cannot

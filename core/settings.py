@@ -160,6 +160,17 @@ class Settings(BaseSettings):
     podcast_episode_max_mb: int = 300
     podcast_episode_timeout_s: float = 600.0
     podcast_max_redirects: int = 5
+    # A backup restored by POST /api/import-backup (docs/migration.md "Export"): the archive as sent
+    # and what its entries expand to (each at most), and how many files it may hold.
+    backup_max_mb: int = Field(default=16384, ge=1)
+    backup_max_files: int = Field(default=100_000, ge=1)
+    # A whole collection in one ZIP (POST /api/imports, docs/audio.md "Import"): the archive as sent,
+    # its entries, folder levels, and what they expand to, in all and per entry (checked while reading).
+    import_max_mb: int = 1024
+    import_max_files: int = Field(default=2000, ge=1)
+    import_max_depth: int = Field(default=8, ge=1)
+    import_max_expanded_mb: int = 4096
+    import_max_ratio: float = Field(default=100.0, gt=1)
 
     @property
     def backend(self) -> str:

@@ -35,10 +35,12 @@ if TYPE_CHECKING:
     from services.card_content import CardPorts
     from services.card_uploads import UploadPorts as CardUploadPorts
     from services.icons import IconCatalog
+    from services.imports import ImportPorts
     from services.ingest import IngestPorts
     from services.library import LibraryPorts
     from services.listener_runner import InProcess, ListenerRunner
     from services.members import MemberLookup, Members
+    from services.personal_tokens import TokenPorts
     from services.player_commands import Commands
     from services.player_settings import SettingsPorts
     from services.players import PlayerPorts
@@ -155,6 +157,15 @@ class Root:
         )
 
     @once
+    def personal_tokens(self) -> TokenPorts:
+        """Personal access tokens, hashed with their own key derived from the session secret."""
+        from adapters.secret import derive_key, session_secret
+        from services.personal_tokens import TokenPorts
+
+        key = derive_key(session_secret(self.settings), "personal-tokens")
+        return TokenPorts(self.records.settings, self.adapters.identity, self.members, key)
+
+    @once
     def family(self) -> Family:
         from services.users import Family
 
@@ -200,6 +211,24 @@ class Root:
             self.ingest,
             max_bytes=settings.max_upload_bytes,
             ttl_s=settings.upload_url_ttl_s,
+        )
+
+    @once
+    def imports(self) -> ImportPorts:
+        """Whole collections in (a ZIP, an audiobook by chapter), as `import` runs."""
+        from adapters.audio.chapters import PyAVTagReader
+        from services.imports import ImportLimits, ImportPorts
+
+        records, settings = self.records, self.settings
+        return ImportPorts(
+            ingest=self.ingest,
+            playlists=self.playlists,
+            tags=PyAVTagReader(),
+            runs=records.runs,
+            queue=self.run_queue,
+            users=self.member_lookup,
+            limits=ImportLimits.of(settings),
+            max_tracks=settings.max_card_tracks,
         )
 
     # ------------------------------------------------------------------ Yoto
@@ -510,6 +539,7 @@ class Root:
                 "card-upload": jobs.Lane(max(1, settings.yoto_uploads_at_once), by_due=False),
                 "story-card": jobs.Lane(max(1, settings.yoto_uploads_at_once), by_due=False),
                 "announcement": jobs.Lane(1, by_due=False),
+                "import": jobs.Lane(1, by_due=False),
             },
             per_member=per_member,
             interrupt=lambda run_id, detail: jobs.interrupt(runs, run_id, detail),
@@ -525,7 +555,7 @@ class Root:
 
     def execute(self, run_id: str) -> Run:
         """Run one queued run to its end (a podcast refresh or a routine's steps)."""
-        from services import announcements, card_uploads, jobs, podcasts, routines, stories
+        from services import announcements, card_uploads, imports, jobs, podcasts, routines, stories
 
         handlers: dict[str, jobs.Handler] = {
             "podcast": lambda run: podcasts.run_refresh(self.podcasts, run),
@@ -533,6 +563,7 @@ class Root:
             card_uploads.KIND: lambda run: card_uploads.run_upload(self.card_uploads, run),
             stories.KIND: lambda run: stories.run_card(self.stories, run),
             announcements.KIND: lambda run: announcements.run_announcement(self.announcements, run),
+            imports.KIND: lambda run: imports.run_import(self.imports, run),
         }
         return jobs.execute(self.records.runs, handlers, run_id)
 
