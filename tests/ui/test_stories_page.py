@@ -403,6 +403,36 @@ def test_what_changes_while_saving_stays_in_the_editor_unsaved(stories_ui: Ui) -
     assert [s["title"] for s in _story(ui, name)["scenes"]] == [one, two]
 
 
+def test_a_member_lists_their_own_stories_and_an_admin_everyones(stories_ui: Ui, browser: Browser) -> None:
+    ui, tag = stories_ui, uuid.uuid4().hex[:6]
+    member, password = f"kid{tag}", "a-long-enough-password"
+    _api(ui, "POST", "/api/users", data={"username": member, "password": password, "is_admin": False})
+    mine = _api(ui, "POST", "/api/audio/tts", data={"title": f"Mum's {tag}", "text": "Mine."})
+    scene = {"id": "a", "title": "Only", "audio_id": mine["id"], "ending": True}
+    _api(ui, "POST", "/api/stories", data={"title": f"Mum's {tag}", "start": "a", "scenes": [scene]})
+    kid = new_ui(browser, ui.base, ui.width)
+    try:
+        kid.sign_in(member, password, route="stories")
+        spoken = _api(kid, "POST", "/api/audio/tts", data={"title": f"Kid's {tag}", "text": "Theirs."})
+        scene = {"id": "a", "title": "Only", "audio_id": spoken["id"], "ending": True}
+        _api(kid, "POST", "/api/stories", data={"title": f"Kid's {tag}", "start": "a", "scenes": [scene]})
+        kid.goto("library")
+        kid.goto("stories")
+        own = kid.page.get_by_role("list", name="Your stories")
+        expect(own.get_by_role("listitem").filter(has_text=f"Kid's {tag}")).to_contain_text("1 scene · 1 ending")
+        expect(own).not_to_contain_text(f"Mum's {tag}")
+    finally:
+        kid.page.context.close()
+    kid.check()
+    ui.goto("library")
+    ui.goto("stories")
+    row = (
+        ui.page.get_by_role("list", name="The family's stories").get_by_role("listitem").filter(has_text=f"Kid's {tag}")
+    )
+    expect(row).to_contain_text(f"by {member}")
+    expect(row.get_by_role("button")).to_have_text(["Open", "Make card", "Delete"])
+
+
 TWEE = """:: StoryTitle
 The lighthouse {tag}
 

@@ -391,17 +391,18 @@ export async function render(root, ctx) {
   const preview = previewPanel({ sceneOf, titleOf, audioTitle: (id) => audioTitles.get(id), start: () => draft.start });
 
   // --- the list --------------------------------------------------------------------
-  const list = h("ul", { class: "items st-list", "aria-label": "The family's stories" },
+  const list = h("ul", { class: "items st-list", "aria-label": ctx.me.is_admin ? "The family's stories" : "Your stories" },
     h("li", { class: "placeholder", "aria-hidden": "true" }, h("div", { class: "main" }, h("div", { class: "title" }, "\u00a0"), h("div", { class: "meta" }, "\u00a0"))));
   const listStatus = statusLine();
   let absent = false;
 
   async function load() {
     try {
-      let answer = await api("api/stories", { query: { limit: 100 } });
+      const all = ctx.me.is_admin ? "true" : "";
+      let answer = await api("api/stories", { query: { limit: 100, all } });
       const found = [...listOf(answer, "stories")];
       for (let more = 0; answer && answer.next_cursor && more < 10; more += 1) {
-        answer = await api("api/stories", { query: { limit: 100, cursor: answer.next_cursor } });
+        answer = await api("api/stories", { query: { limit: 100, all, cursor: answer.next_cursor } });
         found.push(...listOf(answer, "stories"));
       }
       syncRows(list, rows, found, storyRow, { empty: h("li", { class: "empty" }, "No stories yet. Make one above, or import a Twine story.") });
@@ -510,7 +511,7 @@ export async function render(root, ctx) {
     preview.el,
     h("details", { class: "panel" }, h("summary", {}, "Import a Twine story"), importForm),
     // Last, as on the other pages: rows filling in move nothing below them.
-    h("section", { class: "panel", "aria-labelledby": "st-list-h" }, h("h2", { id: "st-list-h" }, "The family's stories"), list, listStatus.el));
+    h("section", { class: "panel", "aria-labelledby": "st-list-h" }, h("h2", { id: "st-list-h" }, ctx.me.is_admin ? "The family's stories" : "Your stories"), list, listStatus.el));
 
   await load();
   if (absent) {
