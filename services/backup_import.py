@@ -339,6 +339,8 @@ def restore(
     owner_known: Callable[[str], bool] | None = None,
 ) -> Outcome:
     """Check the whole backup, then bring in what the install lacks; a second restore adds nothing."""
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
     try:
         archive = zipfile.ZipFile(archive_file)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:

@@ -234,3 +234,15 @@ def test_a_manifest_that_is_not_a_backup_is_refused(family: Adapters) -> None:
         _restore(family, _zip({"manifest.json": b'{"format": "other"}'}))
     with pytest.raises(Invalid, match="not a ZIP"):
         _restore(family, b"PK not really")
+
+
+def test_a_restore_makes_its_scratch_directory_and_leaves_nothing_in_it(
+    local_settings: Settings, tmp_path: Path
+) -> None:
+    home = Adapters(local_settings)
+    populate(home.records, home.storage)
+    fresh = _fresh(local_settings, tmp_path, "scratchless")
+    scratch = tmp_path / "not-yet" / "tmp"
+    backup_import.restore(fresh.records, fresh.storage, io.BytesIO(_export(home)), LIMITS, scratch=scratch)
+    assert len(fresh.records.audio.list(limit=10).items) == len(SIZES)
+    assert list(scratch.iterdir()) == []
