@@ -217,6 +217,14 @@ def test_its_card_is_made_from_the_page_as_an_interactive_card_on_yoto(browser: 
         assert events["onLhb"]["params"]["chapterKey"] == chapters[cottage]["key"]
         assert events["onRhb"]["params"]["chapterKey"] == chapters[river]["key"]
         assert all(t["trackUrl"].startswith("yoto:#") for c in chapters.values() for t in c["tracks"])
+
+        # Deleting the story deletes its card, on Yoto too, and the question says so.
+        row.get_by_role("button", name=f"Delete {name}").click()
+        dialog = page.get_by_role("dialog", name=f"Delete “{name}”?")
+        expect(dialog).to_contain_text(f"Its card (Yoto card {card_id}) is deleted too, on Yoto as well.")
+        dialog.get_by_role("button", name="Delete story").click()
+        expect(row).to_have_count(0)
+        assert card_id not in player_rig.server.cloud.cards()
     finally:
         ui.page.context.close()
     ui.check()

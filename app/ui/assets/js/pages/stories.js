@@ -427,7 +427,8 @@ export async function render(root, ctx) {
     const el = h("li", { class: "st-item" }, h("div", { class: "main" }, title, meta), actions, status.el);
 
     async function remove() {
-      if (!(await confirmDialog(`Delete “${s.title}”?`, "The story goes for the whole family. A card made from it stops being changed from here. This cannot be undone.", "Delete story"))) return;
+      const card = s.yoto_card_id ? ` Its card (Yoto card ${s.yoto_card_id}) is deleted too, on Yoto as well.` : "";
+      if (!(await confirmDialog(`Delete “${s.title}”?`, `The story goes for the whole family.${card} This cannot be undone.`, "Delete story"))) return;
       try {
         await api(`api/stories/${encodeURIComponent(s.id)}`, { method: "DELETE" });
         if (draft.id === s.id) { unsaved = false; open(null); }
