@@ -441,6 +441,25 @@ def test_a_member_lists_their_own_stories_and_an_admin_everyones(stories_ui: Ui,
     expect(row.get_by_role("button")).to_have_text(["Open", "Make card", "Delete"])
 
 
+def test_making_a_card_without_a_linked_yoto_account_says_where_to_link_it(stories_ui: Ui) -> None:
+    ui, tag = stories_ui, uuid.uuid4().hex[:6]
+    spoken = _api(ui, "POST", "/api/audio/tts", data={"title": f"Unlinked {tag}", "text": "Hi."})
+    scene = {"id": "a", "title": "Only", "audio_id": spoken["id"], "ending": True}
+    _api(ui, "POST", "/api/stories", data={"title": f"Unlinked {tag}", "start": "a", "scenes": [scene]})
+    ui.goto("library")
+    ui.goto("stories")
+    row = (
+        ui.page.get_by_role("list", name="The family's stories")
+        .get_by_role("listitem")
+        .filter(has_text=f"Unlinked {tag}")
+    )
+    row.get_by_role("button", name=f"Make the card of Unlinked {tag}").click()
+    expect(row.get_by_role("status")).to_contain_text(
+        re.compile(r"^No card made: .*link.* \(see Yoto account\)$", re.I)
+    )
+    expect(row).to_contain_text("no card yet")
+
+
 TWEE = """:: StoryTitle
 The lighthouse {tag}
 

@@ -383,7 +383,8 @@ export async function render(root, ctx) {
       if (draft.id === story.id) { draft.yoto_card_id = cardId; cardButton.textContent = "Make its card again"; }
       await load();
     } catch (err) {
-      status.error(`No card made: ${err.message}${err.status === 409 && /link/i.test(err.message) ? " (see Yoto account)" : ""}`);
+      // Refused in the request (409) or in the upload run: an unlinked account is fixed on the Yoto account page.
+      status.error(`No card made: ${err.message}${/\blink/i.test(err.message) ? " (see Yoto account)" : ""}`);
     }
   }
 
