@@ -167,6 +167,7 @@ def test_the_exempt_table() -> None:
         ("POST", "/api/storage/upload"),
         ("PUT", "/api/cards/{card_id}/cover"),
         ("POST", "/api/stories/import"),
+        ("POST", "/api/import-backup"),
     }
     assert is_streaming_upload("POST", "/api/audio")
     assert is_streaming_upload("PUT", "/api/cards/c-123/cover")
