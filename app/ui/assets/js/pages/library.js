@@ -1,8 +1,9 @@
 // Library: upload (drop or pick several files, a progress bar each, through
 // the two-step signed upload), record from the microphone, text to speech,
-// search, rename, delete (with the "used by" warning) and play in the page.
+// search, rename, delete (with the "used by" warning) and play in the page;
+// import a whole collection (a ZIP of folders, or an audiobook) with its progress.
 
-import { api, ApiError, listOf, sendToTarget } from "../api.js";
+import { api, ApiError, apiUrl, listOf, reasonOf, sendToTarget } from "../api.js";
 import { announce, checkbox, clear, confirmDialog, debounce, field, formatBytes, formatDuration, formatNumber, h, statusLine } from "../dom.js";
 import { recorderPanel } from "../recorder.js";
 
@@ -194,6 +195,8 @@ export async function render(root, ctx) {
     }
   }
 
+  const importer = importPanel(async () => { await Promise.all([load(), loadUsage()]); });
+
   // --- text to speech --------------------------------------------------------
   const tts = ttsPanel(ctx, async () => { await Promise.all([load(), loadUsage()]); });
   const recorder = recorderPanel(async (file, title) => {
@@ -208,6 +211,7 @@ export async function render(root, ctx) {
   clear(root,
     h("div", { class: "page-head" }, h("h1", {}, "Library"), usage),
     h("section", { class: "panel", "aria-labelledby": "add-h" }, h("h2", { id: "add-h" }, "Upload audio"), drop, uploads),
+    importer.el,
     recorder.el,
     tts.el,
     h("section", { class: "panel", "aria-labelledby": "lib-h" },
@@ -217,7 +221,94 @@ export async function render(root, ctx) {
     dock.el);
 
   await Promise.all([load(), loadUsage(), tts.load()]);
-  return () => { dock.stop(); recorder.stop(); };
+  return () => { dock.stop(); recorder.stop(); importer.stop(); };
+}
+
+/** POST api/imports with the upload's progress; resolves to the answer's body (the run). */
+function sendImport(file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", new URL(apiUrl("api/imports"), document.baseURI).href);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
+    xhr.addEventListener("load", () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { data = null; }
+      if (xhr.status >= 200 && xhr.status < 300 && data) resolve(data);
+      else reject(new ApiError(xhr.status, reasonOf(xhr.status, data), data || {}));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, "The upload was cut off. Check the connection and try again.")));
+    const form = new FormData();
+    form.append("file", file, file.name || "import.zip");
+    xhr.send(form);
+  });
+}
+
+/** Import a collection: one ZIP (folders become playlists) or one audiobook, then its files as they go. */
+function importPanel(onDone) {
+  const picker = h("input", { type: "file", accept: ".zip,application/zip,.m4b,.m4a,.mp3", class: "visually-hidden", id: "import-picker" });
+  picker.setAttribute("aria-label", "Choose a ZIP or an audiobook to import");
+  const drop = h("label", { class: "drop", for: "import-picker" },
+    picker,
+    h("span", {}, "Drop a ZIP of folders here, or ", h("strong", {}, "choose a ZIP")),
+    h("span", { class: "small muted" }, "Each folder becomes a playlist · an audiobook with chapters becomes one item per chapter"));
+  const bar = h("progress", { max: 1, value: 0, "aria-label": "Import progress", hidden: true });
+  const state = h("div", { class: "state", role: "status" });
+  const skipped = h("ul", { class: "uploads", "aria-label": "Files not imported" });
+  let stopped = false;
+
+  picker.addEventListener("change", () => { const [file] = picker.files; picker.value = ""; if (file) start(file); });
+  for (const type of ["dragenter", "dragover"]) drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    const [file] = e.dataTransfer ? e.dataTransfer.files : [];
+    if (file) start(file);
+  });
+
+  function show(run) {
+    const rows = (run.results || []).filter((r) => r.kind === "audio");
+    const done = rows.filter((r) => r.status !== "waiting").length;
+    bar.max = Math.max(1, rows.length);
+    bar.value = done;
+    state.className = "state";
+    state.textContent = `Importing… ${formatNumber(done)} of ${formatNumber(rows.length)} files`;
+  }
+
+  async function start(file) {
+    skipped.replaceChildren();
+    bar.hidden = false;
+    bar.max = 1;
+    bar.value = 0;
+    state.className = "state";
+    state.textContent = `Sending ${file.name}…`;
+    try {
+      let { run } = await sendImport(file, (f) => { bar.value = f; state.textContent = f < 1 ? `Sending ${file.name}… ${Math.round(f * 100)}%` : "Checking the archive…"; });
+      while (!["ok", "partial", "failed"].includes(run.status) && !stopped) {
+        show(run);
+        await new Promise((resolve) => window.setTimeout(resolve, 700));
+        run = await api(`api/runs/${encodeURIComponent(run.id)}`);
+      }
+      if (stopped) return;
+      show(run);
+      bar.value = bar.max;
+      state.className = run.status === "failed" ? "state error" : "state ok";
+      state.textContent = run.status === "failed" ? `Not imported: ${run.detail}` : `Imported: ${run.detail}`;
+      for (const r of (run.results || []).filter((x) => x.status === "skipped" && x.kind !== "other")) {
+        skipped.append(h("li", {}, h("div", { class: "name" }, r.path), h("div", { class: "state" }, r.reason)));
+      }
+      announce(state.textContent);
+      await onDone();
+    } catch (err) {
+      bar.value = 0;
+      state.className = "state error";
+      state.textContent = `Not imported: ${err instanceof ApiError ? err.message : String(err)}`;
+    }
+  }
+
+  const el = h("section", { class: "panel", "aria-labelledby": "import-h" },
+    h("h2", { id: "import-h" }, "Import a collection"), drop, bar, state, skipped);
+  return { el, stop() { stopped = true; } };
 }
 
 /** What a 409 names as still using an item, as words (names when the API can tell them). */
