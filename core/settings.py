@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     # A whole collection in one ZIP (POST /api/imports, docs/audio.md "Import"): the archive as sent,
     # its entries, folder levels, and what they expand to, in all and per entry (checked while reading).
     import_max_mb: int = 1024
-    import_max_files: int = Field(default=2000, ge=1)
+    import_max_files: int = Field(default=1000, ge=1)
     import_max_depth: int = Field(default=8, ge=1)
     import_max_expanded_mb: int = 4096
     import_max_ratio: float = Field(default=100.0, gt=1)

@@ -9,6 +9,7 @@ reports each file as it goes. Rules in docs/audio.md, "Import".
 from __future__ import annotations
 
 import re
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ _NOISE = frozenset({"__macosx", "thumbs.db", "desktop.ini"})
 BOOK_MAX_S = 24 * 3600.0  # the longest audiobook cut into chapters
 COVER_MAX_BYTES = 5 * 1024 * 1024
 _CHUNK = 64 * 1024
+REASON_MAX = 200  # a run's rows are one record: DynamoDB holds at most 400 KB of it
 # An entry may expand past the ratio cap until it has produced this much (tiny files compress oddly).
 RATIO_FLOOR_BYTES = 1024 * 1024
 
@@ -69,6 +71,7 @@ class ImportPorts:
     users: UserLookup
     limits: ImportLimits
     max_tracks: int
+    report_every_s: float = 1.0
 
 
 # --------------------------------------------------------------------------- the archive's entries
@@ -269,13 +272,23 @@ def start(ports: ImportPorts, user: User, upload: Path, filename: str | None) ->
 
 @dataclass
 class _Progress:
+    """The run's rows, saved at most every `every_s` (each save rewrites them all)."""
+
     ports: ImportPorts
     run_id: str
     rows: list[dict[str, object]]
+    last: float = 0.0
 
     def set(self, index: int, **row: object) -> None:
+        if isinstance(row.get("reason"), str):
+            row["reason"] = str(row["reason"])[:REASON_MAX]
         self.rows[index] = {**self.rows[index], **row}
+        if time.monotonic() - self.last >= self.ports.report_every_s:
+            self.save()
+
+    def save(self) -> None:
         jobs.report(self.ports.runs, self.run_id, list(self.rows))
+        self.last = time.monotonic()
 
 
 def _chunks(name: str, ids: list[str], size: int) -> Iterator[tuple[str, list[str]]]:
@@ -349,7 +362,7 @@ def _import(ports: ImportPorts, run: Run, user: User, work: Path) -> jobs.Outcom
             for e in entries
         ]
         progress = _Progress(ports, run.id, rows)
-        jobs.report(ports.runs, run.id, list(rows))
+        progress.save()
         budget = Budget(ports.limits, size)
         folders: dict[tuple[str, ...], list[str]] = {}
         books = playlists = items = 0

@@ -92,6 +92,7 @@ def test_a_zipped_collection_becomes_items_and_playlists_in_name_order(
 
 def test_progress_is_reported_file_by_file(root: Root, ports: ImportPorts, queue: HeldQueue, tmp_path: Path) -> None:
     archive = collection(tmp_path, tmp_path / "c.zip", folders=["A"], per_folder=3)
+    ports = replace(ports, report_every_s=0)
     imports.start(ports, MUM, archive, "c.zip")
     seen: list[list[str]] = []
     real = jobs.report
