@@ -1,19 +1,20 @@
 """FastAPI dependencies shared by the routers: the composition root of the
 process's adapter set (`RootDep`), the logged-in user (cookie → signed session
 id → live session → enabled user, plus the CSRF check for state-changing
-methods) and the admin gate."""
+methods; or a personal access token, its scopes checked) and the admin gate."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
-from fastapi.security import APIKeyCookie
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters import get_adapters
-from app.http.csrf import UNSAFE_METHODS, check_origin
+from app.http.csrf import UNSAFE_METHODS, bearer_token, check_origin
 from core.records import User
-from services import sessions
+from services import personal_tokens, sessions
+from services.personal_tokens import Caller
 from services.signing import Keys
 from wiring import Root, root_for
 
@@ -48,11 +49,38 @@ session_cookie = APIKeyCookie(
 )
 
 
-def current_user(request: Request, root: RootDep, _: Annotated[str | None, Security(session_cookie)]) -> User:
+# A personal access token (POST /api/tokens) instead of the cookie: scripts and /mcp.
+bearer = HTTPBearer(
+    scheme_name="token",
+    description="a personal access token (POST /api/tokens); its scopes narrow what it may change; no CSRF check",
+    auto_error=False,
+)
+
+
+def current_caller(
+    request: Request,
+    root: RootDep,
+    _: Annotated[str | None, Security(session_cookie)],
+    __: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Caller:
+    """The session's user, or a bearer token's (the cookie is then ignored) with its scopes checked against the
+    request."""
+    token = bearer_token(request)
+    if token is not None:
+        caller = personal_tokens.authenticate(root.personal_tokens, token)
+        personal_tokens.check_request(caller, request.method, request.url.path)
+        return caller
     sid = session_id_from(request, root.keys)
     if sid is not None and request.method in UNSAFE_METHODS:
         check_origin(request, root.settings)
-    return sessions.user_of(root.records.sessions, root.adapters.identity, root.members, sid)
+    return Caller(sessions.user_of(root.records.sessions, root.adapters.identity, root.members, sid))
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def current_user(caller: CallerDep) -> User:
+    return caller.user
 
 
 UserDep = Annotated[User, Depends(current_user)]

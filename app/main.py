@@ -39,7 +39,7 @@ ROUTE_GROUPS = (
     RouteGroup("auth", ("/api/auth",), ("app.routers.auth",)),
     RouteGroup("users", ("/api/users",), ("app.routers.users",)),
     RouteGroup("tokens", ("/api/tokens",), ("app.routers.tokens",)),
-    RouteGroup("mcp", (), ("app.mcp.routes",), exact=("/mcp",)),  # the SDK is imported on the first /mcp request
+    RouteGroup("mcp", (), ("app.routers.mcp",), exact=("/mcp",)),  # the SDK is imported on the first /mcp request
     # Fixed paths under /api/audio before the /{item_id} routes.
     RouteGroup("audio", ("/api/audio", "/api/tts"), ("app.routers.uploads", "app.routers.tts", "app.routers.audio")),
     RouteGroup("storage", ("/api/storage",), ("app.routers.storage",)),

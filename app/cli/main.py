@@ -4,13 +4,14 @@ python -m app create-user NAME [--admin] --password-stdin    (app/cli/users.py)
 python -m app first-run-hint                                 (app/cli/users.py)
 python -m app migrate --to-aws | --to-local [--dry-run] [--repair]   (app/cli/migrate.py)
 python -m app reset-password NAME --code-stdin               (app/cli/migrate.py)
+python -m app mcp                                            (app/cli/mcp_stdio.py)
 """
 
 from __future__ import annotations
 
 import argparse
 
-from app.cli import migrate, users
+from app.cli import mcp_stdio, migrate, users
 from app.cli.exits import EXIT_CONFIG, EXIT_UNAVAILABLE, fail
 from core.errors import BackendUnavailable, ConfigError
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     hint = commands.add_parser("first-run-hint", help="print how to create the first admin, if none exists")
     hint.set_defaults(run=users.first_run_hint)
     migrate.add_commands(commands)
+    mcp_stdio.add_command(commands)
     return parser
 
 

@@ -1,7 +1,8 @@
 """CSRF defence for cookie-authenticated state changes: the request's
 `Origin` (or, when a browser leaves it out, the origin of `Referer`) must be
 one we serve or trust. SameSite=Lax alone does not cover same-site sibling
-hosts or older browsers, and login itself is protected too (login CSRF)."""
+hosts or older browsers, and login itself is protected too (login CSRF).
+A bearer-token request is not checked (`bearer_token`)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ def request_origin(request: Request) -> str | None:
         return None if origin.strip() == "null" else origin.strip().rstrip("/").lower()
     referer = request.headers.get("referer")
     return _origin_of(referer) if referer else None
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, else None. A request that
+    carries one needs no Origin check: no browser adds that header by itself."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def check_origin(request: Request, settings: Settings) -> None:
