@@ -13,8 +13,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from adapters import get_adapters
 from app.http.csrf import UNSAFE_METHODS, bearer_token, check_origin
 from core.records import User
-from services import personal_tokens, sessions
-from services.personal_tokens import Caller
+from services import sessions
 from services.signing import Keys
 from wiring import Root, root_for
 
@@ -49,7 +48,7 @@ session_cookie = APIKeyCookie(
 )
 
 
-# A personal access token (POST /api/tokens) instead of the cookie: scripts and /mcp.
+# A personal access token (POST /api/tokens) instead of the cookie, for scripts (/mcp checks its own).
 bearer = HTTPBearer(
     scheme_name="token",
     description="a personal access token (POST /api/tokens); its scopes narrow what it may change; no CSRF check",
@@ -57,30 +56,23 @@ bearer = HTTPBearer(
 )
 
 
-def current_caller(
+def current_user(
     request: Request,
     root: RootDep,
     _: Annotated[str | None, Security(session_cookie)],
     __: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-) -> Caller:
-    """The session's user, or a bearer token's (the cookie is then ignored) with its scopes checked against the
-    request."""
+) -> User:
     token = bearer_token(request)
-    if token is not None:
+    if token is not None:  # the cookie is then ignored; the token's scopes are checked against the request
+        from services import personal_tokens  # only a bearer request pays for it
+
         caller = personal_tokens.authenticate(root.personal_tokens, token)
         personal_tokens.check_request(caller, request.method, request.url.path)
-        return caller
+        return caller.user
     sid = session_id_from(request, root.keys)
     if sid is not None and request.method in UNSAFE_METHODS:
         check_origin(request, root.settings)
-    return Caller(sessions.user_of(root.records.sessions, root.adapters.identity, root.members, sid))
-
-
-CallerDep = Annotated[Caller, Depends(current_caller)]
-
-
-def current_user(caller: CallerDep) -> User:
-    return caller.user
+    return sessions.user_of(root.records.sessions, root.adapters.identity, root.members, sid)
 
 
 UserDep = Annotated[User, Depends(current_user)]
