@@ -12,20 +12,21 @@ import re
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from core.errors import DomainError, Invalid, NotFound, TooLarge, Unsupported
+from core.errors import Conflict, DomainError, Invalid, NotFound, TooLarge, Unsupported
 from core.ports import AudioTags, Chapter, RunQueue, RunRepository, TagReader
 from core.records import Run, User, new_id
 from core.settings import Settings
 from core.storage_keys import staging_key
-from services import jobs
+from services import jobs, uploads
 from services.card_content import UserLookup
 from services.images import image_kind_and_size
 from services.ingest import TITLE_MAX, IngestPorts, ingest, normalise_unregistered, quota_left, scratch_dir, title_from
 from services.playlists import Playlists
+from services.uploads import Started, UploadPorts
 
 KIND = "import"
 AUDIO_SUFFIXES = frozenset({".mp3", ".m4a", ".m4b", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus"})
@@ -265,6 +266,41 @@ def start(ports: ImportPorts, user: User, upload: Path, filename: str | None) ->
     if queued:
         return run
     return jobs.execute(ports.runs, {KIND: lambda r: run_import(ports, r)}, run.id)
+
+
+def start_upload(
+    ports: ImportPorts, uploads_ports: UploadPorts, user: User, filename: str | None, size_bytes: int | None
+) -> Started:
+    """A signed target for an archive too large to come through the API (Lambda's payload
+    limit): the two-step upload of `services.uploads`, capped at IMPORT_MAX_MB."""
+    capped = replace(uploads_ports, max_bytes=ports.limits.max_bytes)
+    return uploads.start(capped, user, filename=filename, size_bytes=size_bytes)
+
+
+def complete_upload(ports: ImportPorts, uploads_ports: UploadPorts, user: User, upload_id: str) -> Run:
+    """Claim the sent archive (once, as `uploads.complete` does), then `start` it; the
+    staged bytes go whether it is refused or not."""
+    pending = uploads.pending_of(uploads_ports.uploads, upload_id, user)
+    claim = f"upload-complete:{pending.id}"
+    if uploads_ports.counters.add(claim, 1, ttl_s=uploads_ports.claim_ttl_s) > 1:
+        raise Conflict("this upload is already being completed")
+    storage = ports.ingest.storage
+    try:
+        try:
+            info = storage.head(pending.storage_key)
+        except NotFound:
+            raise Conflict("no bytes have been sent to this upload's target yet") from None
+        try:
+            if info.size > pending.max_bytes:
+                raise uploads.too_large(pending.max_bytes)
+            with scratch_dir(ports.ingest.scratch) as work:
+                storage.download_to(pending.storage_key, work / "upload")
+                return start(ports, user, work / "upload", pending.filename)
+        finally:
+            storage.delete(pending.storage_key)
+            uploads_ports.uploads.delete(pending.id)
+    finally:
+        uploads_ports.counters.reset(claim)
 
 
 # --------------------------------------------------------------------------- the run

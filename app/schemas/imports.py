@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from app.schemas.common import In
 from app.schemas.scheduled import RunOut
+
+
+class ImportUploadIn(In):
+    """An archive to send to a signed target first (too large for the API's own body)."""
+
+    filename: str | None = Field(default=None, max_length=255)
+    size_bytes: int | None = Field(default=None, ge=0, description="refused at once past IMPORT_MAX_MB")
 
 
 class ImportOut(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from tests.api.conftest import ADMIN, MEMBER, Api, assert_nothing_left, make_api
+from tests.api.conftest import ADMIN, MEMBER, Api, assert_nothing_left, make_api, stored_keys
 from tests.audio_fixtures import write_tone
 from tests.services.import_archives import bomb, collection, m4b_book, with_entry
 from tests.waiting import eventually
@@ -132,3 +132,30 @@ def test_refusals_before_anything_is_read(api: Api, tmp_path: Path) -> None:
     r = c.post("/api/imports", content=b"{}", headers={"content-type": "application/json"})
     assert r.status_code == 400, r.text
     assert_nothing_left(api)
+
+
+def _two_step(api: Api, c: Any, archive: Path) -> Any:
+    from tests.api.test_uploads import _send
+
+    r = c.post("/api/imports/uploads", json={"filename": archive.name, "size_bytes": archive.stat().st_size})
+    assert r.status_code == 201, r.text
+    started = r.json()
+    assert _send(api, started["target"], archive.read_bytes(), archive.name) in (200, 201, 204)
+    return c.post(f"/api/imports/uploads/{started['id']}/complete")
+
+
+def test_the_two_step_way_in(api: Api, tmp_path: Path) -> None:
+    """Past the API's own body (Lambda's payload limit): the archive goes to a signed target first."""
+    c = api.login(MEMBER)
+    archive = collection(tmp_path, tmp_path / "big.zip", folders=["One", "Two"], per_folder=3)
+    run = finished(c, _two_step(api, c, archive))
+    assert run["status"] == "ok", run["detail"]
+    assert [(p["name"], len(p["audio_ids"])) for p in playlists(c)] == [("One", 3), ("Two", 3)]
+    assert len(stored_keys(api.adapters)) == 6 and all(k.startswith("audio/") for k in stored_keys(api.adapters))
+
+    hostile = with_entry(archive, tmp_path / "slip.zip", "../evil.mp3")
+    r = _two_step(api, c, hostile)
+    assert r.status_code == 422 and "outside the import" in r.json()["detail"], r.text
+    assert len(stored_keys(api.adapters)) == 6  # the staged archive went too
+    too_big = c.post("/api/imports/uploads", json={"filename": "x.zip", "size_bytes": 2 << 40})
+    assert too_big.status_code == 413, too_big.text

@@ -1,10 +1,12 @@
 """The Library page's import in the browser: a ZIP of two folders picked in the file input
-is sent with its progress, followed file by file to its end, and shows what was made and
-each file not imported with its reason; its folders are playlists and its files items. A
-ZIP with an entry outside the import is refused in words, with nothing made."""
+is sent with its progress through the two-step upload (it is larger than MAX_BODY_KB),
+followed file by file to its end, and shows what was made and each file not imported with
+its reason; its folders are playlists and its files items. A ZIP with an entry outside
+the import is refused in words, with nothing made."""
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -24,6 +26,7 @@ def _archive(tmp_path: Path, tag: str) -> Path:
             for n in (1, 2):
                 zf.writestr(f"{folder}/{folder} track {n}.mp3", tone)
         zf.writestr(f"Owls {tag}/broken {tag}.mp3", b"\xff\xfb\x90\x00" + b"\x00" * 300)
+        zf.writestr(f"Owls {tag}/liner notes.txt", os.urandom(100_000))  # past MAX_BODY_KB: the two-step way
     return dest
 
 

@@ -3,7 +3,7 @@
 // search, rename, delete (with the "used by" warning) and play in the page;
 // import a whole collection (a ZIP of folders, or an audiobook) with its progress.
 
-import { api, ApiError, apiUrl, listOf, reasonOf, sendToTarget } from "../api.js";
+import { api, ApiError, listOf, sendToTarget } from "../api.js";
 import { announce, checkbox, clear, confirmDialog, debounce, field, formatBytes, formatDuration, formatNumber, h, statusLine } from "../dom.js";
 import { recorderPanel } from "../recorder.js";
 
@@ -224,24 +224,16 @@ export async function render(root, ctx) {
   return () => { dock.stop(); recorder.stop(); importer.stop(); };
 }
 
-/** POST api/imports with the upload's progress; resolves to the answer's body (the run). */
-function sendImport(file, onProgress) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", new URL(apiUrl("api/imports"), document.baseURI).href);
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
-    xhr.addEventListener("load", () => {
-      let data = null;
-      try { data = JSON.parse(xhr.responseText); } catch { data = null; }
-      if (xhr.status >= 200 && xhr.status < 300 && data) resolve(data);
-      else reject(new ApiError(xhr.status, reasonOf(xhr.status, data), data || {}));
-    });
-    xhr.addEventListener("error", () => reject(new ApiError(0, "The upload was cut off. Check the connection and try again.")));
-    const form = new FormData();
-    form.append("file", file, file.name || "import.zip");
-    xhr.send(form);
-  });
+/** The archive through the two-step upload (no body cap on the way), then the import's run. */
+async function sendImport(file, onProgress) {
+  const started = await api("api/imports/uploads", { method: "POST", json: { filename: file.name, size_bytes: file.size } });
+  try {
+    await sendToTarget(started.target, file, onProgress);
+  } catch (err) {
+    if (err.status !== 401) api(`api/audio/uploads/${started.id}`, { method: "DELETE" }).catch(() => {});
+    throw err;
+  }
+  return api(`api/imports/uploads/${started.id}/complete`, { method: "POST" });
 }
 
 /** Import a collection: one ZIP (folders become playlists) or one audiobook, then its files as they go. */
