@@ -63,6 +63,7 @@ FEATURES = {
     "tts_quota": "/api/tts/quota",
     "podcasts": "/api/podcasts",
     "routines": "/api/routines",
+    "stories": "/api/stories",
 }
 
 router = APIRouter(tags=["ui"])

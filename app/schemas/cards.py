@@ -60,6 +60,7 @@ class CardOut(BaseModel):
     cover_url: str | None
     yoto_card_id: str | None
     playlist_id: str | None
+    story_id: str | None = Field(description="the branching story whose interactive card this is; edit the story")
     storage: Storage
     tracks: list[CardTrackOut]
     created_at: datetime
@@ -88,6 +89,7 @@ class CardOut(BaseModel):
             cover_url=card.cover_url,
             yoto_card_id=card.yoto_card_id,
             playlist_id=card.playlist_id,
+            story_id=card.story_id,
             storage=card.storage,  # type: ignore[arg-type]
             tracks=tracks,
             created_at=card.created_at,

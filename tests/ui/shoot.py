@@ -24,7 +24,7 @@ from tests.brokers import run_mosquitto
 from tests.feeds import FeedServer, Served, rss, serve_feeds
 from tests.ui.conftest import ADMIN, CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, linked_admin, serve_ui
 
-PAGES = ["library", "cards", "playlists", "players", "podcasts", "routines", "yoto", "family", "account"]
+PAGES = ["library", "cards", "playlists", "players", "podcasts", "routines", "stories", "yoto", "family", "account"]
 
 
 def _api(page: Page, base: str, method: str, path: str, **kw: Any) -> Any:

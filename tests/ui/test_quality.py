@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.ui.conftest import ADMIN, Ui, UiServer, new_ui
 
-PAGES = ["library", "cards", "playlists", "players", "podcasts", "routines", "yoto", "family", "account"]
+PAGES = ["library", "cards", "playlists", "players", "podcasts", "routines", "stories", "yoto", "family", "account"]
 INTERACTIVE_ROLES = {
     "button",
     "link",

@@ -64,7 +64,7 @@ def test_the_questions_asked_before_signing_in(ui_server: UiServer) -> None:
         assert c.get("/api/ui/session").json() == {"user": None}
         assert c.get("/api/ui/first-run").json() == {"admin_exists": True}
         features = c.get("/api/ui/features").json()["features"]
-        assert features["tts_quota"] is True and features["podcasts"] is True  # this server has them
+        assert features["tts_quota"] is True and features["podcasts"] is True and features["stories"] is True
         creds = {"username": ADMIN[0], "password": ADMIN[1]}
         login = c.post("/api/auth/login", json=creds, headers={"Origin": ui_server.url})
         assert login.status_code == 200

@@ -11,7 +11,7 @@ const PAGES = [
   { route: "players", label: "Players", load: () => import("./pages/players.js") },
   { route: "podcasts", label: "Podcasts", feature: "podcasts", load: () => import("./pages/podcasts.js") },
   { route: "routines", label: "Routines", feature: "routines", load: () => import("./pages/routines.js") },
-  { route: "stories", label: "Stories", load: () => import("./pages/stories.js") },
+  { route: "stories", label: "Stories", feature: "stories", load: () => import("./pages/stories.js") },
   { route: "yoto", label: "Yoto account", load: () => import("./pages/yoto.js") },
   { route: "family", label: "Family", admin: true, load: () => import("./pages/family.js") },
 ];

@@ -184,9 +184,10 @@ export async function render(root, ctx) {
       list.replaceChildren(...cards.map((card) => h("li", {},
         h("div", { class: "main" }, h("span", { class: "title" }, card.title), h("br"),
           h("span", { class: "meta" }, [`${listOf(card.tracks).length} tracks`, card.owner && card.owner !== ctx.me.username ? `by ${card.owner}` : null,
-            card.storage === "yoto" ? "in Yoto's storage" : "streamed", card.yoto_card_id ? `Yoto card ${card.yoto_card_id}` : null, card.playlist_id ? "follows a playlist" : null].filter(Boolean).join(" · "))),
+            card.storage === "yoto" ? "in Yoto's storage" : "streamed", card.yoto_card_id ? `Yoto card ${card.yoto_card_id}` : null, card.playlist_id ? "follows a playlist" : null, card.story_id ? "plays a story" : null].filter(Boolean).join(" · "))),
         h("div", { class: "actions" },
           card.playlist_id ? h("a", { class: "button secondary", href: "#/playlists", "aria-label": `Edit the playlist of ${card.title}` }, "Edit playlist")
+            : card.story_id ? h("a", { class: "button secondary", href: `#/stories/${encodeURIComponent(card.story_id)}`, "aria-label": `Edit the story of ${card.title}` }, "Edit story")
             : h("button", { type: "button", class: "secondary", "aria-label": `Edit ${card.title}`, onclick: () => edit(card) }, "Edit"),
           h("button", { type: "button", class: "secondary", "aria-label": `Check ${card.title}`, onclick: () => doctor(card) }, "Check"),
           h("button", { type: "button", class: "danger secondary", "aria-label": `Delete ${card.title}`, onclick: () => remove(card) }, "Delete")))));
@@ -205,7 +206,7 @@ export async function render(root, ctx) {
     const lines = [...listOf(found.problems).map((p) => h("li", {}, p)),
       ...listOf(found.tracks).map((t) => h("li", {}, `Chapter ${t.chapter}, track ${t.track} “${t.title}”: ${t.ok ? "fine" : t.problems.join("; ")}`))];
     const body = h("div", {}, h("p", {}, found.ok ? "Every track is as a player needs it." : "Some tracks would not play as they should."), h("ul", {}, ...lines));
-    const buttons = found.ok || card.playlist_id ? [{ label: "Close", value: false }] : [{ label: "Close", value: false, class: "secondary" }, { label: "Repair the card", value: true }];
+    const buttons = found.ok || card.playlist_id || card.story_id ? [{ label: "Close", value: false }] : [{ label: "Close", value: false, class: "secondary" }, { label: "Repair the card", value: true }];
     if (!(await dialog(`Check “${card.title}”`, body, buttons))) return;
     try {
       await api(`api/cards/${card.id}/repair`, { method: "POST" });
