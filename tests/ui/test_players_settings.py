@@ -276,6 +276,7 @@ def test_alarms_are_added_switched_changed_and_deleted(ui: Ui, rig: Rig, width: 
     assert _body(sent.value) == {"enabled": False}
     expect(mine).to_contain_text("· off")
     expect(panel.get_by_role("switch", name="Alarm at 06:30 Mon, Wed, Fri on")).not_to_be_checked()
+    expect(panel.get_by_role("switch", name="Alarm at 06:30 Mon, Wed, Fri on")).to_be_focused()  # the list redrawn
     assert [a["enabled"] for a in _api(ui, "GET", f"/api/players/{player_id}/alarms")["alarms"]] == [True, False]
 
     # Changed: another time and Saturday too, the built-in sound the app's alarm plays; only those sent.

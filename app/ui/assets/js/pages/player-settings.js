@@ -308,7 +308,9 @@ export function alarmsSection(playerId, playerName, cards) {
         const saved = await api(`${base}/${alarm.n}`, { method: "PATCH", json: { enabled: on } });
         status.ok(`Alarm at ${alarmName(saved)} ${saved.enabled ? "on" : "off"}.`);
         announce(`Alarm ${saved.enabled ? "on" : "off"}`);
+        const hadFocus = document.activeElement === toggle.input;
         await load();
+        if (hadFocus) list.querySelector(`li[data-n="${alarm.n}"] [role="switch"]`)?.focus();
       } catch (err) {
         toggle.input.checked = !on;
         status.error(`Not switched ${on ? "on" : "off"}: ${err.message}`);

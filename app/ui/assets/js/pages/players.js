@@ -281,14 +281,14 @@ export async function render(root, ctx) {
 }
 
 /**
- * A section of a player's panel as it shows closed; opened the first time, it fetches
+ * A section of a player's panel as it shows closed; opened by the user the first time (a click
+ * or Enter on its summary; a script setting `open` only shows "Opening…"), it fetches
  * player-settings.js (kept off the page's first load) and puts the real section in its place.
  */
 function closedSection(title, playerName, make) {
   const summary = h("summary", { "aria-label": `${title} of ${playerName()}` }, title);
   const el = h("details", { class: "ps" }, summary, h("div", { class: "ps-body" }, h("p", { class: "muted small" }, "Opening…")));
-  el.addEventListener("toggle", async () => {
-    if (!el.open || !el.isConnected) return;
+  summary.addEventListener("click", async () => {
     try {
       const section = make(await import("./player-settings.js"));
       const hadFocus = document.activeElement === summary;
