@@ -133,7 +133,8 @@ def make_card(
     if dry_run:
         missing = cards.missing_uploads(ports.cards, caller.user, spec)  # every check a write makes first
         linked = ports.cards.yoto.tokens.is_linked(caller.user.owner_id)
-        would = f"make card {title.strip()!r} with {len(items)} tracks: {_titles(items)}"
+        tracks = f"{len(items)} track" + ("s" if len(items) != 1 else "")
+        would = f"make card {title.strip()!r} with {tracks}: {_titles(items)}"
         if missing:
             would += f"; {len(missing)} item(s) to upload to Yoto's storage first"
         if not linked:

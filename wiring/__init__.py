@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from services.ingest import IngestPorts
     from services.library import LibraryPorts
     from services.listener_runner import InProcess, ListenerRunner
+    from services.mcp_tools import ToolPorts
     from services.members import MemberLookup, Members
     from services.personal_tokens import TokenPorts
     from services.player_commands import Commands
@@ -164,6 +165,15 @@ class Root:
 
         key = derive_key(session_secret(self.settings), "personal-tokens")
         return TokenPorts(self.records.settings, self.adapters.identity, self.members, key)
+
+    @once
+    def mcp_tools(self) -> ToolPorts:
+        """What the MCP server's tools use (`services.mcp_tools`)."""
+        from services.mcp_tools import ToolPorts
+
+        return ToolPorts(
+            self.records.audio, self.cards, self.card_uploads, self.playlists, self.tts, self.players, self.commands
+        )
 
     @once
     def family(self) -> Family:

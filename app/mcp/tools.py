@@ -19,7 +19,6 @@ from pydantic import Field
 from core.errors import DomainError
 from core.settings import VERSION
 from services import mcp_tools
-from services.mcp_tools import ToolPorts
 from services.personal_tokens import Caller
 from wiring import Root
 
@@ -48,18 +47,6 @@ def calling(root: Root, caller: Callable[[], Caller]) -> Iterator[None]:
         _CURRENT.reset(reset)
 
 
-def ports_of(root: Root) -> ToolPorts:
-    return ToolPorts(
-        audio=root.records.audio,
-        cards=root.cards,
-        card_uploads=root.card_uploads,
-        playlists=root.playlists,
-        tts=root.tts,
-        players=root.players,
-        commands=root.commands,
-    )
-
-
 async def _run(fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
     try:
         root, caller_of = _CURRENT.get()
@@ -67,7 +54,7 @@ async def _run(fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> 
         raise ToolError("no caller: this server runs behind /mcp or python -m app mcp") from None
 
     def work() -> dict[str, Any]:
-        return fn(ports_of(root), caller_of(), *args, **kwargs)
+        return fn(root.mcp_tools, caller_of(), *args, **kwargs)
 
     try:
         return await anyio.to_thread.run_sync(functools.partial(work))
