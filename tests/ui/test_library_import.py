@@ -62,3 +62,23 @@ def test_a_zip_slip_entry_is_refused_in_words(ui: Ui, tmp_path: Path) -> None:
     expect(panel.get_by_role("status")).to_have_text(re.compile(r"Not imported: .*outside the import"))
     assert len(ui_api(ui, "GET", "/api/playlists?limit=200")["items"]) == before
     expect(ui.page.get_by_role("list", name="Audio in the library").filter(has_text=f"slip {tag}")).to_have_count(0)
+
+
+def test_a_folder_is_packed_in_the_page_and_imported(ui: Ui, tmp_path: Path) -> None:
+    """The folder picker (as a dropped folder): the page zips the folder itself, its sub-folders become playlists."""
+    ui.sign_in()
+    tag = ui.width
+    top = tmp_path / f"Family {tag}"
+    for folder, freq in ((f"Songs {tag}", 330.0), (f"Stories {tag}", 550.0)):
+        (top / folder).mkdir(parents=True)
+        for n in (1, 2, 10):
+            write_tone(top / folder / f"{folder} {n}.mp3", "mp3", seconds=0.2, freq=freq)
+    ui.page.get_by_label("Choose a folder to import").set_input_files(str(top))
+    panel = ui.page.get_by_role("region", name="Import a collection")
+    expect(panel.get_by_role("status")).to_have_text(
+        "Imported: 6 of 6 audio files imported: 6 items, 2 playlists", timeout=60_000
+    )
+    made = {p["name"]: p["audio_ids"] for p in ui_api(ui, "GET", "/api/playlists?limit=200")["items"]}
+    songs = [ui_api(ui, "GET", f"/api/audio/{i}")["title"] for i in made[f"Songs {tag}"]]
+    assert songs == [f"Songs {tag} 1", f"Songs {tag} 2", f"Songs {tag} 10"]
+    assert len(made[f"Stories {tag}"]) == 3

@@ -236,24 +236,91 @@ async function sendImport(file, onProgress) {
   return api(`api/imports/uploads/${started.id}/complete`, { method: "POST" });
 }
 
-/** Import a collection: one ZIP (folders become playlists) or one audiobook, then its files as they go. */
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes, crc = 0) {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < bytes.length; i += 1) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/** A folder's files ({path, file}) as one ZIP, stored (audio does not compress): what the server imports. */
+async function zipOf(name, entries) {
+  const parts = [];
+  const central = [];
+  let offset = 0;
+  const utf8 = new TextEncoder();
+  for (const { path, file } of entries) {
+    const nameBytes = utf8.encode(path);
+    const crc = crc32(new Uint8Array(await file.arrayBuffer()));
+    const head = new DataView(new ArrayBuffer(30));
+    [[0, 0x04034b50, 4], [4, 20, 2], [6, 0x800, 2], [8, 0, 2], [14, crc, 4], [18, file.size, 4], [22, file.size, 4], [26, nameBytes.length, 2]]
+      .forEach(([at, v, n]) => (n === 4 ? head.setUint32(at, v, true) : head.setUint16(at, v, true)));
+    const dir = new DataView(new ArrayBuffer(46));
+    [[0, 0x02014b50, 4], [4, 20, 2], [6, 20, 2], [8, 0x800, 2], [16, crc, 4], [20, file.size, 4], [24, file.size, 4], [28, nameBytes.length, 2], [42, offset, 4]]
+      .forEach(([at, v, n]) => (n === 4 ? dir.setUint32(at, v, true) : dir.setUint16(at, v, true)));
+    parts.push(head, nameBytes, file);
+    central.push(dir, nameBytes);
+    offset += 30 + nameBytes.length + file.size;
+  }
+  const size = central.reduce((n, part) => n + part.byteLength, 0);
+  const end = new DataView(new ArrayBuffer(22));
+  [[0, 0x06054b50, 4], [8, entries.length, 2], [10, entries.length, 2], [12, size, 4], [16, offset, 4]]
+    .forEach(([at, v, n]) => (n === 4 ? end.setUint32(at, v, true) : end.setUint16(at, v, true)));
+  return new File([...parts, ...central, end], `${name}.zip`, { type: "application/zip" });
+}
+
+/** Every file under a dropped folder, with its path from that folder's parent. */
+async function filesUnder(entry, prefix = "") {
+  if (entry.isFile) return [{ path: prefix + entry.name, file: await new Promise((ok, fail) => entry.file(ok, fail)) }];
+  const reader = entry.createReader();
+  const found = [];
+  for (;;) {
+    const batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
+    if (!batch.length) break;
+    for (const child of batch) found.push(...(await filesUnder(child, `${prefix}${entry.name}/`)));
+  }
+  return found;
+}
+
+/** Import a collection: a folder or a ZIP of one (sub-folders become playlists), or an audiobook; its files as they go. */
 function importPanel(onDone) {
   const picker = h("input", { type: "file", accept: ".zip,application/zip,.m4b,.m4a,.mp3", class: "visually-hidden", id: "import-picker" });
   picker.setAttribute("aria-label", "Choose a ZIP or an audiobook to import");
+  const folderPicker = h("input", { type: "file", webkitdirectory: true, multiple: true, class: "visually-hidden", id: "folder-picker" });
+  folderPicker.setAttribute("aria-label", "Choose a folder to import");
   const drop = h("label", { class: "drop", for: "import-picker" },
     picker,
-    h("span", {}, "Drop a ZIP of folders here, or ", h("strong", {}, "choose a ZIP")),
-    h("span", { class: "small muted" }, "Each folder becomes a playlist · an audiobook with chapters becomes one item per chapter"));
+    h("span", {}, "Drop a folder or a ZIP here, or ", h("strong", {}, "choose a ZIP")),
+    h("span", { class: "small muted" }, "Each sub-folder becomes a playlist · an audiobook with chapters becomes one item per chapter"));
+  const folderButton = h("label", { class: "button secondary", for: "folder-picker" }, folderPicker, "Choose a folder…");
   const bar = h("progress", { max: 1, value: 0, "aria-label": "Import progress", hidden: true });
   const state = h("div", { class: "state", role: "status" });
   const skipped = h("ul", { class: "uploads", "aria-label": "Files not imported" });
   let stopped = false;
 
   picker.addEventListener("change", () => { const [file] = picker.files; picker.value = ""; if (file) start(file); });
+  folderPicker.addEventListener("change", () => {
+    const files = [...folderPicker.files];
+    folderPicker.value = "";
+    if (!files.length) return;
+    const top = (files[0].webkitRelativePath || files[0].name).split("/")[0];
+    start(null, top, files.map((file) => ({ path: file.webkitRelativePath || file.name, file })));
+  });
   for (const type of ["dragenter", "dragover"]) drop.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("over"); });
   for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => {
+  drop.addEventListener("drop", async (e) => {
     e.preventDefault();
+    const item = e.dataTransfer && e.dataTransfer.items && e.dataTransfer.items[0];
+    const entry = item && item.webkitGetAsEntry ? item.webkitGetAsEntry() : null;
+    if (entry && entry.isDirectory) {
+      start(null, entry.name, await filesUnder(entry));
+      return;
+    }
     const [file] = e.dataTransfer ? e.dataTransfer.files : [];
     if (file) start(file);
   });
@@ -267,14 +334,15 @@ function importPanel(onDone) {
     state.textContent = `Importing… ${formatNumber(done)} of ${formatNumber(rows.length)} files`;
   }
 
-  async function start(file) {
+  async function start(file, folder, entries) {
     skipped.replaceChildren();
     bar.hidden = false;
     bar.max = 1;
     bar.value = 0;
     state.className = "state";
-    state.textContent = `Sending ${file.name}…`;
+    state.textContent = file ? `Sending ${file.name}…` : `Packing the folder ${folder}…`;
     try {
+      if (!file) file = await zipOf(folder, entries);
       let { run } = await sendImport(file, (f) => { bar.value = f; state.textContent = f < 1 ? `Sending ${file.name}… ${Math.round(f * 100)}%` : "Checking the archive…"; });
       while (!["ok", "partial", "failed"].includes(run.status) && !stopped) {
         show(run);
@@ -299,7 +367,7 @@ function importPanel(onDone) {
   }
 
   const el = h("section", { class: "panel", "aria-labelledby": "import-h" },
-    h("h2", { id: "import-h" }, "Import a collection"), drop, bar, state, skipped);
+    h("h2", { id: "import-h" }, "Import a collection"), drop, h("div", { class: "row" }, folderButton), bar, state, skipped);
   return { el, stop() { stopped = true; } };
 }
 
