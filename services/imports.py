@@ -175,8 +175,9 @@ def plan(archive: zipfile.ZipFile, limits: ImportLimits, archive_bytes: int) -> 
         if parts and not _is_noise(parts):
             entries.append(Entry(info, parts))
     tops = {e.parts[0] for e in entries}
-    if len(tops) == 1 and all(len(e.parts) > 1 for e in entries):
-        entries = [Entry(e.info, e.parts[1:]) for e in entries]  # a zipped folder: its contents are the import
+    # A zipped folder of folders: its contents are the import (a folder of files alone stays a playlist).
+    if len(tops) == 1 and all(len(e.parts) > 1 for e in entries) and any(len(e.parts) > 2 for e in entries):
+        entries = [Entry(e.info, e.parts[1:]) for e in entries]
     return sorted(entries, key=lambda e: (tuple(natural_key(p) for p in e.folder), natural_key(e.parts[-1])))
 
 

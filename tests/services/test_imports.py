@@ -141,6 +141,19 @@ def test_an_mp3_with_chap_frames_in_a_zip(root: Root, ports: ImportPorts, queue:
     assert playlists_by_age(root) == [("Frames", ["Opening", "Middle", "Close"]), ("Books", ["extra"])]
 
 
+def test_one_zipped_folder_of_files_is_a_playlist(
+    root: Root, ports: ImportPorts, queue: HeldQueue, tmp_path: Path
+) -> None:
+    tone = write_tone(tmp_path / "t.mp3", "mp3", seconds=0.1)
+    archive = tmp_path / "songs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for n in (1, 2):
+            zf.write(tone, f"Car songs/Song {n}.mp3")
+    imports.start(ports, MUM, archive, "songs.zip")
+    run_held(ports, queue)
+    assert playlists_by_age(root) == [("Car songs", ["Song 1", "Song 2"])]
+
+
 def test_a_folder_over_the_track_limit_is_split(root: Root, tmp_path: Path, queue: HeldQueue) -> None:
     ports = replace(root.imports, queue=queue, max_tracks=2)
     imports.start(ports, MUM, collection(tmp_path, tmp_path / "c.zip", folders=["Big"], per_folder=5), "c.zip")
