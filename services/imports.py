@@ -309,7 +309,7 @@ def complete_upload(ports: ImportPorts, uploads_ports: UploadPorts, user: User, 
 
 @dataclass
 class _Progress:
-    """The run's rows, saved at most every `every_s` (each save rewrites them all)."""
+    """The run's rows, saved at most every `report_every_s` (each save rewrites them all)."""
 
     ports: ImportPorts
     run_id: str
