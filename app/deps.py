@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import get_route_path
 
 from adapters import get_adapters
 from app.http.csrf import UNSAFE_METHODS, bearer_token, check_origin
@@ -67,7 +68,7 @@ def current_user(
         from services import personal_tokens  # only a bearer request pays for it
 
         caller = personal_tokens.authenticate(root.personal_tokens, token)
-        personal_tokens.check_request(caller, request.method, request.url.path)
+        personal_tokens.check_request(caller, request.method, get_route_path(request.scope))
         return caller.user
     sid = session_id_from(request, root.keys)
     if sid is not None and request.method in UNSAFE_METHODS:

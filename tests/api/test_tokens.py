@@ -101,3 +101,14 @@ def test_bad_token_bodies_are_refused_with_a_reason(api: Api) -> None:
         assert r.status_code == 422, (body, r.text)
     assert mum.get("/api/tokens").json() == []
     assert api.client().post("/api/tokens", json={"name": "x", "scopes": ["read"]}).status_code == 401
+
+
+def test_scopes_are_judged_on_the_route_path_behind_a_path_prefix(api: Api) -> None:
+    """Behind a proxy that mounts the app under a prefix (root_path), the rules still see /api/..."""
+    token = make(api.login(ADMIN), "read")["token"]
+    prefixed = TestClient(api.app, base_url="http://127.0.0.1:8000", root_path="/prod")
+    api.clients.append(prefixed)
+    prefixed.headers["Authorization"] = f"Bearer {token}"
+    assert prefixed.get("/prod/api/audio").status_code == 200
+    assert prefixed.get("/prod/api/tokens").status_code == 403
+    assert prefixed.post("/prod/api/playlists", json={"name": "x"}).status_code == 403
