@@ -30,7 +30,8 @@ from zoneinfo import ZoneInfo
 
 from core.errors import BackendUnavailable, DomainError, NotFound, RateLimited, VersionConflict
 from core.ports import JobRepository, RunQueue, RunRepository
-from core.records import Job, Run, new_id, utcnow
+from core.records import Job, Run, User, new_id, utcnow
+from services import access
 from services.schedule_times import next_interval, next_weekly
 
 log = logging.getLogger("yss.jobs")
@@ -205,6 +206,19 @@ def interrupt(runs: RunRepository, run_id: str, detail: str) -> Run | None:
         except VersionConflict:
             continue
     return None
+
+
+# Runs of what the whole family sees (podcasts, routines); the rest are their owner's and admins'.
+FAMILY_KINDS = frozenset({"podcast", "routine"})
+
+
+def shown_run(runs: RunRepository, who: User, run_id: str) -> Run:
+    """A run of a family podcast or routine for anyone signed in; any other run (an import,
+    a card upload, a story's card, an announcement) for its owner or an admin, else missing."""
+    run = access.found(runs.get, "run", run_id)
+    if run.kind not in FAMILY_KINDS:
+        access.visible(who, run.owner, "run", run_id)
+    return run
 
 
 def active_run(runs: RunRepository, subject_id: str, now: datetime | None = None) -> Run | None:

@@ -32,6 +32,7 @@ STREAMING_UPLOADS: tuple[tuple[str, str, str], ...] = (
     ("PUT", "/api/cards/{card_id}/cover", "the cover image cap of the cards service, counted while read"),
     ("POST", "/api/stories/import", "TWEE_MAX_BYTES of services.stories, counted while read"),
     ("POST", "/api/import-backup", "BACKUP_MAX_MB, counted while the archive streams to a temporary file"),
+    ("POST", "/api/imports", "IMPORT_MAX_MB, counted while the multipart file streams to disk"),
 )
 
 

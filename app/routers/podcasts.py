@@ -9,9 +9,8 @@ from fastapi import APIRouter, Path, Query, Response
 from app.deps import RootDep, UserDep
 from app.schemas.common import ERRORS
 from app.schemas.scheduled import PodcastIn, PodcastOut, PodcastPage, PodcastPatch, RunOut, job_responses
-from core.errors import NotFound
 from core.records import Podcast, Run, User
-from services import podcasts
+from services import jobs, podcasts
 from services.library import paged
 
 router = APIRouter(tags=["podcasts"])
@@ -124,9 +123,7 @@ def refresh_podcast(podcast_id: Id, root: RootDep, user: UserDep, response: Resp
 
 
 @router.get("/api/runs/{run_id}", response_model=RunOut, responses=ERRORS(401, 404))
-def get_run(run_id: Id, root: RootDep, _: UserDep) -> RunOut:
-    """A podcast refresh or routine run: queued, running, ok, partial or failed (with `detail`)."""
-    try:
-        return RunOut.of(root.records.runs.get(run_id))
-    except NotFound:
-        raise NotFound(f"no run {run_id}") from None
+def get_run(run_id: Id, root: RootDep, user: UserDep) -> RunOut:
+    """A run of yours (an admin: anyone's): a podcast refresh, a routine, a card upload, an
+    import…: queued, running, ok, partial or failed (with `detail`). Another member's is 404."""
+    return RunOut.of(jobs.shown_run(root.records.runs, user, run_id))

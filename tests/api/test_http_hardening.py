@@ -168,6 +168,7 @@ def test_the_exempt_table() -> None:
         ("PUT", "/api/cards/{card_id}/cover"),
         ("POST", "/api/stories/import"),
         ("POST", "/api/import-backup"),
+        ("POST", "/api/imports"),
     }
     assert is_streaming_upload("POST", "/api/audio")
     assert is_streaming_upload("PUT", "/api/cards/c-123/cover")

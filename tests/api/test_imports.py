@@ -23,9 +23,7 @@ TWELVE = [f"Chapter {n}" for n in range(1, 13)]
 
 @pytest.fixture
 def api(api_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    # MAX_BODY_KB would refuse the archive first until app/http/limits.py lists POST /api/imports
-    # among its streaming uploads (asked for in the import helper's report).
-    built = make_api(api_settings.model_copy(update={"max_body_kb": 64 * 1024}), monkeypatch, tmp_path)
+    built = make_api(api_settings, monkeypatch, tmp_path)  # the archive streams past MAX_BODY_KB
     yield built
     from wiring import root_for
 

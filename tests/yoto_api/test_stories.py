@@ -152,5 +152,5 @@ def test_a_twine_file_imports_spoken_and_its_card_reaches_every_ending(roomy: YA
     assert r.status_code == 422 and r.json()["detail"] == "passage 'Path' links to 'Den', which is no passage"
     r = mum.post("/api/stories/import", content=b"\xff\xfe", headers={"Content-Type": "text/plain"})
     assert r.status_code == 422 and "UTF-8" in r.json()["detail"]
-    big = (":: Start\n" + "words " * 12_000).encode()  # 72 KB: past MAX_BODY_KB, refused before it is read
+    big = (":: Start\n" + "words " * 100_000).encode()  # 600 KB: past the import's own cap (TWEE_MAX_BYTES)
     assert mum.post("/api/stories/import", content=big, headers={"Content-Type": "text/plain"}).status_code == 413
