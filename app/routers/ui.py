@@ -64,6 +64,10 @@ FEATURES = {
     "podcasts": "/api/podcasts",
     "routines": "/api/routines",
     "stories": "/api/stories",
+    "player_settings": "/api/players/{player_id}/settings",
+    "alarms": "/api/players/{player_id}/alarms",
+    "player_rules": "/api/players/{player_id}/rules",
+    "announcements": "/api/announcements",
 }
 
 router = APIRouter(tags=["ui"])

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.common import In
-from core.yoto.settings import DAYS
+from core.yoto.settings import DAYS, capabilities
 
 if TYPE_CHECKING:
     from services.player_settings import AlarmView, PlayerSettings
@@ -49,6 +49,7 @@ class SettingsOut(BaseModel):
     player_id: str
     model: str = Field(description="Yoto's device family: v3, v2, v1, mini (unknown ones are offered v2's settings)")
     supported: list[SETTING_NAMES] = Field(description="the settings this player has")
+    light_sensor: bool = Field(description='whether it has a light sensor: "auto" brightness needs one')
     day_starts: str | None
     night_starts: str | None
     day_max_volume: int | None = Field(description=_VOLUME)
@@ -68,7 +69,13 @@ class SettingsOut(BaseModel):
     @classmethod
     def of(cls, view: PlayerSettings) -> SettingsOut:
         return cls.model_validate(
-            {**view.values, "player_id": view.player_id, "model": view.model, "supported": view.supported}
+            {
+                **view.values,
+                "player_id": view.player_id,
+                "model": view.model,
+                "supported": view.supported,
+                "light_sensor": capabilities(view.model).light_sensor,
+            }
         )
 
 
@@ -115,7 +122,9 @@ class AlarmsOut(BaseModel):
 
 
 _CARD = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="a Yoto card id of the family's cards")]
-_SOUND = Annotated[str, Field(pattern=r"^[A-Za-z0-9_./:<>-]{1,128}$", description="a built-in sound's id")]
+_SOUND = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9_./:<>-]{0,128}$", description="a built-in sound's id; \"\": the player's own")
+]
 _DAYS = Annotated[list[Day], Field(min_length=1, max_length=7, description=f"some of {', '.join(DAYS)}")]
 
 

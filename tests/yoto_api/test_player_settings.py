@@ -150,3 +150,14 @@ def test_alarms_from_the_app_are_listed_and_survive_edits_of_ours(yapi: YApi) ->
     assert r.status_code == 422 and "family's cards" in r.text
     assert mum.delete(f"/api/players/{V3}/alarms/1").status_code == 204
     assert yapi.cloud.device_config(V3)["alarms"] == [app_alarm]
+
+
+def test_an_alarm_goes_back_to_the_players_own_sound_and_the_answer_says_what_auto_needs(yapi: YApi) -> None:
+    mum = linked(yapi)
+    assert mum.get(f"/api/players/{V3}/settings").json()["light_sensor"] is True
+    assert mum.get(f"/api/players/{MINI}/settings").json()["light_sensor"] is False
+    made = mum.post(f"/api/players/{V3}/alarms", json={"days": ["sun"], "time": "08:00", "sound": "birds"}).json()
+    assert made["sound"] == "birds"
+    back = mum.patch(f"/api/players/{V3}/alarms/{made['n']}", json={"sound": ""})
+    assert back.status_code == 200 and back.json()["sound"] is None and back.json()["card_id"] is None
+    assert yapi.cloud.device_config(V3)["alarms"][made["n"]].split(",")[2] == ""
