@@ -164,9 +164,9 @@ export function settingsSection(playerId, playerName) {
     server = answer;
     const lacks = FIELDS.filter((f) => !offered(f.key)).map((f) => f.words);
     modelLine.textContent = `${modelName(answer.model)}.${lacks.length ? ` It has no ${lacks.join(", ")}: those are not offered.` : ""}`;
-    // "auto" needs a light sensor: the v3 has one (core/yoto/settings.py); a value already "auto" stays offered.
+    // "auto" needs a light sensor (the answer's light_sensor); a value already "auto" stays offered.
     for (const key of ["day_brightness", "night_brightness"]) {
-      controls.get(key).offer((c) => c !== "auto" || answer.model === "v3" || answer[key] === "auto");
+      controls.get(key).offer((c) => c !== "auto" || (answer.light_sensor ?? answer.model === "v3") || answer[key] === "auto");
     }
     for (const c of controls.values()) {
       c.wrap.hidden = !offered(c.key);
