@@ -50,3 +50,20 @@ def test_stdio_server_acts_as_its_token_until_revoked(tmp_path: Path) -> None:
     assert refused.is_error and "'cards' scope" in refused.content[0].text
     assert after.is_error and "revoked" in after.content[0].text
     assert root.playlists.list(mum, everyone=False, limit=5, cursor=None).items == []
+
+
+def test_stdio_server_refuses_to_start_without_a_good_token(tmp_path: Path) -> None:
+    import subprocess
+
+    settings = Settings(use_aws=False, data_dir=tmp_path / "data", session_secret=TEST_SECRET, tts_engine="espeak")
+    env = {**os.environ, **settings_env(settings), "MQTT_ENABLED": "false"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    env.pop("YSS_TOKEN", None)
+    for token, code, said in ((None, 2, "set YSS_TOKEN"), ("yss_nope_nope", 1, "invalid, expired or revoked token")):
+        run_env = env if token is None else {**env, "YSS_TOKEN": token}
+        cmd = [sys.executable, "-m", "app", "mcp"]
+        out = subprocess.run(
+            cmd, env=run_env, cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        )
+        assert (out.returncode, out.stdout) == (code, ""), out.stderr
+        assert said in out.stderr
