@@ -38,7 +38,7 @@ CACHE_DIR = ROOT / ".build" / "lambda"
 # Bumped whenever the build recipe changes, so cached packages are not reused
 # (DEPS_RECIPE only when the pip step changes: it keys the installed wheels).
 RECIPE_VERSION = "4"
-DEPS_RECIPE = "1"
+DEPS_RECIPE = "3"
 
 SOURCE_PACKAGES: tuple[str, ...] = ("app", "core", "services", "adapters", "wiring", "mqtt")
 # Needed only by the local (uvicorn + SQLite + gTTS) side, or only by the CLI (rich: the
@@ -183,6 +183,7 @@ def _install_deps(specs: list[str], arch: str, python_version: str) -> Path:
         raise PackageBuildError(
             f"pip could not install the Lambda dependencies for {arch}/cp{python_version}:\n{proc.stderr.strip()}"
         )
+    _drop_local_only(work)
     (work / ".complete").write_text(json.dumps(specs))
     try:
         os.replace(work, target)
@@ -190,6 +191,28 @@ def _install_deps(specs: list[str], arch: str, python_version: str) -> Path:
         shutil.rmtree(work, ignore_errors=True)
     _prune_deps(f"deps-{arch}-py{python_version}-", keep=2, current=target)
     return target
+
+
+def _drop_local_only(tree: Path) -> None:
+    """Remove what a shipped package pulled in that never ships (uvicorn, through mcp's
+    requirements: the SDK imports it only to run a server of its own, which we never do)."""
+    for info in tree.glob("*.dist-info"):
+        dist = re.sub(r"[-_.]+", "-", info.name.removesuffix(".dist-info").rsplit("-", 1)[0]).lower()
+        if dist not in LOCAL_ONLY_PACKAGES:
+            continue
+        record = info / "RECORD"
+        lines = record.read_text().splitlines() if record.exists() else []
+        tops = {line.split(",", 1)[0].split("/", 1)[0] for line in lines}
+        # RECORD also names files outside the tree (`../../bin/uvicorn`): only plain top-level names.
+        for top in {t for t in tops if t and t not in (".", "..") and "\\" not in t} - {info.name}:
+            path = tree / top
+            if path.resolve().parent != tree.resolve():
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.is_file():
+                path.unlink()
+        shutil.rmtree(info, ignore_errors=True)
 
 
 def _prune_deps(prefix: str, *, keep: int, current: Path) -> None:

@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+from infra import lambda_package
 from infra.lambda_package import (
     DEPLOY_ONLY_PACKAGES,
     LOCAL_ONLY_PACKAGES,
@@ -91,3 +92,19 @@ def test_built_package_ships_none_of_the_program_packages() -> None:
     assert {"fastapi", "mangum", "app"} <= tops
     shipped = {t for t in tops if t.startswith(("pulumi", "yaml", "_yaml", "pyyaml", "grpc"))}
     assert shipped == set()
+
+
+def test_a_local_only_package_pulled_in_by_a_shipped_one_is_dropped_and_nothing_outside(tmp_path: Path) -> None:
+    tree = tmp_path / "deps"
+    for name in ("uvicorn", "mcp"):
+        (tree / name).mkdir(parents=True)
+        (tree / name / "__init__.py").write_text("")
+    info = tree / "uvicorn-0.55.0.dist-info"
+    info.mkdir()
+    (info / "RECORD").write_text("uvicorn/__init__.py,,\n../../bin/uvicorn,,\nuvicorn-0.55.0.dist-info/RECORD,,\n")
+    (tree / "mcp-2.3.0.dist-info").mkdir()
+    beside = tmp_path / "bin"
+    beside.mkdir()
+    lambda_package._drop_local_only(tree)
+    assert sorted(p.name for p in tree.iterdir()) == ["mcp", "mcp-2.3.0.dist-info"]
+    assert beside.is_dir()  # RECORD's ../../bin entry is outside the tree: untouched
