@@ -41,9 +41,7 @@ class Opens:
         """When each of `chapters` chapters opens, as aware UTC instants."""
         if not 0 < chapters <= MAX_CHAPTERS:
             raise OpensError(f"a day-by-day card holds 1 to {MAX_CHAPTERS} chapters (this one {chapters})")
-        return [
-            datetime.combine(self.day_of(n), time(0), tzinfo=zone).astimezone(UTC) for n in range(1, chapters + 1)
-        ]
+        return [datetime.combine(self.day_of(n), time(0), tzinfo=zone).astimezone(UTC) for n in range(1, chapters + 1)]
 
     def open_now(self, chapters: int, zone: tzinfo, now: datetime) -> int:
         """How many of the chapters are open at `now`."""
