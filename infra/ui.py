@@ -34,6 +34,10 @@ API_PATHS = ("/api/*", "/s/*")
 # Cookies and query strings all go through. A header the app starts reading
 # belongs here (a policy holds at most 10); tests/infra checks the app's reads.
 API_VIEWER_HEADERS = ("accept", "content-type", "origin", "referer", "range", "if-none-match", "x-csrf-token")
+# Authorization (a personal access token's bearer) can only reach the origin through a cache
+# policy, never an origin request policy: /api/* keys any cache on it and on every cookie and
+# query string, with nothing kept unless the app's answer says so (TTLs 0/0/1 s).
+API_CACHE_KEY_HEADERS = ("authorization",)
 UI_ORIGIN = "ui-bucket"
 API_ORIGIN = "http-api"
 
@@ -78,6 +82,19 @@ class UiSite(pulumi.ComponentResource):
             },
             opts=child,
         )
+        api_cache = aws.cloudfront.CachePolicy(
+            f"{name}-api-cache",
+            comment="API: a bearer token reaches the app; nothing cached unless the app says so, keyed per viewer",
+            default_ttl=0,
+            min_ttl=0,
+            max_ttl=1,
+            parameters_in_cache_key_and_forwarded_to_origin={
+                "cookies_config": {"cookie_behavior": "all"},
+                "headers_config": {"header_behavior": "whitelist", "headers": {"items": list(API_CACHE_KEY_HEADERS)}},
+                "query_strings_config": {"query_string_behavior": "all"},
+            },
+            opts=child,
+        )
         api_behaviours = [
             {
                 "path_pattern": path,
@@ -85,7 +102,7 @@ class UiSite(pulumi.ComponentResource):
                 "viewer_protocol_policy": "https-only",
                 "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
                 "cached_methods": ["GET", "HEAD"],
-                "cache_policy_id": CACHING_DISABLED,
+                "cache_policy_id": api_cache.id if path == "/api/*" else CACHING_DISABLED,
                 "origin_request_policy_id": api_requests.id,
                 "compress": False,
             }

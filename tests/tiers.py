@@ -44,7 +44,6 @@ TIERS: dict[str, tuple[str, ...]] = {
         "simulator",
         "yoto",
         "yoto_api",
-        "services/test_backup.py",  # the round trip on moto too
         "test_cli.py",
         "test_skeleton.py",
         "test_tier_selection.py",

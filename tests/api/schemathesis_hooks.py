@@ -18,6 +18,7 @@ process through SCHEMATHESIS_HOOKS; configured by the environment the test sets)
   instead of MP3 (so speech is refused as not audio, 415), and moto's Cognito
   refuses passwords of 99 characters or more (a `MaximumLength` of its own;
   Cognito's limit is 256, the one the schema declares). Nothing else is dropped.
+- A ZIP body (a backup to restore) is sent as the bytes generated, like any file.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ SPARE = os.environ["YSS_FUZZ_SPARE"]
 ON_MOTO = os.environ.get("YSS_FUZZ_BACKEND") == "aws"
 MOTO_PASSWORD_LIMIT = 99
 COOKIE = "yss_session"
+
+
+# A backup archive (POST /api/import-backup) is bytes like any other file body.
+schemathesis.serializer.alias("application/zip", "application/octet-stream")
 
 
 @schemathesis.auth(refresh_interval=3600, retry_on=[401])

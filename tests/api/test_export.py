@@ -13,7 +13,7 @@ import pytest
 from core.records import Playlist
 from core.settings import Settings
 from tests.api.conftest import MEMBER, TEST_LIMITS, Api, make_api
-from tests.services.backup_family import SIZES, opened, populate, rewritten
+from tests.contract.backup_family import SIZES, opened, populate, rewritten
 
 # The import streams its body to a file under its own cap (BACKUP_MAX_MB): it is one of
 # app/http/limits.py's STREAMING_UPLOADS, so the general 64 KiB body cap does not stand before it.

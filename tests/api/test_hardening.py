@@ -234,7 +234,7 @@ def one_transcode(local_settings: Settings, tmp_path: Path) -> Iterator[Family]:
 
 
 def test_one_long_upload_does_not_starve_the_family(one_transcode: Family, tmp_path: Path) -> None:
-    long_flac = _silent_flac(tmp_path / "long.flac", 8 * 60)
+    long_flac = _silent_flac(tmp_path / "long.flac", 30 * 60)  # its conversion outlasts the 1.5 s below
     kid, mum = one_transcode.login(MEMBER), one_transcode.login(ADMIN)
 
     def upload() -> httpx.Response:

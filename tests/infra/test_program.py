@@ -345,7 +345,7 @@ def test_client_address_rule_and_no_way_around_cloudfront(run: ProgramRun, monke
 
 def test_cloudfront_forwards_every_header_the_app_reads() -> None:
     """The origin request policy names headers one by one, so one the app starts reading must be added."""
-    from infra.ui import API_VIEWER_HEADERS
+    from infra.ui import API_CACHE_KEY_HEADERS, API_VIEWER_HEADERS
 
     read = re.compile(r"""request\.headers(?:\.get\(|\[)\s*["']([A-Za-z0-9-]+)["']""")
     found = {
@@ -357,7 +357,8 @@ def test_cloudfront_forwards_every_header_the_app_reads() -> None:
     assert {"origin", "content-type"} <= found  # the scan sees the app's reads
     # Sent by CloudFront itself (framing, cookies via the cookie setting, ours), not by the policy.
     implicit = {"content-length", "cookie", "x-origin-verify", "cloudfront-viewer-address"}
-    assert found - implicit <= set(API_VIEWER_HEADERS), found - implicit - set(API_VIEWER_HEADERS)
+    forwarded = set(API_VIEWER_HEADERS) | set(API_CACHE_KEY_HEADERS)  # the second through the cache policy
+    assert found - implicit <= forwarded, found - implicit - forwarded
 
 
 def test_http_api_gateway(run: ProgramRun) -> None:
@@ -439,9 +440,16 @@ def test_cloudfront_serves_ui_and_api_from_one_origin(run: ProgramRun) -> None:
     assert origins["http-api"]["customOriginConfig"]["originProtocolPolicy"] == "https-only"
     behaviours = {b["pathPattern"]: b for b in dist["orderedCacheBehaviors"]}
     assert set(behaviours) == {"/api/*", "/s/*"}
+    cache = run.one("aws:cloudfront/cachePolicy:CachePolicy", "-api-cache")
+    assert behaviours["/api/*"]["cachePolicyId"] == cache.id
+    assert behaviours["/s/*"]["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    key = cache.inputs["parametersInCacheKeyAndForwardedToOrigin"]
+    assert (cache.inputs["defaultTtl"], cache.inputs["minTtl"], cache.inputs["maxTtl"]) == (0, 0, 1)
+    assert key["headersConfig"] == {"headerBehavior": "whitelist", "headers": {"items": ["authorization"]}}
+    assert key["cookiesConfig"]["cookieBehavior"] == "all"  # whatever were kept is per viewer
+    assert key["queryStringsConfig"]["queryStringBehavior"] == "all"
     for b in behaviours.values():
         assert b["targetOriginId"] == "http-api"
-        assert b["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
         assert b["viewerProtocolPolicy"] == "https-only"
         assert "POST" in b["allowedMethods"]
     assert dist["defaultCacheBehavior"]["targetOriginId"] == "ui-bucket"

@@ -18,7 +18,7 @@ from core.records import AudioItem, Playlist
 from core.settings import Settings
 from services import backup_import, export
 from services.migration.kinds import COPIED
-from tests.services.backup_family import SIZES, opened, populate, rewritten
+from tests.contract.backup_family import SIZES, opened, populate, rewritten
 
 LIMITS = backup_import.Limits(max_bytes=64 * 1024 * 1024, max_files=100)
 
