@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import expect
 
@@ -30,9 +32,33 @@ def _archive(tmp_path: Path, tag: str) -> Path:
     return dest
 
 
+def _tag(ui: Ui) -> str:
+    """Names only this test uses: the shared server holds whatever other tests made, under any name."""
+    return f"{ui.width} {uuid.uuid4().hex[:6]}"
+
+
+def _playlists(ui: Ui) -> list[dict[str, Any]]:
+    """Every playlist of the admin, through all the pages."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, str | int] = {"limit": 200}
+    while True:
+        page = ui_api(ui, "GET", "/api/playlists", params=params)
+        found += page["items"]
+        if not page["next_cursor"]:
+            return found
+        params["cursor"] = page["next_cursor"]
+
+
+def _made(ui: Ui, *names: str) -> dict[str, list[str]]:
+    """The audio ids of each named playlist, each name made exactly once."""
+    made = {n: [p["audio_ids"] for p in _playlists(ui) if p["name"] == n] for n in names}
+    assert all(len(m) == 1 for m in made.values()), made
+    return {n: m[0] for n, m in made.items()}
+
+
 def test_a_zip_of_two_folders_is_imported_with_its_progress(ui: Ui, tmp_path: Path) -> None:
     ui.sign_in()
-    tag = ui.width
+    tag = _tag(ui)
     ui.page.get_by_label("Choose a ZIP or an audiobook to import").set_input_files(str(_archive(tmp_path, tag)))
     panel = ui.page.get_by_role("region", name="Import a collection")
     expect(panel.get_by_role("status")).to_have_text(
@@ -47,27 +73,28 @@ def test_a_zip_of_two_folders_is_imported_with_its_progress(ui: Ui, tmp_path: Pa
     expect(refused).to_contain_text(re.compile("audio"))
     library = ui.page.get_by_role("list", name="Audio in the library")
     expect(library.get_by_role("listitem").filter(has_text=f"Bedtime {tag} track 1")).to_be_visible()
-    names = {p["name"]: len(p["audio_ids"]) for p in ui_api(ui, "GET", "/api/playlists?limit=200")["items"]}
-    assert names[f"Bedtime {tag}"] == 2 and names[f"Owls {tag}"] == 2
+    made = _made(ui, f"Bedtime {tag}", f"Owls {tag}")
+    assert len(made[f"Bedtime {tag}"]) == 2 and len(made[f"Owls {tag}"]) == 2
 
 
 def test_a_zip_slip_entry_is_refused_in_words(ui: Ui, tmp_path: Path) -> None:
     ui.allow(422)
     ui.sign_in()
-    tag = ui.width
+    tag = _tag(ui)
     hostile = with_entry(_archive(tmp_path, f"slip {tag}"), tmp_path / "slip.zip", "../outside.mp3")
-    before = len(ui_api(ui, "GET", "/api/playlists?limit=200")["items"])
+    before = len(_playlists(ui))
     ui.page.get_by_label("Choose a ZIP or an audiobook to import").set_input_files(str(hostile))
     panel = ui.page.get_by_role("region", name="Import a collection")
     expect(panel.get_by_role("status")).to_have_text(re.compile(r"Not imported: .*outside the import"))
-    assert len(ui_api(ui, "GET", "/api/playlists?limit=200")["items"]) == before
+    after = _playlists(ui)
+    assert len(after) == before and not [p for p in after if f"slip {tag}" in p["name"]]
     expect(ui.page.get_by_role("list", name="Audio in the library").filter(has_text=f"slip {tag}")).to_have_count(0)
 
 
 def test_a_folder_is_packed_in_the_page_and_imported(ui: Ui, tmp_path: Path) -> None:
     """The folder picker (as a dropped folder): the page zips the folder itself, its sub-folders become playlists."""
     ui.sign_in()
-    tag = ui.width
+    tag = _tag(ui)
     top = tmp_path / f"Family {tag}"
     for folder, freq in ((f"Songs {tag}", 330.0), (f"Stories {tag}", 550.0)):
         (top / folder).mkdir(parents=True)
@@ -78,7 +105,7 @@ def test_a_folder_is_packed_in_the_page_and_imported(ui: Ui, tmp_path: Path) -> 
     expect(panel.get_by_role("status")).to_have_text(
         "Imported: 6 of 6 audio files imported: 6 items, 2 playlists", timeout=60_000
     )
-    made = {p["name"]: p["audio_ids"] for p in ui_api(ui, "GET", "/api/playlists?limit=200")["items"]}
+    made = _made(ui, f"Songs {tag}", f"Stories {tag}")
     songs = [ui_api(ui, "GET", f"/api/audio/{i}")["title"] for i in made[f"Songs {tag}"]]
     assert songs == [f"Songs {tag} 1", f"Songs {tag} 2", f"Songs {tag} 10"]
     assert len(made[f"Stories {tag}"]) == 3
