@@ -84,7 +84,7 @@ def test_a_dropped_file_is_uploaded(ui: Ui, tmp_path: Path) -> None:
 def test_text_to_speech_with_a_voice_and_the_quota_left(ui: Ui) -> None:
     ui.sign_in()
     page = ui.page
-    page.get_by_text("Type text to be spoken").click()
+    page.get_by_text("Type text to be spoken", exact=True).click()  # an empty library's hint says it too
     quota = page.locator("#tts-quota")
     expect(quota).to_contain_text("characters left today")
     before = int(re.sub(r"\D", "", quota.inner_text().split("characters")[0]))
@@ -111,8 +111,12 @@ def test_search_rename_play_and_delete(ui: Ui, ui_server: UiServer, tmp_path: Pa
     )
     expect(_library_row(ui, title)).to_be_visible()
 
-    page.get_by_label("Search the library").fill(f"ullaby {ui.width}")
-    expect(page.get_by_role("list", name="Audio in the library").get_by_role("listitem")).to_have_count(1)
+    # The search answers after a pause: wait for it, or its late answer redraws the list under the rename below.
+    with page.expect_response(lambda r: "/api/audio?" in r.url and "q=ullaby" in r.url):
+        page.get_by_label("Search the library").fill(f"ullaby {ui.width}")
+    results = page.get_by_role("list", name="Audio in the library")
+    expect(results).to_have_attribute("aria-busy", "false")
+    expect(results.get_by_role("listitem")).to_have_count(1)
 
     page.get_by_role("button", name=f"Play {title}").click()
     audio = page.get_by_role("region", name="Now playing").locator("audio")
